@@ -5,8 +5,8 @@ benchmarked and reused on its own.
 """
 
 from detectors.base import (
-    JSONValue,
     Detector,
+    JSONValue,
     Resources,
     Sample,
     Verdict,

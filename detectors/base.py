@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 JSONValue: TypeAlias = (
-    None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+    bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 )
 
 NOT_FOUND = "not-found"
@@ -133,7 +133,7 @@ class Detector(ABC):
             else:
                 try:
                     verdict = self.detect_one(sample)
-                except Exception as exc:  # noqa: BLE001 - one bad sample must not sink the batch
+                except Exception as exc:
                     verdict = self.error(
                         sample,
                         "detector-exception",

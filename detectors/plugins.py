@@ -56,27 +56,29 @@ def _load(entry_point: EntryPoint) -> type[Detector]:
     return obj
 
 
-def available_detectors(
-    extra: Iterable[EntryPoint] = (),
-) -> dict[str, type[Detector]]:
-    """All registered detector classes by name, built-ins and plugins alike.
+def registered_entry_points(extra: Iterable[EntryPoint] = ()) -> dict[str, EntryPoint]:
+    """Registered detector entry points by name, without importing any detector.
 
     ``extra`` adds entry points beyond the installed ones (tests use it to stage plugins).
     Raises :class:`DuplicateDetectorError` when two distinct entry points claim one name.
     """
-    found: dict[str, type[Detector]] = {}
-    origins: dict[str, str] = {}
+    found: dict[str, EntryPoint] = {}
     for entry_point in [*entry_points(group=ENTRY_POINT_GROUP), *extra]:
-        if entry_point.name in origins:
-            if origins[entry_point.name] == entry_point.value:
+        previous = found.get(entry_point.name)
+        if previous is not None:
+            if previous.value == entry_point.value:
                 continue  # the same distribution seen twice on sys.path
             raise DuplicateDetectorError(
                 f"detector {entry_point.name!r} is registered by both "
-                f"{origins[entry_point.name]} and {entry_point.value}"
+                f"{previous.value} and {entry_point.value}"
             )
-        found[entry_point.name] = _load(entry_point)
-        origins[entry_point.name] = entry_point.value
+        found[entry_point.name] = entry_point
     return dict(sorted(found.items()))
+
+
+def available_detectors(extra: Iterable[EntryPoint] = ()) -> dict[str, type[Detector]]:
+    """All registered detector classes by name, built-ins and plugins alike (imports them)."""
+    return {name: _load(ep) for name, ep in registered_entry_points(extra).items()}
 
 
 def create_detectors(
@@ -86,9 +88,13 @@ def create_detectors(
 ) -> list[Detector]:
     """Instantiate detectors by name (all registered ones when ``names`` is None).
 
-    ``options`` maps a detector name to the options its constructor receives.
+    Only the detectors asked for are imported. ``options`` maps a detector name to the
+    options its constructor receives.
     """
-    classes = dict(available) if available is not None else available_detectors()
+    if available is not None:
+        classes: Mapping[str, type[Detector] | EntryPoint] = available
+    else:
+        classes = registered_entry_points()
     wanted = list(classes) if names is None else list(names)
     unknown = [name for name in wanted if name not in classes]
     if unknown:
@@ -96,4 +102,9 @@ def create_detectors(
             f"unknown detector(s) {', '.join(unknown)}; registered: {', '.join(classes)}"
         )
     options = options or {}
-    return [classes[name](options.get(name, {})) for name in wanted]
+    detectors = []
+    for name in wanted:
+        found = classes[name]
+        cls = found if isinstance(found, type) else _load(found)
+        detectors.append(cls(options.get(name, {})))
+    return detectors

@@ -1,0 +1,77 @@
+"""The services a provreg process uses, built once from Settings at the entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from detectors.base import Detector
+from detectors.plugins import create_detectors
+from registry.checkpoint import vkey
+from registry.db import make_engine, resolve_database_url, upgrade_schema
+from registry.ledger import Ledger
+from registry.settings import Settings
+from registry.signing import KeyStore, Signer, Verifier
+
+
+@dataclass
+class Registry:
+    """Engine, sessions, keys and ledger for one process. Create with :meth:`open`."""
+
+    settings: Settings
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = False) -> Registry:
+        """Connect (starting the embedded database if needed); optionally apply migrations."""
+        url = resolve_database_url(settings)
+        if migrate:
+            upgrade_schema(url)
+        return cls(settings=settings, url=url, engine=make_engine(url))
+
+    def schema_ready(self) -> bool:
+        """Whether the migrations have been applied."""
+        return inspect(self.engine).has_table("verdicts")
+
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """Signing keys under PROVREG_HOME."""
+        return KeyStore(self.settings.keys_dir)
+
+    @cached_property
+    def signer(self) -> Signer:
+        """The active signer, creating a first key when none exists."""
+        return self.keystore.ensure()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger writer signing with the active key."""
+        return Ledger(self.signer, self.settings.log_origin)
+
+    def verifier(self) -> Verifier:
+        """A verifier trusting every key in the local key store (never the database's list)."""
+        return self.keystore.verifier()
+
+    def checkpoint_vkeys(self) -> list[str]:
+        """Signed-note verifier keys for checkpoints, one per trusted key."""
+        return [
+            vkey(self.settings.key_name, key.public_key) for key in self.keystore.keys()
+        ]
+
+    def detectors(self, names: Sequence[str] | None = None) -> list[Detector]:
+        """The configured detectors (or ``names``), with their options from settings."""
+        wanted = list(names) if names else self.settings.detectors
+        return create_detectors(wanted, self.settings.detector_options)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()

@@ -1,0 +1,220 @@
+"""The append-only verdict ledger: sign, sequence and log verdicts in one transaction.
+
+One sequencer: :meth:`Ledger.append` takes a transaction-scoped advisory lock before reading
+the tree size, so concurrent writers (CLI processes, Ray workers) queue up and log indexes
+stay contiguous — no gaps, no forks. The caller owns the transaction: the verdict rows, their
+signatures, their Merkle nodes and the asset rows commit or roll back together.
+
+Writes are idempotent per (asset, detector, version, model checksum): a verdict whose
+identity is already logged is not written again; the existing entry is returned instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from detectors.base import Verdict
+from registry import merkle
+from registry.checkpoint import Checkpoint, sign_checkpoint
+from registry.models import CheckpointRow, MerkleNode, SigningKey, VerdictRow
+from registry.records import build_record, canonical_bytes
+from registry.signing import Signer
+
+#: pg_advisory_xact_lock key of the single log sequencer ("provlog").
+SEQUENCER_LOCK_ID = 0x70726F766C6F67
+
+Identity = tuple[str, str, str, str | None]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A verdict as logged: its index, the signed bytes, the signature and key."""
+
+    log_index: int
+    verdict: Verdict
+    canonical: bytes
+    signature: bytes
+    key_id: str
+    created: bool
+
+
+def identity_of(verdict: Verdict) -> Identity:
+    """The idempotency key of a verdict."""
+    return (verdict.asset_sha256, verdict.detector, verdict.version, verdict.model_checksum)
+
+
+def register_public_key(session: Session, key_id: str, public_key: bytes) -> None:
+    """Record a public signing key in the ledger (idempotent; never updated)."""
+    session.execute(
+        pg_insert(SigningKey)
+        .values(key_id=key_id, public_key=public_key)
+        .on_conflict_do_nothing(index_elements=["key_id"])
+    )
+
+
+def lock_sequencer(session: Session) -> None:
+    """Take the log sequencer lock until the end of the current transaction."""
+    session.execute(select(func.pg_advisory_xact_lock(SEQUENCER_LOCK_ID)))
+
+
+def tree_size(session: Session) -> int:
+    """Number of logged verdicts (the next log index)."""
+    size = session.scalar(select(func.max(VerdictRow.log_index)))
+    return 0 if size is None else int(size) + 1
+
+
+def fetch_nodes(
+    session: Session, coordinates: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Stored Merkle nodes by (level, index)."""
+    wanted = sorted(set(coordinates))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(
+            tuple_(MerkleNode.level, MerkleNode.index).in_(wanted)
+        )
+    )
+    return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+
+
+class Ledger:
+    """Appends signed verdicts to the Merkle log and signs checkpoints over it."""
+
+    def __init__(self, signer: Signer, origin: str) -> None:
+        self.signer = signer
+        self.origin = origin
+
+    def register_key(self, session: Session) -> None:
+        """Record the signer's public key (idempotent)."""
+        register_public_key(session, self.signer.key_id, self.signer.public_key)
+
+    def append(
+        self,
+        session: Session,
+        verdicts: Sequence[Verdict],
+        *,
+        ingest_run_id: int | None = None,
+    ) -> list[LedgerEntry]:
+        """Sign and log ``verdicts`` (assets must exist); one entry per verdict, in order."""
+        if not verdicts:
+            return []
+        lock_sequencer(session)
+        existing = self._existing(session, {identity_of(v) for v in verdicts})
+        start = tree_size(session)
+        now = datetime.now(UTC)
+        rows: list[dict[str, object]] = []
+        leaves: list[bytes] = []
+        entries: list[LedgerEntry] = []
+        fresh: dict[Identity, LedgerEntry] = {}
+        for verdict in verdicts:
+            key = identity_of(verdict)
+            if key in existing:
+                entries.append(existing[key])
+                continue
+            if key in fresh:  # the same verdict twice in one batch
+                entries.append(fresh[key])
+                continue
+            log_index = start + len(rows)
+            record = build_record(
+                verdict, log_index=log_index, key_id=self.signer.key_id, created_at=now
+            )
+            canonical = canonical_bytes(record)
+            signature = self.signer.sign(canonical)
+            leaf = merkle.leaf_hash(canonical)
+            leaves.append(leaf)
+            rows.append(
+                {
+                    "log_index": log_index,
+                    "asset_sha256": verdict.asset_sha256,
+                    "detector": verdict.detector,
+                    "version": verdict.version,
+                    "model_checksum": verdict.model_checksum,
+                    "label": verdict.label,
+                    "positive": bool(verdict.positive),
+                    "score": record["score"],
+                    "p_value": record["p_value"],
+                    "error": verdict.error,
+                    "evidence": record["evidence"],
+                    "created_at": now,
+                    "ingest_run_id": ingest_run_id,
+                    "canonical": canonical,
+                    "leaf_hash": leaf,
+                    "signature": signature,
+                    "key_id": self.signer.key_id,
+                }
+            )
+            entry = LedgerEntry(
+                log_index, verdict, canonical, signature, self.signer.key_id, True
+            )
+            fresh[key] = entry
+            entries.append(entry)
+        if rows:
+            nodes = merkle.new_nodes_for_append(
+                start, leaves, lambda coords: fetch_nodes(session, coords)
+            )
+            session.execute(insert(VerdictRow), rows)
+            session.execute(
+                insert(MerkleNode),
+                [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()],
+            )
+        return entries
+
+    def _existing(self, session: Session, keys: set[Identity]) -> dict[Identity, LedgerEntry]:
+        assets = sorted({key[0] for key in keys})
+        found: dict[Identity, LedgerEntry] = {}
+        rows = session.scalars(select(VerdictRow).where(VerdictRow.asset_sha256.in_(assets)))
+        for row in rows:
+            key = (row.asset_sha256, row.detector, row.version, row.model_checksum)
+            if key in keys:
+                found[key] = LedgerEntry(
+                    int(row.log_index), row_to_verdict(row), bytes(row.canonical),
+                    bytes(row.signature), row.key_id, False,
+                )
+        return found
+
+    def checkpoint(self, session: Session) -> CheckpointRow:
+        """Sign a checkpoint over the current log (reusing the last one if the log is unchanged)."""
+        lock_sequencer(session)
+        size = tree_size(session)
+        last = latest_checkpoint(session)
+        if last is not None and last.tree_size == size and last.key_id == self.signer.key_id:
+            return last
+        root = merkle.root_from_nodes(
+            size, fetch_nodes(session, merkle.root_coordinates(size))
+        )
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer, self.origin)
+        row = CheckpointRow(tree_size=size, root_hash=root, note=note, key_id=self.signer.key_id)
+        session.add(row)
+        session.flush()
+        return row
+
+
+def latest_checkpoint(session: Session) -> CheckpointRow | None:
+    """The most recent checkpoint, if any."""
+    return session.scalars(
+        select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
+    ).first()
+
+
+def row_to_verdict(row: VerdictRow) -> Verdict:
+    """Rebuild the detector-level verdict from a stored row."""
+    evidence: Mapping[str, object] = row.evidence or {}
+    return Verdict(
+        detector=row.detector,
+        version=row.version,
+        model_checksum=row.model_checksum,
+        asset_sha256=row.asset_sha256,
+        label=row.label,
+        positive=row.positive,
+        score=row.score,
+        p_value=row.p_value,
+        evidence=dict(evidence),  # type: ignore[arg-type]
+        error=row.error,
+    )

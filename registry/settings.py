@@ -1,0 +1,98 @@
+"""The one typed settings object, built at the entry point and passed down.
+
+Sources, later ones winning: built-in defaults, ``$PROVREG_HOME/config.toml`` (optional), and
+the environment (``PROVREG_HOME``, ``PROVREG_DATABASE_URL``, ``RAY_ADDRESS``,
+``PROVREG_DETECTORS``). Nothing here runs at import time.
+
+config.toml example::
+
+    detectors = ["file-facts", "metadata", "watermark"]   # default: every registered one
+    log_origin = "provreg.example.com/log"
+    batch_size = 64
+
+    [limits]
+    max_bytes = 67108864
+    max_pixels = 64000000
+
+    [detector_options.watermark]
+    fpr_target = 1e-6
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.errors import ConfigurationError
+from registry.intake import IntakeLimits
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a provreg process needs to know about its environment."""
+
+    home: Path
+    database_url: str | None = None
+    ray_address: str | None = None
+    log_origin: str = "provreg.local/log"
+    detectors: tuple[str, ...] | None = None
+    detector_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    limits: IntakeLimits = field(default_factory=IntakeLimits)
+    batch_size: int = 64
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where signing keys live."""
+        return self.home / "keys"
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        """Data directory of the embedded PostgreSQL (used when no URL is configured)."""
+        return self.home / "pgdata"
+
+    @property
+    def key_name(self) -> str:
+        """The signer name written on checkpoint signature lines."""
+        return self.log_origin
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment and the optional config file."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PROVREG_HOME") or Path.home() / ".provreg").expanduser()
+        config = _read_config(home / "config.toml")
+        detectors = env.get("PROVREG_DETECTORS") or config.get("detectors")
+        if isinstance(detectors, str):
+            detectors = [name.strip() for name in detectors.split(",") if name.strip()]
+        limits_table = config.get("limits", {})
+        try:
+            limits = IntakeLimits(**limits_table)
+        except TypeError as exc:
+            raise ConfigurationError(f"bad [limits] in config.toml: {exc}") from exc
+        options = config.get("detector_options", {})
+        if not isinstance(options, dict):
+            raise ConfigurationError("[detector_options] must be a table of tables")
+        return cls(
+            home=home,
+            database_url=env.get("PROVREG_DATABASE_URL") or config.get("database_url") or None,
+            ray_address=env.get("RAY_ADDRESS") or None,
+            log_origin=str(config.get("log_origin", "provreg.local/log")),
+            detectors=tuple(detectors) if detectors else None,
+            detector_options=options,
+            limits=limits,
+            batch_size=int(config.get("batch_size", 64)),
+        )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
