@@ -123,7 +123,7 @@ class _TrustedKey:
 
 def parse_vkey(text: str) -> tuple[str, bytes]:
     """Parse a verifier key into ``(key name, raw public key)``; checks its key hash."""
-    parts = text.split("+")
+    parts = text.split("+", 2)  # the base64 key may itself contain "+"
     if len(parts) != 3:
         raise CheckpointError(f"verifier key {text!r} is not name+hash+key")
     name, hex_hash, encoded = parts
