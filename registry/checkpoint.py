@@ -34,6 +34,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.errors import CheckpointError
 
+__all__ = [
+    "Checkpoint",
+    "NoteSignature",
+    "NoteSigner",
+    "key_hash",
+    "parse_checkpoint",
+    "parse_signature_line",
+    "parse_vkey",
+    "sign_checkpoint",
+    "verify_checkpoint",
+    "vkey",
+]
+
 ED25519_TYPE = b"\x01"
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 100

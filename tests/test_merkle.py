@@ -443,3 +443,22 @@ def test_big_batch_reads_only_the_frontier() -> None:
     merkle.verify_consistency(12_345, 13_345, proof, ref_mth(leaves[:12_345]), ref_mth(leaves))
     coords = merkle.flatten_coordinates(merkle.inclusion_proof_coordinates(7, 13_345))
     assert len(coords) <= 2 * (13_345).bit_length()
+
+
+def test_exhaustive_small_trees() -> None:
+    """Every root, inclusion and consistency proof of a 33-leaf log built in uneven batches."""
+    leaves = [i.to_bytes(2, "big") for i in range(33)]
+    tree = merkle.MemoryTree()
+    for start, end in itertools.pairwise([0, 1, 2, 5, 12, 13, 20, 32, 33]):
+        tree.extend(leaves[start:end])
+    roots = [ref_mth(leaves[:size]) for size in range(len(leaves) + 1)]
+    for size2 in range(len(leaves) + 1):
+        assert tree.root(size2) == roots[size2]
+        for size1 in range(size2 + 1):
+            proof = tree.consistency_proof(size1, size2)
+            assert proof == ref_proof(size1, leaves[:size2])
+            merkle.verify_consistency(size1, size2, proof, roots[size1], roots[size2])
+        for index in range(size2):
+            proof = tree.inclusion_proof(index, size2)
+            assert proof == ref_path(index, leaves[:size2])
+            merkle.verify_inclusion(tree.leaf(index), index, size2, proof, roots[size2])
