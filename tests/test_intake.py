@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import pytest
@@ -227,6 +228,9 @@ def test_unreadable_and_not_regular(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
     assert intake_path(fifo, LIMITS).error == "unreadable"  # must not block
+
+
+def test_unreadable_permissions(tmp_path: Path) -> None:
     locked = tmp_path / "locked.png"
     locked.write_bytes(encode(noise(15), "PNG"))
     locked.chmod(0)
@@ -315,3 +319,47 @@ def test_mutated_media_never_raises(seed: str, mutations: list[tuple[str, int, i
     else:
         assert result.error in ERROR_REASONS
         assert result.sample is None
+
+
+def _tiff_header_only(width: int, height: int) -> bytes:
+    """A little-endian TIFF whose single IFD declares ``width`` x ``height`` 8-bit grey."""
+    entries = [
+        (256, 4, 1, width),  # ImageWidth, LONG
+        (257, 4, 1, height),  # ImageLength
+        (258, 3, 1, 8),  # BitsPerSample, SHORT
+        (259, 3, 1, 1),  # Compression: none
+        (262, 3, 1, 1),  # Photometric: black is zero
+        (273, 4, 1, 8 + 2 + 12 * 9 + 4),  # StripOffsets: just after the IFD
+        (277, 3, 1, 1),  # SamplesPerPixel
+        (278, 4, 1, height),  # RowsPerStrip
+        (279, 4, 1, 16),  # StripByteCounts
+    ]
+    ifd = struct.pack("<H", len(entries))
+    ifd += b"".join(struct.pack("<HHII", tag, kind, 1, value) for tag, kind, _, value in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + bytes(16)
+
+
+def test_header_bombs_in_other_formats() -> None:
+    assert intake_bytes(_tiff_header_only(4, 4), LIMITS).ok
+    assert intake_bytes(_tiff_header_only(50_000, 50_000), LIMITS).error == "decompression-bomb"
+    jpeg = bytearray(encode(noise(19), "JPEG"))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 60_000, 60_000)
+    assert intake_bytes(bytes(jpeg), LIMITS).error == "decompression-bomb"
+    gif = bytearray(many_frames_gif(1))
+    gif[6:10] = struct.pack("<HH", 65_535, 65_535)
+    assert intake_bytes(bytes(gif), LIMITS).error == "decompression-bomb"
+
+
+def test_recognised_but_undecodable_is_unsupported() -> None:
+    jxl = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + bytes(64)
+    assert intake_bytes(jxl, LIMITS).error == "unsupported-format"
+    assert intake_bytes(b"8BPS" + bytes(64), LIMITS).error == "unsupported-format"
+
+
+def test_pillow_global_state_left_alone() -> None:
+    before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters))
+    for data in (bomb_png(), encode(noise(20), "PNG"), many_frames_gif(1000)):
+        intake_bytes(data, LIMITS)
+    after = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters))
+    assert after == before
