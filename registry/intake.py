@@ -26,13 +26,14 @@ import hashlib
 import io
 import os
 import stat
+import struct
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detectors.base import Sample
 from registry.errors import IntakeError
@@ -253,6 +254,9 @@ def _decode(
     data: bytes, pillow_format: str, framing: Framing, limits: IntakeLimits
 ) -> tuple[Image.Image, int]:
     with warnings.catch_warnings():
+        # Other decoder warnings (odd EXIF, short tag reads) are noise in bulk intake;
+        # what matters is the verdict. The bomb warning is raised and becomes one.
+        warnings.simplefilter("ignore")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=[pillow_format]) as opened:
@@ -262,10 +266,14 @@ def _decode(
                 return _oriented(opened), frames
         except IntakeError:
             raise
+        except UnidentifiedImageError as exc:
+            # Image.open hides why the plugin refused; ask the plugin itself for the reason.
+            cause = _header_error(data, pillow_format) or exc
+            raise IntakeError(_classify(cause), _describe(cause)) from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise IntakeError("decompression-bomb", f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # any decoder failure is a verdict, not a crash
-            raise IntakeError(_classify(exc), f"{type(exc).__name__}: {exc}"[:300]) from exc
+            raise IntakeError(_classify(exc), _describe(exc)) from exc
 
 
 def _count_frames(image: Image.Image, framing: Framing, limits: IntakeLimits) -> int:
@@ -298,10 +306,27 @@ def _oriented(image: Image.Image) -> Image.Image:
     return oriented
 
 
+def _header_error(data: bytes, pillow_format: str) -> Exception | None:
+    factory, _accept = Image.OPEN[pillow_format]
+    try:
+        factory(io.BytesIO(data), "")
+    except Exception as exc:  # the exception is the answer sought
+        return exc
+    return None
+
+
+_TRUNCATED_HINTS: Final = ("truncated", "unexpected end of file", "insufficient input")
+_UNSUPPORTED_HINTS: Final = ("not available", "unsupported", "not supported", "unknown pixel mode")
+
+
 def _classify(exc: Exception) -> str:
     message = str(exc).lower()
-    if isinstance(exc, EOFError) or "truncated" in message:
+    if isinstance(exc, EOFError | struct.error) or any(h in message for h in _TRUNCATED_HINTS):
         return "truncated"
-    if "not available" in message or "unsupported" in message or "not supported" in message:
+    if any(hint in message for hint in _UNSUPPORTED_HINTS):
         return "unsupported-format"
     return "corrupt"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]

@@ -4,7 +4,8 @@ Pillow alone is not enough for hardened intake: it does not verify the CRC of ``
 chunks, loads a PNG that lacks ``IEND``, and honours the process-wide
 ``ImageFile.LOAD_TRUNCATED_IMAGES`` switch that any other library may have turned on. These
 walkers look only at container framing (chunk lengths and CRCs, GIF blocks, JPEG markers,
-the RIFF size), in time linear in the input and without allocating pixels, and raise
+the RIFF size, ISO-BMFF box sizes), in time linear in the input and without allocating
+pixels, and raise
 :class:`~registry.errors.IntakeError` with ``truncated``, ``corrupt`` or ``too-many-frames``.
 """
 
@@ -37,6 +38,8 @@ def check_structure(media_type: str, data: bytes, max_frames: int) -> Framing:
         _jpeg(data)
     elif media_type == "image/webp":
         _riff(data)
+    elif media_type in ("image/heic", "image/heif", "image/avif"):
+        _isobmff(data)
     return Framing()
 
 
@@ -157,3 +160,25 @@ def _riff(data: bytes) -> None:
     declared = int.from_bytes(data[4:8], "little") + 8
     if declared > len(data):
         raise IntakeError("truncated", f"RIFF declares {declared} bytes, has {len(data)}")
+
+
+def _isobmff(data: bytes) -> None:
+    """Top-level ISO-BMFF boxes (``ftyp``, ``meta``, ``mdat``…) must fit in the data."""
+    pos, size = 0, len(data)
+    while pos < size:
+        if pos + 8 > size:
+            raise IntakeError("truncated", f"ISO-BMFF box header cut at byte {pos}")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        header = 8
+        if length == 1:  # 64-bit size follows the type
+            if pos + 16 > size:
+                raise IntakeError("truncated", f"ISO-BMFF box header cut at byte {pos}")
+            length = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header = 16
+        elif length == 0:  # the box runs to the end of the file
+            return
+        if length < header:
+            raise IntakeError("corrupt", f"ISO-BMFF box of size {length} at byte {pos}")
+        if pos + length > size:
+            raise IntakeError("truncated", f"ISO-BMFF box at byte {pos} runs past the end")
+        pos += length

@@ -194,6 +194,42 @@ def test_truncation_is_an_error_even_with_load_truncated_images(
         assert intake_bytes(data, LIMITS).error == "truncated"
 
 
+def _heic(image: Image.Image) -> bytes:
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, quality=80)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "WEBP", "AVIF", "HEIF", "TIFF"])
+def test_truncation_in_other_formats(fmt: str) -> None:
+    from PIL import features
+
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("Pillow here was built without AVIF support")
+    image = noise(21, (64, 48))
+    data = _heic(image) if fmt == "HEIF" else encode(image, fmt)
+    assert intake_bytes(data, LIMITS).ok
+    for percent in range(10, 100, 7):
+        result = intake_bytes(data[: len(data) * percent // 100], LIMITS)
+        assert result.error == "truncated", (percent, result.error_detail)
+
+
+def test_real_photos_pass() -> None:
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    skimage = pytest.importorskip("skimage")
+    folders = [
+        Path(sklearn_datasets.__file__).parent / "images",
+        Path(skimage.__file__).parent / "data",
+    ]
+    photos = [p for f in folders for p in sorted(f.glob("*")) if p.suffix in {".jpg", ".png"}]
+    assert len(photos) >= 10
+    for photo in photos:
+        result = intake_path(photo, LIMITS)
+        assert result.ok, (photo.name, result.error_detail)
+
+
 def test_png_without_iend_is_truncated() -> None:
     png = encode(noise(13), "PNG")
     assert png.endswith(png_chunk(b"IEND", b""))
@@ -281,6 +317,9 @@ def test_intake_sets_source_and_path(tmp_path: Path) -> None:
 def _seeds() -> dict[str, bytes]:
     image = noise(17, (24, 16))
     return {
+        "webp": encode(image, "WEBP"),
+        "tiff": encode(image, "TIFF"),
+        "heif": _heic(image),
         "png": encode(image, "PNG"),
         "jpeg": encode(image, "JPEG"),
         "gif": encode(
