@@ -36,7 +36,7 @@ from typing import Final
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detectors.base import Sample
-from registry.errors import IntakeError
+from registry.errors import ConfigurationError, IntakeError
 from registry.media_sniff import DECODABLE, OCTET_STREAM, is_image_type, sniff
 from registry.media_structure import Framing, check_structure
 
@@ -75,6 +75,11 @@ class IntakeLimits:
     max_pixels: int = 64_000_000
     max_frames: int = 200
     max_dimension: int = 30_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_pixels", "max_frames", "max_dimension"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"IntakeLimits.{name} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -170,10 +175,13 @@ def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) 
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 return _unreadable(name, "not a regular file")
-            data = handle.read(limits.max_bytes + 1)
+            # Over the limit by its size: read only enough to sniff. Otherwise read one byte
+            # past the limit, in case the file grew since fstat.
+            wanted = _SNIFF_BYTES if info.st_size > limits.max_bytes else limits.max_bytes + 1
+            data = handle.read(wanted)
     except OSError as exc:
         return _unreadable(name, exc.strerror or type(exc).__name__)
-    if len(data) > limits.max_bytes:
+    if info.st_size > limits.max_bytes or len(data) > limits.max_bytes:
         size = max(info.st_size, len(data))
         return IntakeResult(
             path=name,

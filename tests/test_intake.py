@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from registry.errors import IntakeError
+from registry.errors import ConfigurationError, IntakeError
 from registry.intake import (
     ERROR_REASONS,
     IntakeLimits,
@@ -255,6 +255,35 @@ def test_too_large_without_reading_it_all(tmp_path: Path) -> None:
     from_bytes = intake_bytes(data, limits)
     assert from_bytes.error == "too-large" and from_bytes.size_bytes == len(data)
     assert intake_path(path, IntakeLimits(max_bytes=len(data))).ok
+
+
+def test_too_large_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.png"
+    with path.open("wb") as handle:  # sparse: 1 GiB on paper, nothing on disk
+        handle.write(encode(noise(22), "PNG"))
+        handle.truncate(1 << 30)
+    reads: list[int] = []
+    real_fdopen = os.fdopen
+
+    class CountingReader(io.BufferedReader):
+        def read(self, size: int | None = -1, /) -> bytes:
+            reads.append(-1 if size is None else size)
+            return super().read(size)
+
+    def counting_fdopen(fd: int, mode: str = "r") -> io.BufferedReader:
+        assert mode == "rb"
+        return CountingReader(real_fdopen(fd, "rb", buffering=0))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fdopen", counting_fdopen)
+    result = intake_path(path, LIMITS)
+    assert result.error == "too-large" and result.size_bytes == 1 << 30
+    assert result.media_type == "image/png"
+    assert reads and max(reads) <= 4096
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError):
+        IntakeLimits(max_frames=0)
 
 
 def test_unreadable_and_not_regular(tmp_path: Path) -> None:
