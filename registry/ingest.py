@@ -102,9 +102,15 @@ def write_batch(
     ingest_run_id: int | None,
     source: str | None,
 ) -> list[FileOutcome]:
-    """Record assets and sightings and append the verdicts, in the caller's transaction."""
+    """Record assets and sightings and append the verdicts, in the caller's transaction.
+
+    A file whose bytes could not be read at all (``unreadable``) has no content address;
+    it is reported but leaves nothing in the ledger.
+    """
     assets = {}
     for result in batch:
+        if not result.sha256:
+            continue
         assets[result.sha256] = {
             "sha256": result.sha256,
             "size_bytes": result.size_bytes,
@@ -130,15 +136,17 @@ def write_batch(
                 {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
                  "location": r.path}
                 for r in batch
+                if r.sha256
             ],
         )
-    flat = [verdict for per_file in verdicts for verdict in per_file]
+    flat = [v for r, per_file in zip(batch, verdicts, strict=True) if r.sha256 for v in per_file]
     entries = ledger.append(session, flat, ingest_run_id=ingest_run_id)
     outcomes = []
     cursor = 0
     for result, per_file in zip(batch, verdicts, strict=True):
-        mine = entries[cursor: cursor + len(per_file)]
-        cursor += len(per_file)
+        count = len(per_file) if result.sha256 else 0
+        mine = entries[cursor: cursor + count]
+        cursor += count
         outcomes.append(
             FileOutcome(
                 path=result.path,

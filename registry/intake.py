@@ -179,13 +179,18 @@ def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) 
             # past the limit, in case the file grew since fstat.
             wanted = _SNIFF_BYTES if info.st_size > limits.max_bytes else limits.max_bytes + 1
             data = handle.read(wanted)
+            if info.st_size > limits.max_bytes or len(data) > limits.max_bytes:
+                # Still content-addressed, so the error verdict names the real asset; the
+                # digest streams in fixed-size chunks and never holds the file in memory.
+                handle.seek(0)
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         return _unreadable(name, exc.strerror or type(exc).__name__)
     if info.st_size > limits.max_bytes or len(data) > limits.max_bytes:
         size = max(info.st_size, len(data))
         return IntakeResult(
             path=name,
-            sha256="",
+            sha256=digest,
             size_bytes=size,
             media_type=sniff(data[:_SNIFF_BYTES]),
             error="too-large",

@@ -11,11 +11,13 @@ identity is already logged is not written again; the existing entry is returned 
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,31 @@ class LedgerEntry:
 def identity_of(verdict: Verdict) -> Identity:
     """The idempotency key of a verdict."""
     return (verdict.asset_sha256, verdict.detector, verdict.version, verdict.model_checksum)
+
+
+VERDICT_COLUMNS = (
+    "log_index", "asset_sha256", "detector", "version", "model_checksum", "label", "positive",
+    "score", "p_value", "error", "evidence", "created_at", "ingest_run_id", "canonical",
+    "leaf_hash", "signature", "key_id",
+)
+
+
+def copy_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
+    """Bulk-insert with PostgreSQL COPY on the session's own connection and transaction.
+
+    COPY is several times faster than multi-row INSERT for the ledger's batches; it runs
+    inside the caller's transaction, so it commits or rolls back with everything else.
+    """
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cursor, cursor.copy(
+        f'COPY "{table.name}" ({column_list}) FROM STDIN'
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def register_public_key(session: Session, key_id: str, public_key: bytes) -> None:
@@ -141,7 +168,7 @@ class Ledger:
                     "score": record["score"],
                     "p_value": record["p_value"],
                     "error": verdict.error,
-                    "evidence": record["evidence"],
+                    "evidence": json.dumps(record["evidence"], ensure_ascii=False),
                     "created_at": now,
                     "ingest_run_id": ingest_run_id,
                     "canonical": canonical,
@@ -159,11 +186,10 @@ class Ledger:
             nodes = merkle.new_nodes_for_append(
                 start, leaves, lambda coords: fetch_nodes(session, coords)
             )
-            session.execute(insert(VerdictRow), rows)
-            session.execute(
-                insert(MerkleNode),
-                [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()],
-            )
+            copy_rows(session, VerdictRow.__table__, VERDICT_COLUMNS,
+                      [[row[c] for c in VERDICT_COLUMNS] for row in rows])
+            copy_rows(session, MerkleNode.__table__, ("level", "index", "hash"),
+                      [(lv, ix, h) for (lv, ix), h in nodes.items()])
         return entries
 
     def _existing(self, session: Session, keys: set[Identity]) -> dict[Identity, LedgerEntry]:

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-
 from detectors.base import JSONValue, Verdict
+from registry.canonical import canonicalize
 
 RECORD_SCHEMA = "provreg.verdict/v1"
 
@@ -89,4 +88,4 @@ def build_record(
 
 def canonical_bytes(record: Mapping[str, JSONValue]) -> bytes:
     """RFC 8785 canonical JSON of ``record``."""
-    return rfc8785.dumps(record)
+    return canonicalize(record)

@@ -251,13 +251,13 @@ def test_too_large_without_reading_it_all(tmp_path: Path) -> None:
     assert from_path.error == "too-large"
     assert from_path.size_bytes == len(data)
     assert from_path.media_type == "image/png"
-    assert from_path.sha256 == ""
+    assert from_path.sha256 == hashlib.sha256(data).hexdigest()  # streamed, still addressed
     from_bytes = intake_bytes(data, limits)
     assert from_bytes.error == "too-large" and from_bytes.size_bytes == len(data)
     assert intake_path(path, IntakeLimits(max_bytes=len(data))).ok
 
 
-def test_too_large_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_large_file_is_never_held_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "huge.png"
     with path.open("wb") as handle:  # sparse: 1 GiB on paper, nothing on disk
         handle.write(encode(noise(22), "PNG"))
