@@ -12,12 +12,11 @@ identity is already logged is not written again; the existing entry is returned 
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -59,7 +58,7 @@ VERDICT_COLUMNS = (
 
 
 def copy_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
     """Bulk-insert with PostgreSQL COPY on the session's own connection and transaction.
 
@@ -70,7 +69,7 @@ def copy_rows(
     assert raw is not None
     column_list = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cursor, cursor.copy(
-        f'COPY "{table.name}" ({column_list}) FROM STDIN'
+        f'COPY "{table}" ({column_list}) FROM STDIN'
     ) as copy:
         for row in rows:
             copy.write_row(row)
@@ -186,9 +185,9 @@ class Ledger:
             nodes = merkle.new_nodes_for_append(
                 start, leaves, lambda coords: fetch_nodes(session, coords)
             )
-            copy_rows(session, VerdictRow.__table__, VERDICT_COLUMNS,
+            copy_rows(session, VerdictRow.__tablename__, VERDICT_COLUMNS,
                       [[row[c] for c in VERDICT_COLUMNS] for row in rows])
-            copy_rows(session, MerkleNode.__table__, ("level", "index", "hash"),
+            copy_rows(session, MerkleNode.__tablename__, ("level", "index", "hash"),
                       [(lv, ix, h) for (lv, ix), h in nodes.items()])
         return entries
 

@@ -257,7 +257,9 @@ def test_too_large_without_reading_it_all(tmp_path: Path) -> None:
     assert intake_path(path, IntakeLimits(max_bytes=len(data))).ok
 
 
-def test_too_large_file_is_never_held_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_large_file_is_never_held_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "huge.png"
     with path.open("wb") as handle:  # sparse: 1 GiB on paper, nothing on disk
         handle.write(encode(noise(22), "PNG"))
