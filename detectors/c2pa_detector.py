@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import c2pa
+from cryptography import x509
 
 from detectors.base import Detector, JSONValue, Resources, Sample, Verdict
 from detectors.c2pa_evidence import declarations, failure_codes, manifest_evidence
@@ -201,6 +202,12 @@ def _read_anchors(option: object) -> str | None:
         pem = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise C2paConfigError(f"cannot read trust anchors {path}: {exc}") from exc
-    if "-----BEGIN CERTIFICATE-----" not in pem:
-        raise C2paConfigError(f"trust anchors {path} hold no PEM certificate")
+    # c2pa-rs silently ignores an anchor it cannot parse (and then trusts nothing without
+    # saying so), so the bundle is parsed here first and a bad one refused outright.
+    try:
+        certificates = x509.load_pem_x509_certificates(pem.encode("ascii"))
+    except ValueError as exc:
+        raise C2paConfigError(f"trust anchors {path}: not PEM certificates: {exc}") from exc
+    if not certificates:
+        raise C2paConfigError(f"trust anchors {path} hold no certificate")
     return pem

@@ -126,7 +126,10 @@ def test_an_unrelated_anchor_does_not_trust(tmp_path: Path) -> None:
     assert "signingCredential.untrusted" in _codes(verdict, "failure")
 
 
-@pytest.mark.parametrize("content", ["", "not a certificate\n"])
+@pytest.mark.parametrize(
+    "content",
+    ["", "not a certificate\n", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
+)
 def test_bad_trust_anchor_option_fails_at_load(tmp_path: Path, content: str) -> None:
     path = tmp_path / "anchors.pem"
     path.write_text(content)
