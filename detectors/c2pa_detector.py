@@ -102,6 +102,12 @@ class C2paDetector(Detector):
             raise C2paConfigError(f"c2pa rejected the detector settings: {exc}") from exc
         super().load()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the native c2pa Context; the copy rebuilds it in :meth:`load`."""
+        state = dict(self.__dict__)
+        state.update(_context=None, _loaded=False)
+        return state
+
     def detect_one(self, sample: Sample) -> Verdict:
         """Read and validate ``sample``'s manifest store; never raises."""
         if not sample.data:

@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import json
+import pickle
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -311,6 +312,17 @@ def test_ocsp_is_never_fetched(local_server: tuple[str, type[_Recorder]]) -> Non
     with c2pa.Reader("image/jpeg", io.BytesIO(asset), context=context) as reader:
         reader.json()
     assert len(handler.hits) == 1
+
+
+def test_a_loaded_detector_pickles_and_reloads(tmp_path: Path) -> None:
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(fx.default_pki().root_pem)
+    detector = C2paDetector({"trust_anchors": str(anchors)})
+    detector.load()
+    copy = pickle.loads(pickle.dumps(detector))
+    (verdict,) = copy.detect_batch([sample_from_bytes(_generated())])
+    assert verdict.evidence["validation_state"] == "Trusted"
+    assert copy.model_checksum == detector.model_checksum
 
 
 # --- robustness ------------------------------------------------------------------------
