@@ -36,7 +36,7 @@ import c2pa
 from cryptography import x509
 
 from detectors.base import Detector, JSONValue, Resources, Sample, Verdict
-from detectors.c2pa_evidence import declarations, failure_codes, manifest_evidence
+from detectors.c2pa_evidence import Declaration, declarations, failure_codes, manifest_evidence
 
 LABEL = "c2pa"
 
@@ -176,7 +176,7 @@ class C2paDetector(Detector):
         return self.verdict(sample, LABEL, positive, score=score, p_value=None, evidence=evidence)
 
 
-def _why(generative: list[Any], state: JSONValue) -> str:
+def _why(generative: list[Declaration], state: JSONValue) -> str:
     if not generative:
         return "manifest declares no generated digital source type"
     first = generative[0]
