@@ -1,0 +1,23 @@
+"""With no PROVREG_DATABASE_URL, provreg starts an embedded PostgreSQL under PROVREG_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.badfiles import make_good_files
+from tests.test_cli import json_lines, provreg
+
+
+def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
+    env.update(PROVREG_HOME=str(home), PROVREG_DETECTORS="file-facts",
+               PROVREG_EXECUTOR="inline")
+    make_good_files(tmp_path / "uploads", 3)
+    lines = json_lines(provreg(env, "ingest", str(tmp_path / "uploads"), "--json").stdout)
+    assert [line["status"] for line in lines] == ["ok"] * 3
+    assert (home / "pgdata" / "PG_VERSION").is_file()
+    assert any((home / "keys").glob("*.key"))
+    report = json_lines(provreg(env, "verify", "--json").stdout)[0]
+    assert report["ok"] and report["tree_size"] == 3
