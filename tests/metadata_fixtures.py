@@ -323,3 +323,61 @@ def alpha_noise(seed: int, size: tuple[int, int] = (64, 64)) -> Image.Image:
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
     return Image.fromarray(pixels, "RGBA")
+
+
+def positive_fixtures() -> list[tuple[str, bytes, str]]:
+    """``(name, bytes, expected label)`` for every generator format built here."""
+    return [
+        ("a1111-png", png_with_text({"parameters": A1111_PARAMETERS}), "a1111"),
+        ("a1111-jpeg-unicode-be", encoded("JPEG", exif=exif_bytes(
+            {}, {0x9286: a1111_user_comment(A1111_PARAMETERS)})), "a1111"),
+        ("a1111-webp-unicode-le", encoded("WEBP", exif=exif_bytes(
+            {}, {0x9286: a1111_user_comment(A1111_PARAMETERS, "utf-16-le")})), "a1111"),
+        ("a1111-jpeg-ascii", encoded("JPEG", exif=exif_bytes(
+            {}, {0x9286: b"ASCII\x00\x00\x00" + A1111_PARAMETERS.encode()})), "a1111"),
+        ("a1111-png-itxt", png_with_text({"parameters": "雪の中の狐, " + A1111_PARAMETERS}),
+         "a1111"),
+        ("a1111-png-ztxt", png_bytes(_zipped_text("parameters", A1111_PARAMETERS)), "a1111"),
+        ("a1111-stealth", a1111_stealth_png(), "a1111"),
+        ("comfyui-png", png_with_text({"prompt": json.dumps(COMFY_PROMPT),
+                                          "workflow": json.dumps(COMFY_WORKFLOW)}),
+         "comfyui"),
+        ("comfyui-webp", comfy_webp(), "comfyui"),
+        ("novelai-png", png_with_text(NOVELAI_CHUNKS,
+                                         noise_image(5, (64, 64)).convert("RGBA")), "novelai"),
+        ("novelai-stealth", novelai_stealth_png(), "novelai"),
+        ("invokeai-png", png_with_text({"invokeai_metadata": json.dumps(INVOKE_METADATA),
+                                           "invokeai_graph": json.dumps(INVOKE_GRAPH)}),
+         "invokeai"),
+        ("invokeai-legacy", png_with_text({"sd-metadata": json.dumps(INVOKE_LEGACY),
+                                              "Dream": INVOKE_DREAM}), "invokeai"),
+        ("fooocus-png-json", png_with_text({"parameters": json.dumps(FOOOCUS_JSON),
+                                               "fooocus_scheme": "fooocus"}), "fooocus"),
+        ("fooocus-png-a1111", png_with_text({"parameters": FOOOCUS_A1111,
+                                                "fooocus_scheme": "a1111"}), "fooocus"),
+        ("fooocus-jpeg", encoded("JPEG", exif=fooocus_exif(
+            json.dumps(FOOOCUS_JSON), "fooocus")), "fooocus"),
+        ("fooocus-webp-a1111", encoded("WEBP", exif=fooocus_exif(FOOOCUS_A1111, "a1111")),
+         "fooocus"),
+        ("iptc-trained-jpeg", encoded("JPEG", xmp=iptc_xmp("trainedAlgorithmicMedia")),
+         "iptc-trained-algorithmic-media"),
+        ("iptc-composite-jpeg", encoded("JPEG", xmp=iptc_xmp(
+            "compositeWithTrainedAlgorithmicMedia", element_form=True)),
+         "iptc-composite-trained-algorithmic-media"),
+        ("iptc-trained-webp", encoded("WEBP", xmp=iptc_xmp(
+            "trainedAlgorithmicMedia", element_form=True)), "iptc-trained-algorithmic-media"),
+        ("iptc-trained-png", png_xmp(iptc_xmp("trainedAlgorithmicMedia")),
+         "iptc-trained-algorithmic-media"),
+    ]
+
+
+def _zipped_text(key: str, value: str) -> PngInfo:
+    info = PngInfo()
+    info.add_text(key, value, zip=True)
+    return info
+
+
+def png_xmp(packet: bytes) -> bytes:
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", packet.decode("utf-8"), zip=True)
+    return png_bytes(info)

@@ -6,59 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from PIL.PngImagePlugin import PngInfo
 
 from detectors.base import Sample, Verdict
 from detectors.metadata import PRECEDENCE, MetadataDetector
 from tests import metadata_fixtures as fx
 from tests.detector_conformance import DetectorConformance, noise_image, sample_from_bytes
-
-
-def _positive_fixtures() -> list[tuple[str, bytes, str]]:
-    """``(name, bytes, expected label)`` for every generator format built in fixtures."""
-    return [
-        ("a1111-png", fx.png_with_text({"parameters": fx.A1111_PARAMETERS}), "a1111"),
-        ("a1111-jpeg-unicode-be", fx.encoded("JPEG", exif=fx.exif_bytes(
-            {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})), "a1111"),
-        ("a1111-webp-unicode-le", fx.encoded("WEBP", exif=fx.exif_bytes(
-            {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS, "utf-16-le")})), "a1111"),
-        ("a1111-jpeg-ascii", fx.encoded("JPEG", exif=fx.exif_bytes(
-            {}, {0x9286: b"ASCII\x00\x00\x00" + fx.A1111_PARAMETERS.encode()})), "a1111"),
-        ("a1111-stealth", fx.a1111_stealth_png(), "a1111"),
-        ("comfyui-png", fx.png_with_text({"prompt": json.dumps(fx.COMFY_PROMPT),
-                                          "workflow": json.dumps(fx.COMFY_WORKFLOW)}),
-         "comfyui"),
-        ("comfyui-webp", fx.comfy_webp(), "comfyui"),
-        ("novelai-png", fx.png_with_text(fx.NOVELAI_CHUNKS,
-                                         noise_image(5, (64, 64)).convert("RGBA")), "novelai"),
-        ("novelai-stealth", fx.novelai_stealth_png(), "novelai"),
-        ("invokeai-png", fx.png_with_text({"invokeai_metadata": json.dumps(fx.INVOKE_METADATA),
-                                           "invokeai_graph": json.dumps(fx.INVOKE_GRAPH)}),
-         "invokeai"),
-        ("invokeai-legacy", fx.png_with_text({"sd-metadata": json.dumps(fx.INVOKE_LEGACY),
-                                              "Dream": fx.INVOKE_DREAM}), "invokeai"),
-        ("fooocus-png-json", fx.png_with_text({"parameters": json.dumps(fx.FOOOCUS_JSON),
-                                               "fooocus_scheme": "fooocus"}), "fooocus"),
-        ("fooocus-png-a1111", fx.png_with_text({"parameters": fx.FOOOCUS_A1111,
-                                                "fooocus_scheme": "a1111"}), "fooocus"),
-        ("fooocus-jpeg", fx.encoded("JPEG", exif=fx.fooocus_exif(
-            json.dumps(fx.FOOOCUS_JSON), "fooocus")), "fooocus"),
-        ("iptc-trained-jpeg", fx.encoded("JPEG", xmp=fx.iptc_xmp("trainedAlgorithmicMedia")),
-         "iptc-trained-algorithmic-media"),
-        ("iptc-composite-jpeg", fx.encoded("JPEG", xmp=fx.iptc_xmp(
-            "compositeWithTrainedAlgorithmicMedia", element_form=True)),
-         "iptc-composite-trained-algorithmic-media"),
-        ("iptc-trained-webp", fx.encoded("WEBP", xmp=fx.iptc_xmp(
-            "trainedAlgorithmicMedia", element_form=True)), "iptc-trained-algorithmic-media"),
-        ("iptc-trained-png", _png_xmp(fx.iptc_xmp("trainedAlgorithmicMedia")),
-         "iptc-trained-algorithmic-media"),
-    ]
-
-
-def _png_xmp(packet: bytes) -> bytes:
-    info = PngInfo()
-    info.add_itxt("XML:com.adobe.xmp", packet.decode("utf-8"), zip=True)
-    return fx.png_bytes(info)
 
 
 def _detect(data: bytes) -> Verdict:
@@ -96,7 +48,7 @@ class TestMetadataDetector(DetectorConformance):
     detector_class = MetadataDetector
 
     def positive_examples(self) -> list[tuple[Sample, str]]:
-        return [(sample_from_bytes(data), label) for _, data, label in _positive_fixtures()]
+        return [(sample_from_bytes(data), label) for _, data, label in fx.positive_fixtures()]
 
     def negative_examples(self) -> list[Sample]:
         nulls = [sample_from_bytes(data) for _, data in fx.null_images()[:40]]
