@@ -211,28 +211,34 @@ def iptc_xmp(code: str, element_form: bool = False) -> bytes:
 
 def embed_stealth(image: Image.Image, payload: bytes, signature: str = "stealth_pngcomp",
                   ) -> Image.Image:
-    """Write ``signature`` + 32-bit bit length + ``payload`` into the alpha LSBs.
+    """Write ``signature`` + 32-bit bit length + ``payload`` into pixel LSBs.
 
-    Follows the stealth-pnginfo writer: pixels column by column (x outer, y inner), one bit
-    per pixel in the alpha channel. Deliberately a plain loop, unlike the numpy reader.
+    Follows the stealth-pnginfo writer: pixels column by column (x outer, y inner); one bit
+    per pixel in alpha for ``stealth_png*`` signatures, three (R, G, B) for
+    ``stealth_rgb*``. Deliberately a plain loop, unlike the numpy reader.
     """
-    rgba = image.convert("RGBA")
+    rgb_mode = signature.startswith("stealth_rgb")
+    out = image.convert("RGB" if rgb_mode else "RGBA")
     bits = "".join(f"{b:08b}" for b in signature.encode()) + f"{len(payload) * 8:032b}"
     bits += "".join(f"{b:08b}" for b in payload)
-    width, height = rgba.size
-    if len(bits) > width * height:
+    width, height = out.size
+    if len(bits) > width * height * (3 if rgb_mode else 1):
         raise ValueError("image too small for the payload")
-    pixels = rgba.load()
+    pixels = out.load()
     assert pixels is not None
     index = 0
     for x in range(width):
         for y in range(height):
             if index >= len(bits):
-                return rgba
-            r, g, b, a = pixels[x, y]  # type: ignore[misc]
-            pixels[x, y] = (r, g, b, (a & ~1) | int(bits[index]))
-            index += 1
-    return rgba
+                return out
+            values = list(pixels[x, y])  # type: ignore[arg-type]
+            channels = range(3) if rgb_mode else (3,)
+            for channel in channels:
+                if index < len(bits):
+                    values[channel] = (values[channel] & ~1) | int(bits[index])
+                    index += 1
+            pixels[x, y] = tuple(values)
+    return out
 
 
 def novelai_stealth_png() -> bytes:
@@ -339,6 +345,9 @@ def positive_fixtures() -> list[tuple[str, bytes, str]]:
          "a1111"),
         ("a1111-png-ztxt", png_bytes(_zipped_text("parameters", A1111_PARAMETERS)), "a1111"),
         ("a1111-stealth", a1111_stealth_png(), "a1111"),
+        ("a1111-stealth-rgb", png_bytes(None, embed_stealth(
+            noise_image(15, (96, 96)), A1111_PARAMETERS.encode(), "stealth_rgbinfo")),
+         "a1111"),
         ("comfyui-png", png_with_text({"prompt": json.dumps(COMFY_PROMPT),
                                           "workflow": json.dumps(COMFY_WORKFLOW)}),
          "comfyui"),

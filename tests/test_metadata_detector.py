@@ -89,6 +89,10 @@ class TestMetadataDetector(DetectorConformance):
         hidden = _detect(fx.a1111_stealth_png())
         fields = _finding(hidden, "a1111")
         assert fields["finding_source"] == "stealth:alpha" and fields["seed"] == 3141592653
+        rgb = fx.embed_stealth(noise_image(15, (96, 96)), fx.A1111_PARAMETERS.encode(),
+                               "stealth_rgbinfo")
+        fields = _finding(_detect(fx.png_bytes(None, rgb)), "a1111")
+        assert fields["finding_source"] == "stealth:rgb" and fields["steps"] == 28
 
     def test_comfyui_fields(self) -> None:
         png = fx.png_with_text({"prompt": json.dumps(fx.COMFY_PROMPT),

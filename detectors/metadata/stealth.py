@@ -79,9 +79,11 @@ def read_stealth(image: Image.Image | None) -> StealthPayload | None:
     """
     if image is None or image.width * image.height == 0:
         return None
-    modes = ["rgb"]
+    modes = []
     if "A" in image.getbands():
-        modes.insert(0, "alpha")
+        modes.append("alpha")
+    if image.mode in ("RGB", "RGBA"):  # the only modes the writers embed RGB bits in
+        modes.append("rgb")
     for mode in modes:
         reader = _BitReader(image, mode)
         if reader.total < SIG_BITS + 32:
