@@ -243,6 +243,12 @@ class TestMetadataDetector(DetectorConformance):
         assert error["reason"] == "decompression-bomb"
         assert error["source"] == "png:zTXt:parameters"
 
+    def test_huge_plain_text_is_capped(self) -> None:
+        chunk = fx.raw_chunk(b"tEXt", b"parameters\x00" + b"a" * (9 * 1024 * 1024))
+        verdict = _detect(fx.insert_chunks(fx.png_bytes(), chunk))
+        assert verdict.error is None and not verdict.positive
+        assert _errors(verdict)[0]["reason"] == "too-large"
+
     def test_bad_zlib_stream(self) -> None:
         chunk = fx.raw_chunk(b"zTXt", b"parameters\x00\x00not zlib at all")
         verdict = _detect(fx.insert_chunks(fx.png_bytes(), chunk))
@@ -286,6 +292,7 @@ class TestMetadataDetector(DetectorConformance):
         assert _errors(verdict)[0]["reason"] == reason
         assert "root:" not in json.dumps(verdict.evidence)
 
+    @pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
     def test_bad_exif(self) -> None:
         data = fx.encoded("JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
         verdict = _detect(data)

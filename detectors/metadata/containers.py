@@ -108,6 +108,9 @@ def _read_jpeg(data: bytes) -> Container:
         pos += length
         segments += 1
         _jpeg_segment(out, marker, body)
+    if segments >= MAX_SEGMENTS:
+        out.errors.append(error_entry("jpeg", "too-many-segments",
+                                      f"stopped after {MAX_SEGMENTS} segments"))
     if segments == 0:
         raise ContainerError("truncated", "JPEG has no complete segment after its SOI marker")
     return out
@@ -154,6 +157,9 @@ def _read_webp(data: bytes) -> Container:
             out.exif.append((body, "webp:EXIF"))
         elif fourcc == b"XMP ":
             out.xmp.append((body.decode("utf-8", "replace"), "webp:XMP"))
+    if chunks >= MAX_SEGMENTS:
+        out.errors.append(error_entry("webp", "too-many-chunks",
+                                      f"stopped after {MAX_SEGMENTS} chunks"))
     if chunks == 0:
         raise ContainerError("truncated", "WebP has no complete chunk")
     return out

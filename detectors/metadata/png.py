@@ -19,9 +19,16 @@ from detectors.metadata.findings import TextEntry, error_entry
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_DECOMPRESSED = 8 * 1024 * 1024
-"""Most bytes all compressed text chunks of one file may inflate to, together."""
+"""Most bytes of text all text chunks of one file may hold (after inflating), together."""
 
 MAX_CHUNKS = 100_000
+
+
+@dataclass
+class _TextBudget:
+    """Text bytes this file may still yield (shared by all its text chunks)."""
+
+    remaining: int = MAX_DECOMPRESSED
 
 
 class PNGHeaderError(Exception):
@@ -51,7 +58,7 @@ def read_png(data: bytes) -> PNGMetadata:
     if not data.startswith(PNG_SIGNATURE):
         raise PNGHeaderError("not-an-image", "no PNG signature")
     out = PNGMetadata()
-    budget = [MAX_DECOMPRESSED]
+    budget = _TextBudget()
     pos = len(PNG_SIGNATURE)
     index = 0
     while pos < len(data) and index < MAX_CHUNKS:
@@ -80,6 +87,9 @@ def read_png(data: bytes) -> PNGMetadata:
         if name == "IEND":
             break
         _read_chunk(out, name, body, budget)
+    if index >= MAX_CHUNKS:
+        out.errors.append(error_entry("png", "too-many-chunks",
+                                      f"stopped after {MAX_CHUNKS} chunks"))
     if index == 0:
         raise PNGHeaderError("truncated", "PNG ends before its IHDR chunk")
     return out
@@ -91,7 +101,7 @@ def _fail(out: PNGMetadata, index: int, reason: str, detail: str) -> None:
     out.errors.append(error_entry("png", reason, detail))
 
 
-def _read_chunk(out: PNGMetadata, name: str, body: bytes, budget: list[int]) -> None:
+def _read_chunk(out: PNGMetadata, name: str, body: bytes, budget: _TextBudget) -> None:
     if name == "eXIf":
         out.exif.append((body, "png:eXIf"))
         return
@@ -115,14 +125,14 @@ class _ChunkError(Exception):
         self.key, self.reason, self.detail = key, reason, detail
 
 
-def _decode_text(name: str, body: bytes, budget: list[int]) -> tuple[str, str]:
+def _decode_text(name: str, body: bytes, budget: _TextBudget) -> tuple[str, str]:
     sep = body.find(b"\x00")
     if sep < 1 or sep > 79:
         raise _ChunkError("?", "bad-keyword", f"{name} chunk has no valid keyword")
     key = body[:sep].decode("latin-1")
     rest = body[sep + 1 :]
     if name == "tEXt":
-        return key, rest.decode("latin-1")
+        return key, _spend(key, rest, budget).decode("latin-1")
     if name == "zTXt":
         if not rest or rest[0] != 0:
             raise _ChunkError(key, "bad-compression-method", "zTXt method is not deflate")
@@ -140,22 +150,32 @@ def _decode_text(name: str, body: bytes, budget: list[int]) -> tuple[str, str]:
         if method != 0:
             raise _ChunkError(key, "bad-compression-method", "iTXt method is not deflate")
         payload = _inflate(key, payload, budget)
-    elif flag != 0:
+    elif flag == 0:
+        payload = _spend(key, payload, budget)
+    else:
         raise _ChunkError(key, "bad-compression-flag", f"iTXt compression flag {flag}")
     return key, payload.decode("utf-8", "replace")
 
 
-def _inflate(key: str, compressed: bytes, budget: list[int]) -> bytes:
+def _spend(key: str, text: bytes, budget: _TextBudget) -> bytes:
+    if len(text) > budget.remaining:
+        raise _ChunkError(key, "too-large",
+                          f"{len(text)} bytes of text past the {MAX_DECOMPRESSED}-byte limit")
+    budget.remaining -= len(text)
+    return text
+
+
+def _inflate(key: str, compressed: bytes, budget: _TextBudget) -> bytes:
     inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(compressed, budget[0] + 1)
+        out = inflater.decompress(compressed, budget.remaining + 1)
     except zlib.error as exc:
         raise _ChunkError(key, "bad-zlib", str(exc)) from exc
-    if len(out) > budget[0] or inflater.unconsumed_tail:
-        budget[0] = 0
+    if len(out) > budget.remaining or inflater.unconsumed_tail:
+        budget.remaining = 0  # one bomb is enough: inflate nothing more from this file
         raise _ChunkError(key, "decompression-bomb",
                           f"inflates past the {MAX_DECOMPRESSED}-byte limit for metadata text")
     if not inflater.eof:
         raise _ChunkError(key, "bad-zlib", "compressed stream is truncated")
-    budget[0] -= len(out)
+    budget.remaining -= len(out)
     return out
