@@ -48,14 +48,24 @@ digital source type names no tool and comes last, fully generated before composi
 MAX_ERRORS = 50
 MAX_KEYS = 100
 
-_Parser = Callable[[list[TextEntry], set[str]], ParseResult]
-_PARSERS: tuple[_Parser, ...] = (
-    lambda entries, _claimed: comfyui.parse(entries),
-    lambda entries, _claimed: invokeai.parse(entries),
-    lambda entries, _claimed: novelai.parse(entries),
-    lambda entries, _claimed: fooocus.parse(entries),
-    a1111.parse,
+_TOOL_PARSERS: tuple[Callable[[list[TextEntry]], ParseResult], ...] = (
+    comfyui.parse, invokeai.parse, novelai.parse, fooocus.parse,
 )
+"""Tool-specific parsers; they run first so the generic A1111 parser can skip what they
+claimed (a Fooocus ``parameters`` entry is not read again as A1111)."""
+
+
+def _run_parsers(group: list[TextEntry]) -> tuple[list[Finding], list[dict[str, JSONValue]]]:
+    findings: list[Finding] = []
+    errors: list[dict[str, JSONValue]] = []
+    claimed: set[str] = set()
+    for parse in _TOOL_PARSERS:
+        result = parse(group)
+        findings.extend(result.findings)
+        errors.extend(result.errors)
+        claimed |= result.claimed
+    result = a1111.parse(group, claimed)
+    return findings + result.findings, errors + result.errors
 
 
 class MetadataDetector(Detector):
@@ -84,12 +94,9 @@ class MetadataDetector(Detector):
             groups.append(hidden)
         findings: list[Finding] = []
         for group in groups:
-            claimed: set[str] = set()
-            for parser in _PARSERS:
-                result = parser(group, claimed)
-                findings.extend(result.findings)
-                errors.extend(result.errors)
-                claimed |= result.claimed
+            group_findings, group_errors = _run_parsers(group)
+            findings.extend(group_findings)
+            errors.extend(group_errors)
         xmp_result, source_types = parse_xmp(container.xmp)
         findings.extend(xmp_result.findings)
         errors.extend(xmp_result.errors)
