@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from detectors.base import Sample, Verdict
@@ -56,6 +56,7 @@ def _judge(sample: Sample) -> Verdict:
     json.dumps(verdict.evidence, allow_nan=False)
     (batched,) = detector.detect_batch([sample])
     assert batched.error != "detector-exception", batched.evidence
+    event(f"label={verdict.label}")
     return verdict
 
 
@@ -92,6 +93,32 @@ def test_hostile_chunk_contents(key: str, text: str, chunk: bytes, raw: bytes) -
         body = keyword + b"\x00\x00\x00\x00" + text.encode("utf-8", "surrogatepass")
     png = fx.insert_chunks(fx.png_bytes(), fx.raw_chunk(chunk, body))
     verdict = _judge(sample_from_bytes(png))
+    assert verdict.error is None
+
+
+_NAMES = st.sampled_from([
+    "class_type", "inputs", "nodes", "type", "widgets_values", "id", "version", "model",
+    "image", "prompt", "steps", "seed", "cfg", "ckpt_name", "sampler_name", "uc", "scale",
+    "sampler", "app_id", "positive_prompt", "name", "base", "loras", "metadata_scheme",
+])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@FUZZ
+@given(key=st.sampled_from(["prompt", "workflow", "invokeai_metadata", "invokeai_graph",
+                            "sd-metadata", "Comment", "parameters"]),
+       value=st.dictionaries(_NAMES | st.text(max_size=4), _JSON, max_size=6),
+       nested=st.booleans())
+def test_hostile_json_structures(key: str, value: dict[str, object], nested: bool) -> None:
+    payload = {"3": value} if nested else value
+    chunks = {key: json.dumps(payload)}
+    if key in ("Comment", "parameters"):
+        chunks.update({"Software": "NovelAI", "fooocus_scheme": "fooocus"})
+    verdict = _judge(sample_from_bytes(fx.png_with_text(chunks)))
     assert verdict.error is None
 
 
