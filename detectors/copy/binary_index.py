@@ -11,9 +11,9 @@ Two layouts, chosen by size (``kind="auto"``):
     candidate when one chunk equals the query's (``nflip=0``), and candidates are then
     checked at full Hamming distance. Sub-linear but approximate: a hash at distance ``d``
     is missed only when all ``nhash`` chunks differ. The default ``17 x 15`` was chosen by
-    measurement (docs/benchmarks.md, "Copy search"): recall >= 0.99 at radius 31 on random
-    256-bit hashes with planted neighbours at uniform distance 0..31, several times the
-    lookups/s of ``18 x 14`` and with more recall margin than ``16 x 16``.
+    measurement (docs/benchmarks.md, "Copy search"): recall 0.998 at 1M and 0.991 at 10M
+    hashes (radius 31, planted neighbours at uniform distance 0..31), about twice the
+    lookups/s of ``18 x 14``; ``16 x 16`` is twice as fast again but drops to 0.985 at 10M.
 
 ``IndexBinaryMultiHash`` cannot remove entries, so :meth:`BinaryHashIndex.remove` keeps a
 tombstone set for that layout, filters it at query time and drops it at the next
@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 IndexKind = Literal["auto", "flat", "mih"]
 
-FLAT_MAX_SIZE: Final = 200_000
+FLAT_MAX_SIZE: Final = 50_000
 """Above this many hashes ``kind="auto"`` switches from exact flat search to MIH."""
 MIH_NHASH: Final = 17
 MIH_BITS: Final = 15
