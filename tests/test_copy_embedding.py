@@ -45,7 +45,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("onnx")
     torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), str(root / "tiny.onnx"),
                       dynamo=False, input_names=["images"], output_names=["embeddings"],
-                      dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}})
+                      dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
+                                    "embeddings": {0: "batch"}})
     return {"torchscript": root / "tiny.pt", "onnx": root / "tiny.onnx"}
 
 
@@ -129,3 +130,29 @@ def test_vector_index_add_remove_persist(kind: str, tmp_path: Path) -> None:
 
 def test_gpu_probe_is_safe() -> None:
     assert isinstance(gpu_available(), bool)
+
+
+def test_reference_set_with_model_embedder_round_trips(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    from detectors.copy.detector import CopyDetector
+    from detectors.copy.matcher import ReferenceSet, ReferenceSetError
+    from tests.detector_conformance import sample_from_image
+
+    path = models["onnx"]
+    digest = sha256_file(path)
+    references = ReferenceSet(embedder=OnnxEmbedder(path, digest))
+    images = reference_images()
+    references.add(1, images["rocket"], bank="b")
+    references.save(tmp_path)
+    with pytest.raises(ReferenceSetError):  # built with another embedder
+        ReferenceSet.load(tmp_path)
+    detector = CopyDetector({"index_dir": str(tmp_path), "embedder_path": str(path),
+                             "embedder_sha256": digest, "embedder_format": "onnx"})
+    detector.load()
+    (verdict,) = detector.detect_batch([sample_from_image(EDITS["jpeg50"](images["rocket"]))])
+    assert verdict.positive and verdict.model_checksum == digest
+    wrong = CopyDetector({"index_dir": str(tmp_path), "embedder_path": str(path),
+                          "embedder_sha256": "f" * 64, "embedder_format": "onnx"})
+    with pytest.raises(ModelChecksumError):
+        wrong.load()

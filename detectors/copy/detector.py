@@ -7,6 +7,11 @@ Options:
     without a manifest means no references are loaded: every image gets ``not-found`` with
     evidence saying so. When a newer generation is written there, the next batch reloads it
     (the check is one small JSON read per batch).
+``embedder_path``, ``embedder_sha256``, ``embedder_format`` (``torchscript`` or ``onnx``)
+    The model the reference set was built with, when it was not the default training-free
+    embedder. The file must hash to ``embedder_sha256`` (else the detector fails to load with
+    :class:`~detectors.copy.embedding.ModelChecksumError`); that checksum is the detector's
+    ``model_checksum``.
 
 Verdicts: label ``copy`` (positive) when at least one reference matches beyond the decision
 threshold (PDQ <= 31 bits with trusted quality, or geometric verification); evidence lists
@@ -23,6 +28,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from detectors.base import Detector, JSONValue, Resources, Sample, Verdict
+from detectors.copy.embedding import (
+    Embedder,
+    EmbeddingError,
+    OnnxEmbedder,
+    TorchScriptEmbedder,
+)
 from detectors.copy.matcher import MANIFEST, ReferenceSet, manifest_generation
 from detectors.copy.signals import PDQ_BITS
 
@@ -39,12 +50,30 @@ class CopyDetector(Detector):
 
     _references: ReferenceSet | None = None
     _generation: int | None = None
+    _embedder_instance: Embedder | None = None
 
     @property
     def index_dir(self) -> Path | None:
         """The configured reference-set directory, if any."""
         value = self.options.get("index_dir")
         return Path(value) if value else None
+
+    @property
+    def model_checksum(self) -> str | None:
+        """SHA-256 of the embedding model, when one is configured."""
+        value = self.options.get("embedder_sha256")
+        return str(value).lower() if value else None
+
+    def _embedder(self) -> Embedder | None:
+        path = self.options.get("embedder_path")
+        if not path:
+            return None
+        sha256 = str(self.options.get("embedder_sha256") or "")
+        fmt = str(self.options.get("embedder_format") or "torchscript")
+        if fmt not in ("torchscript", "onnx"):
+            raise EmbeddingError(f"unknown embedder_format {fmt!r}")
+        cls = TorchScriptEmbedder if fmt == "torchscript" else OnnxEmbedder
+        return cls(path, sha256)
 
     def load(self) -> None:
         """Load the reference set named by ``index_dir`` (if there is one)."""
@@ -58,7 +87,9 @@ class CopyDetector(Detector):
             return
         generation = manifest_generation(directory)
         if generation is not None and generation != self._generation:
-            self._references = ReferenceSet.load(directory)
+            if self._embedder_instance is None:
+                self._embedder_instance = self._embedder()
+            self._references = ReferenceSet.load(directory, embedder=self._embedder_instance)
             self._generation = self._references.generation
 
     def detect_batch(self, samples: Sequence[Sample]) -> list[Verdict]:
