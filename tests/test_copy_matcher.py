@@ -9,6 +9,7 @@ from PIL import Image
 
 from detectors.copy.matcher import (
     MatchConfig,
+    NewReference,
     ReferenceSet,
     ReferenceSetError,
     manifest_generation,
@@ -22,8 +23,13 @@ QUERIED = ["astronaut", "chelsea", "rocket", "china", "textured-2"]
 @pytest.fixture(scope="module")
 def refset() -> ReferenceSet:
     references = ReferenceSet()
-    for ref_id, (name, image) in enumerate(reference_images().items()):
-        references.add(ref_id, image, sha256=f"{ref_id:064x}", bank=name)
+    added = references.add_many([
+        NewReference(ref_id, image, sha256=f"{ref_id:064x}", bank=name)
+        for ref_id, (name, image) in enumerate(reference_images().items())
+    ])
+    assert [r.ref_id for r in added] == list(range(len(reference_images())))
+    with pytest.raises(ReferenceSetError):
+        references.add_many([NewReference(0, reference_images()["coffee"])])
     return references
 
 
