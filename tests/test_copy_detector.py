@@ -89,6 +89,23 @@ def test_no_references_loaded(options: dict[str, Any]) -> None:
     assert "no references" in str(verdict.evidence["note"])
 
 
+def test_large_and_odd_images_are_judged(index_dir: Path) -> None:
+    from PIL import Image
+
+    rocket = reference_images()["rocket"]
+    samples = [
+        sample_from_image(rocket.resize((4000, 2670))),  # bounded to 1024 px before hashing
+        sample_from_image(rocket.convert("RGBA")),
+        sample_from_image(rocket.convert("P")),
+        sample_from_image(Image.new("RGB", (1, 1))),
+        sample_from_image(Image.new("RGB", (2, 3000), (1, 2, 3))),
+    ]
+    verdicts = _detector({"index_dir": str(index_dir)}).detect_batch(samples)
+    assert [v.error for v in verdicts] == [None] * 5
+    assert [v.positive for v in verdicts] == [True, True, True, False, False]
+    assert verdicts[3].evidence["low_quality"] is True
+
+
 def test_reloads_newer_generation(tmp_path: Path) -> None:
     images = reference_images()
     references = ReferenceSet()
