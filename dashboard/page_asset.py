@@ -94,7 +94,9 @@ def _timeline(story: AssetStory) -> None:
         alt.Chart(pd.DataFrame(data))
         .mark_point(filled=True, size=120)
         .encode(
-            x=alt.X("created:T", title="signed at"),
+            x=alt.X("created:T", title="signed at (UTC)",
+                    scale=alt.Scale(padding=30),
+                    axis=alt.Axis(format="%Y-%m-%d %H:%M:%S", tickCount=4, labelAngle=0)),
             y=alt.Y("detector:N", title=None),
             color=alt.Color("label:N"),
             shape=alt.Shape("version:N"),
@@ -119,7 +121,8 @@ def _verdicts(story: AssetStory, checks: dict[int, EntryCheck]) -> None:
 
 def _verdict_card(v: VerdictRow, check: EntryCheck | None) -> None:
     mark = "POSITIVE" if v.positive else ("error" if v.error else "negative / not found")
-    verified = "✅ verified" if check is not None and check.ok else "❌ does not verify"
+    verified = (":green[✓ verified]" if check is not None and check.ok
+                else ":red[✗ does not verify]")
     st.markdown(f"**v{v.version}** · `{v.label}` · {mark} · {verified}")
     score = "—" if v.score is None else f"{v.score:.4g}"
     p = "—" if v.p_value is None else f"{v.p_value:.3g}"

@@ -92,20 +92,21 @@ def _histograms(bins: list[dict[str, Any]]) -> None:
 
 
 def _versions(versions: list[dict[str, Any]]) -> None:
-    st.subheader("Re-scan progress: assets judged per detector version")
+    st.subheader("Re-scan progress by version")
     if not versions:
         st.info("No verdicts yet.")
         return
+    rows = [{**v, "detector version": f"{v['detector']} {v['version']}"} for v in versions]
     chart = (
-        alt.Chart(pd.DataFrame(versions))
+        alt.Chart(pd.DataFrame(rows))
         .mark_bar()
         .encode(
-            y=alt.Y("detector:N", title=None),
+            y=alt.Y("detector version:N", title=None, sort=None),
             x=alt.X("assets:Q", title="assets judged"),
-            color=alt.Color("version:N"),
-            yOffset="version:N",
+            color=alt.Color("detector:N", legend=None),
             tooltip=["detector:N", "version:N", "assets:Q"],
         )
+        .properties(height=40 + 28 * len(rows))
     )
     st.altair_chart(chart, width="stretch")
 

@@ -113,6 +113,8 @@ def _filter_search() -> None:
               "score": r.score, "p_value": r.p_value, "error": r.error,
               "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S")} for r in page.rows],
             hide_index=True, width="stretch",
+            column_config={"p_value": st.column_config.NumberColumn(format="scientific"),
+                           "score": st.column_config.NumberColumn(format="%.4f")},
         )
         shas = list(dict.fromkeys(r.asset_sha256 for r in page.rows))
         c1, c2 = st.columns([4, 1])

@@ -179,7 +179,7 @@ def test_tampering_a_row_fails_the_integrity_check_on_the_page(
     show_asset(at, seed.rescanned)
     errors = [e.value for e in at.error]
     assert any(e.startswith("FAIL — 1 of 3") for e in errors), errors
-    assert "❌ does not verify" in texts(at)
+    assert ":red[✗ does not verify]" in texts(at)
     assert "differs from the signed record" in json.dumps(
         at.dataframe[0].value.to_dict(orient="records")
     )
