@@ -81,11 +81,11 @@ def _histograms(bins: list[dict[str, Any]]) -> None:
             x=alt.X("low:Q", bin="binned", title="score"),
             x2="high:Q",
             y=alt.Y("count:Q", title="verdicts"),
-            color=alt.Color("detector:N"),
-            row=alt.Row("detector:N", title=None),
+            color=alt.Color("detector:N", legend=None),
+            row=alt.Row("detector:N", title=None, header=alt.Header(labelOrient="top")),
             tooltip=["detector:N", "low:Q", "high:Q", "count:Q"],
         )
-        .properties(height=140, width=360)
+        .properties(height=140, width=380)
         .resolve_scale(x="independent")
     )
     st.altair_chart(chart)
@@ -96,19 +96,12 @@ def _versions(versions: list[dict[str, Any]]) -> None:
     if not versions:
         st.info("No verdicts yet.")
         return
-    rows = [{**v, "detector version": f"{v['detector']} {v['version']}"} for v in versions]
-    chart = (
-        alt.Chart(pd.DataFrame(rows))
-        .mark_bar()
-        .encode(
-            y=alt.Y("detector version:N", title=None, sort=None),
-            x=alt.X("assets:Q", title="assets judged"),
-            color=alt.Color("detector:N", legend=None),
-            tooltip=["detector:N", "version:N", "assets:Q"],
-        )
-        .properties(height=40 + 28 * len(rows))
+    frame = pd.DataFrame(
+        [{"detector version": f"{v['detector']} {v['version']}", "detector": v["detector"],
+          "assets judged": v["assets"]} for v in versions]
     )
-    st.altair_chart(chart, width="stretch")
+    st.bar_chart(frame, x="detector version", y="assets judged", color="detector",
+                 horizontal=True, height=80 + 36 * len(frame))
 
 
 def _runs(runs: list[dict[str, Any]]) -> None:
