@@ -64,4 +64,6 @@ Index(
     VerdictRow.log_index,
     postgresql_where=text("positive"),
 )
+# Time ranges: count and bound a range's log indexes with index-only scans.
+Index("ix_verdicts_created_log", VerdictRow.created_at, VerdictRow.log_index)
 Index("ix_sightings_source_asset", Sighting.source, Sighting.asset_sha256)
