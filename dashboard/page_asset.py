@@ -85,6 +85,7 @@ def _integrity(ok: bool, checkpoint_detail: str, checks: dict[int, EntryCheck]) 
 def _timeline(story: AssetStory) -> None:
     st.subheader("Timeline")
     data = [{"created": v.created_at.isoformat(), "detector": v.detector,
+             "detector version": f"{v.detector} {v.version}",
              "version": v.version, "label": v.label, "positive": v.positive,
              "log_index": v.log_index} for v in story.verdicts]
     if not data:
@@ -97,12 +98,11 @@ def _timeline(story: AssetStory) -> None:
             x=alt.X("created:T", title="signed at (UTC)",
                     scale=alt.Scale(padding=30),
                     axis=alt.Axis(format="%Y-%m-%d %H:%M:%S", tickCount=4, labelAngle=0)),
-            y=alt.Y("detector:N", title=None),
+            y=alt.Y("detector version:N", title=None, sort=None),
             color=alt.Color("label:N"),
-            shape=alt.Shape("version:N"),
             tooltip=["log_index:Q", "detector:N", "version:N", "label:N", "positive:N"],
         )
-        .properties(height=60 + 40 * len({d["detector"] for d in data}))
+        .properties(height=40 + 32 * len({d["detector version"] for d in data}))
     )
     st.altair_chart(chart, width="stretch")
 

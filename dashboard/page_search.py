@@ -56,7 +56,7 @@ def _hash_search() -> None:
         st.info("No asset matches.")
     for sha, media_type, last_seen in assets:
         cols = st.columns([5, 2, 2, 1])
-        cols[0].code(sha, language=None)
+        cols[0].markdown(f"`{sha}`")
         cols[1].write(media_type)
         cols[2].write(last_seen.strftime("%Y-%m-%d %H:%M"))
         cols[3].button("Open", key=f"open_sha_{sha}", on_click=open_asset, args=(sha,))
