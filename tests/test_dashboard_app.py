@@ -256,3 +256,16 @@ def test_evidence_bundle_verifies_with_its_standalone_script(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("OK ") == 3
+
+
+def test_pages_stay_behind_the_login_and_the_role(seeded: tuple[Settings, Seeded]) -> None:
+    _, seed = seeded
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["page"] = "Asset"
+    at.session_state["asset_sha"] = seed.rescanned
+    at.run()
+    assert at.text_input(key="login_password")
+    assert not at.code and not at.dataframe, "nothing but the login form before sign-in"
+    viewer = login(at, "vic")
+    assert viewer.sidebar.radio(key="page").value == "Overview"
+    assert not any(s.value == "Integrity" for s in viewer.subheader)
