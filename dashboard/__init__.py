@@ -1,0 +1,1 @@
+"""The investigator dashboard (Streamlit). It reads and writes only through ``registry``."""

@@ -328,3 +328,8 @@ def run() -> None:
     except ProvregError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+
+
+from registry.cli_users import users  # noqa: E402  (kept last: its own module, one line here)
+
+main.add_command(users)

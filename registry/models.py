@@ -174,3 +174,4 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+from registry import models_auth  # noqa: E402,F401  (dashboard tables)

@@ -2,7 +2,8 @@
 
 Sources, later ones winning: built-in defaults, ``$PROVREG_HOME/config.toml`` (optional), and
 the environment (``PROVREG_HOME``, ``PROVREG_DATABASE_URL``, ``RAY_ADDRESS``,
-``PROVREG_DETECTORS``). Nothing here runs at import time.
+``PROVREG_DETECTORS``, ``PROVREG_DASHBOARD_DATABASE_URL``: the dashboard's own, read-only
+role; see infra/postgres/roles.sql). Nothing here runs at import time.
 
 config.toml example::
 
@@ -43,6 +44,7 @@ class Settings:
     detector_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     limits: IntakeLimits = field(default_factory=IntakeLimits)
     batch_size: int = 64
+    dashboard_database_url: str | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -85,6 +87,9 @@ class Settings:
             detector_options=options,
             limits=limits,
             batch_size=int(config.get("batch_size", 64)),
+            dashboard_database_url=env.get("PROVREG_DASHBOARD_DATABASE_URL")
+            or config.get("dashboard_database_url")
+            or None,
         )
 
 

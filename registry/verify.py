@@ -173,3 +173,9 @@ def verify_ledger(
 def trusted_vkeys(origin: str, verifier_keys: Iterable[bytes]) -> list[str]:
     """Signed-note verifier keys for ``origin`` from raw public keys."""
     return [vkey(origin, key) for key in verifier_keys]
+
+
+def verify_entry(row: VerdictRow, verifier: Verifier) -> bytes:
+    """Check one stored verdict on its own (signed bytes, mirrored columns, leaf hash and
+    signature); return its leaf hash or raise :class:`LedgerIntegrityError`."""
+    return _check_row(row, int(row.log_index), verifier)

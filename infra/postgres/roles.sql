@@ -5,7 +5,11 @@
 --
 -- provreg_admin   owns the schema and runs migrations (Alembic). Nothing else.
 -- provreg_writer  ingestion and re-scans: INSERT into the ledger, never UPDATE/DELETE it.
--- provreg_reader  the dashboard: read-only.
+-- provreg_reader  the dashboard: read-only, except that it appends to audit_log (every search
+--                 and asset view is recorded there; audit_log refuses UPDATE/DELETE/TRUNCATE
+--                 by trigger, migration 0004). Point the dashboard at this role with
+--                 PROVREG_DASHBOARD_DATABASE_URL. Dashboard users themselves are created with
+--                 `provreg users add` by an operator connected as provreg_admin.
 --
 -- The ledger tables (signing_keys, verdicts, merkle_nodes, checkpoints) are also guarded by
 -- a trigger (migration 0001) that refuses UPDATE, DELETE and TRUNCATE for every role, so
@@ -44,3 +48,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE provreg_admin IN SCHEMA public
     GRANT USAGE, SELECT ON SEQUENCES TO provreg_writer;
 REVOKE UPDATE, DELETE, TRUNCATE
     ON signing_keys, verdicts, merkle_nodes, checkpoints FROM provreg_writer, provreg_reader;
+
+-- Dashboard (reader): its only write is appending to the audit log.
+GRANT INSERT ON audit_log TO provreg_reader;
+GRANT USAGE ON SEQUENCE audit_log_id_seq TO provreg_reader;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM provreg_writer, provreg_reader;

@@ -1,0 +1,48 @@
+"""`provreg dashboard`: run the Streamlit app against the configured database.
+
+Registered through the ``provreg.commands`` entry-point group, so ``registry`` never imports
+``dashboard``. Settings travel to the app through the environment (``PROVREG_*``), which the
+app reads once per session with ``Settings.from_env()``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line: headless, no usage stats, no file watcher."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
+def dashboard(host: str, port: int) -> None:
+    """Start the investigator dashboard (Streamlit) against the configured database."""
+    env = dict(os.environ)
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    click.echo(f"provreg dashboard on http://{host}:{port}", err=True)
+    try:
+        completed = subprocess.run(streamlit_command(host, port), env=env, check=False)
+    except KeyboardInterrupt:
+        return
+    if completed.returncode not in (0, -2):
+        sys.exit(completed.returncode)

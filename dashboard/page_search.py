@@ -1,0 +1,158 @@
+"""Search: by sha256 or prefix, by filters (keyset-paginated), or by uploaded image."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from dashboard.media import thumbnail
+from dashboard.state import audit, audit_once, open_asset, registry
+from registry.intake import intake_bytes
+from registry.queries import (
+    VerdictFilter,
+    facets,
+    find_asset,
+    find_assets_by_prefix,
+    search_verdicts,
+)
+
+ANY = "(any)"
+PAGE_SIZE = 50
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _facets(_key: str) -> tuple[list[str], list[str], list[str]]:
+    with registry().sessions() as session:
+        f = facets(session)
+    return list(f.detectors), list(f.labels), list(f.sources)
+
+
+def render() -> None:
+    """The Search page."""
+    st.header("Search")
+    by_hash, by_filters, by_image = st.tabs(["By sha256", "By filters", "By image"])
+    with by_hash:
+        _hash_search()
+    with by_filters:
+        _filter_search()
+    with by_image:
+        _image_search()
+
+
+def _hash_search() -> None:
+    prefix = st.text_input("sha256 or hex prefix", key="search_sha").strip().lower()
+    if not prefix:
+        return
+    if any(c not in "0123456789abcdef" for c in prefix):
+        st.error("A sha256 is hexadecimal (0-9, a-f).")
+        return
+    audit_once("search_sha256", {"prefix": prefix})
+    with registry().sessions() as session:
+        assets = [(a.sha256, a.media_type, a.last_seen) for a in
+                  find_assets_by_prefix(session, prefix, limit=20)]
+    if not assets:
+        st.info("No asset matches.")
+    for sha, media_type, last_seen in assets:
+        cols = st.columns([5, 2, 2, 1])
+        cols[0].markdown(f"`{sha}`")
+        cols[1].write(media_type)
+        cols[2].write(last_seen.strftime("%Y-%m-%d %H:%M"))
+        cols[3].button("Open", key=f"open_sha_{sha}", on_click=open_asset, args=(sha,))
+
+
+def _filters_form() -> VerdictFilter | None:
+    detectors, labels, sources = _facets(registry().url)
+    with st.form("filters"):
+        c1, c2, c3 = st.columns(3)
+        detector = c1.selectbox("Detector", [ANY, *detectors], key="f_detector")
+        label = c2.selectbox("Label", [ANY, *labels], key="f_label")
+        source = c3.selectbox("Source", [ANY, *sources], key="f_source")
+        c4, c5, c6 = st.columns(3)
+        score_min = c4.number_input("Score at least", value=None, key="f_score_min")
+        score_max = c5.number_input("Score at most", value=None, key="f_score_max")
+        positive = c6.checkbox("Positive only", key="f_positive")
+        days = st.date_input("Created between", value=[], key="f_days")
+        if not st.form_submit_button("Search"):
+            return None
+    since = until = None
+    if isinstance(days, tuple) and len(days) == 2:
+        since = datetime.combine(days[0], time.min, UTC)
+        until = datetime.combine(days[1], time.min, UTC) + timedelta(days=1)
+    elif isinstance(days, date):
+        since = datetime.combine(days, time.min, UTC)
+    return VerdictFilter(
+        detector=None if detector == ANY else detector,
+        label=None if label == ANY else label,
+        positive_only=positive,
+        score_min=score_min, score_max=score_max, since=since, until=until,
+        source=None if source == ANY else source,
+    )
+
+
+def _filter_search() -> None:
+    submitted = _filters_form()
+    if submitted is not None:
+        st.session_state["filter"] = submitted
+        st.session_state["cursors"] = [None]
+    flt: VerdictFilter | None = st.session_state.get("filter")
+    if flt is None:
+        st.caption("Choose filters and press Search.")
+        return
+    cursors: list[int | None] = st.session_state.setdefault("cursors", [None])
+    query: dict[str, Any] = {**flt.describe(), "before": cursors[-1]}
+    audit_once("search_filters", query)
+    with registry().sessions() as session:
+        page = search_verdicts(session, flt, before=cursors[-1], limit=PAGE_SIZE)
+    st.write(f"Page {len(cursors)}: {len(page.rows)} verdict(s), newest first.")
+    if page.rows:
+        st.dataframe(
+            [{"log_index": r.log_index, "asset": r.asset_sha256[:16], "detector": r.detector,
+              "version": r.version, "label": r.label, "positive": r.positive,
+              "score": r.score, "p_value": r.p_value, "error": r.error,
+              "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S")} for r in page.rows],
+            hide_index=True, width="stretch",
+            column_config={"p_value": st.column_config.NumberColumn(format="scientific"),
+                           "score": st.column_config.NumberColumn(format="%.4f")},
+        )
+        shas = list(dict.fromkeys(r.asset_sha256 for r in page.rows))
+        c1, c2 = st.columns([4, 1])
+        chosen = c1.selectbox("Asset", shas, key="filter_asset_pick")
+        c2.button("Open asset", key="filter_open", on_click=open_asset, args=(chosen,))
+    prev_col, next_col = st.columns(2)
+    if len(cursors) > 1 and prev_col.button("Previous page", key="page_prev"):
+        cursors.pop()
+        st.rerun()
+    if page.next_before is not None and next_col.button("Next page", key="page_next"):
+        cursors.append(page.next_before)
+        st.rerun()
+
+
+def _image_search() -> None:
+    upload = st.file_uploader("Image to look up", key="search_upload")
+    if upload is None:
+        return
+    reg = registry()
+    data = upload.getvalue()
+    result = intake_bytes(data, reg.settings.limits, path=upload.name)
+    if st.session_state.get("_last_upload") != result.sha256:
+        audit("search_image", {"sha256": result.sha256, "size_bytes": result.size_bytes,
+                               "intake": result.error or "ok"})
+        st.session_state["_last_upload"] = result.sha256
+    st.write(f"sha256 `{result.sha256}` · {result.media_type} · {result.size_bytes} bytes")
+    if not result.ok:
+        st.error(f"Could not take this file in: {result.error} — {result.error_detail}")
+    else:
+        image = thumbnail(result)
+        if image is not None:
+            st.image(image, caption=upload.name, width=256)
+    with reg.sessions() as session:
+        match = find_asset(session, result.sha256)
+    if match is None:
+        st.info("No exact match: these bytes were never ingested.")
+    else:
+        st.success(f"Exact match: known asset, first seen {match.first_seen:%Y-%m-%d %H:%M}.")
+        st.button("Open asset", key="image_open", on_click=open_asset, args=(match.sha256,))
+    st.caption("Near-copy candidates: copy detection is not available in this registry build, "
+               "so only exact (sha256) matches are shown.")

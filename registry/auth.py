@@ -1,0 +1,146 @@
+"""Dashboard users and the audit log: the only writes the dashboard makes.
+
+Passwords are hashed with argon2id through argon2-cffi (its ``PasswordHasher`` defaults:
+RFC 9106 low-memory profile); nothing here stores or logs a clear-text password. Roles:
+
+- ``viewer``: the Overview page (aggregate charts) only;
+- ``investigator``: Search, Asset (with integrity check) and evidence export, plus Overview;
+- ``admin``: everything, including the Audit page.
+
+Every search and asset view is written to ``audit_log`` (append-only, see migration 0004).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.errors import ProvregError
+from registry.models_auth import ROLES, AuditEntry, User
+from registry.records import json_safe
+
+PAGES_BY_ROLE: Mapping[str, tuple[str, ...]] = {
+    "viewer": ("Overview",),
+    "investigator": ("Search", "Asset", "Overview"),
+    "admin": ("Search", "Asset", "Overview", "Audit"),
+}
+
+
+class AuthError(ProvregError):
+    """A user could not be created or authenticated."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated user (what the dashboard keeps in its session)."""
+
+    username: str
+    role: str
+
+    def may_open(self, page: str) -> bool:
+        """Whether this user's role grants ``page``."""
+        return page in PAGES_BY_ROLE.get(self.role, ())
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def add_user(session: Session, username: str, password: str, role: str) -> User:
+    """Create a user with an argon2id password hash (caller commits)."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise AuthError("user name must be 1 to 64 characters")
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise AuthError("password must be at least 8 characters")
+    user = User(username=username, password_hash=_hasher().hash(password), role=role)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AuthError(f"user {username!r} already exists") from exc
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(session: Session, username: str, password: str) -> Identity | None:
+    """The user's identity if the password matches; ``None`` otherwise (never raises)."""
+    user = session.scalars(select(User).where(User.username == username.strip())).first()
+    hasher = _hasher()
+    if user is None:
+        # Spend the same time as a real check so user names cannot be probed by timing.
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            hasher.verify(_dummy_hash(), password)
+        return None
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    return Identity(user.username, user.role)
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash("provreg-dummy-password")
+
+
+def record_audit(
+    session: Session, who: Identity, action: str, query: Mapping[str, Any]
+) -> None:
+    """Append one audit entry (caller commits)."""
+    session.add(
+        AuditEntry(
+            username=who.username,
+            role=who.role,
+            action=action,
+            query=cast(dict[str, Any], json_safe(dict(query))),
+        )
+    )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit entry as read back."""
+
+    id: int
+    at: datetime
+    username: str
+    role: str
+    action: str
+    query: Mapping[str, Any]
+
+
+def audit_entries(
+    session: Session,
+    *,
+    username: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[AuditRecord]:
+    """Audit entries newest first, keyset-paginated by id."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if username:
+        stmt = stmt.where(AuditEntry.username == username)
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return [
+        AuditRecord(e.id, e.at, e.username, e.role, e.action, e.query)
+        for e in session.scalars(stmt)
+    ]

@@ -1,0 +1,69 @@
+"""Dashboard tables: users (with roles) and the append-only audit log.
+
+Also declares the extra indexes the dashboard's read API relies on (keyset pagination by
+``log_index`` under detector/label/positive filters, and sightings by source), so the
+migration that creates them is generated from, and checked against, these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models import Base, Sighting, VerdictRow
+
+ROLES = ("viewer", "investigator", "admin")
+
+
+class User(Base):
+    """A dashboard user; ``password_hash`` is an argon2id hash (PHC string)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'investigator', 'admin')", name="role"),
+    )
+
+
+class AuditEntry(Base):
+    """One recorded action: who did what (query parameters as JSON), when. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    query: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# Keyset pagination: newest first by log_index within the common filters.
+Index(
+    "ix_verdicts_detector_label_log",
+    VerdictRow.detector,
+    VerdictRow.label,
+    VerdictRow.log_index,
+)
+Index(
+    "ix_verdicts_positive_log",
+    VerdictRow.log_index,
+    postgresql_where=text("positive"),
+)
+# Time ranges: count and bound a range's log indexes with index-only scans.
+Index("ix_verdicts_created_log", VerdictRow.created_at, VerdictRow.log_index)
+Index("ix_sightings_source_asset", Sighting.source, Sighting.asset_sha256)

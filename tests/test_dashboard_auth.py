@@ -1,0 +1,178 @@
+"""Dashboard accounts and audit log: argon2 hashes, roles, the users CLI, append-only audit,
+and the read-only database role that may only append to the audit log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dashboard.cli import streamlit_command
+from dashboard.evidence_view import bits_text, code_rows, looks_like_a1111, parse_a1111
+from registry.auth import AuthError, Identity, add_user, audit_entries, authenticate, record_audit
+
+REPO = Path(__file__).resolve().parents[1]
+ROLES_SQL = REPO / "infra" / "postgres" / "roles.sql"
+
+
+def test_passwords_are_argon2_hashed_and_checked(db_session: Session) -> None:
+    user = add_user(db_session, "iris", "correct horse", "investigator")
+    assert user.password_hash.startswith("$argon2id$")
+    assert "correct horse" not in user.password_hash
+    assert authenticate(db_session, "iris", "correct horse") == Identity("iris", "investigator")
+    assert authenticate(db_session, "iris", "wrong horse") is None
+    assert authenticate(db_session, "nobody", "correct horse") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "role", "message"),
+    [("x", "long enough", "superuser", "unknown role"),
+     ("x", "short", "viewer", "at least 8"),
+     ("", "long enough", "viewer", "1 to 64")],
+)
+def test_bad_accounts_are_refused(
+    db_session: Session, name: str, password: str, role: str, message: str
+) -> None:
+    with pytest.raises(AuthError, match=message):
+        add_user(db_session, name, password, role)
+
+
+def test_duplicate_user_is_refused(db_session: Session) -> None:
+    add_user(db_session, "dup", "password-1", "viewer")
+    with pytest.raises(AuthError, match="already exists"):
+        add_user(db_session, "dup", "password-2", "admin")
+
+
+def test_roles_grant_pages() -> None:
+    assert Identity("v", "viewer").may_open("Overview")
+    assert not Identity("v", "viewer").may_open("Search")
+    assert Identity("i", "investigator").may_open("Asset")
+    assert not Identity("i", "investigator").may_open("Audit")
+    assert Identity("a", "admin").may_open("Audit")
+
+
+def test_audit_log_is_append_only(db_session: Session) -> None:
+    record_audit(db_session, Identity("ivy", "investigator"), "view_asset", {"sha256": "ab"})
+    [entry] = audit_entries(db_session)
+    assert (entry.username, entry.action, entry.query) == ("ivy", "view_asset", {"sha256": "ab"})
+    for statement in ("UPDATE audit_log SET username = 'someone-else'", "DELETE FROM audit_log",
+                      "TRUNCATE audit_log"):
+        nested = db_session.begin_nested()
+        with pytest.raises(Exception, match="append-only"):
+            db_session.execute(text(statement))
+        nested.rollback()
+
+
+def test_users_cli_adds_and_lists(provreg_env: dict[str, str], fresh_database_url: str) -> None:
+    def provreg(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "registry", *args], env=provreg_env,
+                              input=stdin, text=True, capture_output=True, timeout=120)
+
+    added = provreg("users", "add", "olga", "--role", "admin", "--password-stdin",
+                    stdin="a-long-password\n")
+    assert added.returncode == 0, added.stderr
+    assert "added admin olga" in added.stdout
+    again = provreg("users", "add", "olga", "--role", "viewer", "--password-stdin",
+                    stdin="another-password\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    listed = provreg("users", "list", "--json")
+    assert '"username": "olga"' in listed.stdout and '"role": "admin"' in listed.stdout
+    url = fresh_database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT password_hash FROM users WHERE username = 'olga'").fetchone()
+    assert row is not None and row[0].startswith("$argon2id$")
+
+
+@pytest.fixture
+def reader_role(fresh_database_url: str) -> Iterator[tuple[str, str]]:
+    url = fresh_database_url.replace("postgresql+psycopg://", "postgresql://")
+    tag = uuid.uuid4().hex[:8]
+    names = {base: f"{base}_{tag}" for base in ("provreg_admin", "provreg_writer",
+                                                 "provreg_reader")}
+    script = ROLES_SQL.read_text()
+    for base, name in names.items():
+        script = script.replace(base, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(script)  # type: ignore[arg-type]
+    yield url, names["provreg_reader"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def test_dashboard_role_reads_and_only_appends_to_the_audit_log(
+    reader_role: tuple[str, str],
+) -> None:
+    url, reader = reader_role
+    with psycopg.connect(url) as conn:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(reader)))
+        conn.execute("SELECT count(*) FROM verdicts")
+        conn.execute("SELECT username, password_hash FROM users")
+        conn.execute("INSERT INTO audit_log (username, role, action, query) "
+                     "VALUES ('ivy', 'investigator', 'view_asset', '{}')")
+        conn.commit()
+        for statement in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log",
+                          "INSERT INTO users (username, password_hash, role) "
+                          "VALUES ('x', 'x', 'admin')",
+                          "INSERT INTO assets (sha256, size_bytes, media_type) "
+                          "VALUES (repeat('b', 64), 1, 'image/png')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)  # type: ignore[arg-type]
+            conn.rollback()
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(reader)))
+
+
+def test_dashboard_command_runs_streamlit_headless_without_stats_or_watcher() -> None:
+    command = streamlit_command("127.0.0.1", 8600)
+    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert Path(command[4]) == REPO / "dashboard" / "app.py"
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.address"] == "127.0.0.1"
+    assert options["--server.port"] == "8600"
+    assert options["--server.headless"] == "true"
+    assert options["--browser.gatherUsageStats"] == "false"
+    assert options["--server.fileWatcherType"] == "none"
+
+
+def test_dashboard_is_a_provreg_subcommand(provreg_env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "registry", "dashboard", "--help"],
+                            env=provreg_env, text=True, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--port" in result.stdout and "--host" in result.stdout
+
+
+def test_a1111_parameters_are_parsed() -> None:
+    text = (
+        "a fox, snow\nmore prompt\nNegative prompt: blurry, lowres\n"
+        "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 1234, Size: 512x768, "
+        'Model hash: 31e35c80fc, Lora hashes: "a: 1, b: 2", Version: v1.6.0'
+    )
+    assert looks_like_a1111(text)
+    parsed = parse_a1111(text)
+    assert parsed["prompt"] == "a fox, snow\nmore prompt"
+    assert parsed["negative_prompt"] == "blurry, lowres"
+    assert parsed["settings"]["Sampler"] == "DPM++ 2M Karras"
+    assert parsed["settings"]["Seed"] == "1234"
+    assert parsed["settings"]["Lora hashes"] == "a: 1, b: 2"
+    assert parsed["settings"]["Version"] == "v1.6.0"
+    assert not looks_like_a1111("just a caption")
+
+
+def test_bits_and_codes_are_rendered_readably() -> None:
+    assert bits_text("1111000010101010") == "11110000 10101010"
+    assert bits_text([1, 0, True, False]) == "1010"
+    assert bits_text("not bits") is None
+    assert code_rows([{"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa"},
+                      "claimSignature.validated"]) == [
+        {"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa", "explanation": ""},
+        {"code": "claimSignature.validated", "url": "", "explanation": ""},
+    ]
