@@ -62,6 +62,9 @@ def _positive_examples() -> tuple[tuple[Sample, str], ...]:
         for order in ("bgr", "rgb"):
             sample = marked_sample(photo(next(carriers)), payload, order)
             examples.append((sample, payload.name))
+    for order in ("bgr", "rgb"):  # SDXL as diffusers / generative-models embed it
+        sample = marked_sample(photo(next(carriers)), BUILTIN["sdxl"], order, "float32")
+        examples.append((sample, "sdxl"))
     return tuple(examples)
 
 
@@ -90,25 +93,45 @@ class TestWatermark(DetectorConformance):
         best = verdict.evidence["best"]
         assert isinstance(best, dict)
         assert (best["payload"], best["order"], best["n"], best["k"]) == ("sdxl", "bgr", 48, 48)
-        assert best["decoded_hex"] == "b3ec907bb19e"
+        assert best["domain"] == "uint8" and best["decoded_hex"] == "b3ec907bb19e"
         assert best["p_value"] == 2.0**-48
-        assert verdict.p_value == best["p_value_corrected"] == 10 * 2.0**-48
-        assert verdict.evidence["tests"] == 10 and verdict.evidence["correction"] == "bonferroni"
+        # 3 payloads x 2 orders, sdxl also from float32 (+2), 2 custom payloads x 2 orders.
+        assert verdict.p_value == best["p_value_corrected"] == 12 * 2.0**-48
+        assert verdict.evidence["tests"] == 12 and verdict.evidence["correction"] == "bonferroni"
         table = verdict.evidence["table"]
-        assert isinstance(table, list) and len(table) == 10
+        assert isinstance(table, list) and len(table) == 12
+
+    def test_float32_embedded_sdxl_is_read_from_float32(self) -> None:
+        sample = marked_sample(photo("sklearn-china"), BUILTIN["sdxl"], "rgb", "float32")
+        (verdict,) = self.make_detector().detect_batch([sample])
+        best = verdict.evidence["best"]
+        assert isinstance(best, dict) and verdict.label == "sdxl"
+        assert (best["order"], best["domain"], best["k"]) == ("rgb", "float32", 48)
+        table = verdict.evidence["table"]
+        assert isinstance(table, list)
+        (as_uint8,) = [
+            row for row in table
+            if isinstance(row, dict) and (row["payload"], row["order"], row["domain"])
+            == ("sdxl", "rgb", "uint8")
+        ]
+        assert as_uint8["k"] < 48  # this carrier needs the float32 read
 
 
 def test_folding_matches_library_decoder() -> None:
     """Our one-decode-many-payloads folding gives exactly the library's own decode."""
     images = [photo("rocket", (640, 424)), embed_payload(photo("coffee"), BUILTIN["sd-v1"], "rgb")]
+    variants = [("dwtDct", "uint8"), ("dwtDct", "float32"), ("dwtDctSvd", "uint8")]
     for rgb in images:
-        for method in ("dwtDct", "dwtDctSvd"):
+        for method, domain in variants:
             for order in ("bgr", "rgb"):
-                blocks = decode_blocks(rgb, method, order)
-                array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb)
+                blocks = decode_blocks(rgb, method, order, domain)
+                array = np.ascontiguousarray(
+                    rgb[:, :, ::-1] if order == "bgr" else rgb, dtype=domain
+                )
                 for n in (32, 136, 37):
                     expected = WatermarkDecoder("bits", n).decode(array, method)
                     assert blocks.fold(n) == tuple(int(b) for b in expected), (method, order, n)
+                    assert (blocks.domain, blocks.order) == (domain, order)
 
 
 def test_null_set_has_no_positives(capsys: pytest.CaptureFixture[str]) -> None:
@@ -192,6 +215,8 @@ def test_builtin_off_and_custom_only() -> None:
         ({"payloads": [{"name": "a", "bits": "0x0000000000000001"}]}, "lopsided"),
         ({"payloads": [{"name": "a", "bits": "0x5A17C3E9", "method": "rivaGan"}]}, "unsupported"),
         ({"payloads": [{"name": "a", "bits": "0x5A17C3E9", "key": 1}]}, "unknown key"),
+        ({"payloads": [{"name": "a", "bits": "0x5A17C3E9", "domains": ["f16"]}]}, "domains"),
+        ({"payloads": [{"name": "a", "bits": "0x5A17C3E9", "domains": "uint8"}]}, "domains"),
         ({"payloads": [CUSTOM[0], CUSTOM[0]]}, "already taken"),
         ({"fpr_target": 0}, "fpr_target"),
         ({"fpr_target": "1e-6"}, "fpr_target"),

@@ -73,6 +73,8 @@ def encode(rgb: np.ndarray, fmt: str = "PNG", **save: object) -> bytes:
     return buffer.getvalue()
 
 
-def marked_sample(rgb: np.ndarray, payload: Payload, order: str) -> Sample:
-    """``rgb`` carrying ``payload`` in channel order ``order``, saved as PNG."""
-    return sample_from_bytes(encode(embed_payload(rgb, payload, order)))
+def marked_sample(
+    rgb: np.ndarray, payload: Payload, order: str, domain: str = "uint8"
+) -> Sample:
+    """``rgb`` carrying ``payload`` embedded in ``order`` on a ``domain`` array, saved as PNG."""
+    return sample_from_bytes(encode(embed_payload(rgb, payload, order, domain)))

@@ -1,12 +1,12 @@
-"""Decode invisible-watermark marks once per (method, channel order), for every payload.
+"""Decode invisible-watermark marks once per (method, channel order, array type), for every payload.
 
 invisible-watermark's decoders score each 4x4 block of the U-channel Haar approximation
 independently and then average the scores of blocks ``i, i + n, i + 2n, ...`` into bit ``i``
 of an ``n``-bit payload. The per-block scores do not depend on ``n``. So we ask the library
 for one "payload" as long as the block count (each block is then its own bit: the raw block
 scores) and fold them for every payload length ourselves, with the library's own rule
-(bit = 1 iff mean score * 255 > 127). One library decode per method and order serves all
-payloads of that method, however many are registered.
+(bit = 1 iff mean score * 255 > 127). One library decode per (method, order, domain) serves
+all payloads of that method, however many are registered.
 
 Large images: blocks are numbered row-major over the full width, so a band of whole block
 rows at the top keeps every block's index. We decode such a band of at most ``max_pixels``
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from imwatermark import WatermarkDecoder
+
+from detectors.watermark.payloads import DOMAINS
 
 MIN_PIXELS = 256 * 256
 """invisible-watermark refuses images with fewer pixels (``rows * cols < 256 * 256``)."""
@@ -50,6 +52,7 @@ class BlockScores:
 
     method: str
     order: str
+    domain: str
     scores: np.ndarray  # bool, one entry per block, in the library's block order
 
     def fold(self, n: int) -> tuple[int, ...]:
@@ -64,13 +67,21 @@ class BlockScores:
         return tuple(int(bit) for bit in ones * 255 > votes * 127)
 
 
-def decode_blocks(rgb: np.ndarray, method: str, order: str) -> BlockScores:
-    """Run invisible-watermark's decoder on ``rgb`` (H x W x 3 uint8) in one channel order."""
+def decode_blocks(
+    rgb: np.ndarray, method: str, order: str, domain: str = "uint8"
+) -> BlockScores:
+    """Run invisible-watermark's decoder on ``rgb`` (H x W x 3 uint8).
+
+    ``order`` is the channel order and ``domain`` the array type (uint8 or float32) the
+    decoder is handed: the ones the encoder was handed when the mark was embedded.
+    """
     if order not in ORDERS:
         raise ValueError(f"unknown channel order {order!r}")
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}")
     height, width = rgb.shape[:2]
-    array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb)
+    array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb, dtype=domain)
     blocks = block_count(height, width)
     decoder = WatermarkDecoder("bits", blocks)
     scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
-    return BlockScores(method, order, scores)
+    return BlockScores(method, order, domain, scores)

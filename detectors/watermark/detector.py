@@ -1,11 +1,12 @@
 """The ``watermark`` detector: public invisible-watermark marks and user-registered payloads.
 
-For each payload and each channel order the decoded bits are compared with the payload:
-``k`` of ``n`` bits match. Under the null (no mark, fair random bits) ``k ~ Bin(n, 1/2)``,
-so the raw p-value is ``P(Bin(n, 1/2) >= k)``. Because ``m = payloads x 2 orders`` such tests
-run on every image, the raw p-value of each is Bonferroni-corrected (``min(1, m * p)``) and
-the verdict is positive iff the best corrected p-value is at most ``fpr_target``: the chance
-that an unmarked image with fair random bits is flagged at all is then at most ``fpr_target``.
+For each payload, each channel order (BGR, RGB) and each array type the payload lists (uint8;
+also float32 for SDXL) the decoded bits are compared with the payload: ``k`` of ``n`` bits
+match. Under the null (no mark, fair random bits) ``k ~ Bin(n, 1/2)``, so the raw p-value is
+``P(Bin(n, 1/2) >= k)``. Because ``m`` such tests run on every image (8 with the built-ins),
+the raw p-value of each is Bonferroni-corrected (``min(1, m * p)``) and the verdict is
+positive iff the best corrected p-value is at most ``fpr_target``: the chance that an unmarked
+image with fair random bits is flagged at all is then at most ``fpr_target``.
 
 A negative verdict means "not found": the mark does not survive 4:2:0 JPEG, resizing or
 cropping, and anyone with the public encoder can add it to any image (it is spoofable).
@@ -96,8 +97,8 @@ class WatermarkDetector(Detector):
 
     @property
     def tests_per_image(self) -> int:
-        """Bonferroni family size: every payload in every channel order."""
-        return len(self.payloads) * len(ORDERS)
+        """Bonferroni family size: every payload in every channel order and array type."""
+        return sum(len(p.domains) for p in self.payloads) * len(ORDERS)
 
     def detect_one(self, sample: Sample) -> Verdict:
         if sample.image is None:
@@ -118,23 +119,27 @@ class WatermarkDetector(Detector):
                 ),
             })
         band = rgb[:rows]
-        decoded: dict[tuple[str, str], BlockScores] = {}
-        for method in sorted({p.method for p in usable}):
+        decoded: dict[tuple[str, str, str], BlockScores] = {}
+        for method, domain in sorted({(p.method, d) for p in usable for d in p.domains}):
             for order in ORDERS:
-                decoded[method, order] = decode_blocks(band, method, order)
+                decoded[method, order, domain] = decode_blocks(band, method, order, domain)
         return self._judge(sample, usable, decoded, {**size, "decoded_rows": rows})
 
     def _judge(
         self,
         sample: Sample,
         usable: list[Payload],
-        decoded: dict[tuple[str, str], BlockScores],
+        decoded: dict[tuple[str, str, str], BlockScores],
         context: dict[str, JSONValue],
     ) -> Verdict:
         tests = self.tests_per_image
         matches = [
-            _Match.compare(payload, order, decoded[payload.method, order].fold(payload.n), tests)
+            _Match.compare(
+                payload, order, domain,
+                decoded[payload.method, order, domain].fold(payload.n), tests,
+            )
             for payload in usable
+            for domain in payload.domains
             for order in ORDERS
         ]
         # Smallest raw p wins; ties go to the earlier row (table order).
@@ -164,22 +169,26 @@ class _Match:
 
     payload: Payload
     order: str
+    domain: str
     decoded: tuple[int, ...]
     k: int
     p_raw: float
     p_corrected: float
 
     @classmethod
-    def compare(cls, payload: Payload, order: str, decoded: tuple[int, ...], tests: int) -> _Match:
+    def compare(
+        cls, payload: Payload, order: str, domain: str, decoded: tuple[int, ...], tests: int
+    ) -> _Match:
         k = sum(a == b for a, b in zip(decoded, payload.bits, strict=True))
         p_raw = binomial_tail(k, payload.n)
-        return cls(payload, order, decoded, k, p_raw, bonferroni(p_raw, tests))
+        return cls(payload, order, domain, decoded, k, p_raw, bonferroni(p_raw, tests))
 
     def row(self) -> dict[str, JSONValue]:
         return {
             "payload": self.payload.name,
             "method": self.payload.method,
             "order": self.order,
+            "domain": self.domain,
             "n": self.payload.n,
             "k": self.k,
             "bit_accuracy": round(self.k / self.payload.n, 6),

@@ -7,7 +7,8 @@ built-in table holds the marks the reference text-to-image pipelines embed with
 - ``sd-v1``: bytes ``StableDiffusionV1`` (136 bits), CompVis ``scripts/txt2img.py``;
 - ``sd-v2``: bytes ``SDV2`` (32 bits), Stability ``stablediffusion`` ``scripts/txt2img.py``;
 - ``sdxl``: the 48 bits of ``0xB3EC907BB19E``, Stability ``generative-models`` and diffusers'
-  ``StableDiffusionXLWatermarker``.
+  ``StableDiffusionXLWatermarker``. Both embed on float32 arrays (diffusers since 0.19 in BGR,
+  0.18 in RGB), so ``sdxl`` is decoded from uint8 and float32 arrays.
 
 User payloads come from the detector's ``payloads`` option (see :func:`parse_payloads`).
 """
@@ -24,6 +25,11 @@ from detectors.watermark.stats import binomial_tail
 
 METHODS = ("dwtDct", "dwtDctSvd")
 """Methods of invisible-watermark this detector decodes (rivaGan needs ONNX weights: not here)."""
+
+DOMAINS = ("uint8", "float32")
+"""Array type handed to the encoder. OpenCV's YUV conversion differs between them (chroma
+offset 128 for uint8, 0.5 for float32), so a mark embedded on a float32 array (diffusers and
+generative-models do this for SDXL) is read most reliably from a float32 array too."""
 
 MIN_BITS = 16
 MAX_BITS = 1024
@@ -49,6 +55,7 @@ class Payload:
     name: str
     bits: tuple[int, ...]
     method: str = "dwtDct"
+    domains: tuple[str, ...] = ("uint8",)
 
     @property
     def n(self) -> int:
@@ -57,7 +64,12 @@ class Payload:
 
     def as_json(self) -> dict[str, Any]:
         """A canonical description (name, method, bits as a 0/1 string)."""
-        return {"name": self.name, "method": self.method, "bits": bits_to_str(self.bits)}
+        return {
+            "name": self.name,
+            "method": self.method,
+            "bits": bits_to_str(self.bits),
+            "domains": list(self.domains),
+        }
 
 
 def _from_bytes(data: bytes) -> tuple[int, ...]:
@@ -72,7 +84,7 @@ def _from_int(value: int) -> tuple[int, ...]:
 BUILTIN_PAYLOADS: tuple[Payload, ...] = (
     Payload("sd-v1", _from_bytes(b"StableDiffusionV1")),
     Payload("sd-v2", _from_bytes(b"SDV2")),
-    Payload("sdxl", _from_int(0xB3EC907BB19E)),
+    Payload("sdxl", _from_int(0xB3EC907BB19E), domains=DOMAINS),
 )
 
 
@@ -109,7 +121,11 @@ def parse_bits(text: str) -> tuple[int, ...]:
 
 
 def parse_payloads(entries: object) -> tuple[Payload, ...]:
-    """Validate the ``payloads`` option: a list of ``{"name", "bits", "method"?}`` mappings."""
+    """Validate the ``payloads`` option: a list of ``{"name", "bits", "method"?, "domains"?}``.
+
+    ``method`` defaults to ``dwtDct``; ``domains`` (a list drawn from :data:`DOMAINS`) to
+    ``["uint8"]``.
+    """
     if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
         raise PayloadError("option 'payloads' must be a list of {name, bits, method} objects")
     payloads: list[Payload] = []
@@ -118,7 +134,7 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
         where = f"payloads[{index}]"
         if not isinstance(entry, Mapping):
             raise PayloadError(f"{where}: must be an object with name and bits")
-        unknown = set(entry) - {"name", "bits", "method"}
+        unknown = set(entry) - {"name", "bits", "method", "domains"}
         if unknown:
             raise PayloadError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         name, bits_text = entry.get("name"), entry.get("bits")
@@ -131,6 +147,12 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
             raise PayloadError(f"{where}: 'bits' must be a string (0x-hex or 0/1)")
         if method not in METHODS:
             raise PayloadError(f"{where}: method {method!r} unsupported; use one of {METHODS}")
+        domains = entry.get("domains", ["uint8"])
+        if (
+            not isinstance(domains, Sequence) or isinstance(domains, str) or not domains
+            or set(domains) - set(DOMAINS) or len(set(domains)) != len(domains)
+        ):
+            raise PayloadError(f"{where}: 'domains' must be a non-empty list drawn from {DOMAINS}")
         try:
             bits = parse_bits(bits_text)
         except PayloadError as exc:
@@ -145,7 +167,8 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
                 "with about as many ones as zeros"
             )
         seen.add(name)
-        payloads.append(Payload(name, bits, str(method)))
+        ordered = tuple(d for d in DOMAINS if d in domains)
+        payloads.append(Payload(name, bits, str(method), ordered))
     return tuple(payloads)
 
 
