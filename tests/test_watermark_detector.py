@@ -114,7 +114,7 @@ class TestWatermark(DetectorConformance):
             if isinstance(row, dict) and (row["payload"], row["order"], row["domain"])
             == ("sdxl", "rgb", "uint8")
         ]
-        assert as_uint8["k"] < 48  # this carrier needs the float32 read
+        assert isinstance(as_uint8, dict) and as_uint8["k"] != 48  # needs the float32 read
 
 
 def test_folding_matches_library_decoder() -> None:
