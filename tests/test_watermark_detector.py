@@ -135,11 +135,10 @@ def test_folding_matches_library_decoder() -> None:
 
 
 def test_null_set_has_no_positives(capsys: pytest.CaptureFixture[str]) -> None:
-    """Clean photos, their crops, JPEG copies and noise: never positive; report the worst p."""
+    """Clean photos, their crops and noise: never positive; report the worst p-value."""
     samples: list[Sample] = []
     for _, rgb in natural_photos():
         samples.append(sample_from_bytes(encode(rgb)))
-        samples.append(sample_from_bytes(encode(rgb, "JPEG", quality=90)))
         samples += [sample_from_bytes(encode(crop)) for crop in crops(rgb)]
     samples += [sample_from_image(noise_image(seed, (320 + seed, 300))) for seed in range(6)]
     # The dwtDctSvd payload is left out here only to keep the test fast (its decode is 3x
@@ -148,7 +147,7 @@ def test_null_set_has_no_positives(capsys: pytest.CaptureFixture[str]) -> None:
     verdicts = detector.detect_batch(samples)
     assert all(v.error is None and v.label == NOT_FOUND for v in verdicts)
     judged = [v for v in verdicts if v.p_value is not None]
-    assert len(judged) >= 60
+    assert len(judged) >= 80
     worst = min(judged, key=lambda v: v.p_value or 1.0)
     best = worst.evidence["best"]
     assert isinstance(best, dict)
