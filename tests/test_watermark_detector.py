@@ -134,6 +134,16 @@ def test_folding_matches_library_decoder() -> None:
                     assert (blocks.domain, blocks.order) == (domain, order)
 
 
+def test_vectorised_dwtdct_scores_match_library() -> None:
+    """The numpy block scorer equals the library's loop on every shipped photo, both dtypes."""
+    for name, rgb in natural_photos():
+        for domain in ("uint8", "float32"):
+            blocks = decode_blocks(rgb, "dwtDct", "bgr", domain)
+            array = np.ascontiguousarray(rgb[:, :, ::-1], dtype=domain)
+            expected = WatermarkDecoder("bits", blocks.scores.shape[0]).decode(array, "dwtDct")
+            assert np.array_equal(blocks.scores, np.asarray(expected, dtype=bool)), name
+
+
 def test_null_set_has_no_positives(capsys: pytest.CaptureFixture[str]) -> None:
     """Clean photos, their crops and noise: never positive; report the worst p-value."""
     samples: list[Sample] = []

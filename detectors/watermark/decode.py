@@ -8,6 +8,12 @@ scores) and fold them for every payload length ourselves, with the library's own
 (bit = 1 iff mean score * 255 > 127). One library decode per (method, order, domain) serves
 all payloads of that method, however many are registered.
 
+For ``dwtDct`` (every built-in payload) we compute those block scores ourselves, vectorised
+with numpy, instead of through the library's Python loop over blocks: same OpenCV colour
+conversion, same PyWavelets transform, same rule per block (largest-magnitude non-DC
+coefficient modulo the scale), about 10x faster, and a test checks it against
+``WatermarkDecoder.decode`` bit for bit. ``dwtDctSvd`` goes through the library.
+
 Large images: blocks are numbered row-major over the full width, so a band of whole block
 rows at the top keeps every block's index. We decode such a band of at most ``max_pixels``
 pixels; it still gives each bit hundreds of votes.
@@ -17,7 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+import pywt
 from imwatermark import WatermarkDecoder
 
 from detectors.watermark.payloads import DOMAINS
@@ -30,6 +38,9 @@ ORDERS = ("bgr", "rgb")
 scripts do, ``rgb`` as pipelines that pass an RGB array straight to ``encode``."""
 
 _BAND_ALIGN = 8  # one block row = 4 rows of the Haar approximation = 8 pixel rows
+_BLOCK = 4
+_DWTDCT_SCALE = 36.0  # invisible-watermark's dwtDct default; it only reads YUV channel 1 (U)
+_U = 1
 
 
 def block_count(height: int, width: int) -> int:
@@ -81,7 +92,26 @@ def decode_blocks(
         raise ValueError(f"unknown domain {domain!r}")
     height, width = rgb.shape[:2]
     array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb, dtype=domain)
-    blocks = block_count(height, width)
-    decoder = WatermarkDecoder("bits", blocks)
-    scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
+    if method == "dwtDct":
+        scores = _dwtdct_scores(array)
+    else:
+        decoder = WatermarkDecoder("bits", block_count(height, width))
+        scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
     return BlockScores(method, order, domain, scores)
+
+
+def _dwtdct_scores(bgr: np.ndarray) -> np.ndarray:
+    """Per-block dwtDct scores, as ``imwatermark.maxDct.EmbedMaxDct.decode`` computes them."""
+    rows, cols = bgr.shape[:2]
+    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
+    approx, _ = pywt.dwt2(yuv[: rows // 4 * 4, : cols // 4 * 4, _U], "haar")
+    brows, bcols = approx.shape[0] // _BLOCK, approx.shape[1] // _BLOCK
+    blocks = (
+        approx[: brows * _BLOCK, : bcols * _BLOCK]
+        .reshape(brows, _BLOCK, bcols, _BLOCK)
+        .transpose(0, 2, 1, 3)
+        .reshape(brows * bcols, _BLOCK * _BLOCK)
+    )
+    ac = blocks[:, 1:]  # the library skips the first (DC) coefficient of each block
+    strongest = np.abs(ac[np.arange(ac.shape[0]), np.argmax(np.abs(ac), axis=1)])
+    return np.asarray(strongest % _DWTDCT_SCALE > 0.5 * _DWTDCT_SCALE, dtype=bool)
