@@ -103,8 +103,7 @@ class WatermarkDetector(Detector):
     def detect_one(self, sample: Sample) -> Verdict:
         if sample.image is None:
             return self.error(sample, "not-an-image", {"media_type": sample.media_type})
-        rgb = np.asarray(sample.image.convert("RGB"), dtype=np.uint8)
-        height, width = rgb.shape[:2]
+        width, height = sample.image.size
         size: dict[str, JSONValue] = {"width": width, "height": height}
         rows = band_height(height, width, self.max_pixels)
         blocks = block_count(rows, width)
@@ -118,7 +117,9 @@ class WatermarkDetector(Detector):
                     "4x4 block per payload bit; this image is too small to carry the mark"
                 ),
             })
-        band = rgb[:rows]
+        # Convert only the band we decode: large uploads need not be expanded whole.
+        top = sample.image if rows == height else sample.image.crop((0, 0, width, rows))
+        band = np.asarray(top.convert("RGB"), dtype=np.uint8)
         decoded: dict[tuple[str, str, str], BlockScores] = {}
         for method, domain in sorted({(p.method, d) for p in usable for d in p.domains}):
             for order in ORDERS:
