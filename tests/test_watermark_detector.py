@@ -319,3 +319,13 @@ def test_sample_with_unloaded_truncated_image() -> None:
     sample = Sample(sha256="f" * 64, data=data, media_type="image/png", image=image)
     (verdict,) = WatermarkDetector().detect_batch([sample])
     assert verdict.error is not None and not verdict.positive
+
+
+def test_embed_payload_rejects_bad_arguments() -> None:
+    rgb = photo("astronaut")
+    with pytest.raises(ValueError, match="channel order"):
+        embed_payload(rgb, BUILTIN["sd-v1"], "grb")
+    with pytest.raises(ValueError, match="domain"):
+        embed_payload(rgb, BUILTIN["sd-v1"], "bgr", "float64")
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        embed_payload(rgb[:, :, 0], BUILTIN["sd-v1"])

@@ -7,8 +7,8 @@ built-in table holds the marks the reference text-to-image pipelines embed with
 - ``sd-v1``: bytes ``StableDiffusionV1`` (136 bits), CompVis ``scripts/txt2img.py``;
 - ``sd-v2``: bytes ``SDV2`` (32 bits), Stability ``stablediffusion`` ``scripts/txt2img.py``;
 - ``sdxl``: the 48 bits of ``0xB3EC907BB19E``, Stability ``generative-models`` and diffusers'
-  ``StableDiffusionXLWatermarker``. Both embed on float32 arrays (diffusers since 0.19 in BGR,
-  0.18 in RGB), so ``sdxl`` is decoded from uint8 and float32 arrays.
+  ``StableDiffusionXLWatermarker``. Both embed on float32 arrays (BGR; diffusers 0.18.x passed
+  RGB), so ``sdxl`` is decoded from uint8 and float32 arrays.
 
 User payloads come from the detector's ``payloads`` option (see :func:`parse_payloads`).
 """
