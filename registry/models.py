@@ -174,3 +174,4 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+from registry import models_rescan as models_rescan  # noqa: E402  (so Alembic sees the table)

@@ -1,0 +1,203 @@
+"""The Ray executor for ``provreg ingest``: parallel intake, detector actor pools, one writer.
+
+Flow per batch of paths: an intake task (hashing and hardened decoding) returns the file
+facts and, as a second object, the decoded samples; every detector pool receives a reference
+to those samples; the driver waits for the oldest batch only (results come back in input
+order), assembles one verdict list per file exactly as ``registry.ingest.judge_batch`` does,
+and writes the batch in one transaction with ``registry.ingest.write_batch``. The driver is
+the single sequencing writer; the ledger's advisory lock and identity check make a retried
+batch a no-op. At most ``max_in_flight`` batches are submitted ahead, which bounds memory
+and the work lost to a crash.
+
+Registered as ``[project.entry-points."provreg.executors"] ray``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+
+from detectors.base import Detector, Verdict
+from ray_jobs.actors import DetectorPool, ObjectRef, PackedSamples, pool_size
+from ray_jobs.dbretry import in_transaction
+from ray_jobs.runtime import DEFAULT_MAX_ACTORS, cluster_cpus, cluster_gpus, ensure_ray
+from registry.ingest import (
+    FileOutcome,
+    finish_run,
+    intake_error_verdict,
+    start_run,
+    write_batch,
+)
+from registry.intake import IntakeLimits, IntakeResult, intake_path
+
+if TYPE_CHECKING:
+    from registry.app import Registry
+
+log = logging.getLogger(__name__)
+
+INTAKE_MAX_RETRIES = 4
+INTAKE_NUM_CPUS = 0.5
+RESUBMITS = 3
+
+
+@ray.remote(num_returns=2, max_retries=INTAKE_MAX_RETRIES, num_cpus=INTAKE_NUM_CPUS)
+def intake_task(paths: list[str], limits: IntakeLimits) -> tuple[list[IntakeResult], PackedSamples]:
+    """Take in files: their facts (without pixels) and, separately, the decoded samples."""
+    results = [intake_path(Path(p), limits) for p in paths]
+    samples = [r.sample for r in results if r.sample is not None]
+    return [replace(r, sample=None) for r in results], PackedSamples.pack(samples)
+
+
+def assemble(
+    facts: Sequence[IntakeResult], per_detector: Sequence[Sequence[Verdict]]
+) -> list[list[Verdict]]:
+    """One verdict list per file: every detector's for readable media, the intake error else."""
+    output: list[list[Verdict]] = []
+    position = 0
+    for result in facts:
+        if result.ok:
+            output.append([verdicts[position] for verdicts in per_detector])
+            position += 1
+        else:
+            output.append([intake_error_verdict(result)])
+    return output
+
+
+@dataclass
+class _Batch:
+    paths: list[str]
+    facts: ObjectRef
+    samples: ObjectRef
+    calls: list[tuple[ObjectRef, int]]
+
+
+class RayIngest:
+    """Detector pools on Ray plus the single-writer loop; reusable for several runs."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        detectors: Sequence[Detector],
+        *,
+        batch_size: int | None = None,
+        max_in_flight: int | None = None,
+        max_actors: int = DEFAULT_MAX_ACTORS,
+    ) -> None:
+        ensure_ray(registry.settings)
+        self.registry = registry
+        self.detectors = list(detectors)
+        self.batch_size = batch_size or registry.settings.batch_size
+        cpus, gpus = cluster_cpus(), cluster_gpus()
+        self.max_in_flight = max_in_flight or max(2, int(cpus) * 2)
+        self.pools = [
+            DetectorPool(
+                d,
+                pool_size(d.resources, cpus=cpus, gpus=gpus, max_actors=max_actors),
+                gpus_available=gpus > 0,
+            )
+            for d in self.detectors
+        ]
+
+    def actor_info(self) -> list[dict[str, Any]]:
+        """Every detector actor's pid, node and assigned resources (for tests and status)."""
+        return [info for pool in self.pools for info in pool.info()]
+
+    def shutdown(self) -> None:
+        """Stop the detector actors."""
+        for pool in self.pools:
+            pool.shutdown()
+
+    def judge(
+        self, paths: Sequence[Path]
+    ) -> Iterator[tuple[list[IntakeResult], list[list[Verdict]]]]:
+        """Intake and detectors only (no database): per batch, file facts and verdicts."""
+        pending: deque[_Batch] = deque()
+        limits = self.registry.settings.limits
+        names = [str(p) for p in paths]
+        for start in range(0, len(names), self.batch_size):
+            while len(pending) >= self.max_in_flight:
+                yield self._collect(pending.popleft())
+            chunk = names[start: start + self.batch_size]
+            refs: Any = intake_task.remote(chunk, limits)
+            facts, samples = refs
+            calls = [pool.submit(samples) for pool in self.pools]
+            pending.append(_Batch(chunk, facts, samples, calls))
+        while pending:
+            yield self._collect(pending.popleft())
+
+    def _collect(self, batch: _Batch) -> tuple[list[IntakeResult], list[list[Verdict]]]:
+        facts: list[IntakeResult] = ray.get(batch.facts)
+        per_detector = [
+            self._result(pool, batch, ref, index)
+            for pool, (ref, index) in zip(self.pools, batch.calls, strict=True)
+        ]
+        return facts, assemble(facts, per_detector)
+
+    def _result(
+        self, pool: DetectorPool, batch: _Batch, ref: ObjectRef, index: int
+    ) -> list[Verdict]:
+        """A pool's verdicts for a batch; resubmitted if the actor died past its retries."""
+        try:
+            for attempt in itertools.count():
+                try:
+                    verdicts: list[Verdict] = ray.get(ref)
+                    return verdicts
+                except (RayActorError, RayTaskError) as exc:
+                    if attempt >= RESUBMITS:
+                        raise
+                    log.warning("detector %s lost a batch (%s); resubmitting", pool.name, exc)
+                    pool.release(index)
+                    ref, index = pool.submit(batch.samples)
+            raise AssertionError("unreachable")
+        finally:
+            pool.release(index)
+
+    def run(self, files: Sequence[Path], *, source: str | None) -> Iterator[FileOutcome]:
+        """Ingest ``files``: one transaction per batch, in input order, then a checkpoint."""
+        registry = self.registry
+        ledger = registry.ledger
+
+        def begin(session: Any) -> int:
+            ledger.register_key(session)
+            params: dict[str, object] = {
+                "detectors": [d.name for d in self.detectors], "executor": "ray"
+            }
+            return start_run(session, "ingest", source, params)
+
+        run_id = in_transaction(registry.sessions, begin)
+        for facts, verdicts in self.judge(files):
+
+            def write(session: Any, facts: list[IntakeResult] = facts,
+                      verdicts: list[list[Verdict]] = verdicts) -> list[FileOutcome]:
+                outcomes = write_batch(
+                    session, ledger, facts, verdicts, ingest_run_id=run_id, source=source
+                )
+                finish_run(session, run_id, outcomes)
+                return outcomes
+
+            yield from in_transaction(registry.sessions, write)
+        in_transaction(registry.sessions, ledger.checkpoint)
+
+
+def ray_executor(
+    registry: Registry,
+    detectors: Sequence[Detector],
+    files: Sequence[Path],
+    *,
+    source: str | None,
+) -> Iterator[FileOutcome]:
+    """``provreg ingest`` on Ray (local by default, the cluster at ``RAY_ADDRESS`` otherwise)."""
+    runner = RayIngest(registry, detectors)
+    try:
+        yield from runner.run(files, source=source)
+    finally:
+        runner.shutdown()
+

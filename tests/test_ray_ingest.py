@@ -1,0 +1,97 @@
+"""The Ray executor on a real local Ray and a real PostgreSQL: a detector worker SIGKILLed
+mid-run, a dropped database connection mid-batch, the GPU fallback on a CPU-only cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from ray_jobs.actors import DetectorPool
+from ray_jobs.dbretry import in_transaction
+from ray_jobs.ingest import RayIngest, ray_executor
+from registry.app import Registry
+from registry.ingest import load_executor
+from registry.models import VerdictRow
+from registry.settings import Settings
+from registry.verify import verify_ledger
+from tests.ray_detectors import HalfGpuFacts
+from tests.ray_fixtures import make_images, ray_address
+
+__all__ = ["ray_address"]
+
+
+@pytest.fixture
+def registry(tmp_path: Path, fresh_database_url: str) -> Registry:
+    settings = Settings(home=tmp_path / "home", database_url=fresh_database_url, batch_size=25)
+    return Registry.open(settings)
+
+
+def test_ray_is_the_default_executor() -> None:
+    assert load_executor(None) is ray_executor
+
+
+def test_500_images_survive_a_killed_detector_worker(
+    ray_address: str, registry: Registry, tmp_path: Path
+) -> None:
+    files = make_images(tmp_path / "img", 500)
+    runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4,
+                       max_actors=2)
+    before = runner.actor_info()
+    victim = before[0]["pid"]
+    outcomes = []
+    try:
+        for outcome in runner.run(files, source="ray-test"):
+            outcomes.append(outcome)
+            if len(outcomes) == 100:  # batches 5-8 are in flight on the actors now
+                os.kill(victim, signal.SIGKILL)
+        after = runner.actor_info()
+    finally:
+        runner.shutdown()
+
+    assert victim not in {info["pid"] for info in after}, "the killed actor was restarted"
+    assert [o.path for o in outcomes] == [str(f) for f in files]  # one outcome each, in order
+    assert all(o.status == "ok" and len(o.entries) == 1 for o in outcomes)
+    with registry.sessions() as session:
+        per_asset = session.execute(
+            select(VerdictRow.asset_sha256, func.count())
+            .where(VerdictRow.detector == "file-facts")
+            .group_by(VerdictRow.asset_sha256)
+        ).all()
+        assert len(per_asset) == 500 and {n for _, n in per_asset} == {1}
+        report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
+    assert report.tree_size == 500 and report.latest_checkpoint_size == 500
+
+    # A retried batch (the same files again) writes nothing new.
+    again = list(ray_executor(registry, registry.detectors(["file-facts"]), files[:60],
+                              source="retry"))
+    assert len(again) == 60 and not any(e.created for o in again for e in o.entries)
+    assert {e.log_index for o in again for e in o.entries} == {
+        e.log_index for o in outcomes[:60] for e in o.entries
+    }
+
+
+def test_write_retried_after_the_connection_drops(registry: Registry) -> None:
+    attempts = []
+
+    def work(session: object) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:  # the server drops us mid-transaction, as on a restart
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))  # type: ignore[attr-defined]
+        return int(session.execute(text("SELECT 41 + 1")).scalar_one())  # type: ignore[attr-defined]
+
+    assert in_transaction(registry.sessions, work, first_delay=0.01) == 42
+    assert len(attempts) == 2
+
+
+def test_gpu_detector_falls_back_to_cpu(ray_address: str) -> None:
+    pool = DetectorPool(HalfGpuFacts(), 1, gpus_available=False)
+    try:
+        (info,) = pool.info()
+    finally:
+        pool.shutdown()
+    assert info["resources"].get("GPU", 0) == 0
+    assert info["resources"]["CPU"] == pytest.approx(0.25)
