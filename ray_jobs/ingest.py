@@ -37,6 +37,7 @@ from registry.ingest import (
     write_batch,
 )
 from registry.intake import IntakeLimits, IntakeResult, intake_path
+from registry.settings import Settings
 
 if TYPE_CHECKING:
     from registry.app import Registry
@@ -79,22 +80,22 @@ class _Batch:
     calls: list[tuple[ObjectRef, int]]
 
 
-class RayIngest:
-    """Detector pools on Ray plus the single-writer loop; reusable for several runs."""
+class RayJudge:
+    """Detector pools on Ray and the bounded intake/detect pipeline (no database)."""
 
     def __init__(
         self,
-        registry: Registry,
+        settings: Settings,
         detectors: Sequence[Detector],
         *,
         batch_size: int | None = None,
         max_in_flight: int | None = None,
         max_actors: int = DEFAULT_MAX_ACTORS,
     ) -> None:
-        ensure_ray(registry.settings)
-        self.registry = registry
+        ensure_ray(settings)
+        self.settings = settings
         self.detectors = list(detectors)
-        self.batch_size = batch_size or registry.settings.batch_size
+        self.batch_size = batch_size or settings.batch_size
         cpus, gpus = cluster_cpus(), cluster_gpus()
         self.max_in_flight = max_in_flight or max(2, int(cpus) * 2)
         self.pools = [
@@ -120,7 +121,7 @@ class RayIngest:
     ) -> Iterator[tuple[list[IntakeResult], list[list[Verdict]]]]:
         """Intake and detectors only (no database): per batch, file facts and verdicts."""
         pending: deque[_Batch] = deque()
-        limits = self.registry.settings.limits
+        limits = self.settings.limits
         names = [str(p) for p in paths]
         for start in range(0, len(names), self.batch_size):
             while len(pending) >= self.max_in_flight:
@@ -159,6 +160,23 @@ class RayIngest:
             raise AssertionError("unreachable")
         finally:
             pool.release(index)
+
+
+class RayIngest(RayJudge):
+    """:class:`RayJudge` plus the single writer: one ledger transaction per batch."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        detectors: Sequence[Detector],
+        *,
+        batch_size: int | None = None,
+        max_in_flight: int | None = None,
+        max_actors: int = DEFAULT_MAX_ACTORS,
+    ) -> None:
+        super().__init__(registry.settings, detectors, batch_size=batch_size,
+                         max_in_flight=max_in_flight, max_actors=max_actors)
+        self.registry = registry
 
     def run(self, files: Sequence[Path], *, source: str | None) -> Iterator[FileOutcome]:
         """Ingest ``files``: one transaction per batch, in input order, then a checkpoint."""
