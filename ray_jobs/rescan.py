@@ -207,6 +207,8 @@ def _judged_batches(
     if not todo:
         return
     ensure_ray(registry.settings)
+    # The CLI draws its own bar; Ray Data's per-operator bars would interleave with it.
+    ray.data.DataContext.get_current().enable_progress_bars = False
     resources = detector.resources
     options: dict[str, Any] = {"num_cpus": resources.num_cpus,
                                "memory": resources.memory_mb * 1024 * 1024}

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from ray_jobs.actors import DetectorPool
 from ray_jobs.dbretry import in_transaction
@@ -72,6 +77,40 @@ def test_500_images_survive_a_killed_detector_worker(
     assert {e.log_index for o in again for e in o.entries} == {
         e.log_index for o in outcomes[:60] for e in o.entries
     }
+
+
+def test_database_outage_mid_ingest_is_ridden_out(
+    ray_address: str, registry: Registry, tmp_path: Path, pg_admin: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database refuses connections for two seconds mid-run, as during a restart."""
+    files = make_images(tmp_path / "img", 150, seed=5)
+    name = make_url(registry.url).database
+    admin = make_url(pg_admin.admin_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+    def outage() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')  # type: ignore[arg-type]
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            time.sleep(2.0)
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # type: ignore[arg-type]
+
+    outcomes, thread = [], threading.Thread(target=outage)
+    for outcome in ray_executor(registry, registry.detectors(["file-facts"]), files,
+                                source="outage"):
+        outcomes.append(outcome)
+        if len(outcomes) == 50:
+            thread.start()
+            time.sleep(0.3)  # the outage is on before the next batch is written
+    thread.join()
+    assert "database unavailable" in caplog.text  # a batch's write was retried
+    assert [o.path for o in outcomes] == [str(f) for f in files]
+    with registry.sessions() as session:
+        report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
+        assert report.tree_size == 150
+        assert session.scalar(select(func.count(func.distinct(VerdictRow.asset_sha256)))) == 150
 
 
 def test_write_retried_after_the_connection_drops(registry: Registry) -> None:
