@@ -4,7 +4,8 @@
 process (what ``provreg ingest --executor inline`` does, minus the database).
 (b) Ray: ``ray_jobs.ingest.RayJudge`` — intake tasks, detector actor pools, results collected
 in order by the driver (what ``provreg ingest`` does, minus the database). Ray start-up and
-actor start are timed separately and excluded from (b)'s rate. For scale, the same
+actor start are timed separately and excluded from (b)'s rate. The three variants run in
+interleaved rounds (`--rounds`), best and median reported. For scale, the same
 loop split over ``--num-cpus`` plain processes (no Ray) is timed too: on a shared machine that
 is the ceiling any executor could reach at that moment.
 
@@ -19,14 +20,19 @@ import argparse
 import io
 import json
 import multiprocessing
+import statistics
 import tempfile
 import time
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
+import ray
 from PIL import Image
 
+from detectors.base import Detector
 from detectors.plugins import create_detectors, registered_entry_points
+from ray_jobs.ingest import RayJudge
 from registry.ingest import judge_batch
 from registry.intake import intake_path
 from registry.settings import Settings
@@ -52,11 +58,8 @@ def make_images(folder: Path, count: int, size: int) -> list[Path]:
     return paths
 
 
-def sequential(paths: list[Path], names: list[str], settings: Settings) -> float:
+def sequential(paths: list[Path], detectors: list[Detector], settings: Settings) -> float:
     """Seconds for the plain loop over ``paths``."""
-    detectors = create_detectors(names)
-    for detector in detectors:
-        detector.load()
     started = time.perf_counter()
     for start in range(0, len(paths), settings.batch_size):
         batch = [intake_path(p, settings.limits) for p in paths[start: start + settings.batch_size]]
@@ -65,41 +68,33 @@ def sequential(paths: list[Path], names: list[str], settings: Settings) -> float
     return time.perf_counter() - started
 
 
-def _sequential_part(args: tuple[list[Path], list[str], Settings]) -> float:
-    return sequential(*args)
+_worker_detectors: list[Detector] = []
 
 
-def ceiling(paths: list[Path], names: list[str], settings: Settings, workers: int) -> float:
-    """Seconds for the plain loop split over ``workers`` plain processes (no Ray): the best
-    any parallel executor could do on this machine at this moment."""
-    parts = [(paths[i::workers], names, settings) for i in range(workers)]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        pool.map(_sequential_part, [(p[:8], n, s) for p, n, s in parts])  # imports, warm-up
-        started = time.perf_counter()
-        pool.map(_sequential_part, parts)
-        return time.perf_counter() - started
+def _init_worker(names: list[str]) -> None:
+    _worker_detectors.extend(create_detectors(names))
+    for detector in _worker_detectors:
+        detector.load()
 
 
-def on_ray(paths: list[Path], names: list[str], settings: Settings,
-           num_cpus: int) -> tuple[float, float]:
-    """(start-up seconds, seconds for ``paths``) through the Ray pipeline."""
-    import ray
+def _sequential_part(args: tuple[list[Path], Settings]) -> float:
+    return sequential(args[0], _worker_detectors, args[1])
 
-    from ray_jobs.ingest import RayJudge
 
+def plain_processes(pool: Pool, paths: list[Path], settings: Settings, workers: int) -> float:
+    """Seconds for the plain loop split over ``workers`` plain processes (no Ray): about the
+    best any parallel executor could do on this machine at this moment."""
     started = time.perf_counter()
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    judge = RayJudge(settings, create_detectors(names))
-    judge.actor_info()  # actors constructed and loaded
-    for _ in judge.judge(paths[: settings.batch_size * 2]):  # worker processes started
-        pass
-    startup = time.perf_counter() - started
+    pool.map(_sequential_part, [(paths[i::workers], settings) for i in range(workers)])
+    return time.perf_counter() - started
+
+
+def on_ray(judge: RayJudge, paths: list[Path]) -> float:
+    """Seconds for ``paths`` through the Ray pipeline (intake tasks, detector actors)."""
     started = time.perf_counter()
     files = sum(len(facts) for facts, _verdicts in judge.judge(paths))
-    elapsed = time.perf_counter() - started
     assert files == len(paths)
-    judge.shutdown()
-    return startup, elapsed
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -108,25 +103,46 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
     parser.add_argument("--num-cpus", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     registered = registered_entry_points()
     names = [name for name in TRAINING_FREE if name in registered]
     settings = Settings(home=Path(tempfile.gettempdir()), batch_size=args.batch_size)
+    detectors = create_detectors(names)
+    for detector in detectors:
+        detector.load()
+    times: dict[str, list[float]] = {"sequential": [], "ray": [], "plain_processes": []}
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.count, args.size)
-        seq = sequential(paths, names, settings)
-        best = ceiling(paths, names, settings, args.num_cpus)
-        startup, par = on_ray(paths, names, settings, args.num_cpus)
+        started = time.perf_counter()
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+        judge = RayJudge(settings, create_detectors(names))
+        judge.actor_info()  # actors constructed and loaded
+        on_ray(judge, paths[: args.batch_size * 4])  # worker processes started
+        startup = time.perf_counter() - started
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.num_cpus, _init_worker, (names,)) as pool:
+            plain_processes(pool, paths[:64], settings, args.num_cpus)  # imports, warm-up
+            # Interleaved rounds, so a burst of load from other jobs hits every variant.
+            for _ in range(args.rounds):
+                times["sequential"].append(sequential(paths, detectors, settings))
+                times["ray"].append(on_ray(judge, paths))
+                times["plain_processes"].append(
+                    plain_processes(pool, paths, settings, args.num_cpus))
+        judge.shutdown()
+    best = {name: min(values) for name, values in times.items()}
+    median = {name: statistics.median(values) for name, values in times.items()}
     result = {
         "detectors": names, "images": args.count, "size": args.size,
-        "num_cpus": args.num_cpus, "batch_size": args.batch_size,
-        "sequential_images_per_s": round(args.count / seq, 1),
-        "ray_images_per_s": round(args.count / par, 1),
+        "num_cpus": args.num_cpus, "batch_size": args.batch_size, "rounds": args.rounds,
         "ray_startup_s": round(startup, 1),
-        "ratio": round(seq / par, 2),
-        "plain_processes_images_per_s": round(args.count / best, 1),
-        "plain_processes_ratio": round(seq / best, 2),
+        **{f"{name}_images_per_s_best": round(args.count / t, 1) for name, t in best.items()},
+        **{f"{name}_images_per_s_median": round(args.count / t, 1)
+           for name, t in median.items()},
+        "ratio_best": round(best["sequential"] / best["ray"], 2),
+        "ratio_median": round(median["sequential"] / median["ray"], 2),
+        "plain_processes_ratio_best": round(best["sequential"] / best["plain_processes"], 2),
     }
     print(json.dumps(result))
 
