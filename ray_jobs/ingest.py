@@ -14,8 +14,10 @@ Registered as ``[project.entry-points."provreg.executors"] ray``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from detectors.base import Detector, Verdict
 from ray_jobs.actors import DetectorPool, ObjectRef, PackedSamples, pool_size
@@ -37,6 +39,7 @@ from registry.ingest import (
     write_batch,
 )
 from registry.intake import IntakeLimits, IntakeResult, intake_path
+from registry.media_sniff import OCTET_STREAM, sniff
 from registry.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,12 +52,33 @@ INTAKE_NUM_CPUS = 0.5
 RESUBMITS = 3
 
 
-@ray.remote(num_returns=2, max_retries=INTAKE_MAX_RETRIES, num_cpus=INTAKE_NUM_CPUS)
-def intake_task(paths: list[str], limits: IntakeLimits) -> tuple[list[IntakeResult], PackedSamples]:
+def take_in(paths: list[str], limits: IntakeLimits) -> tuple[list[IntakeResult], PackedSamples]:
     """Take in files: their facts (without pixels) and, separately, the decoded samples."""
     results = [intake_path(Path(p), limits) for p in paths]
     samples = [r.sample for r in results if r.sample is not None]
     return [replace(r, sample=None) for r in results], PackedSamples.pack(samples)
+
+
+#: :func:`take_in` as a Ray task with two returns, so detectors fetch the samples directly.
+intake_task = ray.remote(
+    num_returns=2, max_retries=INTAKE_MAX_RETRIES, num_cpus=INTAKE_NUM_CPUS
+)(take_in)
+
+
+def crashed_intake(path: str, cause: BaseException) -> IntakeResult:
+    """The result for a file whose intake killed its worker: content-addressed if readable."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            handle.seek(0)
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        return IntakeResult(path, "", 0, OCTET_STREAM, error="unreadable",
+                            error_detail=exc.strerror or type(exc).__name__)
+    detail = f"decoding crashed the intake worker: {type(cause).__name__}"
+    return IntakeResult(path, digest, size, sniff(head) if head else OCTET_STREAM,
+                        error="corrupt", error_detail=detail)
 
 
 def assemble(
@@ -91,8 +115,11 @@ class RayJudge:
         batch_size: int | None = None,
         max_in_flight: int | None = None,
         max_actors: int = DEFAULT_MAX_ACTORS,
+        intake: Any = None,
     ) -> None:
         ensure_ray(settings)
+        #: The intake remote function (tests substitute one that crashes on purpose).
+        self.intake: Any = intake or intake_task
         self.settings = settings
         self.detectors = list(detectors)
         self.batch_size = batch_size or settings.batch_size
@@ -127,7 +154,7 @@ class RayJudge:
             while len(pending) >= self.max_in_flight:
                 yield self._collect(pending.popleft())
             chunk = names[start: start + self.batch_size]
-            refs: Any = intake_task.remote(chunk, limits)
+            refs: Any = self.intake.remote(chunk, limits)
             facts, samples = refs
             calls = [pool.submit(samples) for pool in self.pools]
             pending.append(_Batch(chunk, facts, samples, calls))
@@ -135,12 +162,43 @@ class RayJudge:
             yield self._collect(pending.popleft())
 
     def _collect(self, batch: _Batch) -> tuple[list[IntakeResult], list[list[Verdict]]]:
-        facts: list[IntakeResult] = ray.get(batch.facts)
+        try:
+            facts: list[IntakeResult] = ray.get(batch.facts)
+        except RayError as exc:
+            for pool, (_ref, index) in zip(self.pools, batch.calls, strict=True):
+                pool.release(index)
+            return self._isolate(batch.paths, exc)
         per_detector = [
             self._result(pool, batch, ref, index)
             for pool, (ref, index) in zip(self.pools, batch.calls, strict=True)
         ]
         return facts, assemble(facts, per_detector)
+
+    def _isolate(
+        self, paths: Sequence[str], cause: RayError
+    ) -> tuple[list[IntakeResult], list[list[Verdict]]]:
+        """Take in a batch whose intake task failed past its retries one file at a time, so a
+        file that crashes the decoder (killing its worker) costs only its own verdict."""
+        log.warning("intake of a batch failed (%s); isolating its %d files", cause, len(paths))
+        facts: list[IntakeResult] = []
+        verdicts: list[list[Verdict]] = []
+        for path in paths:
+            refs: Any = self.intake.options(max_retries=1).remote([path], self.settings.limits)
+            try:
+                (fact,) = ray.get(refs[0])
+            except RayError as exc:
+                fact = crashed_intake(path, exc)
+                facts.append(fact)
+                verdicts.extend(assemble([fact], []))
+                continue
+            single = _Batch([path], refs[0], refs[1], [pool.submit(refs[1]) for pool in self.pools])
+            per_detector = [
+                self._result(pool, single, ref, index)
+                for pool, (ref, index) in zip(self.pools, single.calls, strict=True)
+            ]
+            facts.append(fact)
+            verdicts.extend(assemble([fact], per_detector))
+        return facts, verdicts
 
     def _result(
         self, pool: DetectorPool, batch: _Batch, ref: ObjectRef, index: int
@@ -173,9 +231,10 @@ class RayIngest(RayJudge):
         batch_size: int | None = None,
         max_in_flight: int | None = None,
         max_actors: int = DEFAULT_MAX_ACTORS,
+        intake: Any = None,
     ) -> None:
         super().__init__(registry.settings, detectors, batch_size=batch_size,
-                         max_in_flight=max_in_flight, max_actors=max_actors)
+                         max_in_flight=max_in_flight, max_actors=max_actors, intake=intake)
         self.registry = registry
 
     def run(self, files: Sequence[Path], *, source: str | None) -> Iterator[FileOutcome]:

@@ -12,12 +12,13 @@ from typing import Any
 
 import psycopg
 import pytest
+import ray
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from ray_jobs.actors import DetectorPool
 from ray_jobs.dbretry import in_transaction
-from ray_jobs.ingest import RayIngest, ray_executor
+from ray_jobs.ingest import RayIngest, ray_executor, take_in
 from registry.app import Registry
 from registry.ingest import load_executor
 from registry.models import VerdictRow
@@ -77,6 +78,34 @@ def test_500_images_survive_a_killed_detector_worker(
     assert {e.log_index for o in again for e in o.entries} == {
         e.log_index for o in outcomes[:60] for e in o.entries
     }
+
+
+@ray.remote(num_returns=2, max_retries=1, num_cpus=0.5)
+def crashing_intake(paths: list[str], limits: Any) -> Any:
+    """Intake that kills its worker process on files named crash*, like a decoder segfault."""
+    if any(Path(p).name.startswith("crash") for p in paths):
+        os._exit(1)
+    return take_in(paths, limits)
+
+
+def test_a_file_that_crashes_its_worker_costs_only_its_own_verdict(
+    ray_address: str, registry: Registry, tmp_path: Path
+) -> None:
+    files = make_images(tmp_path / "img", 30, seed=9)
+    crash = files[12].rename(files[12].with_name("crash.png"))
+    files[12] = crash
+    runner = RayIngest(registry, registry.detectors(["file-facts"]), intake=crashing_intake,
+                       max_actors=1)
+    try:
+        outcomes = list(runner.run(files, source="crash"))
+    finally:
+        runner.shutdown()
+    assert [o.path for o in outcomes] == [str(f) for f in files]
+    bad = outcomes[12]
+    assert bad.status == "error" and bad.error == "corrupt"
+    assert bad.error_detail is not None and "crashed the intake worker" in bad.error_detail
+    assert [e.verdict.detector for e in bad.entries] == ["intake"]
+    assert all(o.status == "ok" and len(o.entries) == 1 for i, o in enumerate(outcomes) if i != 12)
 
 
 def test_database_outage_mid_ingest_is_ridden_out(
