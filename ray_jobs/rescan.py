@@ -122,7 +122,13 @@ def write_rescan_batch(
     Returns (items, errors, verdicts newly written).
     """
     keys, facts, verdicts = _decode_rows(batch)
+    statuses = ["ok" if fact.ok else "error" for fact in facts]
     if source == ARCHIVE:
+        for i, (key, fact) in enumerate(zip(keys, facts, strict=True)):
+            if fact.sha256 and key != f"sha256:{fact.sha256}":
+                # The file at the stored location is no longer that asset's content: judging
+                # it would attach a verdict to content the ledger has never taken in.
+                verdicts[i], statuses[i] = [], "changed"
         # Archive assets already have their rows; a re-scan is not a new sighting.
         flat = [v for per_item in verdicts for v in per_item]
         entries = registry.ledger.append(session, flat, ingest_run_id=run_id)
@@ -131,15 +137,14 @@ def write_rescan_batch(
         outcomes = write_batch(session, registry.ledger, facts, verdicts,
                                ingest_run_id=run_id, source=source)
         written = sum(e.created for o in outcomes for e in o.entries)
-    errors = sum(not f.ok for f in facts)
+    errors = sum(status != "ok" for status in statuses)
     session.execute(
         pg_insert(RescanProgress)
         .values([
             {"detector": identity.detector, "version": identity.version,
              "model_checksum": identity.model_checksum, "item": key,
-             "asset_sha256": fact.sha256 or None, "status": "ok" if fact.ok else "error",
-             "run_id": run_id}
-            for key, fact in zip(keys, facts, strict=True)
+             "asset_sha256": fact.sha256 or None, "status": status, "run_id": run_id}
+            for key, fact, status in zip(keys, facts, statuses, strict=True)
         ])
         .on_conflict_do_nothing()
     )

@@ -31,6 +31,6 @@ class RescanProgress(Base):
     model_checksum: Mapped[str] = mapped_column(String(64), primary_key=True)
     item: Mapped[str] = mapped_column(Text, primary_key=True)
     asset_sha256: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # ok, error, changed (content moved on)
     run_id: Mapped[int] = mapped_column(ForeignKey("ingest_runs.id"), index=True)
     done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -120,3 +120,19 @@ def test_rescan_over_a_uri_source(
     url = env2["PROVREG_DATABASE_URL"]
     assert scalar(url, "SELECT count(*) FROM verdicts WHERE detector = 'slow-facts'") == 12
     assert scalar(url, "SELECT count(*) FROM assets WHERE location LIKE 'file://%'") == 13
+
+
+def test_archive_file_whose_content_changed_is_reported_not_judged(
+    envs: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    env1, env2 = envs
+    files = make_images(tmp_path / "archive", 4, seed=13)
+    provreg(env1, "ingest", str(tmp_path / "archive"), "--detector", "slow-facts")
+    make_images(tmp_path / "other", 1, seed=99)[0].replace(files[1])  # same path, new bytes
+    files[2].unlink()  # gone
+    report = json.loads(provreg(env2, "rescan", "--detector", "slow-facts", "--json").stdout)
+    assert report["processed"] == 4 and report["errors"] == 2
+    url = env2["PROVREG_DATABASE_URL"]
+    assert scalar(url, "SELECT count(*) FROM verdicts WHERE version = '2.0.0'") == 2
+    assert scalar(url, "SELECT count(*) FROM rescan_progress WHERE status = 'changed'") == 1
+    provreg(env2, "verify")
