@@ -6,8 +6,9 @@ to those samples; the driver waits for the oldest batch only (results come back 
 order), assembles one verdict list per file exactly as ``registry.ingest.judge_batch`` does,
 and writes the batch in one transaction with ``registry.ingest.write_batch``. The driver is
 the single sequencing writer; the ledger's advisory lock and identity check make a retried
-batch a no-op. At most ``max_in_flight`` batches are submitted ahead, which bounds memory
-and the work lost to a crash.
+batch a no-op. At most ``max_in_flight`` batches are submitted ahead, fewer when the images
+seen so far are large (about 1 GiB of decoded pixels in flight), which bounds memory and the
+work lost to a crash.
 
 Registered as ``[project.entry-points."provreg.executors"] ray``.
 """
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 INTAKE_MAX_RETRIES = 4
 INTAKE_NUM_CPUS = 0.5
 RESUBMITS = 3
+#: Decoded pixels allowed in flight (in the object store) at once, whatever the batch count.
+IN_FLIGHT_PIXEL_BYTES = 1 << 30
 
 
 def take_in(paths: list[str], limits: IntakeLimits) -> tuple[list[IntakeResult], PackedSamples]:
@@ -94,6 +97,28 @@ def assemble(
         else:
             output.append([intake_error_verdict(result)])
     return output
+
+
+@dataclass
+class PixelTally:
+    """Decoded bytes per file seen so far, to keep large images from piling up in flight."""
+
+    files: int = 0
+    pixel_bytes: int = 0
+
+    def add(self, facts: Sequence[IntakeResult]) -> None:
+        """Count a collected batch (RGBA-sized, an upper bound for the common modes)."""
+        for fact in facts:
+            self.files += 1
+            if fact.ok and fact.width and fact.height:
+                self.pixel_bytes += fact.width * fact.height * 4
+
+    def window(self, max_batches: int, batch_size: int, budget_bytes: int) -> int:
+        """Batches allowed in flight: ``max_batches``, fewer when batches are large."""
+        if not self.files:
+            return max_batches
+        per_batch = self.pixel_bytes / self.files * batch_size
+        return max(1, min(max_batches, int(budget_bytes // max(per_batch, 1.0))))
 
 
 @dataclass
@@ -150,9 +175,14 @@ class RayJudge:
         pending: deque[_Batch] = deque()
         limits = self.settings.limits
         names = [str(p) for p in paths]
+        seen = PixelTally()
         for start in range(0, len(names), self.batch_size):
-            while len(pending) >= self.max_in_flight:
-                yield self._collect(pending.popleft())
+            while pending and len(pending) >= seen.window(
+                self.max_in_flight, self.batch_size, IN_FLIGHT_PIXEL_BYTES
+            ):
+                done = self._collect(pending.popleft())
+                seen.add(done[0])
+                yield done
             chunk = names[start: start + self.batch_size]
             refs: Any = self.intake.remote(chunk, limits)
             facts, samples = refs

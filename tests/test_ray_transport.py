@@ -13,7 +13,7 @@ from PIL import Image
 from detectors.base import Resources
 from detectors.file_facts import FileFactsDetector
 from ray_jobs.actors import PackedSamples, pool_size
-from ray_jobs.ingest import assemble
+from ray_jobs.ingest import PixelTally, assemble
 from registry.intake import IntakeLimits, intake_bytes, intake_path
 from tests.badfiles import make_good_files
 
@@ -76,3 +76,14 @@ def test_pool_size_follows_declared_resources() -> None:
     assert pool_size(Resources(num_cpus=1), cpus=2, gpus=0, max_actors=4) == 1
     assert pool_size(Resources(num_cpus=0.5, num_gpus=0.5), cpus=16, gpus=1, max_actors=8) == 2
     assert pool_size(Resources(num_cpus=4), cpus=2, gpus=0, max_actors=4) == 1  # never zero
+
+
+def test_in_flight_window_shrinks_for_large_images() -> None:
+    tally = PixelTally()
+    assert tally.window(4, 64, 1 << 30) == 4  # nothing seen yet
+    small = intake_bytes(_encoded("L", "PNG"), IntakeLimits())
+    tally.add([small] * 10)
+    assert tally.window(4, 64, 1 << 30) == 4
+    large = PixelTally(files=2, pixel_bytes=2 * 4000 * 3000 * 4)
+    assert large.window(4, 64, 1 << 30) == 1  # one 64-image batch is ~3 GB decoded
+    assert large.window(4, 4, 1 << 30) == 4
