@@ -136,3 +136,22 @@ def test_archive_file_whose_content_changed_is_reported_not_judged(
     assert scalar(url, "SELECT count(*) FROM verdicts WHERE version = '2.0.0'") == 2
     assert scalar(url, "SELECT count(*) FROM rescan_progress WHERE status = 'changed'") == 1
     provreg(env2, "verify")
+
+
+def test_cli_ingest_runs_on_ray_by_default(
+    envs: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    env1, _ = envs
+    env = {k: v for k, v in env1.items() if k != "PROVREG_EXECUTOR"}  # the default: ray
+    files = make_images(tmp_path / "in", 40, seed=21)
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    lines = [json.loads(line) for line in provreg(
+        env, "ingest", str(tmp_path / "in"), "--detector", "slow-facts", "--json"
+    ).stdout.splitlines()]
+    assert [line["path"] for line in lines] == sorted(
+        [str(f) for f in files] + [str(tmp_path / "in" / "broken.png")])
+    assert sum(line["status"] == "error" for line in lines) == 1
+    assert sorted(v["log_index"] for line in lines for v in line["verdicts"]) == list(range(41))
+    runs = json.loads(provreg(env, "status", "--json").stdout)["runs"]
+    assert runs[0]["kind"] == "ingest" and runs[0]["parameters"]["executor"] == "ray"
+    assert (runs[0]["files_ok"], runs[0]["files_error"]) == (40, 1)
