@@ -32,6 +32,7 @@ from detectors.base import Detector, Verdict
 from ray_jobs.actors import DetectorPool, ObjectRef, PackedSamples, pool_size
 from ray_jobs.dbretry import in_transaction
 from ray_jobs.runtime import DEFAULT_MAX_ACTORS, cluster_cpus, cluster_gpus, ensure_ray
+from registry.errors import ProvregError
 from registry.ingest import (
     FileOutcome,
     finish_run,
@@ -241,7 +242,12 @@ class RayJudge:
                     return verdicts
                 except (RayActorError, RayTaskError) as exc:
                     if attempt >= RESUBMITS:
-                        raise
+                        # Every actor keeps dying: a detector that cannot load or run here
+                        # (missing weights, out of memory) is a deployment error, not a verdict.
+                        raise ProvregError(
+                            f"detector {pool.name!r} failed {RESUBMITS + 1} times on Ray: "
+                            f"{type(exc).__name__}: {str(exc)[:500]}"
+                        ) from exc
                     log.warning("detector %s lost a batch (%s); resubmitting", pool.name, exc)
                     pool.release(index)
                     ref, index = pool.submit(batch.samples)

@@ -37,3 +37,12 @@ class HalfGpuFacts(FileFactsDetector):
 
     name: ClassVar[str] = "half-gpu-facts"
     resources: ClassVar[Resources] = Resources(num_cpus=0.25, num_gpus=0.5, memory_mb=64)
+
+
+class BrokenLoadFacts(FileFactsDetector):
+    """Fails in ``load()``, like a detector whose weights are missing on the worker."""
+
+    name: ClassVar[str] = "broken-load"
+
+    def load(self) -> None:
+        raise FileNotFoundError("weights.onnx not found")

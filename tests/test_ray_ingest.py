@@ -20,11 +20,12 @@ from ray_jobs.actors import DetectorPool
 from ray_jobs.dbretry import in_transaction
 from ray_jobs.ingest import RayIngest, ray_executor, take_in
 from registry.app import Registry
+from registry.errors import ProvregError
 from registry.ingest import load_executor
 from registry.models import VerdictRow
 from registry.settings import Settings
 from registry.verify import verify_ledger
-from tests.ray_detectors import HalfGpuFacts
+from tests.ray_detectors import BrokenLoadFacts, HalfGpuFacts
 from tests.ray_fixtures import make_images, ray_address
 
 __all__ = ["ray_address"]
@@ -163,3 +164,13 @@ def test_gpu_detector_falls_back_to_cpu(ray_address: str) -> None:
         pool.shutdown()
     assert info["resources"].get("GPU", 0) == 0
     assert info["resources"]["CPU"] == pytest.approx(0.25)
+
+
+def test_a_detector_that_cannot_load_stops_the_run_with_a_clear_error(
+    ray_address: str, registry: Registry, tmp_path: Path
+) -> None:
+    files = make_images(tmp_path / "img", 5, seed=17)
+    with pytest.raises(ProvregError, match="broken-load"):
+        list(ray_executor(registry, [BrokenLoadFacts()], files, source="broken"))
+    with registry.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(VerdictRow)) == 0
