@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
+from ray.exceptions import RayError
 
 from ray_jobs.report import change_report
 from ray_jobs.rescan import RescanIdentity, run_rescan
@@ -50,8 +51,15 @@ def rescan(
             bar.n = done
             bar.refresh()
 
-    result = run_rescan(registry, detector, source=source, resume=resume,
-                        concurrency=concurrency, batch_size=batch_size, on_progress=progress)
+    try:
+        result = run_rescan(registry, detector, source=source, resume=resume,
+                            concurrency=concurrency, batch_size=batch_size,
+                            on_progress=progress)
+    except RayError as exc:
+        raise click.ClickException(
+            f"re-scan failed on Ray ({type(exc).__name__}: {str(exc)[:500]}); the batches "
+            "written so far are kept: fix the cause and run again with --resume"
+        ) from exc
     if bar is not None:
         bar.close()
     with registry.sessions() as session:
