@@ -175,3 +175,4 @@ class CheckpointRow(Base):
         DateTime(timezone=True), server_default=func.now()
     )
 from registry import models_auth  # noqa: E402,F401  (dashboard tables)
+from registry import models_rescan as models_rescan  # noqa: E402  (so Alembic sees the table)

@@ -4,7 +4,7 @@ audit_log is append-only: a trigger refuses UPDATE, DELETE and TRUNCATE for ever
 (like the ledger tables in 0001); the dashboard's database role may only INSERT into it.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-22 16:04:27.204456
 
 """
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0001'
+down_revision: Union[str, Sequence[str], None] = '0003'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
