@@ -1,0 +1,358 @@
+"""A reference set: known images, their signals, indexes and verification features.
+
+:class:`ReferenceSet` answers "is this image a copy of a reference?":
+
+1. **Candidates.** The query's eight dihedral PDQ hashes are range-searched in the PDQ index
+   up to ``candidate_radius`` (default 48 bits: unrelated PDQ hashes sit near 128, so this is
+   still far from chance); its 64-bit pHash is range-searched up to 10 bits; its global
+   embedding's ``embed_k`` nearest references are added (they catch what the hashes miss:
+   crops, small rotations, borders, overlays).
+2. **Decision.** A candidate whose best PDQ distance is ``<= pdq_threshold - verify_band``
+   with both hashes of trusted quality (>= 50) is a match on PDQ alone. Every other
+   candidate — PDQ inside the near-threshold band, PDQ from a low-quality hash, or found
+   only by pHash or the embedding — is decided by geometric verification (SIFT + RANSAC,
+   :mod:`detectors.copy.verification`), at most ``max_verify`` per query, best first.
+   Candidates found only by pHash or the embedding are verified (and reported) only when no
+   reference matched on PDQ alone.
+
+Persistence: :meth:`ReferenceSet.save` writes a directory with generation-numbered files
+(``pdq.<gen>.index``, ``phash.<gen>.index``, ``embed.<gen>.index``, ``features.<gen>.npz``)
+and then, atomically, ``manifest.json`` naming them. A reader that loads the manifest always
+gets one consistent generation; :func:`manifest_generation` is a cheap check of whether a
+newer generation has been written. Files of older generations but the previous one are
+removed after a save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from PIL import Image
+
+from detectors.copy import signals
+from detectors.copy.binary_index import BinaryHashIndex, IndexFileError
+from detectors.copy.embedding import Embedder, HandcraftedEmbedder
+from detectors.copy.vector_index import VectorIndex
+from detectors.copy.verification import Features, GeometricVerifier, VerificationResult
+
+MANIFEST: Final = "manifest.json"
+_FORMAT: Final = 1
+
+
+class ReferenceSetError(Exception):
+    """Base class for reference-set errors (bad directory, unknown embedder, bad id)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One known image: caller id, content hash, bank and its hashes."""
+
+    ref_id: int
+    sha256: str
+    bank: str
+    pdq: str
+    quality: int
+    phash: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate reference for a query and how it was judged."""
+
+    reference: Reference
+    signal: str
+    """What decided: ``pdq`` (hash within threshold) or ``verification`` (SIFT + RANSAC)."""
+    distance: int
+    """Best PDQ Hamming distance over the query's eight dihedral variants."""
+    variant: str
+    """The dihedral variant of the query that gave ``distance``."""
+    quality: int
+    """PDQ quality of the query."""
+    phash_distance: int
+    embedding_similarity: float | None
+    matched: bool
+    """True when this candidate is beyond the decision threshold (a copy)."""
+    verification: VerificationResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready evidence for this candidate."""
+        return {
+            "ref_id": self.reference.ref_id, "bank": self.reference.bank,
+            "reference_sha256": self.reference.sha256, "signal": self.signal,
+            "distance": self.distance, "variant": self.variant, "quality": self.quality,
+            "reference_quality": self.reference.quality, "phash_distance": self.phash_distance,
+            "embedding_similarity": None if self.embedding_similarity is None
+            else round(self.embedding_similarity, 4),
+            "match": self.matched,
+            "verification": None if self.verification is None else self.verification.to_json(),
+        }
+
+
+@dataclass
+class QueryReport:
+    """Everything :meth:`ReferenceSet.query` learned about one image."""
+
+    matches: list[Match]
+    query_quality: int
+    best_distance: int | None
+    candidates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Decision thresholds (defaults documented in docs/detectors/copy.md)."""
+
+    pdq_threshold: int = signals.PDQ_MATCH_THRESHOLD
+    verify_band: int = 4
+    candidate_radius: int = 48
+    phash_threshold: int = signals.PHASH_MATCH_THRESHOLD
+    embed_k: int = 5
+    max_verify: int = 8
+
+
+def manifest_generation(directory: str | Path) -> int | None:
+    """The generation number written in ``directory``'s manifest, or ``None`` if absent."""
+    try:
+        return int(json.loads((Path(directory) / MANIFEST).read_text())["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class ReferenceSet:
+    """Known images and the indexes that find copies of them."""
+
+    def __init__(self, config: MatchConfig | None = None, *,
+                 embedder: Embedder | None = None,
+                 verifier: GeometricVerifier | None = None) -> None:
+        self.config = config or MatchConfig()
+        self.embedder = embedder or HandcraftedEmbedder()
+        self.verifier = verifier or GeometricVerifier()
+        self.generation = 0
+        self._refs: dict[int, Reference] = {}
+        self._pdq = BinaryHashIndex(signals.PDQ_BITS)
+        self._phash = BinaryHashIndex(signals.PHASH_BITS, "flat")
+        self._embed = VectorIndex(self.embedder.dim)
+        self._features: dict[int, Features] = {}
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def references(self) -> list[Reference]:
+        """All references, by id."""
+        return [self._refs[i] for i in sorted(self._refs)]
+
+    def add(self, ref_id: int, image: Image.Image, *, sha256: str | None = None,
+            bank: str = "default") -> Reference:
+        """Index ``image`` as reference ``ref_id``.
+
+        ``sha256`` should be the SHA-256 of the reference file's bytes; when omitted the
+        SHA-256 of the decoded RGB pixels is used.
+        """
+        if ref_id in self._refs:
+            raise ReferenceSetError(f"reference id {ref_id} already present")
+        rgb = image.convert("RGB")
+        digest = sha256 or hashlib.sha256(rgb.tobytes()).hexdigest()
+        pdq = signals.pdq(rgb)
+        phash = signals.phash(rgb)
+        ref = Reference(ref_id, digest, bank, pdq.hex, pdq.quality, signals.code_to_hex(phash))
+        self._pdq.add([ref_id], pdq.code[None])
+        self._phash.add([ref_id], phash[None])
+        self._embed.add([ref_id], self.embedder.embed([rgb]))
+        self._features[ref_id] = self.verifier.features(self.verifier.prepare(rgb))
+        self._refs[ref_id] = ref
+        return ref
+
+    def remove(self, ref_id: int) -> bool:
+        """Forget a reference; returns whether it was present."""
+        if self._refs.pop(ref_id, None) is None:
+            return False
+        for index in (self._pdq, self._phash, self._embed):
+            index.remove([ref_id])
+        self._features.pop(ref_id, None)
+        return True
+
+    # --- querying -----------------------------------------------------------------------
+
+    def match(self, image: Image.Image) -> list[Match]:
+        """Candidates for ``image``, matched ones first, then by PDQ distance."""
+        return self.query(image).matches
+
+    def query(self, image: Image.Image) -> QueryReport:
+        """Candidates with their judgements, the query's PDQ quality and best distance."""
+        rgb = image.convert("RGB")
+        variants = signals.pdq_dihedral(rgb)
+        quality = variants[0].quality
+        if not self._refs:
+            return QueryReport([], quality, None, notes=["no references loaded"])
+        codes = np.stack([v.code for v in variants])
+        cfg = self.config
+        candidates: set[int] = set()
+        hits = self._pdq.range_search(codes, cfg.candidate_radius)
+        candidates.update(int(i) for i in hits.ids)
+        phash = signals.phash(rgb)
+        candidates.update(int(i) for i in self._phash.range_search(phash, cfg.phash_threshold).ids)
+        ids, sims = self._embed.similarities(self.embedder.embed([rgb]), cfg.embed_k)
+        similarity = {int(i): float(s) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0}
+        candidates.update(similarity)
+        nearest = self._pdq.search(codes, 1)
+        best = int(nearest.distances.min()) if len(nearest.distances) else None
+
+        matches = [self._judge_pdq(self._refs[i], codes, quality, phash, similarity.get(i))
+                   for i in candidates if i in self._refs]
+        matches.sort(key=lambda m: (m.distance, -(m.embedding_similarity or 0.0),
+                                    m.reference.ref_id))
+        confident = any(m.matched for m in matches)
+        # Candidates found only by pHash or the embedding are verified only when PDQ found
+        # nothing: they exist to catch what PDQ misses, and verification is the costly step.
+        near = [m for m in matches if m.signal == "verification"
+                and (m.distance <= cfg.candidate_radius or not confident)]
+        to_verify = near[: cfg.max_verify]
+        query_features = self.verifier.query_features(rgb) if to_verify else None
+        judged = {id(m): self._verify(query_features, m) for m in to_verify if query_features}
+        final = [judged.get(id(m), m) for m in matches
+                 if m.signal == "pdq" or id(m) in judged or m.distance <= cfg.candidate_radius]
+        final.sort(key=lambda m: (not m.matched, m.distance, m.reference.ref_id))
+        notes = [] if quality >= signals.PDQ_MIN_QUALITY else [
+            f"query PDQ quality {quality} < {signals.PDQ_MIN_QUALITY}: PDQ alone not trusted"]
+        return QueryReport(final, quality, best, len(candidates), notes)
+
+    def _judge_pdq(self, ref: Reference, codes: np.ndarray[Any, Any], quality: int,
+                   phash: np.ndarray[Any, Any], similarity: float | None) -> Match:
+        ref_code = signals.hex_to_code(ref.pdq)
+        dists = [signals.hamming(c, ref_code) for c in codes]
+        variant = int(np.argmin(dists))
+        distance = dists[variant]
+        trusted = quality >= signals.PDQ_MIN_QUALITY and ref.quality >= signals.PDQ_MIN_QUALITY
+        confident = trusted and distance <= self.config.pdq_threshold - self.config.verify_band
+        return Match(
+            reference=ref, signal="pdq" if confident else "verification", distance=distance,
+            variant=signals.DIHEDRAL_NAMES[variant], quality=quality,
+            phash_distance=signals.hamming(phash, signals.hex_to_code(ref.phash, 64)),
+            embedding_similarity=similarity, matched=confident)
+
+    def _verify(self, query: tuple[Features, Features], match: Match) -> Match:
+        features = self._features.get(match.reference.ref_id)
+        if features is None:
+            return match
+        result = self.verifier.verify(query, features)
+        signal = "pdq" if match.distance <= self.config.pdq_threshold else "verification"
+        return Match(match.reference, signal, match.distance, match.variant, match.quality,
+                     match.phash_distance, match.embedding_similarity, result.verified, result)
+
+    # --- persistence --------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> int:
+        """Write a new generation to ``directory``; returns its number."""
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        gen = max(self.generation, manifest_generation(root) or 0) + 1
+        files = {"pdq": f"pdq.{gen}.index", "phash": f"phash.{gen}.index",
+                 "embed": f"embed.{gen}.index", "features": f"features.{gen}.npz"}
+        self._pdq.save(root / files["pdq"])
+        self._phash.save(root / files["phash"])
+        self._embed.save(root / files["embed"])
+        _save_features(root / files["features"], self._features)
+        manifest = {
+            "format": _FORMAT, "generation": gen, "files": files,
+            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim,
+                         "checksum": self.embedder.checksum},
+            "config": self.config.__dict__,
+            "references": [ref.__dict__ for ref in self.references()],
+        }
+        _atomic_write(root / MANIFEST, json.dumps(manifest, indent=1).encode())
+        self.generation = gen
+        for old in root.iterdir():
+            parts = old.name.split(".")
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < gen - 1:
+                old.unlink(missing_ok=True)
+        return gen
+
+    @classmethod
+    def load(cls, directory: str | Path, *, embedder: Embedder | None = None,
+             verifier: GeometricVerifier | None = None) -> ReferenceSet:
+        """Load the newest generation in ``directory``.
+
+        The embedder must be the one the set was built with (same name and checksum).
+        """
+        root = Path(directory)
+        try:
+            manifest = json.loads((root / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise ReferenceSetError(f"no readable manifest in {root}: {exc}") from exc
+        if manifest.get("format") != _FORMAT:
+            raise ReferenceSetError(f"unknown reference-set format {manifest.get('format')!r}")
+        embedder = embedder or HandcraftedEmbedder()
+        spec = manifest["embedder"]
+        if spec["name"] != embedder.name or spec["checksum"] != embedder.checksum:
+            raise ReferenceSetError(
+                f"reference set was built with embedder {spec['name']} ({spec['checksum']}),"
+                f" not {embedder.name} ({embedder.checksum})")
+        self = cls(MatchConfig(**manifest["config"]), embedder=embedder, verifier=verifier)
+        files = manifest["files"]
+        try:
+            self._pdq = BinaryHashIndex.load(root / files["pdq"])
+            self._phash = BinaryHashIndex.load(root / files["phash"])
+            self._embed = VectorIndex.load(root / files["embed"])
+            self._features = _load_features(root / files["features"])
+        except IndexFileError as exc:
+            raise ReferenceSetError(str(exc)) from exc
+        self._refs = {int(r["ref_id"]): Reference(**r) for r in manifest["references"]}
+        self.generation = int(manifest["generation"])
+        return self
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_features(path: Path, features: dict[int, Features]) -> None:
+    """SIFT features of all references in one file (descriptors as uint8: SIFT's range)."""
+    ids = sorted(features)
+    counts = np.array([len(features[i].points) for i in ids], dtype=np.int64)
+    points = np.concatenate([features[i].points for i in ids]) if ids else np.zeros((0, 2))
+    desc = [features[i].descriptors for i in ids]
+    descriptors = np.concatenate([
+        np.zeros((0, 128)) if d is None else np.clip(np.rint(d), 0, 255) for d in desc
+    ]) if ids else np.zeros((0, 128))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, ids=np.array(ids, dtype=np.int64), counts=counts,
+                                points=points.astype(np.float32),
+                                descriptors=descriptors.astype(np.uint8))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_features(path: Path) -> dict[int, Features]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ids, counts = data["ids"], data["counts"]
+            points, descriptors = data["points"], data["descriptors"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ReferenceSetError(f"cannot read features {path}: {exc}") from exc
+    out: dict[int, Features] = {}
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    for i, ref_id in enumerate(ids.tolist()):
+        lo, hi = int(offsets[i]), int(offsets[i + 1])
+        out[ref_id] = Features(points[lo:hi], descriptors[lo:hi] if hi > lo else None)
+    return out

@@ -1,0 +1,103 @@
+"""Conformance and behaviour tests for the copy detector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detectors.base import Detector, Sample
+from detectors.copy.detector import CopyDetector
+from detectors.copy.matcher import ReferenceSet
+from tests.copy_fixtures import EDITS, null_images, reference_images
+from tests.detector_conformance import DetectorConformance, noise_image, sample_from_image
+
+REFS = ["astronaut", "rocket", "textured-1"]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("copy-refs")
+    references = ReferenceSet()
+    images = reference_images()
+    for ref_id, name in enumerate(REFS):
+        references.add(ref_id, images[name], sha256=f"{ref_id + 1:064x}", bank=name)
+    references.save(directory)
+    yield directory
+
+
+class TestCopyDetector(DetectorConformance):
+    detector_class = CopyDetector
+    index_dir: Path
+
+    @pytest.fixture(autouse=True)
+    def _use_index(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def make_detector(self) -> Detector:
+        detector = CopyDetector({"index_dir": str(self.index_dir)})
+        detector.load()
+        return detector
+
+    def positive_examples(self) -> list[tuple[Sample, str]]:
+        images = reference_images()
+        return [
+            (sample_from_image(EDITS["jpeg50"](images["astronaut"]), "JPEG"), "copy"),
+            (sample_from_image(EDITS["hflip"](images["rocket"])), "copy"),
+            (sample_from_image(EDITS["border"](images["textured-1"])), "copy"),
+        ]
+
+    def negative_examples(self) -> list[Sample]:
+        nulls = null_images()
+        return [sample_from_image(nulls["camera"]), sample_from_image(nulls["flower-crop"]),
+                sample_from_image(noise_image(4))]
+
+    def test_evidence_of_a_match(self) -> None:
+        detector = self.make_detector()
+        sample = sample_from_image(EDITS["crop10"](reference_images()["rocket"]))
+        (verdict,) = detector.detect_batch([sample])
+        assert verdict.positive and verdict.label == "copy"
+        matches = verdict.evidence["matches"]
+        assert isinstance(matches, list) and matches
+        best = matches[0]
+        assert isinstance(best, dict)
+        assert best["bank"] == "rocket" and best["reference_sha256"] == f"{2:064x}"
+        assert best["match"] is True and isinstance(best["verification"], dict)
+        assert best["verification"]["verified"] is True
+        assert {"distance", "quality", "signal"} <= set(best)
+
+    def test_not_found_reports_best_distance(self) -> None:
+        (verdict,) = self.make_detector().detect_batch([sample_from_image(noise_image(9))])
+        assert verdict.label == "not-found" and not verdict.positive
+        assert isinstance(verdict.evidence["best_distance"], int)
+        assert verdict.evidence["best_distance"] > 31
+
+
+def _detector(options: dict[str, Any]) -> Detector:
+    detector = CopyDetector(options)
+    detector.load()
+    return detector
+
+
+@pytest.mark.parametrize("options", [{}, {"index_dir": None}, {"index_dir": "/nonexistent/x"}])
+def test_no_references_loaded(options: dict[str, Any]) -> None:
+    (verdict,) = _detector(options).detect_batch([sample_from_image(noise_image(1))])
+    assert verdict.label == "not-found" and verdict.error is None
+    assert verdict.evidence["references_loaded"] == 0
+    assert "no references" in str(verdict.evidence["note"])
+
+
+def test_reloads_newer_generation(tmp_path: Path) -> None:
+    images = reference_images()
+    references = ReferenceSet()
+    references.add(1, images["coffee"])
+    references.save(tmp_path)
+    detector = _detector({"index_dir": str(tmp_path)})
+    query = sample_from_image(EDITS["jpeg50"](images["china"]), "JPEG")
+    assert not detector.detect_batch([query])[0].positive
+    references.add(2, images["china"], bank="news")
+    references.save(tmp_path)
+    (verdict,) = detector.detect_batch([query])
+    assert verdict.positive and verdict.evidence["generation"] == 2
