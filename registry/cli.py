@@ -328,3 +328,10 @@ def run() -> None:
     except ProvregError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+
+
+from registry.cli_banks import bank as _bank_group  # noqa: E402  (needs `main` defined first)
+from registry.cli_banks import search as _search_command  # noqa: E402
+
+main.add_command(_bank_group)
+main.add_command(_search_command)

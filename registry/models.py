@@ -174,3 +174,4 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+from registry import models_banks as _models_banks  # noqa: E402,F401  (tables for Alembic)
