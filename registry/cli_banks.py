@@ -1,6 +1,7 @@
 """``provreg bank …`` and ``provreg search``: reference banks and copy-detection search.
 
-Added to the main group at the end of :mod:`registry.cli`.
+Added to the main group at the end of :mod:`registry.cli`. The copy-detection modules
+(FAISS, OpenCV) are imported inside the commands so other commands do not pay for them.
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
-from registry import bank_ops, banks
+from registry import banks
 from registry.bank_csv import ExportFormat, ExportRow, parse_hash_list, write_hash_list
-from registry.copy_index import IndexChange, load_references
-from registry.copy_search import search_path
 from registry.errors import IntakeError
 from registry.intake import iter_media_paths
+
+if TYPE_CHECKING:
+    from registry.copy_index import IndexChange
 
 EXIT_ERROR = 2
 
@@ -63,6 +65,8 @@ def bank() -> None:
 def bank_add(obj: Any, bank_name: str, paths: tuple[Path, ...], reason: str | None,
              added_by: str | None, threshold: int | None, as_json: bool) -> None:
     """Register image files (or folders of them) as references in BANK."""
+    from registry import bank_ops
+
     registry = obj.registry(migrate=True)
     errors = 0
     for outcome in bank_ops.add_files(registry, bank_name, iter_media_paths(paths),
@@ -104,6 +108,8 @@ def bank_list(obj: Any, as_json: bool) -> None:
 @click.pass_obj
 def bank_disable(obj: Any, bank_name: str) -> None:
     """Stop matching BANK's references (they stay recorded)."""
+    from registry import bank_ops
+
     change = bank_ops.set_enabled(obj.registry(migrate=True), bank_name, False)
     click.echo(f"bank {bank_name} disabled; {_change_text(change)}")
 
@@ -113,6 +119,8 @@ def bank_disable(obj: Any, bank_name: str) -> None:
 @click.pass_obj
 def bank_enable(obj: Any, bank_name: str) -> None:
     """Match BANK's references again."""
+    from registry import bank_ops
+
     change = bank_ops.set_enabled(obj.registry(migrate=True), bank_name, True)
     click.echo(f"bank {bank_name} enabled; {_change_text(change)}")
 
@@ -123,6 +131,8 @@ def bank_enable(obj: Any, bank_name: str) -> None:
 @click.pass_obj
 def bank_threshold(obj: Any, bank_name: str, pdq_threshold: int) -> None:
     """Set BANK's PDQ match threshold (Hamming distance, default 31)."""
+    from registry import bank_ops
+
     change = bank_ops.set_threshold(obj.registry(migrate=True), bank_name, pdq_threshold)
     click.echo(f"bank {bank_name} threshold {pdq_threshold}; {_change_text(change)}")
 
@@ -134,6 +144,8 @@ def bank_threshold(obj: Any, bank_name: str, pdq_threshold: int) -> None:
 @click.pass_obj
 def bank_remove(obj: Any, bank_name: str, key: str, removed_by: str | None) -> None:
     """Remove a reference (by file SHA-256, or PDQ hash for hash-only ones): a tombstone."""
+    from registry import bank_ops
+
     rows = bank_ops.remove(obj.registry(migrate=True), bank_name, key,
                            removed_by=_user(removed_by))
     click.echo(f"removed {len(rows)} reference(s) from {bank_name}: "
@@ -150,6 +162,8 @@ def bank_remove(obj: Any, bank_name: str, key: str, removed_by: str | None) -> N
 def bank_import(obj: Any, bank_name: str, file: Path, reason: str | None,
                 added_by: str | None, threshold: int | None) -> None:
     """Import a PDQ hash list (ThreatExchange CSV, HMA rows or hash,quality lines)."""
+    from registry import bank_ops
+
     fmt, rows = parse_hash_list(file.read_text(encoding="utf-8-sig"))
     added, existing = bank_ops.import_hashes(
         obj.registry(migrate=True), bank_name, rows, added_by=_user(added_by),
@@ -182,6 +196,8 @@ def bank_export(obj: Any, bank_name: str, fmt: ExportFormat, output: Path | None
 @click.pass_obj
 def bank_rebuild_index(obj: Any) -> None:
     """Rebuild the copy index from PostgreSQL (re-reading reference files still present)."""
+    from registry import bank_ops
+
     change = bank_ops.rebuild_index(obj.registry(migrate=True))
     click.echo(_change_text(change))
 
@@ -194,6 +210,9 @@ def bank_rebuild_index(obj: Any) -> None:
 @click.pass_obj
 def search(obj: Any, images: tuple[Path, ...], k: int, as_json: bool) -> None:
     """Copy-detection candidates for each IMAGE, ranked (matches first, then distance)."""
+    from registry.copy_index import load_references
+    from registry.copy_search import search_path
+
     references = load_references(obj.settings)
     failed = 0
     for path in iter_media_paths(images):
