@@ -215,3 +215,16 @@ def test_hash_only_references_match_by_pdq_with_bank_thresholds(registry: Regist
     assert candidate.verified is None and candidate.signal == "pdq"
     # the rebuild keeps hash-only references hash-only
     assert bank_ops.rebuild_index(registry).hash_only == [ref.ref_id]
+
+
+def test_registry_passes_the_copy_index_to_the_detector(registry: Registry,
+                                                        tmp_path: Path) -> None:
+    options = registry.detector_options()
+    assert options["copy"]["index_dir"] == str(registry.settings.home / "indexes" / "copy")
+    configured = Settings(home=registry.settings.home, database_url=registry.url,
+                          detector_options={"copy": {"index_dir": str(tmp_path / "elsewhere")},
+                                            "metadata": {"x": 1}})
+    other = Registry(settings=configured, url=registry.url, engine=registry.engine)
+    assert other.detector_options() == {"copy": {"index_dir": str(tmp_path / "elsewhere")},
+                                        "metadata": {"x": 1}}
+    assert configured.copy_index_dir == tmp_path / "elsewhere"
