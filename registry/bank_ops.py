@@ -1,7 +1,8 @@
 """Bank operations end to end: rows in PostgreSQL, then the copy index, in that order.
 
-Each operation commits its rows first and then updates the index under the index lock
-(:func:`registry.copy_index.updating`). PostgreSQL is the source of truth: if a process
+Each operation commits its rows first and then, holding the index lock
+(:func:`registry.copy_index.updating`), re-reads the affected rows and brings the index in
+line with them (:func:`_sync`). PostgreSQL is the source of truth: if a process
 dies between the two, ``provreg bank rebuild-index`` brings the index back in line, and an
 index never holds a reference the database does not.
 
@@ -10,24 +11,18 @@ Used by ``provreg bank …`` and available to the dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+from sqlalchemy.orm import Session
 
 from detectors.copy import signals
 from registry import banks
 from registry.app import Registry
 from registry.bank_csv import HashRow
-from registry.copy_index import (
-    IndexChange,
-    index_reference,
-    rebuild,
-    remove_references,
-    set_thresholds,
-    updating,
-)
+from registry.copy_index import IndexChange, index_reference, set_thresholds, updating
 from registry.intake import intake_path
 from registry.models_banks import Bank, BankReference
 
@@ -93,12 +88,8 @@ def _add_chunk(registry: Registry, bank_name: str, chunk: list[_Pending],
         bank = banks.get_bank(session, bank_name)
         rows = [banks.add_reference(session, bank, p.new, added_by=added_by, reason=reason)
                 for p in chunk]
-        thresholds = banks.bank_thresholds(session)
-    if bank.enabled:
-        with updating(registry.settings) as references:
-            set_thresholds(references, thresholds)
-            for pending, (row, _) in zip(chunk, rows, strict=True):
-                index_reference(references, row, bank, pending.image)
+    images = {row.id: p.image for p, (row, _) in zip(chunk, rows, strict=True)}
+    _sync(registry, lambda s: banks.references_with_banks(s, ids=list(images)), images)
     return [AddOutcome(p.path, p.sha256, "added" if created else "exists", row.id, row.pdq,
                        row.quality) for p, (row, created) in zip(chunk, rows, strict=True)]
 
@@ -116,12 +107,8 @@ def import_hashes(registry: Registry, bank: str, rows: Iterable[HashRow], *,
                                 reason="; ".join(x for x in (reason, r.note) if x) or None)
             for r in rows
         ]
-        thresholds = banks.bank_thresholds(session)
-    if target.enabled:
-        with updating(registry.settings) as references:
-            set_thresholds(references, thresholds)
-            for row, _ in results:
-                index_reference(references, row, target)
+    ids = [row.id for row, _ in results]
+    _sync(registry, lambda s: banks.references_with_banks(s, ids=ids))
     added = sum(created for _, created in results)
     return added, len(results) - added
 
@@ -129,10 +116,8 @@ def import_hashes(registry: Registry, bank: str, rows: Iterable[HashRow], *,
 def set_enabled(registry: Registry, bank: str, enabled: bool) -> IndexChange:
     """Enable or disable a bank and add its references to / drop them from the index."""
     with registry.sessions.begin() as session:
-        target = banks.set_enabled(session, bank, enabled)
-        rows = [(row, target) for row in banks.bank_references(session, bank)]
-        thresholds = banks.bank_thresholds(session)
-    return _apply(registry, rows if enabled else [], [] if enabled else rows, thresholds)
+        banks.set_enabled(session, bank, enabled)
+    return _sync(registry, lambda s: banks.references_with_banks(s, bank=bank))
 
 
 def set_threshold(registry: Registry, bank: str, pdq_threshold: int) -> IndexChange:
@@ -140,37 +125,49 @@ def set_threshold(registry: Registry, bank: str, pdq_threshold: int) -> IndexCha
     with registry.sessions.begin() as session:
         banks.get_bank(session, bank)
         banks.ensure_bank(session, bank, pdq_threshold=pdq_threshold)
-        thresholds = banks.bank_thresholds(session)
-    return _apply(registry, [], [], thresholds)
+    return _sync(registry, lambda s: [])
 
 
 def remove(registry: Registry, bank: str, key: str, *,
            removed_by: str | None) -> list[BankReference]:
     """Tombstone a bank's references with SHA-256 or PDQ ``key`` and drop them from the index."""
     with registry.sessions.begin() as session:
-        target = banks.get_bank(session, bank)
         rows = banks.remove_reference(session, bank, key, removed_by=removed_by)
-        thresholds = banks.bank_thresholds(session)
-    _apply(registry, [], [(row, target) for row in rows], thresholds)
+    ids = [row.id for row in rows]
+    _sync(registry, lambda s: banks.references_with_banks(s, ids=ids))
     return rows
 
 
 def rebuild_index(registry: Registry) -> IndexChange:
     """Rebuild the index from PostgreSQL: every active reference of every enabled bank."""
-    with registry.sessions() as session:
-        rows = banks.matchable_references(session)
-        thresholds = banks.bank_thresholds(session)
-    return rebuild(registry.settings, rows, thresholds)
+    return _sync(registry, banks.matchable_references, fresh=True)
 
 
-def _apply(registry: Registry, add: list[tuple[BankReference, Bank]],
-           drop: list[tuple[BankReference, Bank]], thresholds: dict[str, int]) -> IndexChange:
+def _sync(registry: Registry,
+          select_rows: Callable[[Session], list[tuple[BankReference, Bank]]],
+          images: Mapping[int, Image.Image] | None = None, *,
+          fresh: bool = False) -> IndexChange:
+    """Bring the index in line with the selected rows, reading them while holding the lock.
+
+    Reading under the lock (after the caller committed) makes concurrent operations
+    serialise on the index in the same order as their effect on it: a bank disabled while
+    a ``bank add`` to it is running never ends up with that add's references indexed.
+    A row is indexed when it is active and its bank enabled, and dropped otherwise.
+    """
     change = IndexChange()
-    with updating(registry.settings) as references:
-        set_thresholds(references, thresholds)
-        change.removed = remove_references(references, [row.id for row, _ in drop])
-        for row, bank in add:
-            from_pixels = index_reference(references, row, bank, settings=registry.settings)
-            (change.added if from_pixels else change.hash_only).append(row.id)
+    images = images or {}
+    with updating(registry.settings, fresh=fresh) as references:
+        with registry.sessions() as session:
+            rows = select_rows(session)
+            set_thresholds(references, banks.bank_thresholds(session))
+        for row, bank in rows:
+            if row.removed_at is None and bank.enabled:
+                if row.id in references:
+                    continue
+                from_pixels = index_reference(references, row, bank, images.get(row.id),
+                                              settings=registry.settings)
+                (change.added if from_pixels else change.hash_only).append(row.id)
+            elif references.remove(row.id):
+                change.removed.append(row.id)
     change.generation, change.size = references.generation, len(references)
     return change

@@ -9,6 +9,7 @@ be rebuilt from it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -171,6 +172,17 @@ def matchable_references(session: Session,
     """Active references of enabled banks (optionally of one bank): what the index holds."""
     query = (select(BankReference, Bank).join(Bank, Bank.id == BankReference.bank_id)
              .where(Bank.enabled.is_(True) & BankReference.removed_at.is_(None)))
+    if bank is not None:
+        query = query.where(Bank.name == bank)
+    return [(ref, b) for ref, b in session.execute(query.order_by(BankReference.id))]
+
+
+def references_with_banks(session: Session, *, ids: Sequence[int] | None = None,
+                          bank: str | None = None) -> list[tuple[BankReference, Bank]]:
+    """References (removed ones included) with their banks, by id, for index syncing."""
+    query = select(BankReference, Bank).join(Bank, Bank.id == BankReference.bank_id)
+    if ids is not None:
+        query = query.where(BankReference.id.in_(list(ids)))
     if bank is not None:
         query = query.where(Bank.name == bank)
     return [(ref, b) for ref, b in session.execute(query.order_by(BankReference.id))]

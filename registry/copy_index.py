@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,21 +140,3 @@ def _reread(settings: Settings, path: Path, sha256: str) -> Image.Image | None:
     if not result.ok or result.sha256 != sha256 or result.sample is None:
         return None
     return result.sample.image
-
-
-def remove_references(references: ReferenceSet, ids: Sequence[int]) -> list[int]:
-    """Drop ids from the set; returns the ones that were present."""
-    return [i for i in ids if references.remove(i)]
-
-
-def rebuild(settings: Settings, rows: Sequence[tuple[BankReference, Bank]],
-            thresholds: Mapping[str, int]) -> IndexChange:
-    """Replace the index with exactly ``rows`` (the matchable references in PostgreSQL)."""
-    change = IndexChange()
-    with updating(settings, fresh=True) as references:
-        set_thresholds(references, thresholds)
-        for row, bank in rows:
-            from_pixels = index_reference(references, row, bank, settings=settings)
-            (change.added if from_pixels else change.hash_only).append(row.id)
-    change.generation, change.size = references.generation, len(references)
-    return change
