@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from registry.errors import ProvregError
@@ -70,13 +71,17 @@ def ensure_bank(session: Session, name: str, *, created_by: str | None = None,
         raise BankError(f"bad bank name {name!r}: letters, digits, '_', '.', '-' (max 128)")
     if pdq_threshold is not None and not 0 <= pdq_threshold <= 128:
         raise BankError(f"PDQ threshold {pdq_threshold} outside 0..128")
-    bank = session.scalar(select(Bank).where(Bank.name == name).with_for_update())
-    if bank is None:
-        bank = Bank(name=name, enabled=True, created_by=created_by, description=description,
-                    pdq_threshold=DEFAULT_PDQ_THRESHOLD if pdq_threshold is None
-                    else pdq_threshold)
-        session.add(bank)
-        session.flush()
+    # INSERT … ON CONFLICT: two processes creating the same bank at once both succeed.
+    created = session.execute(
+        insert(Bank).values(name=name, enabled=True, created_by=created_by,
+                            description=description,
+                            pdq_threshold=DEFAULT_PDQ_THRESHOLD if pdq_threshold is None
+                            else pdq_threshold)
+        .on_conflict_do_nothing(index_elements=[Bank.name]).returning(Bank.id)
+    ).scalar_one_or_none()
+    bank = session.scalars(select(Bank).where(Bank.name == name).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+    if created is not None:
         return bank
     if pdq_threshold is not None and pdq_threshold != bank.pdq_threshold:
         bank.pdq_threshold = pdq_threshold

@@ -84,14 +84,19 @@ def test_concurrent_bank_add_loses_nothing(env: dict[str, str], tmp_path: Path) 
         for i in range(4):
             _save(textured(100 + 10 * g + i, (160, 120)), folder / f"{i}.png")
         groups.append(folder)
+    # both processes create the same bank at once, then interleave their index updates
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "registry", "bank", "add", f"bank{g}", str(folder)],
-        env=env, cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True) for g, folder in enumerate(groups)]
+        [sys.executable, "-m", "registry", "bank", "add", "flagged", str(folder), "--json"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for folder in groups]
+    ids = []
     for proc in procs:
-        _, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
+        ids += [line["ref_id"] for line in json_lines(out) if line["status"] == "added"]
+    assert len(ids) == 8
     index = ReferenceSet.load(Path(env["PROVREG_HOME"]) / "indexes" / "copy")
-    assert sorted(r.bank for r in index.references()) == ["bank0"] * 4 + ["bank1"] * 4
-    listed = json_lines(provreg(env, "bank", "list", "--json").stdout)
-    assert [(b["bank"], b["references"]) for b in listed] == [("bank0", 4), ("bank1", 4)]
+    assert sorted(r.ref_id for r in index.references()) == sorted(ids)
+    assert index.generation >= 8  # one save per file
+    (listed,) = json_lines(provreg(env, "bank", "list", "--json").stdout)
+    assert (listed["bank"], listed["references"]) == ("flagged", 8)
