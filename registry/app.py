@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,7 +71,19 @@ class Registry:
     def detectors(self, names: Sequence[str] | None = None) -> list[Detector]:
         """The configured detectors (or ``names``), with their options from settings."""
         wanted = list(names) if names else self.settings.detectors
-        return create_detectors(wanted, self.settings.detector_options)
+        return create_detectors(wanted, self.detector_options())
+
+    def detector_options(self) -> dict[str, dict[str, Any]]:
+        """Options per detector from settings, plus registry defaults.
+
+        The ``copy`` detector gets ``index_dir`` = the index the banks maintain
+        (``$PROVREG_HOME/indexes/copy``) unless one is configured; per-bank PDQ thresholds
+        travel inside that index's manifest.
+        """
+        options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
+        options.setdefault("copy", {}).setdefault(
+            "index_dir", str(self.settings.copy_index_dir))
+        return options
 
     def close(self) -> None:
         """Release database connections."""

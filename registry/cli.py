@@ -330,6 +330,11 @@ def run() -> None:
         sys.exit(EXIT_ERROR)
 
 
-from registry.cli_users import users  # noqa: E402  (kept last: its own module, one line here)
+# Registry subcommands that live in their own modules (imported last: they need `main`).
+from registry.cli_banks import bank as _bank_group  # noqa: E402
+from registry.cli_banks import search as _search_command  # noqa: E402
+from registry.cli_users import users as _users_group  # noqa: E402
 
-main.add_command(users)
+main.add_command(_bank_group)
+main.add_command(_search_command)
+main.add_command(_users_group)

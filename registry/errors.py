@@ -12,7 +12,10 @@
     │   ├── ProofError            an inclusion or consistency proof does not hold
     │   ├── CheckpointError       a checkpoint is malformed or badly signed
     │   └── LedgerIntegrityError  the stored log disagrees with itself (names the first bad index)
-    └── IntakeError               media could not be read (carries a reason from the vocabulary)
+    ├── IntakeError               media could not be read (carries a reason from the vocabulary)
+    ├── BankError                 (registry.banks) unknown bank, bad name or hash, nothing to remove
+    ├── CopyIndexError            (registry.copy_index) the copy index cannot be read or written
+    └── HashListError             (registry.bank_csv) a PDQ hash list does not parse
 """
 
 from __future__ import annotations

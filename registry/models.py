@@ -174,5 +174,10 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-from registry import models_auth  # noqa: E402,F401  (dashboard tables)
-from registry import models_rescan as models_rescan  # noqa: E402  (so Alembic sees the table)
+
+
+# Feature tables live in their own modules; importing them here puts them on Base.metadata,
+# which is what Alembic compares against (they import Base from this module, hence last).
+from registry import models_auth as _models_auth  # noqa: E402,F401
+from registry import models_banks as _models_banks  # noqa: E402,F401
+from registry import models_rescan as _models_rescan  # noqa: E402,F401

@@ -57,6 +57,13 @@ class Settings:
         return self.home / "pgdata"
 
     @property
+    def copy_index_dir(self) -> Path:
+        """The copy-detection index: the ``copy`` detector's ``index_dir`` option if set,
+        else ``$PROVREG_HOME/indexes/copy`` (maintained by ``provreg bank``)."""
+        configured = self.detector_options.get("copy", {}).get("index_dir")
+        return Path(str(configured)) if configured else self.home / "indexes" / "copy"
+
+    @property
     def key_name(self) -> str:
         """The signer name written on checkpoint signature lines."""
         return self.log_origin

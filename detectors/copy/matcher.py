@@ -61,6 +61,12 @@ class Reference:
     pdq: str
     quality: int
     phash: str
+    """64-bit pHash hex; empty for a hash-only reference (see :meth:`ReferenceSet.add_hash`)."""
+
+    @property
+    def hash_only(self) -> bool:
+        """True when only a PDQ hash is known (no image: no pHash, embedding or features)."""
+        return not self.phash
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,8 @@ class Match:
     """The dihedral variant of the query that gave ``distance``."""
     quality: int
     """PDQ quality of the query."""
-    phash_distance: int
+    phash_distance: int | None
+    """``None`` for a hash-only reference."""
     embedding_similarity: float | None
     matched: bool
     """True when this candidate is beyond the decision threshold (a copy)."""
@@ -127,6 +134,12 @@ class MatchConfig:
     phash_threshold: int = signals.PHASH_MATCH_THRESHOLD
     embed_k: int = 5
     max_verify: int = 8
+    bank_thresholds: dict[str, int] = field(default_factory=dict)
+    """Per-bank PDQ thresholds overriding ``pdq_threshold`` for references of that bank."""
+
+    def threshold_for(self, bank: str) -> int:
+        """The PDQ match threshold for references of ``bank``."""
+        return self.bank_thresholds.get(bank, self.pdq_threshold)
 
 
 MAX_SIDE: Final = 1024
@@ -172,6 +185,9 @@ class ReferenceSet:
     def __len__(self) -> int:
         return len(self._refs)
 
+    def __contains__(self, ref_id: object) -> bool:
+        return ref_id in self._refs
+
     def references(self) -> list[Reference]:
         """All references, by id."""
         return [self._refs[i] for i in sorted(self._refs)]
@@ -214,6 +230,22 @@ class ReferenceSet:
         self._features.update(features)
         self._refs.update((ref.ref_id, ref) for ref in refs)
         return refs
+
+    def add_hash(self, ref_id: int, pdq_hex: str, quality: int, *, sha256: str = "",
+                 bank: str = "default") -> Reference:
+        """Index a reference known only by its PDQ hash (e.g. imported from a hash list).
+
+        It is found by PDQ alone: with no image there is no pHash, embedding or SIFT
+        features, so a trusted-quality PDQ distance up to the bank's threshold (no
+        verification band) is a match and nothing beyond it can be verified.
+        """
+        if ref_id in self._refs:
+            raise ReferenceSetError(f"reference id {ref_id} already present")
+        code = signals.hex_to_code(pdq_hex.lower())
+        ref = Reference(ref_id, sha256, bank, signals.code_to_hex(code), int(quality), "")
+        self._pdq.add([ref_id], code[None])
+        self._refs[ref_id] = ref
+        return ref
 
     def remove(self, ref_id: int) -> bool:
         """Forget a reference; returns whether it was present."""
@@ -276,11 +308,13 @@ class ReferenceSet:
         variant = int(np.argmin(dists))
         distance = dists[variant]
         trusted = quality >= signals.PDQ_MIN_QUALITY and ref.quality >= signals.PDQ_MIN_QUALITY
-        confident = trusted and distance <= self.config.pdq_threshold - self.config.verify_band
+        band = 0 if ref.hash_only else self.config.verify_band
+        confident = trusted and distance <= self.config.threshold_for(ref.bank) - band
         return Match(
             reference=ref, signal="pdq" if confident else "verification", distance=distance,
             variant=signals.DIHEDRAL_NAMES[variant], quality=quality,
-            phash_distance=signals.hamming(phash, signals.hex_to_code(ref.phash, 64)),
+            phash_distance=None if ref.hash_only
+            else signals.hamming(phash, signals.hex_to_code(ref.phash, 64)),
             embedding_similarity=similarity, matched=confident)
 
     def _verify(self, query: tuple[Features, Features], match: Match) -> Match:
@@ -288,7 +322,8 @@ class ReferenceSet:
         if features is None:
             return match
         result = self.verifier.verify(query, features)
-        signal = "pdq" if match.distance <= self.config.pdq_threshold else "verification"
+        threshold = self.config.threshold_for(match.reference.bank)
+        signal = "pdq" if match.distance <= threshold else "verification"
         return Match(match.reference, signal, match.distance, match.variant, match.quality,
                      match.phash_distance, match.embedding_similarity, result.verified, result)
 

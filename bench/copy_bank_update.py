@@ -1,0 +1,49 @@
+"""Cost of one incremental index update (what `provreg bank add FILE` does after its rows).
+
+For reference sets of growing size: time to load the newest generation, add one image, and
+save a new generation, plus the size of that generation on disk. The update rewrites whole
+files, so its cost grows with the set.
+
+Run: PYTHONPATH=. nice -n 10 .venv/bin/python bench/copy_bank_update.py [SIZES...]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from detectors.copy.matcher import ReferenceSet
+from tests.copy_fixtures import textured
+
+
+def main(sizes: list[int]) -> None:
+    print("| references | load s | add 1 s | save s | generation on disk MB |")
+    print("|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        refs = ReferenceSet()
+        next_id = 0
+        for size in sizes:
+            while len(refs) < size:
+                refs.add(next_id, textured(1000 + next_id, (320, 240)), bank="bench")
+                next_id += 1
+            refs.save(root)
+            t0 = time.perf_counter()
+            loaded = ReferenceSet.load(root)
+            t1 = time.perf_counter()
+            loaded.add(next_id, textured(1000 + next_id, (320, 240)), bank="bench")
+            t2 = time.perf_counter()
+            loaded.save(root)
+            t3 = time.perf_counter()
+            gen = loaded.generation
+            mb = sum(p.stat().st_size for p in root.iterdir()
+                     if p.name.split(".")[1:2] == [str(gen)]) / 1e6
+            print(f"| {size} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t3 - t2:.2f} | {mb:.1f} |")
+            refs = loaded
+            next_id += 1
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [10, 100, 400])
