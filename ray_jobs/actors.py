@@ -121,10 +121,13 @@ class DetectorWorker:
         }
 
 
-def actor_options(resources: Resources, *, gpus_available: bool) -> dict[str, Any]:
-    """Ray actor options for a detector: GPUs only when the cluster has any."""
+def actor_options(
+    resources: Resources, *, gpus_available: bool, cpu_scale: float = 1.0
+) -> dict[str, Any]:
+    """Ray actor options for a detector: GPUs only when the cluster has any; the CPU request
+    scaled by ``cpu_scale`` (see :func:`cpu_scale_for`)."""
     options: dict[str, Any] = {
-        "num_cpus": resources.num_cpus,
+        "num_cpus": resources.num_cpus * cpu_scale,
         "memory": resources.memory_mb * 1024 * 1024,
         "max_restarts": ACTOR_MAX_RESTARTS,
         "max_task_retries": ACTOR_MAX_TASK_RETRIES,
@@ -149,14 +152,33 @@ def pool_size(
     return max(1, size)
 
 
+def cpu_scale_for(
+    detectors: Sequence[Detector], *, cpus: float, cpu_share: float = 0.5
+) -> float:
+    """Factor applied to every detector's CPU request so one actor of each fits at once.
+
+    Ray actors hold their CPUs for life: if the detectors' declared CPUs add up to more than
+    the cluster's share for detectors (a small box running many detectors), the later pools
+    would wait forever for CPUs the earlier ones hold. Scaling the logical requests down keeps
+    every pool schedulable; the OS then shares the real cores between them.
+    """
+    demand = sum(d.resources.num_cpus for d in detectors)
+    budget = cpus * cpu_share
+    return 1.0 if demand <= budget or demand <= 0 else budget / demand
+
+
 class DetectorPool:
     """A fixed set of actors for one detector; calls go to the least-loaded actor."""
 
-    def __init__(self, detector: Detector, size: int, *, gpus_available: bool) -> None:
+    def __init__(
+        self, detector: Detector, size: int, *, gpus_available: bool, cpu_scale: float = 1.0
+    ) -> None:
         self.name = detector.name
         self.spec = DetectorSpec.of(detector)
         remote_cls = ray.remote(DetectorWorker)
-        options = actor_options(detector.resources, gpus_available=gpus_available)
+        options = actor_options(
+            detector.resources, gpus_available=gpus_available, cpu_scale=cpu_scale
+        )
         self.actors: list[Any] = [
             remote_cls.options(**options).remote(self.spec) for _ in range(size)
         ]

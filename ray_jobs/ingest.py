@@ -29,7 +29,13 @@ import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from detectors.base import Detector, Verdict
-from ray_jobs.actors import DetectorPool, ObjectRef, PackedSamples, pool_size
+from ray_jobs.actors import (
+    DetectorPool,
+    ObjectRef,
+    PackedSamples,
+    cpu_scale_for,
+    pool_size,
+)
 from ray_jobs.dbretry import in_transaction
 from ray_jobs.runtime import DEFAULT_MAX_ACTORS, cluster_cpus, cluster_gpus, ensure_ray
 from registry.errors import ProvregError
@@ -151,11 +157,17 @@ class RayJudge:
         self.batch_size = batch_size or settings.batch_size
         cpus, gpus = cluster_cpus(), cluster_gpus()
         self.max_in_flight = max_in_flight or max(2, int(cpus) * 2)
+        scale = cpu_scale_for(self.detectors, cpus=cpus)
+        share = 0.5 / max(1, len(self.detectors))  # the detectors split half the cluster
         self.pools = [
             DetectorPool(
                 d,
-                pool_size(d.resources, cpus=cpus, gpus=gpus, max_actors=max_actors),
+                pool_size(
+                    replace(d.resources, num_cpus=d.resources.num_cpus * scale),
+                    cpus=cpus, gpus=gpus, max_actors=max_actors, cpu_share=share,
+                ),
                 gpus_available=gpus > 0,
+                cpu_scale=scale,
             )
             for d in self.detectors
         ]

@@ -46,3 +46,19 @@ class BrokenLoadFacts(FileFactsDetector):
 
     def load(self) -> None:
         raise FileNotFoundError("weights.onnx not found")
+
+
+class HeavyFacts(FileFactsDetector):
+    """Declares a whole CPU per actor, like the copy and watermark detectors."""
+
+    name = "heavy-facts"
+    resources: ClassVar[Resources] = Resources(num_cpus=1.0, memory_mb=64)
+
+
+def heavy_variants(count: int) -> list[FileFactsDetector]:
+    """``count`` distinct one-CPU detectors (more CPUs declared than the test cluster has)."""
+    made = []
+    for index in range(count):
+        cls = type(f"HeavyFacts{index}", (HeavyFacts,), {"name": f"heavy-facts-{index}"})
+        made.append(cls())
+    return made

@@ -25,7 +25,7 @@ from registry.ingest import load_executor
 from registry.models import VerdictRow
 from registry.settings import Settings
 from registry.verify import verify_ledger
-from tests.ray_detectors import BrokenLoadFacts, HalfGpuFacts
+from tests.ray_detectors import BrokenLoadFacts, HalfGpuFacts, heavy_variants
 from tests.ray_fixtures import make_images, ray_address
 
 __all__ = ["ray_address"]
@@ -174,3 +174,20 @@ def test_a_detector_that_cannot_load_stops_the_run_with_a_clear_error(
         list(ray_executor(registry, [BrokenLoadFacts()], files, source="broken"))
     with registry.sessions() as session:
         assert session.scalar(select(func.count()).select_from(VerdictRow)) == 0
+
+
+def test_more_declared_cpus_than_the_cluster_has_still_completes(
+    ray_address: str, registry: Registry, tmp_path: Path
+) -> None:
+    """Four one-CPU detectors on a two-CPU cluster: every pool must still get an actor."""
+    files = make_images(tmp_path / "img", 12, seed=23)
+    detectors = heavy_variants(4)
+    done: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: done.extend(ray_executor(registry, detectors, files, source="heavy"))
+    )
+    worker.start()
+    worker.join(timeout=180)
+    assert not worker.is_alive(), "ingest hung: detector actors could not be scheduled"
+    assert len(done) == 12
+    assert all(len(outcome.entries) == 4 for outcome in done)
