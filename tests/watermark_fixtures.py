@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from detectors.base import Sample
-from detectors.watermark import Payload, embed_payload
+from detectors.watermark import BUILTIN_PAYLOADS, Payload, embed_payload
 from tests.detector_conformance import sample_from_bytes
 
 _SKIMAGE_COLOR = (
@@ -78,3 +78,19 @@ def marked_sample(
 ) -> Sample:
     """``rgb`` carrying ``payload`` embedded in ``order`` on a ``domain`` array, saved as PNG."""
     return sample_from_bytes(encode(embed_payload(rgb, payload, order, domain)))
+
+
+def e2e_fixtures() -> list[tuple[str, bytes, str]]:
+    """``(file name, PNG bytes, label)``: each built-in mark in each channel order, embedded
+    the way the reference pipelines do, on distinct natural photos."""
+    builtin = {payload.name: payload for payload in BUILTIN_PAYLOADS}
+    # Carriers the encoder marks cleanly (some colourful photos lose bits at embedding;
+    # docs/detectors/watermark.md measures that).
+    carriers = iter(("astronaut", "hubble_deep_field", "immunohistochemistry", "camera",
+                     "grass", "moon"))
+    out = []
+    for name in ("sd-v1", "sd-v2", "sdxl"):
+        for order in ("bgr", "rgb"):
+            rgb = embed_payload(photo(next(carriers)), builtin[name], order, "uint8")
+            out.append((f"watermark-{name}-{order}.png", encode(rgb), name))
+    return out
