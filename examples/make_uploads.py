@@ -49,6 +49,7 @@ def scene(seed: int, size: int = 512) -> Image.Image:
         cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.2)
         mask = ((x - cx) ** 2 + (y - cy) ** 2) < r**2
         img[mask] = img[mask] * 0.5 + rng.uniform(0, 1, 3) * 0.5
+    img = img * 0.8 + 0.1 + rng.normal(0, 0.03, img.shape)  # headroom and sensor-like grain
     return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8), "RGB")
 
 
@@ -62,13 +63,11 @@ def main() -> None:
 
     scene(3).save(OUT / "iptc-generated.jpg", quality=90, xmp=XMP.encode("utf-8"))
 
-    from imwatermark import WatermarkEncoder
+    from detectors.watermark import BUILTIN_PAYLOADS, embed_payload
 
-    encoder = WatermarkEncoder()
-    encoder.set_watermark("bits", [int(b) for b in format(0xB3EC907BB19E, "048b")])
-    rgb = np.asarray(scene(4))
-    marked = encoder.encode(rgb[:, :, ::-1].copy(), "dwtDct")[:, :, ::-1]  # BGR, as Stability
-    Image.fromarray(np.ascontiguousarray(marked)).save(OUT / "sdxl-watermarked.png")
+    sdxl = next(payload for payload in BUILTIN_PAYLOADS if payload.name == "sdxl")
+    marked = embed_payload(np.asarray(scene(4)), sdxl, "bgr", "uint8")  # as Stability's scripts
+    Image.fromarray(marked).save(OUT / "sdxl-watermarked.png")
 
     buffer = io.BytesIO()
     scene(5).save(buffer, format="JPEG", quality=85)
