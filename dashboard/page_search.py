@@ -7,9 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.media import thumbnail
+from dashboard.media import asset_preview, thumbnail
 from dashboard.state import audit, audit_once, open_asset, registry
-from registry.intake import intake_bytes
+from registry.banks import list_banks, references_with_banks
+from registry.copy_search import search_intake
+from registry.intake import IntakeResult, intake_bytes
 from registry.queries import (
     VerdictFilter,
     facets,
@@ -20,6 +22,7 @@ from registry.queries import (
 
 ANY = "(any)"
 PAGE_SIZE = 50
+CANDIDATES = 10
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -27,6 +30,12 @@ def _facets(_key: str) -> tuple[list[str], list[str], list[str]]:
     with registry().sessions() as session:
         f = facets(session)
     return list(f.detectors), list(f.labels), list(f.sources)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _banks(_key: str) -> list[str]:
+    with registry().sessions() as session:
+        return [summary.name for summary in list_banks(session)]
 
 
 def render() -> None:
@@ -73,7 +82,9 @@ def _filters_form() -> VerdictFilter | None:
         score_min = c4.number_input("Score at least", value=None, key="f_score_min")
         score_max = c5.number_input("Score at most", value=None, key="f_score_max")
         positive = c6.checkbox("Positive only", key="f_positive")
-        days = st.date_input("Created between", value=[], key="f_days")
+        c7, c8 = st.columns([1, 2])
+        bank = c7.selectbox("Copy of bank", [ANY, *_banks(registry().url)], key="f_bank")
+        days = c8.date_input("Created between", value=[], key="f_days")
         if not st.form_submit_button("Search"):
             return None
     since = until = None
@@ -88,6 +99,7 @@ def _filters_form() -> VerdictFilter | None:
         positive_only=positive,
         score_min=score_min, score_max=score_max, since=since, until=until,
         source=None if source == ANY else source,
+        bank=None if bank == ANY else bank,
     )
 
 
@@ -154,5 +166,40 @@ def _image_search() -> None:
     else:
         st.success(f"Exact match: known asset, first seen {match.first_seen:%Y-%m-%d %H:%M}.")
         st.button("Open asset", key="image_open", on_click=open_asset, args=(match.sha256,))
-    st.caption("Near-copy candidates: copy detection is not available in this registry build, "
-               "so only exact (sha256) matches are shown.")
+    if result.ok:
+        _copy_candidates(result, upload.name)
+
+
+def _copy_candidates(result: IntakeResult, name: str) -> None:
+    """Ranked copy-detection candidates from the enabled banks, with reference thumbnails."""
+    reg = registry()
+    candidates = search_intake(reg.settings, result, CANDIDATES, query=name)
+    st.subheader("Copy-detection candidates")
+    if not candidates:
+        st.info("No candidates: no bank reference is near this image (or no bank exists).")
+        return
+    with reg.sessions() as session:
+        rows = {ref.id: ref for ref, _ in
+                references_with_banks(session, ids=[c.ref_id for c in candidates])}
+    for candidate in candidates:
+        ref = rows.get(candidate.ref_id)
+        left, right = st.columns([1, 3])
+        with left:
+            preview = (asset_preview(candidate.reference_sha256, ref.location, reg.settings.limits)
+                       if ref is not None and candidate.reference_sha256 else None)
+            if preview is not None and preview.image is not None:
+                st.image(preview.image, width=128)
+            else:
+                st.caption("no thumbnail" if preview is None else preview.note)
+        with right:
+            verdict = "**COPY**" if candidate.match else "candidate"
+            verified = ("not run" if candidate.verified is None
+                        else f"{candidate.verified} inliers")
+            st.markdown(
+                f"#{candidate.rank} {verdict} · bank `{candidate.bank}` · "
+                f"{candidate.signal} distance {candidate.distance}/256 · "
+                f"verification: {verified}"
+            )
+            st.caption(f"reference sha256 `{candidate.reference_sha256 or '(hash only)'}`"
+                       + (f" · added by {ref.added_by}: {ref.reason}"
+                          if ref is not None and ref.added_by else ""))

@@ -61,6 +61,8 @@ class VerdictFilter:
     since: datetime | None = None
     until: datetime | None = None
     source: str | None = None
+    bank: str | None = None
+    """Only ``copy`` verdicts with a match (beyond the threshold) in this bank."""
 
     def describe(self) -> dict[str, object]:
         """The non-empty filters, for the audit log."""
@@ -127,6 +129,11 @@ def search_verdicts(
     conditions += times
     if times:
         conditions += _time_range_plan(session, times)
+    if flt.bank:
+        conditions.append(VerdictRow.detector == "copy")
+        conditions.append(
+            VerdictRow.evidence.contains({"matches": [{"bank": flt.bank, "match": True}]})
+        )
     if flt.source:
         seen_there = select(Sighting.asset_sha256).where(Sighting.source == flt.source)
         conditions.append(VerdictRow.asset_sha256.in_(seen_there))

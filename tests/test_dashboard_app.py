@@ -269,3 +269,36 @@ def test_pages_stay_behind_the_login_and_the_role(seeded: tuple[Settings, Seeded
     viewer = login(at, "vic")
     assert viewer.sidebar.radio(key="page").value == "Overview"
     assert not any(s.value == "Integrity" for s in viewer.subheader)
+
+
+def test_image_search_lists_copy_candidates_from_the_banks(
+    seeded: tuple[Settings, Seeded], tmp_path: Path
+) -> None:
+    from PIL import Image, ImageOps
+    from skimage import data as skdata
+
+    from registry.bank_ops import add_files
+
+    settings, _ = seeded
+    reference = tmp_path / "flagged.png"
+    Image.fromarray(skdata.astronaut()).save(reference)
+    registry = Registry.open(settings)
+    try:
+        outcomes = list(add_files(registry, "flagged", [reference], added_by="ivy",
+                                  reason="known abuse image"))
+    finally:
+        registry.close()
+    assert [o.status for o in outcomes] == ["added"]
+    mirrored = io.BytesIO()
+    ImageOps.mirror(Image.open(reference)).convert("RGB").save(mirrored, "JPEG", quality=60)
+
+    at = login(app(), "ivy")
+    at.file_uploader(key="search_upload").set_value(
+        ("suspect.jpg", mirrored.getvalue(), "image/jpeg")
+    ).run()
+    assert not at.exception
+    page = texts(at)
+    assert "Copy-detection candidates" in [h.value for h in at.subheader]
+    assert "**COPY**" in page and "bank `flagged`" in page, page
+    assert "known abuse image" in page
+    assert len(at.image) == 2  # the upload and the reference's thumbnail
