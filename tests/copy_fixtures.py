@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,3 +135,18 @@ EDITS: dict[str, Edit] = {
     "border": _border,
 }
 """The edit set; the last four are expected to need geometric verification."""
+
+
+def save_image(image: Image.Image, path: Path) -> Path:
+    """Write ``image`` to ``path`` (JPEG q90 for .jpg, else by extension), making folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jpg":
+        image.convert("RGB").save(path, quality=90)
+    else:
+        image.save(path)
+    return path
+
+
+def copy_cli_env(provreg_env: dict[str, str]) -> dict[str, str]:
+    """CLI environment running file-facts and copy in-process."""
+    return {**provreg_env, "PROVREG_DETECTORS": "file-facts,copy", "PROVREG_EXECUTOR": "inline"}

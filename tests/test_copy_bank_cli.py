@@ -7,32 +7,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from detectors.copy.matcher import ReferenceSet
-from tests.copy_fixtures import EDITS, reference_images, textured
+from tests.copy_fixtures import EDITS, copy_cli_env, reference_images, save_image, textured
 from tests.test_cli import REPO, json_lines, provreg
 
 
 @pytest.fixture
 def env(provreg_env: dict[str, str]) -> dict[str, str]:
-    return {**provreg_env, "PROVREG_DETECTORS": "file-facts,copy", "PROVREG_EXECUTOR": "inline"}
-
-
-def _save(image: Image.Image, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".jpg":
-        image.convert("RGB").save(path, quality=90)
-    else:
-        image.save(path)
-    return path
+    return copy_cli_env(provreg_env)
 
 
 def test_bank_commands_lifecycle_and_hash_lists(env: dict[str, str], tmp_path: Path) -> None:
     images = reference_images()
-    ref = _save(images["coffee"], tmp_path / "coffee.png")
+    ref = save_image(images["coffee"], tmp_path / "coffee.png")
     (line,) = json_lines(provreg(env, "bank", "add", "art", str(ref), "--json").stdout)
-    suspect = _save(EDITS["jpeg50"](images["coffee"]), tmp_path / "suspect.jpg")
+    suspect = save_image(EDITS["jpeg50"](images["coffee"]), tmp_path / "suspect.jpg")
 
     def matched() -> bool:
         found = json_lines(provreg(env, "search", str(suspect), "--json").stdout)
@@ -82,7 +72,7 @@ def test_concurrent_bank_add_loses_nothing(env: dict[str, str], tmp_path: Path) 
     for g in range(2):
         folder = tmp_path / f"group{g}"
         for i in range(4):
-            _save(textured(100 + 10 * g + i, (160, 120)), folder / f"{i}.png")
+            save_image(textured(100 + 10 * g + i, (160, 120)), folder / f"{i}.png")
         groups.append(folder)
     # both processes create the same bank at once, then interleave their index updates
     procs = [subprocess.Popen(
