@@ -54,7 +54,7 @@ def naive_append(session: Session, ledger: Ledger, verdict: object) -> None:
         session.add(MerkleNode(level=level, index=idx, hash=digest))
 
 
-def run_case(admin_url: str, name: str, count: int, per_txn: int, naive: bool) -> float:
+def run_case(admin_url: str, count: int, per_txn: int, naive: bool) -> float:
     db = f"provreg_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')  # type: ignore[arg-type]
@@ -105,7 +105,7 @@ def main() -> None:
     ]
     results = {}
     for label, count, per_txn, naive in cases:
-        results[label] = run_case(args.admin_url, label, count, per_txn, naive)
+        results[label] = run_case(args.admin_url, count, per_txn, naive)
         print(f"{label:45s} {results[label]:10.0f} verdicts/s  ({count} verdicts)", flush=True)
     naive_rate = results[cases[0][0]]
     print(f"batched / naive = {results[cases[2][0]] / naive_rate:.1f}x")

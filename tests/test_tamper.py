@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry import merkle
 from registry.checkpoint import vkey
 from registry.errors import LedgerIntegrityError
 from registry.ledger import Ledger
@@ -127,13 +129,9 @@ def test_deleted_last_rows_caught_by_checkpoint(attacker: Connection) -> None:
 def test_inserted_forged_row(attacker: Connection) -> None:
     forger = Signer.generate()
     verdict = synthetic_verdicts(1, start=5000)[0]
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
     record = build_record(verdict, log_index=SIZE, key_id=SIGNER.key_id, created_at=now)
     canonical = canonical_bytes(record)
-    from registry import merkle
-
     attacker.execute(
         text(
             "INSERT INTO assets (sha256, size_bytes, media_type) VALUES (:s, 1, 'image/png')"
