@@ -17,22 +17,13 @@ import struct
 from dataclasses import dataclass, field
 
 from detectors.base import JSONValue
-from detectors.metadata.findings import TextEntry, error_entry
-from detectors.metadata.png import PNG_SIGNATURE, PNGHeaderError, read_png
+from detectors.metadata.findings import ContainerError, TextEntry, error_entry
+from detectors.metadata.png import PNG_SIGNATURE, read_png
 
 JPEG_SOI = b"\xff\xd8\xff"
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 MAX_SEGMENTS = 10_000
-
-
-class ContainerError(Exception):
-    """The bytes are not a readable PNG, JPEG or WebP container."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass
@@ -68,10 +59,7 @@ def read_container(data: bytes) -> Container:
     """Read every metadata block of ``data``; see the module docstring."""
     fmt = sniff(data)
     if fmt == "png":
-        try:
-            png = read_png(data)
-        except PNGHeaderError as exc:
-            raise ContainerError(exc.reason, exc.detail) from exc
+        png = read_png(data)  # raises PNGHeaderError, a ContainerError
         return Container("png", png.texts, png.exif, png.xmp, png.errors)
     if fmt == "jpeg":
         return _read_jpeg(data)

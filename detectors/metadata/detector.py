@@ -18,9 +18,10 @@ from PIL import Image
 
 from detectors.base import Detector, JSONValue, Resources, Sample, Verdict
 from detectors.metadata import a1111, comfyui, fooocus, invokeai, novelai
-from detectors.metadata.containers import ContainerError, read_container
+from detectors.metadata.containers import read_container
 from detectors.metadata.exif import read_exif
 from detectors.metadata.findings import (
+    ContainerError,
     Finding,
     JSONParseError,
     ParseResult,

@@ -48,6 +48,17 @@ class Finding:
         return {"label": self.label, "source": self.source, "fields": dict(self.fields)}
 
 
+class ContainerError(Exception):
+    """The bytes are not a readable PNG, JPEG or WebP container; ``reason`` is from the
+    error vocabulary (``not-an-image``, ``truncated``), ``detail`` says what was wrong."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+
 def error_entry(source: str, reason: str, detail: str = "") -> dict[str, JSONValue]:
     """An evidence entry for a malformed part that was skipped."""
     entry: dict[str, JSONValue] = {"source": source, "reason": reason}

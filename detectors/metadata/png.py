@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from detectors.base import JSONValue
-from detectors.metadata.findings import TextEntry, error_entry
+from detectors.metadata.findings import ContainerError, TextEntry, error_entry
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_DECOMPRESSED = 8 * 1024 * 1024
@@ -31,13 +31,8 @@ class _TextBudget:
     remaining: int = MAX_DECOMPRESSED
 
 
-class PNGHeaderError(Exception):
+class PNGHeaderError(ContainerError):
     """The PNG signature or IHDR chunk is missing or cut short: nothing can be read."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass
