@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import merkle
-from registry.checkpoint import verify_checkpoint, vkey
+from registry.checkpoint import verify_checkpoint
 from registry.errors import CheckpointError, LedgerIntegrityError, VerificationError
 from registry.models import CheckpointRow, MerkleNode, VerdictRow
 from registry.records import MIRRORED_FIELDS, canonical_bytes, format_time
@@ -168,14 +168,3 @@ def verify_ledger(
     count, latest = _check_checkpoints(session, levels, size, checkpoint_vkeys)
     root = _root(levels, size) if size else merkle.EMPTY_ROOT
     return VerifyReport(size, root, count, latest)
-
-
-def trusted_vkeys(origin: str, verifier_keys: Iterable[bytes]) -> list[str]:
-    """Signed-note verifier keys for ``origin`` from raw public keys."""
-    return [vkey(origin, key) for key in verifier_keys]
-
-
-def verify_entry(row: VerdictRow, verifier: Verifier) -> bytes:
-    """Check one stored verdict on its own (signed bytes, mirrored columns, leaf hash and
-    signature); return its leaf hash or raise :class:`LedgerIntegrityError`."""
-    return _check_row(row, int(row.log_index), verifier)
