@@ -168,3 +168,9 @@ def verify_ledger(
     count, latest = _check_checkpoints(session, levels, size, checkpoint_vkeys)
     root = _root(levels, size) if size else merkle.EMPTY_ROOT
     return VerifyReport(size, root, count, latest)
+
+
+def verify_entry(row: VerdictRow, verifier: Verifier) -> bytes:
+    """Check one stored verdict on its own (signed bytes, mirrored columns, leaf hash and
+    signature); return its leaf hash or raise :class:`LedgerIntegrityError`."""
+    return _check_row(row, int(row.log_index), verifier)
