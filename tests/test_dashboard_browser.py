@@ -1,7 +1,8 @@
 """End to end in a real browser: `provreg dashboard` served on 127.0.0.1, driven by Playwright
 in Debian's headless Chromium. Log in, search by uploaded image, open the asset, download the
 evidence bundle and check it with the bundle's own standalone script. Screenshots of every page
-go to docs/screenshots/."""
+go to the test's temporary folder, or to docs/screenshots/ with ``PROVREG_UPDATE_SCREENSHOTS=1``
+(so a plain test run leaves the checkout clean)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.dashboard_helpers import PASSWORDS, Seeded, seed_registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
-SHOTS = REPO / "docs" / "screenshots"
+DOC_SHOTS = REPO / "docs" / "screenshots"
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -95,7 +96,8 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
     from playwright.sync_api import expect, sync_playwright
 
     url, seed, tmp = served
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = DOC_SHOTS if os.environ.get("PROVREG_UPDATE_SCREENSHOTS") == "1" else tmp / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
     sha = seed.rescanned  # judged by two versions of one detector: shown side by side
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
@@ -105,25 +107,25 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         page.set_default_timeout(60_000)
         page.goto(url)
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-        page.screenshot(path=SHOTS / "login.png")
+        page.screenshot(path=shots / "login.png")
         _login(page, url, "ivy")
 
         page.get_by_role("textbox", name="sha256 or hex prefix").fill(sha[:8])
         page.keyboard.press("Enter")
         expect(page.get_by_role("button", name="Open").first).to_be_visible()
-        page.screenshot(path=SHOTS / "search-sha256.png", full_page=True)
+        page.screenshot(path=shots / "search-sha256.png", full_page=True)
 
         page.get_by_role("tab", name="By filters").click()
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.get_by_text("Page 1:", exact=False)).to_be_visible()
         expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
         page.wait_for_timeout(2000)  # the data grid draws on a canvas after it mounts
-        page.screenshot(path=SHOTS / "search-filters.png", full_page=True)
+        page.screenshot(path=shots / "search-filters.png", full_page=True)
 
         page.get_by_role("tab", name="By image").click()
         page.locator('input[type="file"]').set_input_files(str(seed.files[sha]))
         expect(page.get_by_text("Exact match", exact=False)).to_be_visible()
-        page.screenshot(path=SHOTS / "search-image.png", full_page=True)
+        page.screenshot(path=shots / "search-image.png", full_page=True)
 
         page.get_by_role("button", name="Open asset").last.click()
         expect(page.get_by_text("PASS —", exact=False)).to_be_visible()
@@ -132,7 +134,7 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         expect(download_button).to_be_visible()
         page.set_viewport_size({"width": 1400, "height": 2600})
         page.wait_for_timeout(1500)
-        page.screenshot(path=SHOTS / "asset.png", full_page=True)
+        page.screenshot(path=shots / "asset.png", full_page=True)
         page.set_viewport_size({"width": 1400, "height": 1600})
         with page.expect_download() as download_info:
             download_button.click()
@@ -142,7 +144,7 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         page.get_by_text("Overview", exact=True).click()
         expect(page.get_by_text("Verdicts per day", exact=False)).to_be_visible()
         page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
-        page.screenshot(path=SHOTS / "overview.png", full_page=True)
+        page.screenshot(path=shots / "overview.png", full_page=True)
 
         admin = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         admin.set_default_timeout(60_000)
@@ -150,7 +152,7 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         admin.get_by_text("Audit", exact=True).click()
         expect(admin.get_by_text("Audit log", exact=True)).to_be_visible()
         admin.wait_for_timeout(1000)
-        admin.screenshot(path=SHOTS / "audit.png", full_page=True)
+        admin.screenshot(path=shots / "audit.png", full_page=True)
         browser.close()
 
     with zipfile.ZipFile(bundle) as archive:
