@@ -8,7 +8,6 @@ app reads once per session with ``Settings.from_env()``.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,9 +39,12 @@ def dashboard(host: str, port: int) -> None:
     env = dict(os.environ)
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     click.echo(f"provreg dashboard on http://{host}:{port}", err=True)
+    command = streamlit_command(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process rather than wrap it: a supervisor's SIGTERM (systemd, Kubernetes, a
+    # test fixture) then reaches the server itself instead of orphaning a running child.
     try:
-        completed = subprocess.run(streamlit_command(host, port), env=env, check=False)
-    except KeyboardInterrupt:
-        return
-    if completed.returncode not in (0, -2):
-        sys.exit(completed.returncode)
+        os.execve(command[0], command, env)
+    except OSError as exc:
+        raise click.ClickException(f"could not start Streamlit: {exc}") from exc

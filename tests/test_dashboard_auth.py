@@ -3,8 +3,11 @@ and the read-only database role that may only append to the audit log."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +179,44 @@ def test_bits_and_codes_are_rendered_readably() -> None:
         {"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa", "explanation": ""},
         {"code": "claimSignature.validated", "url": "", "explanation": ""},
     ]
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def test_stopping_provreg_dashboard_stops_the_server(
+    provreg_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGTERM to `provreg dashboard` (what systemd or Kubernetes sends) must stop Streamlit
+    too: the command becomes the server instead of leaving it running as an orphan."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "dashboard.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry", "dashboard", "--port", str(port)],
+            env=provreg_env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _health_ok(url):
+                assert process.poll() is None, "provreg dashboard exited early"
+                assert time.monotonic() < deadline, "dashboard did not become healthy"
+                time.sleep(0.5)
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+            assert b"streamlit" in cmdline, cmdline
+            process.terminate()
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    deadline = time.monotonic() + 10
+    while _health_ok(url) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _health_ok(url), "the Streamlit server outlived provreg dashboard"
