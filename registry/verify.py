@@ -11,7 +11,7 @@ diverging from a signed checkpoint.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -69,59 +69,108 @@ def _check_row(row: VerdictRow, expected_index: int, verifier: Verifier) -> byte
     return leaf
 
 
-def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
-    levels = [list(leaves)]
-    while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append(
-            [merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
-        )
-    return levels
+class _CompactRange:
+    """The perfect subtrees covering the leaves seen so far, largest first.
+
+    Appending a leaf completes one node per level it climbs; the root of the current size
+    folds these subtrees from the right (RFC 9162, section 2.1.1). That is all a streaming
+    check needs: O(log n) hashes, however long the log.
+    """
+
+    def __init__(self) -> None:
+        self._subtrees: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add the next leaf; return every node it completes as (level, index, hash)."""
+        completed = [(0, self.size, leaf)]
+        level, digest = 0, leaf
+        while self._subtrees and self._subtrees[-1][0] == level:
+            _, left = self._subtrees.pop()
+            level, digest = level + 1, merkle.node_hash(left, digest)
+            completed.append((level, self.size >> level, digest))
+        self._subtrees.append((level, digest))
+        self.size += 1
+        return completed
+
+    def root(self) -> bytes:
+        """The RFC 9162 root hash of the leaves appended so far."""
+        if not self._subtrees:
+            return merkle.EMPTY_ROOT
+        digest = self._subtrees[-1][1]
+        for _, left in reversed(self._subtrees[:-1]):
+            digest = merkle.node_hash(left, digest)
+        return digest
 
 
 def _first_leaf_of(level: int, index: int) -> int:
     return index << level
 
 
-def _check_nodes(session: Session, levels: list[list[bytes]], batch: int) -> None:
-    stmt = (
-        select(MerkleNode.level, MerkleNode.index, MerkleNode.hash)
+class _StoredLevel:
+    """The stored Merkle nodes of one level, read in index order beside the leaves."""
+
+    def __init__(self, session: Session, level: int, batch: int) -> None:
+        self.level = level
+        stmt = (
+            select(MerkleNode.index, MerkleNode.hash)
+            .where(MerkleNode.level == level)
+            .order_by(MerkleNode.index)
+            .execution_options(yield_per=batch)
+        )
+        self._rows: Iterator[tuple[int, bytes]] = (
+            (int(index), bytes(digest)) for index, digest in session.execute(stmt)
+        )
+
+    def expect(self, index: int, digest: bytes) -> None:
+        """The next stored node must be ``(level, index)`` with hash ``digest``."""
+        row = next(self._rows, None)
+        if row is None or row[0] > index:
+            raise LedgerIntegrityError(
+                _first_leaf_of(self.level, index), f"Merkle node missing at level {self.level}"
+            )
+        if row[1] != digest:
+            raise LedgerIntegrityError(
+                _first_leaf_of(self.level, index),
+                f"Merkle node ({self.level}, {index}) was altered",
+            )
+
+    def finish(self) -> None:
+        """No node may be stored past the last one the leaves complete."""
+        row = next(self._rows, None)
+        if row is not None:
+            raise LedgerIntegrityError(
+                _first_leaf_of(self.level, row[0]), f"stray Merkle node ({self.level}, {row[0]})"
+            )
+
+
+def _check_stray_levels(session: Session, levels: int) -> None:
+    """No node may be stored at a level the leaves never reach."""
+    stray = session.execute(
+        select(MerkleNode.level, MerkleNode.index)
+        .where(MerkleNode.level >= levels)
         .order_by(MerkleNode.level, MerkleNode.index)
-        .execution_options(yield_per=batch)
-    )
-    seen = [0] * len(levels)
-    for level, index, digest in session.execute(stmt):
-        level, index = int(level), int(index)
-        expected = levels[level][index] if level < len(levels) and index < len(
-            levels[level]
-        ) else None
-        if expected is None:
-            raise LedgerIntegrityError(
-                _first_leaf_of(level, index), f"stray Merkle node ({level}, {index})"
-            )
-        if bytes(digest) != expected:
-            raise LedgerIntegrityError(
-                _first_leaf_of(level, index), f"Merkle node ({level}, {index}) was altered"
-            )
-        seen[level] += 1
-    for level, count in enumerate(seen):
-        if count != len(levels[level]):
-            raise LedgerIntegrityError(
-                _first_leaf_of(level, count), f"Merkle node missing at level {level}"
-            )
+        .limit(1)
+    ).first()
+    if stray is not None:
+        level, index = int(stray[0]), int(stray[1])
+        raise LedgerIntegrityError(
+            _first_leaf_of(level, index), f"stray Merkle node ({level}, {index})"
+        )
 
 
-def _root(levels: list[list[bytes]], size: int) -> bytes:
-    nodes = {}
-    for level, index in merkle.root_coordinates(size):
-        nodes[(level, index)] = levels[level][index]
-    return merkle.root_from_nodes(size, nodes)
+@dataclass
+class _Checkpoints:
+    """The stored checkpoints, notes verified: {tree size: [(row id, root hash)]}."""
+
+    by_size: dict[int, list[tuple[int, bytes]]]
+    count: int
+    latest_size: int | None
 
 
-def _check_checkpoints(
-    session: Session, levels: list[list[bytes]], size: int, trusted: Iterable[str]
-) -> tuple[int, int | None]:
+def _signed_checkpoints(session: Session, trusted: Iterable[str]) -> _Checkpoints:
     trusted_vkeys = list(trusted)
+    by_size: dict[int, list[tuple[int, bytes]]] = {}
     count = 0
     latest: int | None = None
     for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id)):
@@ -131,22 +180,23 @@ def _check_checkpoints(
             raise LedgerIntegrityError(None, f"checkpoint {row.id}: {exc}") from exc
         if checkpoint.size != row.tree_size or checkpoint.root_hash != bytes(row.root_hash):
             raise LedgerIntegrityError(None, f"checkpoint {row.id}: columns differ from note")
-        if checkpoint.size > size:
-            raise LedgerIntegrityError(
-                size,
-                f"log truncated: checkpoint {row.id} covers {checkpoint.size} entries, "
-                f"only {size} stored",
-            )
-        if checkpoint.size and _root(levels, checkpoint.size) != checkpoint.root_hash:
-            # Every row verified, so only a rewritten history (a re-signed log) gets here; the
-            # last entry the checkpoint covers is the latest one it vouches for.
-            raise LedgerIntegrityError(
-                checkpoint.size - 1,
-                f"log diverges from signed checkpoint {row.id} (size {checkpoint.size})",
-            )
+        by_size.setdefault(checkpoint.size, []).append((row.id, checkpoint.root_hash))
         count += 1
         latest = checkpoint.size
-    return count, latest
+    return _Checkpoints(by_size, count, latest)
+
+
+def _check_checkpoints_at(
+    checkpoints: Mapping[int, list[tuple[int, bytes]]], tree: _CompactRange
+) -> None:
+    for row_id, root_hash in checkpoints.get(tree.size, ()):
+        if tree.root() != root_hash:
+            # Every row so far verified, so only a rewritten history (a re-signed log) gets
+            # here; the last entry the checkpoint covers is the latest one it vouches for.
+            raise LedgerIntegrityError(
+                tree.size - 1,
+                f"log diverges from signed checkpoint {row_id} (size {tree.size})",
+            )
 
 
 def verify_ledger(
@@ -156,18 +206,35 @@ def verify_ledger(
     *,
     batch: int = 5000,
 ) -> VerifyReport:
-    """Verify the whole ledger; raise LedgerIntegrityError at the first bad entry."""
-    leaves: list[bytes] = []
+    """Verify the whole ledger; raise LedgerIntegrityError at the first bad entry.
+
+    One pass in log order, streaming verdicts and each level's stored nodes side by side,
+    so memory stays O(log n) in the log's length (plus the checkpoints).
+    """
+    checkpoints = _signed_checkpoints(session, checkpoint_vkeys)
+    tree = _CompactRange()
+    stored: list[_StoredLevel] = []
     stmt = select(VerdictRow).order_by(VerdictRow.log_index).execution_options(yield_per=batch)
     for row in session.scalars(stmt):
-        leaves.append(_check_row(row, len(leaves), verifier))
+        leaf = _check_row(row, tree.size, verifier)
         session.expunge(row)
-    levels = _levels(leaves) if leaves else [[]]
-    _check_nodes(session, levels, batch)
-    size = len(leaves)
-    count, latest = _check_checkpoints(session, levels, size, checkpoint_vkeys)
-    root = _root(levels, size) if size else merkle.EMPTY_ROOT
-    return VerifyReport(size, root, count, latest)
+        for level, index, digest in tree.append(leaf):
+            if level == len(stored):
+                stored.append(_StoredLevel(session, level, batch))
+            stored[level].expect(index, digest)
+        _check_checkpoints_at(checkpoints.by_size, tree)
+    for stream in stored:
+        stream.finish()
+    _check_stray_levels(session, len(stored))
+    size = tree.size
+    for checkpoint_size, rows in sorted(checkpoints.by_size.items()):
+        if checkpoint_size > size:
+            raise LedgerIntegrityError(
+                size,
+                f"log truncated: checkpoint {rows[0][0]} covers {checkpoint_size} entries, "
+                f"only {size} stored",
+            )
+    return VerifyReport(size, tree.root(), checkpoints.count, checkpoints.latest_size)
 
 
 def verify_entry(row: VerdictRow, verifier: Verifier) -> bytes:

@@ -7,18 +7,20 @@ transaction that is rolled back, so the cases share one seeded ledger.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import merkle
 from registry.checkpoint import vkey
 from registry.errors import LedgerIntegrityError
 from registry.ledger import Ledger
+from registry.models import VerdictRow
 from registry.records import build_record, canonical_bytes
 from registry.signing import Signer, Verifier
 from registry.verify import verify_ledger
@@ -70,7 +72,12 @@ def test_untouched_ledger_verifies(seeded_engine: Engine) -> None:
             session, Verifier({SIGNER.key_id: SIGNER.public_key}),
             [vkey(ORIGIN, SIGNER.public_key)],
         )
+        leaves = session.scalars(select(VerdictRow.leaf_hash).order_by(VerdictRow.log_index))
+        reference = merkle.MemoryTree()
+        reference.append_hashes([bytes(leaf) for leaf in leaves])
     assert report.tree_size == SIZE and report.checkpoints == 1
+    assert report.latest_checkpoint_size == SIZE
+    assert report.root_hash == reference.root()
 
 
 @pytest.mark.parametrize("index", [0, 1, 377, 998, 999])
@@ -177,3 +184,45 @@ def test_altered_merkle_node(attacker: Connection) -> None:
         text("UPDATE merkle_nodes SET hash = sha256(hash) WHERE level = 3 AND index = 10")
     )
     assert first_bad_index(attacker) == 80
+
+
+def test_deleted_merkle_node(attacker: Connection) -> None:
+    attacker.execute(text("DELETE FROM merkle_nodes WHERE level = 2 AND index = 7"))
+    assert first_bad_index(attacker) == 28
+
+
+@pytest.mark.parametrize(("level", "index"), [(0, SIZE), (4, SIZE // 16), (40, 0)])
+def test_stray_merkle_node(attacker: Connection, level: int, index: int) -> None:
+    attacker.execute(
+        text("INSERT INTO merkle_nodes (level, index, hash) VALUES (:l, :i, :h)"),
+        {"l": level, "i": index, "h": bytes(32)},
+    )
+    assert first_bad_index(attacker) == index << level
+
+
+def test_resigned_history_diverges_from_checkpoint(attacker: Connection) -> None:
+    """An attacker holding the signing key rewrites entry 500 and every node above it: each
+    row and node is self-consistent again, and only the signed checkpoint catches it."""
+    canonical = attacker.execute(
+        text("SELECT canonical FROM verdicts WHERE log_index = 500")
+    ).scalar_one()
+    record = json.loads(bytes(canonical))
+    record["label"] = "forged"
+    forged = canonical_bytes(record)
+    attacker.execute(
+        text("UPDATE verdicts SET canonical = :c, label = 'forged', leaf_hash = :h, "
+             "signature = :s WHERE log_index = 500"),
+        {"c": forged, "h": merkle.leaf_hash(forged), "s": SIGNER.sign(forged)},
+    )
+    rebuilt = merkle.MemoryTree()
+    rebuilt.append_hashes([bytes(h) for h in attacker.execute(
+        text("SELECT leaf_hash FROM verdicts ORDER BY log_index")
+    ).scalars()])
+    for level in range(SIZE.bit_length()):
+        coord = (level, 500 >> level)
+        if coord in rebuilt.nodes:
+            attacker.execute(
+                text("UPDATE merkle_nodes SET hash = :h WHERE level = :l AND index = :i"),
+                {"h": rebuilt.nodes[coord], "l": coord[0], "i": coord[1]},
+            )
+    assert first_bad_index(attacker) == SIZE - 1
