@@ -12,7 +12,7 @@ import click
 from ray.exceptions import RayError
 
 from ray_jobs.report import change_report
-from ray_jobs.rescan import RescanIdentity, run_rescan
+from ray_jobs.rescan import RESCAN_WINDOW, RescanIdentity, run_rescan
 from ray_jobs.sources import ARCHIVE
 from ray_jobs.status import detector_counts, recent_runs
 from registry.cli import Context
@@ -30,11 +30,13 @@ def _emit(obj: dict[str, Any]) -> None:
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1),
               help="Detector actors (bounds the share of the cluster a re-scan takes).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--window", default=RESCAN_WINDOW, show_default=True, type=click.IntRange(1),
+              help="Items listed, checked for --resume and judged at a time (driver memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.pass_obj
 def rescan(
     obj: Context, detector_name: str, source: str, resume: bool, concurrency: int,
-    batch_size: int, as_json: bool,
+    batch_size: int, window: int, as_json: bool,
 ) -> None:
     """Re-run a detector (new version or model) over the archive; report what changed."""
     registry = obj.registry(migrate=True)
@@ -54,7 +56,7 @@ def rescan(
     try:
         result = run_rescan(registry, detector, source=source, resume=resume,
                             concurrency=concurrency, batch_size=batch_size,
-                            on_progress=progress)
+                            on_progress=progress, window_size=window)
     except RayError as exc:
         raise click.ClickException(
             f"re-scan failed on Ray ({type(exc).__name__}: {str(exc)[:500]}); the batches "

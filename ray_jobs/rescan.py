@@ -8,18 +8,24 @@ driver consumes batches as they finish and, per batch, in ONE transaction append
 verdicts (new identity, so nothing is overwritten) and marks the items done in
 ``rescan_progress``. A crash loses at most the batches in flight; ``resume=True`` skips every
 item the progress table already holds for this identity.
+
+Items are listed lazily and judged a window at a time (one dataset per window, its done
+items looked up in one query), so the driver holds one window of items, never the whole
+archive: a first pass only counts them, for the progress bar and ``provreg status``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import ray
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -84,16 +90,39 @@ class RescanWorker:
         return {"key": [str(k) for k in batch["key"]], "facts": facts, "verdict": judged}
 
 
-def done_keys(session: Session, identity: RescanIdentity) -> set[str]:
-    """Items already done for ``identity``."""
-    rows = session.scalars(
+#: Items listed, checked against the progress table and judged together (driver memory).
+RESCAN_WINDOW = 20_000
+
+
+def windows(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """``items`` in consecutive lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while window := list(itertools.islice(iterator, size)):
+        yield window
+
+
+def pending(session: Session, identity: RescanIdentity, window: Sequence[Item]) -> list[Item]:
+    """The items of ``window`` that ``identity`` has not done yet, in order."""
+    done = set(session.scalars(
         select(RescanProgress.item).where(
             RescanProgress.detector == identity.detector,
             RescanProgress.version == identity.version,
             RescanProgress.model_checksum == identity.model_checksum,
+            RescanProgress.item == any_(
+                bindparam("items", [item.key for item in window], type_=ARRAY(Text))
+            ),
         )
-    )
-    return set(rows)
+    ))
+    return [item for item in window if item.key not in done]
+
+
+def _todo(
+    registry: Registry, identity: RescanIdentity, window: Sequence[Item], resume: bool
+) -> list[Item]:
+    if not resume:
+        return list(window)
+    with registry.sessions() as session:
+        return pending(session, identity, window)
 
 
 def _decode_rows(
@@ -167,33 +196,42 @@ def run_rescan(
     concurrency: int = 1,
     batch_size: int = 32,
     on_progress: Callable[[int, int], None] | None = None,
+    window_size: int = RESCAN_WINDOW,
 ) -> RescanResult:
-    """Re-scan ``source`` with ``detector``; ``on_progress(done, total)`` after each batch."""
+    """Re-scan ``source`` with ``detector``; ``on_progress(done, total)`` after each batch.
+
+    ``window_size`` items are listed, checked and judged at a time (bounds driver memory).
+    """
     identity = RescanIdentity.of(detector)
-    with registry.sessions() as session:
-        items = list(items_for(session, source))
-        done = done_keys(session, identity) if resume else set()
-    todo = [item for item in items if item.key not in done]
+    total = todo_total = 0
+    for window in windows(items_for(registry.sessions, source), window_size):
+        total += len(window)
+        todo_total += len(_todo(registry, identity, window, resume))
 
     def begin(session: Session) -> int:
         registry.ledger.register_key(session)
         params: dict[str, object] = {
-            **asdict(identity), "total": len(todo), "skipped": len(items) - len(todo),
+            **asdict(identity), "total": todo_total, "skipped": total - todo_total,
             "resume": resume, "concurrency": concurrency,
         }
         return start_run(session, "rescan", source, params)
 
     run_id = in_transaction(registry.sessions, begin)
-    processed = errors = written = 0
-    for batch in _judged_batches(registry, detector, todo, concurrency, batch_size):
+    listed = skipped = processed = errors = written = 0
+    for window in windows(items_for(registry.sessions, source), window_size):
+        listed += len(window)
+        todo = _todo(registry, identity, window, resume)
+        skipped += len(window) - len(todo)
+        for batch in _judged_batches(registry, detector, todo, concurrency, batch_size):
 
-        def write(session: Session, batch: dict[str, Any] = batch) -> tuple[int, int, int]:
-            return write_rescan_batch(session, registry, identity, run_id, source, batch)
+            def write(session: Session, batch: dict[str, Any] = batch) -> tuple[int, int, int]:
+                return write_rescan_batch(session, registry, identity, run_id, source, batch)
 
-        count, failed, created = in_transaction(registry.sessions, write)
-        processed, errors, written = processed + count, errors + failed, written + created
-        if on_progress is not None:
-            on_progress(processed, len(todo))
+            count, failed, created = in_transaction(registry.sessions, write)
+            processed, errors, written = processed + count, errors + failed, written + created
+            if on_progress is not None:
+                on_progress(processed, max(todo_total, processed))
+
     def finish(session: Session) -> None:
         session.execute(
             update(IngestRun).where(IngestRun.id == run_id).values(finished_at=func.now())
@@ -201,8 +239,7 @@ def run_rescan(
         registry.ledger.checkpoint(session)
 
     in_transaction(registry.sessions, finish)
-    return RescanResult(run_id, identity, len(items), len(items) - len(todo), processed,
-                        errors, written)
+    return RescanResult(run_id, identity, listed, skipped, processed, errors, written)
 
 
 def _judged_batches(

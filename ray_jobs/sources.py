@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pyarrow import fs as pafs
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from registry.intake import IntakeLimits, IntakeResult, intake_bytes, intake_path, iter_media_paths
 from registry.media_sniff import OCTET_STREAM
@@ -35,15 +35,26 @@ def is_uri(location: str) -> bool:
     return "://" in location
 
 
-def archive_items(session: Session) -> Iterator[Item]:
-    """Every asset in the ledger that has a stored location, in content-address order."""
-    rows = session.execute(
-        select(Asset.sha256, Asset.location)
-        .where(Asset.location.is_not(None))
-        .order_by(Asset.sha256)
-    )
-    for sha256, location in rows:
-        yield Item(f"sha256:{sha256}", str(location))
+def archive_items(sessions: sessionmaker[Session], page: int = 10_000) -> Iterator[Item]:
+    """Every asset in the ledger that has a stored location, in content-address order.
+
+    Read a page at a time by keyset (``sha256 > last``), each page in its own short
+    transaction: a re-scan of millions of assets holds neither a snapshot nor the list open.
+    """
+    last = ""
+    while True:
+        with sessions() as session:
+            rows = session.execute(
+                select(Asset.sha256, Asset.location)
+                .where(Asset.location.is_not(None), Asset.sha256 > last)
+                .order_by(Asset.sha256)
+                .limit(page)
+            ).all()
+        for sha256, location in rows:
+            yield Item(f"sha256:{sha256}", str(location))
+        if len(rows) < page:
+            return
+        last = str(rows[-1][0])
 
 
 def folder_items(folder: Path) -> Iterator[Item]:
@@ -70,10 +81,10 @@ def uri_items(uri: str) -> Iterator[Item]:
         yield Item(location, location)
 
 
-def items_for(session: Session, source: str) -> Iterator[Item]:
-    """Items of ``source``: ``archive``, a local path, or a URI."""
+def items_for(sessions: sessionmaker[Session], source: str) -> Iterator[Item]:
+    """Items of ``source``, lazily: ``archive``, a local path, or a URI."""
     if source == ARCHIVE:
-        return archive_items(session)
+        return archive_items(sessions)
     if is_uri(source):
         return uri_items(source)
     return folder_items(Path(source))

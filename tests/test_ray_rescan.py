@@ -65,7 +65,8 @@ def test_rescan_killed_halfway_then_resumed(
     (Path(env2["PROVREG_HOME"]) / "config.toml").write_text(
         '[detector_options.slow-facts]\nsleep_s = 0.04\n'
     )
-    args = ["rescan", "--detector", "slow-facts", "--batch-size", "8", "--json"]
+    # Windows of 50 items: the kill and the resume both land across window boundaries.
+    args = ["rescan", "--detector", "slow-facts", "--batch-size", "8", "--window", "50", "--json"]
     first = subprocess.Popen([sys.executable, "-m", "registry", *args], env=env2, cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              start_new_session=True)
