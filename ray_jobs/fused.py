@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError
 
 from detectors.base import Detector, Resources, Verdict
-from ray_jobs.actors import DetectorSpec, ObjectRef, PackedSamples
+from ray_jobs.actors import DetectorSpec, ObjectRef, PackedSamples, pin_threads
 from ray_jobs.metrics import record_verdicts
 from registry.errors import ProvregError
 from registry.ingest import run_detector
@@ -51,26 +50,7 @@ ACTOR_START_TIMEOUT_S = 300.0
 #: an actor whose node was removed restart on the surviving nodes instead of waiting forever.
 FUSED_ACTOR_CPUS = 0.5
 
-#: Environment variables read by native thread pools when they start.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-
 Intake = Callable[[Path, IntakeLimits], IntakeResult]
-
-
-def pin_threads(threads: int) -> None:
-    """Limit this process's native thread pools to ``threads`` (OpenMP/BLAS, OpenCV, torch)."""
-    for variable in _THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - OpenCV is a dependency, but a detector's
-        pass
-    else:
-        cv2.setNumThreads(threads)
-    torch = sys.modules.get("torch")  # only if a detector imported it: importing is slow
-    if torch is not None:
-        torch.set_num_threads(threads)
 
 
 def is_fusable(resources: Resources) -> bool:

@@ -15,8 +15,8 @@ from PIL import Image
 
 from detectors.base import Resources
 from detectors.file_facts import FileFactsDetector
-from ray_jobs.actors import PackedSamples, pool_size
-from ray_jobs.fused import FusedResult, fused_count, is_fusable, pin_threads
+from ray_jobs.actors import PackedSamples, pin_threads, pool_size, threads_for
+from ray_jobs.fused import FusedResult, fused_count, is_fusable
 from ray_jobs.ingest import PixelTally, assemble, merge
 from registry.intake import IntakeLimits, intake_bytes, intake_path
 from tests.badfiles import make_good_files
@@ -120,6 +120,8 @@ def test_fusable_detectors_and_fused_actor_count() -> None:
     assert fused_count(2, 1.0) == 1
     assert fused_count(2, 2.0) == 1  # never zero
     assert fused_count(16, 0, max_actors=4) == 4
+    assert threads_for(Resources(num_cpus=0.25)) == 1
+    assert threads_for(Resources(num_cpus=4.0)) == 4
 
 
 def test_pin_threads_limits_opencv_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
