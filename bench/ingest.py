@@ -227,7 +227,7 @@ def main() -> None:
         "ledger_ratio_best": round(best["sequential_ledger"] / best["ray_ledger"], 2),
         "ledger_ratio_median": round(median["sequential_ledger"] / median["ray_ledger"], 2),
         "ray_ledger_vs_sequential_best": round(best["sequential"] / best["ray_ledger"], 2),
-        # Per round, Ray's time over the plain processes' (1.0: at the machine's ceiling).
+        # Per round, Ray's throughput over the plain processes' (1.0: the machine's ceiling).
         "ray_vs_plain_processes_per_round": [
             round(p / r, 2) for p, r in zip(times["plain_processes"], times["ray"], strict=True)],
         "seconds_per_round": {name: [round(t, 2) for t in values]
