@@ -4,9 +4,12 @@ Like Ray Data's operator fusion (``map_batches`` with a stateful callable): each
 constructs every CPU detector and calls its ``load()`` once, then takes a batch of *paths*,
 reads and decodes them, runs every detector it holds and returns the file facts and the
 verdicts. The pixels never leave the actor, so a batch costs one hop and no object-store
-copy; the earlier design (an intake task, then one actor pool per detector, samples by object
-reference) measured 1.07x the sequential loop on 2 cores against 1.85x for two plain
-processes, most of the gap being those hops and copies (see docs/benchmarks.md).
+copy, and every actor does every detector's share of the work. The earlier design (an
+intake task, then one actor pool per detector sized from its declared CPUs, samples by
+object reference) measured 1.07x the sequential loop on 2 cores against 1.85x for two plain
+processes: the watermark decoder, over 90 % of the detector work, had one actor and set the
+pace while the other core idled (the actors were busy 52 % of the 2 CPUs' time), with four
+hops and a copy of the pixels per batch on top (see docs/benchmarks.md).
 
 Detectors that declare GPUs (or more CPUs than one fused actor holds) keep their own
 :class:`ray_jobs.actors.DetectorPool`; for them the fused call also returns the packed samples
