@@ -127,10 +127,13 @@ class FusedWorker:
         return os.getpid()
 
     def info(self) -> dict[str, Any]:
-        """Process id, node, detectors and the resources Ray assigned to this actor."""
+        """Process id, node, detectors, OpenCV's thread count and the resources Ray assigned."""
+        import cv2
+
         context = ray.get_runtime_context()
         return {
             "pid": os.getpid(),
+            "opencv_threads": cv2.getNumThreads(),
             "node_id": context.get_node_id(),
             "detector": "+".join(d.name for d in self.detectors) or "intake",
             "resources": context.get_assigned_resources(),  # type: ignore[no-untyped-call]

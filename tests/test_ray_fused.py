@@ -56,11 +56,14 @@ def test_fused_and_gpu_pools_in_one_ingest_with_a_crashing_file(
     detectors = [FileFactsDetector(), HalfGpuFacts(), MetadataDetector()]
     runner = RayIngest(registry, detectors, intake=crashing_intake)
     try:
-        kinds = sorted(info["detector"] for info in runner.actor_info())
+        infos = runner.actor_info()
+        kinds = sorted(info["detector"] for info in infos)
         outcomes = list(runner.run(files, source="mixed"))
     finally:
         runner.shutdown()
     assert "file-facts+metadata" in kinds and "half-gpu-facts" in kinds
+    fused = [info for info in infos if info["detector"] == "file-facts+metadata"]
+    assert fused and all(info["opencv_threads"] == 1 for info in fused)  # pinned, not 2
     assert [o.path for o in outcomes] == [str(f) for f in files]
     crashed = outcomes[9]
     assert crashed.status == "error" and crashed.error == "corrupt"
