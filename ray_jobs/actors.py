@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,29 @@ ObjectRef = Any
 
 ACTOR_MAX_RESTARTS = 4
 ACTOR_MAX_TASK_RETRIES = 4
+
+
+#: Environment variables read by native thread pools when they start.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def pin_threads(threads: int) -> None:
+    """Limit this process's native thread pools to ``threads`` (OpenMP/BLAS, OpenCV, torch),
+    so actors sharing the cores do not each start a thread per core."""
+    import cv2  # a dependency of the watermark detector; cheap once imported
+
+    for variable in _THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    cv2.setNumThreads(threads)
+    torch = sys.modules.get("torch")  # only if a detector imported it: importing is slow
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def threads_for(resources: Resources) -> int:
+    """Native threads for an actor holding ``resources``: its whole CPUs, at least one."""
+    return max(1, math.floor(resources.num_cpus + 1e-9))
 
 
 #: Modes whose pixels round-trip exactly through a numpy array (the mode is implied by
@@ -101,8 +125,11 @@ class DetectorWorker:
     """The body of a detector actor (also usable in-process, e.g. by Ray Data)."""
 
     def __init__(self, spec: DetectorSpec) -> None:
+        threads = threads_for(spec.cls.resources)
+        pin_threads(threads)
         self.detector = spec.cls(spec.options)
         self.detector.load()
+        pin_threads(threads)  # again: loading may have imported torch
 
     def detect(self, packed: PackedSamples) -> list[Verdict]:
         """Exactly one verdict per sample, in order; never raises for bad input."""

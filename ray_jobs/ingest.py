@@ -1,14 +1,22 @@
-"""The Ray executor for ``provreg ingest``: parallel intake, detector actor pools, one writer.
+"""The Ray executor for ``provreg ingest``: fused intake+detector actors, GPU pools, one writer.
 
-Flow per batch of paths: an intake task (hashing and hardened decoding) returns the file
-facts and, as a second object, the decoded samples; every detector pool receives a reference
-to those samples; the driver waits for the oldest batch only (results come back in input
-order), assembles one verdict list per file exactly as ``registry.ingest.judge_batch`` does,
-and writes the batch in one transaction with ``registry.ingest.write_batch``. The driver is
-the single sequencing writer; the ledger's advisory lock and identity check make a retried
-batch a no-op. At most ``max_in_flight`` batches are submitted ahead, fewer when the images
-seen so far are large (about 1 GiB of decoded pixels in flight), which bounds memory and the
-work lost to a crash.
+Flow per batch of paths: a fused actor (:mod:`ray_jobs.fused`) reads and decodes the files
+and runs every CPU detector on them in one call, returning the file facts and verdicts; the
+pixels stay in that actor. Detectors that declare GPUs keep their own actor pools
+(:class:`ray_jobs.actors.DetectorPool`); for them the fused call also returns the packed
+samples as a second object, which the pools fetch by reference, never through the driver.
+The driver waits for the oldest batch only (results come back in input order), assembles
+one verdict list per file in the detectors' order, exactly as
+``registry.ingest.judge_batch`` does, and hands the batch to the single sequencing writer,
+which writes it in one transaction with ``registry.ingest.write_batch`` on its own thread
+while the next batches are collected. The ledger's advisory lock and identity check make a
+retried batch a no-op. About two batches per fused actor are in flight (``max_in_flight``),
+fewer when the images seen so far are large (about 1 GiB of decoded pixels in flight),
+which bounds memory and the work lost to a crash.
+
+A batch whose fused call fails past Ray's retries (a file that kills the decoder kills the
+actor on every attempt) is taken in again one file at a time, so that file alone gets an
+error verdict.
 
 Registered as ``[project.entry-points."provreg.executors"] ray``.
 """
@@ -21,9 +29,10 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
@@ -32,11 +41,18 @@ from detectors.base import Detector, Verdict
 from ray_jobs.actors import (
     DetectorPool,
     ObjectRef,
-    PackedSamples,
     cpu_scale_for,
     pool_size,
 )
 from ray_jobs.dbretry import in_transaction
+from ray_jobs.fused import (
+    FusedPool,
+    FusedResult,
+    FusedSpec,
+    Intake,
+    fused_count,
+    is_fusable,
+)
 from ray_jobs.runtime import DEFAULT_MAX_ACTORS, cluster_cpus, cluster_gpus, ensure_ray
 from registry.errors import ProvregError
 from registry.ingest import (
@@ -46,7 +62,7 @@ from registry.ingest import (
     start_run,
     write_batch,
 )
-from registry.intake import IntakeLimits, IntakeResult, intake_path
+from registry.intake import IntakeLimits, IntakeResult
 from registry.media_sniff import OCTET_STREAM, sniff
 from registry.settings import Settings
 
@@ -55,24 +71,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTAKE_MAX_RETRIES = 4
-INTAKE_NUM_CPUS = 0.5
 RESUBMITS = 3
+#: Batches queued per fused actor, so none idles while the driver collects and writes.
+BATCHES_PER_ACTOR = 2
 #: Decoded pixels allowed in flight (in the object store) at once, whatever the batch count.
 IN_FLIGHT_PIXEL_BYTES = 1 << 30
-
-
-def take_in(paths: list[str], limits: IntakeLimits) -> tuple[list[IntakeResult], PackedSamples]:
-    """Take in files: their facts (without pixels) and, separately, the decoded samples."""
-    results = [intake_path(Path(p), limits) for p in paths]
-    samples = [r.sample for r in results if r.sample is not None]
-    return [replace(r, sample=None) for r in results], PackedSamples.pack(samples)
-
-
-#: :func:`take_in` as a Ray task with two returns, so detectors fetch the samples directly.
-intake_task = ray.remote(
-    num_returns=2, max_retries=INTAKE_MAX_RETRIES, num_cpus=INTAKE_NUM_CPUS
-)(take_in)
+#: Memory a fused actor needs for intake (decoding) besides its detectors' declared memory.
+INTAKE_MEMORY_MB = 256
 
 
 def crashed_intake(path: str, cause: BaseException) -> IntakeResult:
@@ -106,6 +111,27 @@ def assemble(
     return output
 
 
+def merge(
+    fused: FusedResult,
+    pooled: Sequence[Sequence[Verdict]],
+    order: Sequence[tuple[bool, int]],
+) -> list[list[Verdict]]:
+    """Verdicts per file in the detectors' order, from the fused actor's and the pools'.
+
+    ``order[k]`` says where detector ``k``'s verdicts are: ``(True, i)``, position ``i`` of
+    the fused actor's list per file; ``(False, j)``, pool ``j``'s list (one per readable file).
+    """
+    output: list[list[Verdict]] = []
+    position = 0
+    for fact, mine in zip(fused.facts, fused.verdicts, strict=True):
+        if not fact.ok:
+            output.append([intake_error_verdict(fact)])
+            continue
+        output.append([mine[i] if in_fused else pooled[i][position] for in_fused, i in order])
+        position += 1
+    return output
+
+
 @dataclass
 class PixelTally:
     """Decoded bytes per file seen so far, to keep large images from piling up in flight."""
@@ -131,13 +157,17 @@ class PixelTally:
 @dataclass
 class _Batch:
     paths: list[str]
-    facts: ObjectRef
+    result: ObjectRef
     samples: ObjectRef
+    actor: int
     calls: list[tuple[ObjectRef, int]]
 
 
+Judged = tuple[list[IntakeResult], list[list[Verdict]]]
+
+
 class RayJudge:
-    """Detector pools on Ray and the bounded intake/detect pipeline (no database)."""
+    """Fused actors, GPU detector pools and the bounded pipeline between them (no database)."""
 
     def __init__(
         self,
@@ -146,44 +176,51 @@ class RayJudge:
         *,
         batch_size: int | None = None,
         max_in_flight: int | None = None,
-        max_actors: int = DEFAULT_MAX_ACTORS,
-        intake: Any = None,
+        max_actors: int | None = None,
+        intake: Intake | None = None,
     ) -> None:
+        """``max_actors`` caps every pool, the fused one included (by default: one fused actor
+        per free CPU, GPU pools up to ``DEFAULT_MAX_ACTORS``); ``intake`` replaces
+        ``intake_path`` inside the fused actors (tests make it crash on purpose)."""
         ensure_ray(settings)
-        #: The intake remote function (tests substitute one that crashes on purpose).
-        self.intake: Any = intake or intake_task
         self.settings = settings
         self.detectors = list(detectors)
         self.batch_size = batch_size or settings.batch_size
         cpus, gpus = cluster_cpus(), cluster_gpus()
-        self.max_in_flight = max_in_flight or max(2, int(cpus) * 2)
-        scale = cpu_scale_for(self.detectors, cpus=cpus)
-        share = 0.5 / max(1, len(self.detectors))  # the detectors split half the cluster
-        self.pools = [
-            DetectorPool(
-                d,
-                pool_size(
-                    replace(d.resources, num_cpus=d.resources.num_cpus * scale),
-                    cpus=cpus, gpus=gpus, max_actors=max_actors, cpu_share=share,
-                ),
-                gpus_available=gpus > 0,
-                cpu_scale=scale,
-            )
+        fused = [d for d in self.detectors if is_fusable(d.resources)]
+        pooled = [d for d in self.detectors if not is_fusable(d.resources)]
+        self.order = [
+            (True, fused.index(d)) if is_fusable(d.resources) else (False, pooled.index(d))
             for d in self.detectors
         ]
+        scale = cpu_scale_for(pooled, cpus=cpus)
+        share = 0.5 / max(1, len(pooled))  # the pooled detectors split at most half the cluster
+        self.pools: list[DetectorPool] = []
+        reserved = 0.0
+        for detector in pooled:
+            resources = replace(detector.resources, num_cpus=detector.resources.num_cpus * scale)
+            size = pool_size(resources, cpus=cpus, gpus=gpus,
+                             max_actors=max_actors or DEFAULT_MAX_ACTORS, cpu_share=share)
+            self.pools.append(DetectorPool(detector, size, gpus_available=gpus > 0,
+                                           cpu_scale=scale))
+            reserved += size * resources.num_cpus
+        count = fused_count(cpus, reserved, max_actors)
+        memory = INTAKE_MEMORY_MB + sum(d.resources.memory_mb for d in fused)
+        self.fused = FusedPool(FusedSpec.of(fused, intake=intake), count, memory_mb=memory)
+        self.fused.check()
+        self.max_in_flight = max_in_flight or BATCHES_PER_ACTOR * count
 
     def actor_info(self) -> list[dict[str, Any]]:
-        """Every detector actor's pid, node and assigned resources (for tests and status)."""
-        return [info for pool in self.pools for info in pool.info()]
+        """Every actor's pid, node, detectors and assigned resources (for tests and status)."""
+        return [*self.fused.info(), *(info for pool in self.pools for info in pool.info())]
 
     def shutdown(self) -> None:
-        """Stop the detector actors."""
+        """Stop the actors."""
+        self.fused.shutdown()
         for pool in self.pools:
             pool.shutdown()
 
-    def judge(
-        self, paths: Sequence[Path]
-    ) -> Iterator[tuple[list[IntakeResult], list[list[Verdict]]]]:
+    def judge(self, paths: Sequence[Path]) -> Iterator[Judged]:
         """Intake and detectors only (no database): per batch, file facts and verdicts."""
         pending: deque[_Batch] = deque()
         limits = self.settings.limits
@@ -196,51 +233,60 @@ class RayJudge:
                 done = self._collect(pending.popleft())
                 seen.add(done[0])
                 yield done
-            chunk = names[start: start + self.batch_size]
-            refs: Any = self.intake.remote(chunk, limits)
-            facts, samples = refs
-            calls = [pool.submit(samples) for pool in self.pools]
-            pending.append(_Batch(chunk, facts, samples, calls))
+            pending.append(self._submit(names[start: start + self.batch_size], limits))
         while pending:
             yield self._collect(pending.popleft())
 
-    def _collect(self, batch: _Batch) -> tuple[list[IntakeResult], list[list[Verdict]]]:
+    def _submit(
+        self, paths: list[str], limits: IntakeLimits, *, retries: int | None = None
+    ) -> _Batch:
+        result, samples, actor = self.fused.submit(
+            paths, limits, keep_samples=bool(self.pools), retries=retries)
+        calls = [pool.submit(samples) for pool in self.pools]
+        return _Batch(paths, result, samples, actor, calls)
+
+    def _collect(self, batch: _Batch) -> Judged:
         try:
-            facts: list[IntakeResult] = ray.get(batch.facts)
+            fused = cast(FusedResult, ray.get(batch.result))
         except RayError as exc:
             for pool, (_ref, index) in zip(self.pools, batch.calls, strict=True):
                 pool.release(index)
             return self._isolate(batch.paths, exc)
-        per_detector = [
+        finally:
+            self.fused.release(batch.actor)
+        pooled = [
             self._result(pool, batch, ref, index)
             for pool, (ref, index) in zip(self.pools, batch.calls, strict=True)
         ]
-        return facts, assemble(facts, per_detector)
+        return fused.facts, merge(fused, pooled, self.order)
 
-    def _isolate(
-        self, paths: Sequence[str], cause: RayError
-    ) -> tuple[list[IntakeResult], list[list[Verdict]]]:
-        """Take in a batch whose intake task failed past its retries one file at a time, so a
-        file that crashes the decoder (killing its worker) costs only its own verdict."""
-        log.warning("intake of a batch failed (%s); isolating its %d files", cause, len(paths))
+    def _isolate(self, paths: Sequence[str], cause: RayError) -> Judged:
+        """Judge a batch whose fused call failed past its retries one file at a time, so a
+        file that crashes the decoder (killing its actor) costs only its own verdict."""
+        log.warning("a fused batch failed (%s); isolating its %d files", cause, len(paths))
+        self.fused.check()  # a detector that no longer loads is an error, not a verdict
         facts: list[IntakeResult] = []
         verdicts: list[list[Verdict]] = []
         for path in paths:
-            refs: Any = self.intake.options(max_retries=1).remote([path], self.settings.limits)
+            single = self._submit([path], self.settings.limits, retries=1)
             try:
-                (fact,) = ray.get(refs[0])
+                fused = cast(FusedResult, ray.get(single.result))
             except RayError as exc:
+                for pool, (_ref, index) in zip(self.pools, single.calls, strict=True):
+                    pool.release(index)
+                self.fused.check(single.actor)
                 fact = crashed_intake(path, exc)
                 facts.append(fact)
-                verdicts.extend(assemble([fact], []))
+                verdicts.append([intake_error_verdict(fact)])
                 continue
-            single = _Batch([path], refs[0], refs[1], [pool.submit(refs[1]) for pool in self.pools])
-            per_detector = [
+            finally:
+                self.fused.release(single.actor)
+            pooled = [
                 self._result(pool, single, ref, index)
                 for pool, (ref, index) in zip(self.pools, single.calls, strict=True)
             ]
-            facts.append(fact)
-            verdicts.extend(assemble([fact], per_detector))
+            facts.extend(fused.facts)
+            verdicts.extend(merge(fused, pooled, self.order))
         return facts, verdicts
 
     def _result(
@@ -269,7 +315,9 @@ class RayJudge:
 
 
 class RayIngest(RayJudge):
-    """:class:`RayJudge` plus the single writer: one ledger transaction per batch."""
+    """:class:`RayJudge` plus the single writer: one ledger transaction per batch, written on
+    one writer thread while the driver collects the next batch (so the commit overlaps with
+    actor work), at most one batch ahead of what the caller has consumed."""
 
     def __init__(
         self,
@@ -278,8 +326,8 @@ class RayIngest(RayJudge):
         *,
         batch_size: int | None = None,
         max_in_flight: int | None = None,
-        max_actors: int = DEFAULT_MAX_ACTORS,
-        intake: Any = None,
+        max_actors: int | None = None,
+        intake: Intake | None = None,
     ) -> None:
         super().__init__(registry.settings, detectors, batch_size=batch_size,
                          max_in_flight=max_in_flight, max_actors=max_actors, intake=intake)
@@ -297,18 +345,32 @@ class RayIngest(RayJudge):
             }
             return start_run(session, "ingest", source, params)
 
-        run_id = in_transaction(registry.sessions, begin)
-        for facts, verdicts in self.judge(files):
+        def write(judged: Judged) -> list[FileOutcome]:
+            facts, verdicts = judged
 
-            def write(session: Any, facts: list[IntakeResult] = facts,
-                      verdicts: list[list[Verdict]] = verdicts) -> list[FileOutcome]:
+            def work(session: Any) -> list[FileOutcome]:
                 outcomes = write_batch(
                     session, ledger, facts, verdicts, ingest_run_id=run_id, source=source
                 )
                 finish_run(session, run_id, outcomes)
                 return outcomes
 
-            yield from in_transaction(registry.sessions, write)
+            return in_transaction(registry.sessions, work)
+
+        run_id = in_transaction(registry.sessions, begin)
+        # One thread: the writes stay sequential, in input order.
+        writes: deque[Future[list[FileOutcome]]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="provreg-writer") as writer:
+            try:
+                for judged in self.judge(files):
+                    writes.append(writer.submit(write, judged))
+                    while len(writes) > 1:
+                        yield from writes.popleft().result()
+                while writes:
+                    yield from writes.popleft().result()
+            finally:
+                for pending in writes:
+                    pending.cancel()
         in_transaction(registry.sessions, ledger.checkpoint)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import ClassVar
 
 from detectors.base import Resources, Sample, Verdict
 from detectors.file_facts import FileFactsDetector
+from registry.intake import IntakeLimits, IntakeResult, intake_path
 
 
 class SlowFactsV1(FileFactsDetector):
@@ -62,3 +65,26 @@ def heavy_variants(count: int) -> list[FileFactsDetector]:
         cls = type(f"HeavyFacts{index}", (HeavyFacts,), {"name": f"heavy-facts-{index}"})
         made.append(cls())
     return made
+
+
+def crashing_intake(path: Path, limits: IntakeLimits) -> IntakeResult:
+    """Intake that kills its process on files named crash*, like a decoder segfault."""
+    if path.name.startswith("crash"):
+        os._exit(1)
+    return intake_path(path, limits)
+
+
+SLOW_SIDE = 48
+
+
+class SleepyFacts(FileFactsDetector):
+    """file-facts that takes ``sleep_s`` per image exactly ``SLOW_SIDE`` pixels wide, so batches
+    holding such images finish after the batches behind them."""
+
+    name: ClassVar[str] = "sleepy-facts"
+    resources: ClassVar[Resources] = Resources(num_cpus=0.25, memory_mb=64)
+
+    def detect_one(self, sample: Sample) -> Verdict:
+        if sample.image is not None and sample.image.width == SLOW_SIDE:
+            time.sleep(float(self.options.get("sleep_s", 0.2)))
+        return super().detect_one(sample)

@@ -12,20 +12,19 @@ from typing import Any
 
 import psycopg
 import pytest
-import ray
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from ray_jobs.actors import DetectorPool
 from ray_jobs.dbretry import in_transaction
-from ray_jobs.ingest import RayIngest, ray_executor, take_in
+from ray_jobs.ingest import RayIngest, ray_executor
 from registry.app import Registry
 from registry.errors import ProvregError
 from registry.ingest import load_executor
 from registry.models import VerdictRow
 from registry.settings import Settings
 from registry.verify import verify_ledger
-from tests.ray_detectors import BrokenLoadFacts, HalfGpuFacts, heavy_variants
+from tests.ray_detectors import BrokenLoadFacts, HalfGpuFacts, crashing_intake, heavy_variants
 from tests.ray_fixtures import make_images, ray_address
 
 __all__ = ["ray_address"]
@@ -79,14 +78,6 @@ def test_500_images_survive_a_killed_detector_worker(
     assert {e.log_index for o in again for e in o.entries} == {
         e.log_index for o in outcomes[:60] for e in o.entries
     }
-
-
-@ray.remote(num_returns=2, max_retries=1, num_cpus=0.5)
-def crashing_intake(paths: list[str], limits: Any) -> Any:
-    """Intake that kills its worker process on files named crash*, like a decoder segfault."""
-    if any(Path(p).name.startswith("crash") for p in paths):
-        os._exit(1)
-    return take_in(paths, limits)
 
 
 def test_a_file_that_crashes_its_worker_costs_only_its_own_verdict(

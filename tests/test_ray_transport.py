@@ -1,10 +1,13 @@
 """Samples cross the object store unchanged: every mode, format and EXIF survives packing,
-so a detector judges the same on a Ray actor as in-process (no Ray started here)."""
+so a detector judges the same on a Ray actor as in-process; how fused and pooled verdicts
+are merged and how many fused actors are made (no Ray started here)."""
 
 from __future__ import annotations
 
 import io
+import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,9 @@ from PIL import Image
 
 from detectors.base import Resources
 from detectors.file_facts import FileFactsDetector
-from ray_jobs.actors import PackedSamples, pool_size
-from ray_jobs.ingest import PixelTally, assemble
+from ray_jobs.actors import PackedSamples, pin_threads, pool_size, threads_for
+from ray_jobs.fused import FusedResult, fused_count, is_fusable
+from ray_jobs.ingest import PixelTally, assemble, merge
 from registry.intake import IntakeLimits, intake_bytes, intake_path
 from tests.badfiles import make_good_files
 
@@ -87,3 +91,48 @@ def test_in_flight_window_shrinks_for_large_images() -> None:
     large = PixelTally(files=2, pixel_bytes=2 * 4000 * 3000 * 4)
     assert large.window(4, 64, 1 << 30) == 1  # one 64-image batch is ~3 GB decoded
     assert large.window(4, 4, 1 << 30) == 4
+
+
+def test_merge_puts_fused_and_pooled_verdicts_in_detector_order() -> None:
+    good = intake_bytes(_encoded("L", "PNG"), IntakeLimits(), path="good.png")
+    bad = intake_bytes(b"not an image", IntakeLimits(), path="bad.txt")
+    assert good.sample is not None
+    a, b, c = (FileFactsDetector().detect_batch([good.sample, good.sample]) for _ in range(3))
+    a = [replace(v, detector="a") for v in a]
+    b = [replace(v, detector="b") for v in b]
+    c = [replace(v, detector="c") for v in c]
+    facts = [replace(good, sample=None), bad, replace(good, sample=None)]
+    fused = FusedResult(facts, [[a[0], c[0]], [], [a[1], c[1]]])
+    # detectors a and c are fused (positions 0 and 1), b runs in pool 0
+    out = merge(fused, [b], [(True, 0), (False, 0), (True, 1)])
+    assert [[v.detector for v in per] for per in out] == [["a", "b", "c"], ["intake"],
+                                                          ["a", "b", "c"]]
+    assert out[2][1] is b[1] and out[1][0].error == "not-an-image"
+
+
+def test_fusable_detectors_and_fused_actor_count() -> None:
+    assert is_fusable(Resources(num_cpus=1.0))
+    assert is_fusable(Resources(num_cpus=0.25, memory_mb=4096))
+    assert not is_fusable(Resources(num_cpus=0.25, num_gpus=0.5))
+    assert not is_fusable(Resources(num_cpus=2.0))
+    assert fused_count(2, 0) == 2
+    assert fused_count(16, 1.0) == 15
+    assert fused_count(2, 1.0) == 1
+    assert fused_count(2, 2.0) == 1  # never zero
+    assert fused_count(16, 0, max_actors=4) == 4
+    assert threads_for(Resources(num_cpus=0.25)) == 1
+    assert threads_for(Resources(num_cpus=4.0)) == 4
+
+
+def test_pin_threads_limits_opencv_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    before = cv2.getNumThreads()
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    try:
+        pin_threads(1)
+        assert cv2.getNumThreads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "1"
+    finally:
+        cv2.setNumThreads(before)
