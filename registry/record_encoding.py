@@ -17,7 +17,6 @@ errors are those of :func:`~registry.records.build_record` and
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, cast
 
 from detectors.base import Verdict
-from registry.canonical import ENCODER, NeedsReference, prepare
+from registry.canonical import ENCODER, NeedsReference, canonicalize, prepare
 from registry.records import RECORD_SCHEMA, build_record, canonical_bytes, format_time, json_safe
 
 #: The record's members in RFC 8785 order (all keys are ASCII, so code-point order).
@@ -143,7 +142,7 @@ def _reference(verdict: Verdict, log_index: int, context: BatchContext) -> Encod
     )
     return EncodedRecord(
         canonical_bytes(record),
-        json.dumps(record["evidence"], ensure_ascii=False),
+        canonicalize(record["evidence"]).decode("utf-8"),
         cast(float | int | None, record["score"]),
         cast(float | int | None, record["p_value"]),
     )
