@@ -23,8 +23,10 @@ from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, cast
 
+import rfc8785
+
 from detectors.base import Verdict
-from registry.canonical import ENCODER, NeedsReference, canonicalize, prepare
+from registry.canonical import ENCODER, NeedsReference, canonicalize, float_text, prepare
 from registry.records import RECORD_SCHEMA, build_record, canonical_bytes, format_time, json_safe
 
 #: The record's members in RFC 8785 order (all keys are ASCII, so code-point order).
@@ -85,10 +87,36 @@ def _text(prepared: Any) -> str:
     return ENCODER.encode(prepared)
 
 
+def _scalar(value: Any) -> str:
+    """JSON text of a record member that ``json_safe`` already coerced, if it is a scalar.
+
+    Floats of any magnitude are written here (:func:`registry.canonical.float_text`), so a
+    p-value of 1e-9 does not send the whole record to the reference implementation.
+    """
+    kind = type(value)
+    if kind is float:
+        return float_text(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return _text(prepare(value))
+    raise NeedsReference
+
+
 def _number(value: Any) -> float | int | None:
-    """The record's ``score`` / ``p_value`` member, prepared (see ``build_record``)."""
-    walked = _walk(value)
-    return walked if isinstance(walked, float | int) else None
+    """The record's ``score`` / ``p_value`` member, as ``build_record`` makes it."""
+    safe = json_safe(value)
+    return safe if isinstance(safe, float | int) else None
+
+
+def _evidence(value: Any) -> str:
+    """Canonical JSON text of the evidence: one walk, or the reference for unusual values."""
+    try:
+        return _text(_walk(value))
+    except NeedsReference:  # e.g. a float below 1e-4 inside: the C encoder cannot write it
+        pass
+    try:
+        return canonicalize(json_safe(value)).decode("utf-8")
+    except rfc8785.CanonicalizationError as exc:  # the whole record's reference path raises
+        raise NeedsReference from exc               # the error it would have raised anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,24 +139,24 @@ class BatchContext:
 def encode_record(verdict: Verdict, *, log_index: int, context: BatchContext) -> EncodedRecord:
     """The signed record of ``verdict`` at ``log_index`` and its evidence as JSON text."""
     try:
-        evidence = _text(_walk(verdict.evidence))
+        evidence = _evidence(verdict.evidence)
         score = _number(verdict.score)
         p_value = _number(verdict.p_value)
         text = _TEMPLATE % (
             _text(prepare(verdict.asset_sha256)),
             context.created_at_text,
             _text(prepare(verdict.detector)),
-            _text(_walk(verdict.elapsed_ms)),
+            _scalar(json_safe(verdict.elapsed_ms)),
             _text(prepare(verdict.error)),
             evidence,
             context.key_id_text,
             _text(prepare(verdict.label)),
             _text(prepare(log_index)),
             _text(prepare(verdict.model_checksum)),
-            _text(p_value),
+            _scalar(p_value),
             "true" if verdict.positive else "false",
             _SCHEMA_TEXT,
-            _text(score),
+            _scalar(score),
             _text(prepare(verdict.version)),
         )
         return EncodedRecord(text.encode("utf-8"), evidence, score, p_value)

@@ -97,3 +97,15 @@ def test_values_only_the_reference_may_encode_take_the_reference_path() -> None:
         verdict = Verdict("d", "1", None, "0" * 64, "l", False, evidence=evidence)
         encoded = encode_record(verdict, log_index=1, context=CONTEXT)
         assert encoded.canonical == _reference(verdict, 1)[1]
+
+
+def test_small_p_values_and_scores_stay_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("took the reference path")
+
+    monkeypatch.setattr("registry.record_encoding._reference", refuse)
+    for p_value, score in ((1e-9, 3e-5), (2.5e-300, 1e17), (0.0, 2.0**60), (1e21, -1e-7)):
+        verdict = Verdict("w", "1", None, "0" * 64, "sdxl", True, score, p_value,
+                          elapsed_ms=1e-6)
+        encoded = encode_record(verdict, log_index=3, context=CONTEXT)
+        assert encoded.canonical == _reference(verdict, 3)[1]
