@@ -81,7 +81,11 @@ def copy_rows(
     inside the caller's transaction, so it commits or rolls back with everything else.
     Rows are written in COPY text form (registry/copy_text.py) in one chunk.
     """
-    payload = "".join([copy_text.line(row) for row in rows])
+    copy_text_rows(session, table, columns, "".join([copy_text.line(row) for row in rows]))
+
+
+def copy_text_rows(session: Session, table: str, columns: Sequence[str], payload: str) -> None:
+    """COPY ``payload``, rows already in COPY text form, in the session's transaction."""
     with _raw_cursor(session) as cursor, cursor.copy(_copy_sql(table, columns)) as copy:
         copy.write(payload)
 
@@ -171,8 +175,11 @@ class Ledger:
         nodes = merkle.new_nodes_for_append(
             start, [w.leaf for w in written], lambda coordinates: frontier
         )
-        copy_rows(session, MerkleNode.__tablename__, ("level", "index", "hash"),
-                  [(level, index, digest) for (level, index), digest in nodes.items()])
+        copy_text_rows(
+            session, MerkleNode.__tablename__, ("level", "index", "hash"),
+            "".join([f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
+                     for (level, index), digest in nodes.items()]),
+        )
         key_id = self.signer.key_id
         created = [
             LedgerEntry(start + i, verdict, w.canonical, w.signature, key_id, True)

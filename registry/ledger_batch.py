@@ -19,6 +19,7 @@ propagates, and the caller's rollback leaves no row of the batch behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from registry.signing import Signer
 #: Verdicts per chunk: large enough that per-chunk overhead vanishes, small enough that the
 #: server and the signer thread start early in a 1,000-verdict batch.
 CHUNK = 128
+
+_SPECIAL = re.compile("[\\\\\n\r\x00]").search
 
 #: Below this many fresh verdicts a batch is signed inline (a thread would cost more).
 THREADED_FROM = 2 * CHUNK
@@ -118,24 +121,38 @@ class BatchWriter:
         signatures: Sequence[bytes],
         written: list[Written],
     ) -> str:
-        field, text_field, bytea = copy_text.field, copy_text.text_field, copy_text.bytea_field
+        field, bytea = copy_text.field, copy_text.bytea_field
         lines = []
         for verdict, record, signature in zip(chunk, records, signatures, strict=True):
             leaf = merkle.leaf_hash(record.canonical)
             written.append(Written(record.canonical, signature, leaf))
+            # The short identity columns are nearly always plain text needing no escape:
+            # check them joined, and fall back to column-by-column escaping when not.
+            asset, detector, version = verdict.asset_sha256, verdict.detector, verdict.version
+            checksum, label = verdict.model_checksum, verdict.label
+            if (
+                type(asset) is str and type(detector) is str and type(version) is str
+                and type(label) is str and (checksum is None or type(checksum) is str)
+                and _SPECIAL(probe := f"{asset}\t{detector}\t{version}\t{checksum or ''}\t{label}")
+                is None and probe.count("\t") == 4
+            ):
+                identity = (
+                    f"{asset}\t{detector}\t{version}\t"
+                    f"{copy_text.NULL if checksum is None else checksum}\t{label}"
+                )
+            else:
+                identity = "\t".join(
+                    [field(value) for value in (asset, detector, version, checksum, label)]
+                )
             lines.append(
                 "\t".join((
                     str(self.start + len(written) - 1),
-                    field(verdict.asset_sha256),
-                    field(verdict.detector),
-                    field(verdict.version),
-                    field(verdict.model_checksum),
-                    field(verdict.label),
+                    identity,
                     "t" if verdict.positive else "f",
                     field(record.score),
                     field(record.p_value),
                     field(verdict.error),
-                    text_field(record.evidence_json),
+                    copy_text.text_field(record.evidence_json),
                     self._created_at,
                     self._ingest_run_id,
                     bytea(record.canonical),

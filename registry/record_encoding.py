@@ -87,6 +87,13 @@ def _text(prepared: Any) -> str:
     return ENCODER.encode(prepared)
 
 
+def _member(value: Any) -> str:
+    """JSON text of a record member taken from the verdict as it is (no ``json_safe``)."""
+    if type(value) is str:
+        return str(encode_basestring(value))
+    return _text(prepare(value))
+
+
 def _scalar(value: Any) -> str:
     """JSON text of a record member that ``json_safe`` already coerced, if it is a scalar.
 
@@ -143,21 +150,21 @@ def encode_record(verdict: Verdict, *, log_index: int, context: BatchContext) ->
         score = _number(verdict.score)
         p_value = _number(verdict.p_value)
         text = _TEMPLATE % (
-            _text(prepare(verdict.asset_sha256)),
+            _member(verdict.asset_sha256),
             context.created_at_text,
-            _text(prepare(verdict.detector)),
+            _member(verdict.detector),
             _scalar(json_safe(verdict.elapsed_ms)),
-            _text(prepare(verdict.error)),
+            _member(verdict.error),
             evidence,
             context.key_id_text,
-            _text(prepare(verdict.label)),
+            _member(verdict.label),
             _text(prepare(log_index)),
-            _text(prepare(verdict.model_checksum)),
+            _member(verdict.model_checksum),
             _scalar(p_value),
             "true" if verdict.positive else "false",
             _SCHEMA_TEXT,
             _scalar(score),
-            _text(prepare(verdict.version)),
+            _member(verdict.version),
         )
         return EncodedRecord(text.encode("utf-8"), evidence, score, p_value)
     except (NeedsReference, UnicodeEncodeError):
