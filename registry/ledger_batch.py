@@ -7,8 +7,9 @@ updating the indexes). Done one after the other they add up; here they overlap:
 * the COPY is opened first and fed chunk by chunk through psycopg's ``QueuedLibpqWriter``,
   whose thread sends data while this one keeps encoding, so the server ingests chunk k while
   chunk k+1 is being prepared;
-* signing runs on a worker thread one chunk ahead of line building (``cryptography``
-  releases the GIL while it signs), so a signature costs little wall time on a second core.
+* signing runs on a worker thread one chunk ahead of line building (libsodium, called through
+  cffi, releases the GIL while it signs). Measured 1.05x signing inline (docs/benchmarks.md);
+  small batches sign inline, where starting a thread would cost more than it saves.
 
 The contract does not change: one signature per verdict over its canonical bytes, log
 indexes ``start, start + 1, …`` assigned by the caller under the sequencer lock, and
