@@ -11,20 +11,22 @@ identity is already logged is not written again; the existing entry is returned 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+import psycopg
+from sqlalchemy import String, any_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from registry import merkle
+from registry import copy_text, merkle
 from registry.checkpoint import Checkpoint, sign_checkpoint
+from registry.ledger_batch import BatchWriter
 from registry.models import CheckpointRow, MerkleNode, SigningKey, VerdictRow
-from registry.records import build_record, canonical_bytes
 from registry.signing import Signer
 
 #: pg_advisory_xact_lock key of the single log sequencer ("provlog").
@@ -57,6 +59,19 @@ VERDICT_COLUMNS = (
 )
 
 
+def _raw_cursor(session: Session) -> psycopg.Cursor[Any]:
+    """A cursor on the session's own DBAPI connection (and so its transaction)."""
+    raw = session.connection().connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError("the ledger needs a psycopg (version 3) connection for COPY")
+    return raw.cursor()
+
+
+def _copy_sql(table: str, columns: Sequence[str]) -> str:
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    return f'COPY "{table}" ({column_list}) FROM STDIN'
+
+
 def copy_rows(
     session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
@@ -64,15 +79,15 @@ def copy_rows(
 
     COPY is several times faster than multi-row INSERT for the ledger's batches; it runs
     inside the caller's transaction, so it commits or rolls back with everything else.
+    Rows are written in COPY text form (registry/copy_text.py) in one chunk.
     """
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(
-        f'COPY "{table}" ({column_list}) FROM STDIN'
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_text_rows(session, table, columns, "".join([copy_text.line(row) for row in rows]))
+
+
+def copy_text_rows(session: Session, table: str, columns: Sequence[str], payload: str) -> None:
+    """COPY ``payload``, rows already in COPY text form, in the session's transaction."""
+    with _raw_cursor(session) as cursor, cursor.copy(_copy_sql(table, columns)) as copy:
+        copy.write(payload)
 
 
 def register_public_key(session: Session, key_id: str, public_key: bytes) -> None:
@@ -134,67 +149,54 @@ class Ledger:
         lock_sequencer(session)
         existing = self._existing(session, {identity_of(v) for v in verdicts})
         start = tree_size(session)
-        now = datetime.now(UTC)
-        rows: list[dict[str, object]] = []
-        leaves: list[bytes] = []
-        entries: list[LedgerEntry] = []
-        fresh: dict[Identity, LedgerEntry] = {}
+        fresh: list[Verdict] = []
+        positions: dict[Identity, int] = {}
+        slots: list[LedgerEntry | int] = []  # an entry already logged, or a position in fresh
         for verdict in verdicts:
             key = identity_of(verdict)
-            if key in existing:
-                entries.append(existing[key])
+            found = existing.get(key)
+            if found is not None:
+                slots.append(found)
                 continue
-            if key in fresh:  # the same verdict twice in one batch
-                entries.append(fresh[key])
-                continue
-            log_index = start + len(rows)
-            record = build_record(
-                verdict, log_index=log_index, key_id=self.signer.key_id, created_at=now
-            )
-            canonical = canonical_bytes(record)
-            signature = self.signer.sign(canonical)
-            leaf = merkle.leaf_hash(canonical)
-            leaves.append(leaf)
-            rows.append(
-                {
-                    "log_index": log_index,
-                    "asset_sha256": verdict.asset_sha256,
-                    "detector": verdict.detector,
-                    "version": verdict.version,
-                    "model_checksum": verdict.model_checksum,
-                    "label": verdict.label,
-                    "positive": bool(verdict.positive),
-                    "score": record["score"],
-                    "p_value": record["p_value"],
-                    "error": verdict.error,
-                    "evidence": json.dumps(record["evidence"], ensure_ascii=False),
-                    "created_at": now,
-                    "ingest_run_id": ingest_run_id,
-                    "canonical": canonical,
-                    "leaf_hash": leaf,
-                    "signature": signature,
-                    "key_id": self.signer.key_id,
-                }
-            )
-            entry = LedgerEntry(
-                log_index, verdict, canonical, signature, self.signer.key_id, True
-            )
-            fresh[key] = entry
-            entries.append(entry)
-        if rows:
-            nodes = merkle.new_nodes_for_append(
-                start, leaves, lambda coords: fetch_nodes(session, coords)
-            )
-            copy_rows(session, VerdictRow.__tablename__, VERDICT_COLUMNS,
-                      [[row[c] for c in VERDICT_COLUMNS] for row in rows])
-            copy_rows(session, MerkleNode.__tablename__, ("level", "index", "hash"),
-                      [(lv, ix, h) for (lv, ix), h in nodes.items()])
-        return entries
+            position = positions.get(key)
+            if position is None:  # else: the same verdict twice in one batch
+                position = positions[key] = len(fresh)
+                fresh.append(verdict)
+            slots.append(position)
+        if not fresh:
+            return [slot for slot in slots if isinstance(slot, LedgerEntry)]
+        frontier = fetch_nodes(session, merkle.frontier_coordinates(start))
+        writer = BatchWriter(
+            self.signer, start=start, created_at=datetime.now(UTC), ingest_run_id=ingest_run_id
+        )
+        with _raw_cursor(session) as cursor:
+            written = writer.write(cursor, _copy_sql(VerdictRow.__tablename__, VERDICT_COLUMNS),
+                                   fresh)
+        nodes = merkle.new_nodes_for_append(
+            start, [w.leaf for w in written], lambda coordinates: frontier
+        )
+        copy_text_rows(
+            session, MerkleNode.__tablename__, ("level", "index", "hash"),
+            "".join([f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
+                     for (level, index), digest in nodes.items()]),
+        )
+        key_id = self.signer.key_id
+        created = [
+            LedgerEntry(start + i, verdict, w.canonical, w.signature, key_id, True)
+            for i, (verdict, w) in enumerate(zip(fresh, written, strict=True))
+        ]
+        return [slot if isinstance(slot, LedgerEntry) else created[slot] for slot in slots]
 
     def _existing(self, session: Session, keys: set[Identity]) -> dict[Identity, LedgerEntry]:
+        # One array parameter rather than IN (...) with one placeholder per asset: a batch's
+        # query is then the same small statement whatever its size (cheaper to send and plan).
         assets = sorted({key[0] for key in keys})
         found: dict[Identity, LedgerEntry] = {}
-        rows = session.scalars(select(VerdictRow).where(VerdictRow.asset_sha256.in_(assets)))
+        rows = session.scalars(
+            select(VerdictRow).where(
+                VerdictRow.asset_sha256 == any_(bindparam("assets", assets, type_=ARRAY(String)))
+            )
+        )
         for row in rows:
             key = (row.asset_sha256, row.detector, row.version, row.model_checksum)
             if key in keys:

@@ -6,7 +6,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.canonical import canonicalize
+from registry.canonical import canonicalize, float_text
 
 json_values = st.recursive(
     st.none() | st.booleans()
@@ -32,3 +32,15 @@ def test_known_edge_cases() -> None:
         {"p": 2.5e-300, "big": 2**53 - 1, "s": "caf\u00e9"},
     ):
         assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_float_text_matches_reference(value: float) -> None:
+    assert float_text(value) == rfc8785.dumps(value).decode()
+
+
+def test_float_text_layout_boundaries() -> None:
+    for value in (1e-7, 9.99e-7, 1e-6, 1.5e-5, 1e-4, 1e16, 2.0**60, 9.99e20, 1e21, 5e-324,
+                  1.7976931348623157e308, -0.0, -1e-9, 123456789012345678901.0):
+        assert float_text(value) == rfc8785.dumps(value).decode()

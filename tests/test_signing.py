@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.errors import KeyStoreError, SignatureError, UnknownKeyError
 from registry.signing import KeyStore, Signer, Verifier, key_id_for
@@ -23,6 +24,15 @@ def test_sign_and_verify_round_trip() -> None:
         verifier.verify(signer.key_id, b"verdict", bytes(64))
     with pytest.raises(UnknownKeyError):
         verifier.verify("00" * 32, b"verdict", signature)
+
+
+def test_libsodium_signatures_equal_cryptography_signatures() -> None:
+    """Ed25519 is deterministic: the libsodium signer and OpenSSL give the same bytes."""
+    private = Ed25519PrivateKey.generate()
+    signer = Signer(private)
+    for message in (b"", b"verdict", bytes(range(256)) * 9):
+        assert signer.sign(message) == private.sign(message)
+        private.public_key().verify(signer.sign(message), message)
 
 
 def test_key_id_is_hash_of_public_key() -> None:
