@@ -149,6 +149,7 @@ def measure_here(name: str, size: int, build: Callable[[], Any],
     index = build()
     build_s = time.perf_counter() - started
     rss_delta = rss_mb() - before
+    batch(index, queries)  # warm-up (first-touch page faults, caches), not timed
     started = time.perf_counter()
     batch(index, queries)
     batched_qps = len(queries) / (time.perf_counter() - started)

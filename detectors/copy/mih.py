@@ -38,7 +38,11 @@ MERGE_AT: Final = 4096
 """Pending rows searched exhaustively before they are merged into the tables."""
 _BLOCK: Final = 1 << 17
 """Rows per block when computing keys (bounds the unpacked-bits temporary to 32 MiB)."""
+_GROUP: Final = 6
+"""Tables whose keys are computed together while building (6 x 4 bytes per code)."""
 _PENDING_CELLS: Final = 1 << 22
+_QUERY_BLOCK: Final = 4096
+"""Queries answered per vectorised pass (bounds the candidate temporaries to ~100 MB)."""
 """Bound on queries x pending rows compared at once."""
 
 Codes64 = npt.NDArray[np.uint64]
@@ -156,11 +160,11 @@ class MultiIndexHash:
         nkeys = 1 << self.layout.chunk_bits
         self._rows = np.empty((self.layout.tables, self._capacity), dtype=np.int32)
         self._offsets = np.empty((self.layout.tables, nkeys + 1), dtype=np.int32)
-        c = self.layout.chunks
-        for p in range(self.layout.perms):
-            keys = keys_of(self.codes, self.positions, slice(p * c, (p + 1) * c))
-            for j in range(c):
-                t = p * c + j
+        group = _GROUP  # keys of a few tables at a time: bounds the temporary memory
+        for first in range(0, self.layout.tables, group):
+            keys = keys_of(self.codes, self.positions, slice(first, first + group))
+            for j in range(keys.shape[1]):
+                t = first + j
                 column = np.ascontiguousarray(keys[:, j])
                 self._rows[t, :n] = sort_keys(column)
                 self._offsets[t, 0] = 0
@@ -236,9 +240,10 @@ class MultiIndexHash:
                      ) -> tuple[Rows, Rows, npt.NDArray[np.int32]]:
         """``(query index, row, distance)`` of live candidate rows within ``radius``, each
         pair once, sorted by query then row."""
-        step = max(1, _PENDING_CELLS // max(1, self.pending)) if self.pending else len(queries)
+        step = _QUERY_BLOCK if not self.pending else \
+            max(1, min(_QUERY_BLOCK, _PENDING_CELLS // self.pending))
         parts = [self._range(queries[lo:lo + step], radius, live, lo)
-                 for lo in range(0, max(len(queries), 1), max(step, 1))]
+                 for lo in range(0, len(queries), step)]
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0, dtype=np.int32)
