@@ -23,7 +23,7 @@ each fsynced and renamed into place, and then, atomically, ``manifest.json`` nam
 Otherwise a save appends one record to ``delta.<gen>.log``
 (:mod:`detectors.copy.journal`) with just the changes made since the set was loaded or last
 saved: a ``bank add`` of one image writes about its own size, not the whole set (1.8 s at
-1,600 references before; docs/benchmarks.md, "Copy bank updates"). :meth:`load` reads the
+1,600 references before; docs/detectors/copy.md, "Cost of an update"). :meth:`load` reads the
 base and replays the log; a torn last record is ignored. A reader that loaded generation
 ``g`` picks up later appends with :meth:`refresh`, and :func:`manifest_generation` tells it
 when a compaction replaced ``g`` (it then reloads). Files of generations older than the
@@ -192,6 +192,8 @@ class ReferenceSet:
         """Number of saves (snapshots and appended log records) this content reflects."""
         self._log_end = 0
         self._base_bytes = 0
+        self._home: Path | None = None
+        """The directory this set was loaded from or last saved to (appends go only there)."""
         self._journal: list[tuple[str, Any]] = []
         """Changes since the last load or save, replayable (see :meth:`_apply`)."""
         self._saved_config: dict[str, Any] | None = None
@@ -371,7 +373,8 @@ class ReferenceSet:
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
         config = dict(self.config.__dict__)
-        if not compact and self.generation and manifest_generation(root) == self.generation:
+        if not compact and self._home == root.resolve() \
+                and manifest_generation(root) == self.generation:
             log = root / _log_name(self.generation)
             unseen, _ = journal.read(log, self._log_end)
             if not unseen:  # nothing appended by another writer (a torn tail is dropped)
@@ -406,6 +409,7 @@ class ReferenceSet:
         _atomic_write(root / MANIFEST, json.dumps(manifest, indent=1).encode())
         self.generation, self.revision = gen, self.revision + 1
         self._log_end, self._journal, self._saved_config = 0, [], config
+        self._home = root.resolve()
         self._base_bytes = sum((root / name).stat().st_size for name in files.values())
         for old in root.iterdir():
             parts = old.name.split(".")
@@ -504,6 +508,7 @@ class ReferenceSet:
         self.generation = int(manifest["generation"])
         self.revision = int(manifest.get("revision", self.generation))
         self._saved_config = dict(manifest["config"])
+        self._home = root.resolve()
         try:
             self.refresh(root)
         except (KeyError, TypeError, ValueError, IndexFileError) as exc:
@@ -570,6 +575,8 @@ def _save_features(path: Path, features: dict[int, Features]) -> None:
             np.savez_compressed(fh, ids=np.array(ids, dtype=np.int64), counts=counts,
                                 points=points.astype(np.float32),
                                 descriptors=descriptors.astype(np.uint8))
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
