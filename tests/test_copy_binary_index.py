@@ -132,7 +132,7 @@ def test_bad_file_is_typed_error(tmp_path: Path) -> None:
         BinaryHashIndex.load(tmp_path / "missing.index")
 
 
-@pytest.mark.parametrize("layout", ["14x18x2", "12x21x4", "8x16x3"])
+@pytest.mark.parametrize("layout", ["13x19x3", "14x18x2", "12x21x4", "8x16x3"])
 @pytest.mark.parametrize("radius", [0, 5, 7, 20, 31])
 def test_mih_range_search_against_oracle(layout: str, radius: int) -> None:
     """Every hit is a true neighbour at its exact distance; below the number of chunks per
@@ -215,7 +215,7 @@ def test_auto_layout_follows_size() -> None:
     ids, codes, _, _ = planted(400, 1, seed=14)
     index = BinaryHashIndex(kind="mih")
     index.add(ids, codes)
-    assert str(index.mih_layout) == "14x18x2"
+    assert str(index.mih_layout) == "13x19x3"
     with pytest.raises(ValueError):
         BinaryHashIndex(kind="mih", layout="20x20")
 
