@@ -18,7 +18,8 @@
 Persistence: a directory holding a base snapshot and an append-only delta log.
 :meth:`ReferenceSet.save` with ``compact=True`` (and whenever the log has grown past
 :data:`COMPACT_FRACTION` of the base) writes a new generation: generation-numbered files
-(``pdq.<gen>.index``, ``phash.<gen>.index``, ``embed.<gen>.index``, ``features.<gen>.npz``),
+(``pdq.<gen>.index``, ``phash.<gen>.index``, ``embed.<gen>.index``, and the SIFT features,
+memory-mapped and read only for verified candidates: :mod:`detectors.copy.feature_store`),
 each fsynced and renamed into place, and then, atomically, ``manifest.json`` naming them.
 Otherwise a save appends one record to ``delta.<gen>.log``
 (:mod:`detectors.copy.journal`) with just the changes made since the set was loaded or last
@@ -48,6 +49,7 @@ from PIL import Image
 from detectors.copy import journal, signals
 from detectors.copy.binary_index import BinaryHashIndex, IndexFileError
 from detectors.copy.embedding import Embedder, HandcraftedEmbedder
+from detectors.copy.feature_store import FeatureStore, FeatureStoreError
 from detectors.copy.vector_index import VectorIndex
 from detectors.copy.verification import Features, GeometricVerifier, VerificationResult
 
@@ -201,7 +203,7 @@ class ReferenceSet:
         self._pdq = BinaryHashIndex(signals.PDQ_BITS)
         self._phash = BinaryHashIndex(signals.PHASH_BITS, "flat")
         self._embed = VectorIndex(self.embedder.dim)
-        self._features: dict[int, Features] = {}
+        self._features = FeatureStore()
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -260,7 +262,8 @@ class ReferenceSet:
         if phash is not None and embedding is not None and features is not None:
             self._phash.add(ids, phash)
             self._embed.add(ids, embedding)
-            self._features.update(zip(ids, features, strict=True))
+            for ref_id, feats in zip(ids, features, strict=True):
+                self._features.put(ref_id, feats)
         self._refs.update((ref.ref_id, ref) for ref in refs)
         if journal_it:
             self._journal.append(("add", (refs, pdq, phash, embedding, features)))
@@ -286,7 +289,7 @@ class ReferenceSet:
             return False
         for index in (self._pdq, self._phash, self._embed):
             index.remove([ref_id])
-        self._features.pop(ref_id, None)
+        self._features.pop(ref_id)
         self._journal.append(("remove", ref_id))
         return True
 
@@ -392,11 +395,12 @@ class ReferenceSet:
     def _snapshot(self, root: Path, config: dict[str, Any]) -> int:
         gen = max(self.generation, manifest_generation(root) or 0) + 1
         files = {"pdq": f"pdq.{gen}.index", "phash": f"phash.{gen}.index",
-                 "embed": f"embed.{gen}.index", "features": f"features.{gen}.npz"}
+                 "embed": f"embed.{gen}.index"}
         self._pdq.save(root / files["pdq"])
         self._phash.save(root / files["phash"])
         self._embed.save(root / files["embed"])
-        _save_features(root / files["features"], self._features)
+        files.update(self._features.save(root, gen))
+        self._features = FeatureStore.load(root, files)  # the overlay is now on disk
         manifest = {
             "format": _FORMAT, "generation": gen, "revision": self.revision + 1,
             "files": files,
@@ -444,7 +448,7 @@ class ReferenceSet:
                 if self._refs.pop(int(op["ref_id"]), None) is not None:
                     for index in (self._pdq, self._phash, self._embed):
                         index.remove([int(op["ref_id"])])
-                    self._features.pop(int(op["ref_id"]), None)
+                    self._features.pop(int(op["ref_id"]))
             elif op["op"] == "config":
                 self.config = MatchConfig(**op["config"])
                 self._saved_config = dict(op["config"])
@@ -500,9 +504,9 @@ class ReferenceSet:
             self._pdq = BinaryHashIndex.load(root / files["pdq"])
             self._phash = BinaryHashIndex.load(root / files["phash"])
             self._embed = VectorIndex.load(root / files["embed"])
-            self._features = _load_features(root / files["features"])
+            self._features = FeatureStore.load(root, files)
             self._base_bytes = sum((root / name).stat().st_size for name in files.values())
-        except (IndexFileError, OSError) as exc:
+        except (IndexFileError, FeatureStoreError, OSError) as exc:
             raise ReferenceSetError(str(exc)) from exc
         self._refs = {int(r["ref_id"]): Reference(**r) for r in manifest["references"]}
         self.generation = int(manifest["generation"])
@@ -558,41 +562,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _save_features(path: Path, features: dict[int, Features]) -> None:
-    """SIFT features of all references in one file (descriptors as uint8: SIFT's range)."""
-    ids = sorted(features)
-    counts = np.array([len(features[i].points) for i in ids], dtype=np.int64)
-    points = np.concatenate([features[i].points for i in ids]) if ids else np.zeros((0, 2))
-    desc = [features[i].descriptors for i in ids]
-    descriptors = np.concatenate([
-        np.zeros((0, 128), dtype=np.uint8) if d is None else d for d in desc
-    ]) if ids else np.zeros((0, 128), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, ids=np.array(ids, dtype=np.int64), counts=counts,
-                                points=points.astype(np.float32),
-                                descriptors=descriptors.astype(np.uint8))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _load_features(path: Path) -> dict[int, Features]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            ids, counts = data["ids"], data["counts"]
-            points, descriptors = data["points"], data["descriptors"].astype(np.uint8)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ReferenceSetError(f"cannot read features {path}: {exc}") from exc
-    out: dict[int, Features] = {}
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    for i, ref_id in enumerate(ids.tolist()):
-        lo, hi = int(offsets[i]), int(offsets[i + 1])
-        out[ref_id] = Features(points[lo:hi], descriptors[lo:hi] if hi > lo else None)
-    return out
