@@ -12,7 +12,11 @@ in tests/test_copy_binary_index.py) on a sample of queries.
 Compared, on the same data in the same process:
 
 - ``provreg-mih``: :class:`detectors.copy.binary_index.BinaryHashIndex` kind ``mih``
-  (17 tables x 15 bits unless ``--mih`` says otherwise);
+  (numpy CSR multi-index hashing, layout ``12x21x4`` unless ``--layouts`` says otherwise),
+  batched search timed with one thread and again with the batch split over two threads
+  (column "batched 2 threads"; single-query calls always use one);
+- ``faiss-mih``: FAISS ``IndexBinaryMultiHash`` (``nflip=0``) in ``IndexBinaryIDMap2``, the
+  layout provreg used before (``17x15`` unless ``--faiss-mih`` says otherwise);
 - ``provreg-flat``: the same class, exact flat layout (sizes up to ``--flat-max-size``);
 - ``te-PDQIndex``: ``threatexchange.signal_type.pdq.pdq_index.PDQIndex`` (FAISS MIH, 16
   tables, nflip 1);
@@ -58,20 +62,33 @@ class Row:
     size: int
     build_s: float
     rss_delta_mb: float
+    peak_delta_mb: float
+    """Growth of the peak RSS over the whole measurement (build, queries, recall)."""
     index_mb: float
     batched_qps: float
     single_qps: float
     recall: float
     note: str = ""
+    batched2_qps: float = 0.0
+    """Batched lookups/s with two threads (0: not measured)."""
 
 
-def rss_mb() -> float:
-    """Current resident set size in MiB (Linux /proc)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Current (``VmRSS``) or peak (``VmHWM``) resident set size in MiB (Linux /proc)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def reset_peak_rss() -> None:
+    """Reset ``VmHWM`` to the current RSS (Linux >= 4.0; ignored where refused)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
 
 
 def make_data(n: int, nq: int, seed: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8],
@@ -121,50 +138,89 @@ def measure_here(name: str, size: int, build: Callable[[], Any],
             single: Callable[[Any, npt.NDArray[np.uint8]], set[int]],
             nbytes: Callable[[Any], int], queries: npt.NDArray[np.uint8],
             sample: npt.NDArray[np.uint8], expected: list[set[int]], n_single: int,
-            note: str = "") -> Row:
+            note: str = "",
+            batch2: Callable[[Any, npt.NDArray[np.uint8]], list[set[int]]] | None = None
+            ) -> Row:
     """Build one index and time it; the index is dropped before returning."""
     gc.collect()
+    reset_peak_rss()
     before = rss_mb()
     started = time.perf_counter()
     index = build()
     build_s = time.perf_counter() - started
     rss_delta = rss_mb() - before
+    batch(index, queries)  # warm-up (first-touch page faults, caches), not timed
     started = time.perf_counter()
     batch(index, queries)
     batched_qps = len(queries) / (time.perf_counter() - started)
+    batched2_qps = 0.0
+    if batch2 is not None:
+        started = time.perf_counter()
+        batch2(index, queries)
+        batched2_qps = len(queries) / (time.perf_counter() - started)
     started = time.perf_counter()
     for row in range(n_single):
         single(index, queries[row:row + 1])
     single_qps = n_single / (time.perf_counter() - started)
     rec = recall(batch(index, sample), expected)
     size_mb = nbytes(index) / 2**20
+    peak_delta = rss_mb("VmHWM") - before
     del index
     gc.collect()
-    result = Row(name, size, round(build_s, 2), round(rss_delta, 1), round(size_mb, 1),
-                 round(batched_qps), round(single_qps), round(rec, 4), note)
+    result = Row(name, size, round(build_s, 2), round(rss_delta, 1), round(peak_delta, 1),
+                 round(size_mb, 1),
+                 round(batched_qps), round(single_qps), round(rec, 4), note,
+                 round(batched2_qps))
     print(json.dumps(asdict(result)), flush=True)
     return result
 
 
-def provreg_rows(kind: str, nhash: int, bits: int, codes: npt.NDArray[np.uint8],
-                 **common: Any) -> Row:
+def provreg_rows(kind: str, layout: str, codes: npt.NDArray[np.uint8], **common: Any) -> Row:
     ids = np.arange(len(codes), dtype=np.int64)
 
     def build() -> BinaryHashIndex:
-        index = BinaryHashIndex(kind=kind, nhash=nhash, mih_bits=bits)  # type: ignore[arg-type]
+        index = BinaryHashIndex(kind=kind, layout=layout)  # type: ignore[arg-type]
         index.add(ids, codes)
         return index
 
-    def batch(index: BinaryHashIndex, q: npt.NDArray[np.uint8]) -> list[set[int]]:
-        result = index.range_search(q, RADIUS)
+    def batch(index: BinaryHashIndex, q: npt.NDArray[np.uint8],
+              threads: int = 1) -> list[set[int]]:
+        result = index.range_search(q, RADIUS, threads=threads)
         return [set(result.ids[result.lims[i]:result.lims[i + 1]].tolist())
                 for i in range(len(q))]
+
+    def batch2(index: BinaryHashIndex, q: npt.NDArray[np.uint8]) -> list[set[int]]:
+        return batch(index, q, threads=2)
 
     def single(index: BinaryHashIndex, q: npt.NDArray[np.uint8]) -> set[int]:
         return set(index.range_search(q, RADIUS).ids.tolist())
 
-    name = "provreg-flat" if kind == "flat" else f"provreg-mih{nhash}x{bits}"
-    return measure(name, len(codes), build, batch, single, lambda i: i.nbytes(), **common)
+    if kind == "flat":
+        return measure("provreg-flat", len(codes), build, batch, single, lambda i: i.nbytes(),
+                       **common)
+    return measure(f"provreg-mih{layout}", len(codes), build, batch, single,
+                   lambda i: i.nbytes(), batch2=batch2, **common)
+
+
+def faiss_mih_rows(nhash: int, bits: int, codes: npt.NDArray[np.uint8], **common: Any) -> Row:
+    ids = np.arange(len(codes), dtype=np.int64)
+
+    def build() -> Any:
+        inner = faiss.IndexBinaryMultiHash(256, nhash, bits)
+        inner.nflip = 0
+        index = faiss.IndexBinaryIDMap2(inner)
+        index.add_with_ids(codes, ids)
+        return index
+
+    def batch(index: Any, q: npt.NDArray[np.uint8]) -> list[set[int]]:
+        lims, _, found = index.range_search(q, RADIUS + 1)
+        return [set(found[lims[i]:lims[i + 1]].tolist()) for i in range(len(q))]
+
+    def single(index: Any, q: npt.NDArray[np.uint8]) -> set[int]:
+        return set(index.range_search(q, RADIUS + 1)[2].tolist())
+
+    return measure(f"faiss-mih{nhash}x{bits}", len(codes), build, batch, single,
+                   lambda i: len(faiss.serialize_index_binary(i)), **common)
 
 
 def te_rows(which: str, codes: npt.NDArray[np.uint8], note: str = "", **common: Any) -> Row:
@@ -208,7 +264,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=10_000, help="batched queries")
     parser.add_argument("--single", type=int, default=1_000, help="single-query calls")
     parser.add_argument("--recall-sample", type=int, default=1_000)
-    parser.add_argument("--mih", nargs="+", default=["17x15"], help="MIH configs NHASHxBITS")
+    parser.add_argument("--layouts", nargs="+", default=["12x21x4"],
+                        help="provreg MIH layouts CHUNKSxBITSxPERMS")
+    parser.add_argument("--faiss-mih", nargs="*", default=["17x15"],
+                        help="FAISS IndexBinaryMultiHash configs NHASHxBITS (none: skip)")
     parser.add_argument("--flat-max-size", type=int, default=1_000_000)
     parser.add_argument("--te-max-size", type=int, default=1_000_000)
     parser.add_argument("--te2-queries", type=int, default=200,
@@ -229,11 +288,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sample = queries[: args.recall_sample]
         common = {"queries": queries, "sample": sample, "expected": truth(codes, sample),
                   "n_single": args.single}
-        for spec in args.mih:
+        for spec in args.layouts:
+            rows.append(provreg_rows("mih", spec, codes, **common))
+        for spec in args.faiss_mih:
             nhash, bits = (int(v) for v in spec.split("x"))
-            rows.append(provreg_rows("mih", nhash, bits, codes, **common))
+            rows.append(faiss_mih_rows(nhash, bits, codes, **common))
         if size <= args.flat_max_size:
-            rows.append(provreg_rows("flat", 0, 0, codes, **common))
+            rows.append(provreg_rows("flat", "12x21x4", codes, **common))
         if not args.no_te and size <= args.te_max_size:
             rows.append(te_rows("PDQIndex", codes, **common))
             # PDQIndex2 is exhaustive float search: time it on fewer queries.
@@ -245,12 +306,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         del codes
         gc.collect()
     print()
-    print("| index | hashes | build s | RSS delta MB | index MB | lookups/s batched "
-          "| lookups/s single | recall@31 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| index | hashes | build s | RSS delta MB | peak RSS delta MB | index MB "
+          "| lookups/s batched | batched 2 threads | lookups/s single | recall@31 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r.index} | {r.size:,} | {r.build_s} | {r.rss_delta_mb} | {r.index_mb} "
-              f"| {r.batched_qps:,} | {r.single_qps:,} | {r.recall} |")
+        two = f"{r.batched2_qps:,}" if r.batched2_qps else "-"
+        print(f"| {r.index} | {r.size:,} | {r.build_s} | {r.rss_delta_mb} "
+              f"| {r.peak_delta_mb} | {r.index_mb} "
+              f"| {r.batched_qps:,} | {two} | {r.single_qps:,} | {r.recall} |")
 
 
 if __name__ == "__main__":

@@ -170,4 +170,5 @@ def _sync(registry: Registry,
             elif references.remove(row.id):
                 change.removed.append(row.id)
     change.generation, change.size = references.generation, len(references)
+    change.revision = references.revision
     return change

@@ -39,7 +39,8 @@ def _user(value: str | None) -> str | None:
 
 
 def _change_text(change: IndexChange) -> str:
-    parts = [f"generation {change.generation}", f"{change.size} reference(s) indexed"]
+    parts = [f"generation {change.generation}", f"revision {change.revision}",
+             f"{change.size} reference(s) indexed"]
     if change.added or change.hash_only:
         parts.append(f"+{len(change.added) + len(change.hash_only)}"
                      + (f" ({len(change.hash_only)} hash-only)" if change.hash_only else ""))

@@ -2,10 +2,12 @@
 
 The index (a :class:`~detectors.copy.matcher.ReferenceSet` directory) is derived from the
 bank rows in PostgreSQL. Writers — ``bank add``, disable/enable, remove, rebuild — take an
-exclusive ``fcntl`` lock on ``indexes/copy.lock``, load the newest generation, change it and
-save a new generation before releasing the lock, so two concurrent writers never lose each
-other's update. Readers (the ``copy`` detector, ``provreg search``) take no lock: a save
-writes its files first and the manifest last, atomically.
+exclusive ``fcntl`` lock on ``indexes/copy.lock``, load the newest generation (replaying its
+delta log), change it and save before releasing the lock, so two concurrent writers never
+lose each other's update. A save appends the change to the delta log (fsynced) or, when the
+log has grown large or on a rebuild, compacts into a new generation. Readers (the ``copy``
+detector, ``provreg search``) take no lock: a compaction writes its files first and the
+manifest last, atomically, and a reader ignores a log record still being written.
 
 A reference whose file is still present at its recorded location with the recorded SHA-256
 is indexed from its pixels (PDQ, pHash, embedding, SIFT features); otherwise from its PDQ
@@ -48,6 +50,7 @@ class IndexChange:
     hash_only: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
     generation: int = 0
+    revision: int = 0
     size: int = 0
 
 
@@ -98,7 +101,7 @@ def updating(settings: Settings, *, fresh: bool = False) -> Iterator[ReferenceSe
         current = None if fresh else load_references(settings)
         references = current or ReferenceSet(embedder=embedder_for(settings))
         yield references
-        references.save(directory)
+        references.save(directory, compact=fresh)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 

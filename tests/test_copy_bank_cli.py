@@ -87,6 +87,6 @@ def test_concurrent_bank_add_loses_nothing(env: dict[str, str], tmp_path: Path) 
     assert len(ids) == 8
     index = ReferenceSet.load(Path(env["PROVREG_HOME"]) / "indexes" / "copy")
     assert sorted(r.ref_id for r in index.references()) == sorted(ids)
-    assert index.generation >= 8  # one save per file
+    assert index.revision >= 8  # one save (a log append) per file
     (listed,) = json_lines(provreg(env, "bank", "list", "--json").stdout)
     assert (listed["bank"], listed["references"]) == ("flagged", 8)

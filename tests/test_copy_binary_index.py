@@ -130,3 +130,115 @@ def test_bad_file_is_typed_error(tmp_path: Path) -> None:
         BinaryHashIndex.load(bad)
     with pytest.raises(IndexFileError):
         BinaryHashIndex.load(tmp_path / "missing.index")
+
+
+@pytest.mark.parametrize("layout", ["13x19x3", "14x18x2", "12x21x4", "8x16x3"])
+@pytest.mark.parametrize("radius", [0, 5, 7, 20, 31])
+def test_mih_range_search_against_oracle(layout: str, radius: int) -> None:
+    """Every hit is a true neighbour at its exact distance; below the number of chunks per
+    permutation (pigeonhole) nothing is missed; at larger radii recall stays high."""
+    ids, codes, queries, _ = planted(6000, 300, seed=11)
+    index = BinaryHashIndex(kind="mih", layout=layout)
+    index.add(ids, codes)
+    result = index.range_search(queries, radius)
+    expected = oracle(queries, ids, codes, radius)
+    chunks = int(layout.split("x")[0])
+    total = hit = 0
+    for q in range(len(queries)):
+        got = result.hits(q)
+        assert set(got) <= expected[q]
+        assert len(got) == len(set(got))  # each neighbour once
+        assert got == sorted(got, key=lambda h: (h[1], h[0]))
+        total += len(expected[q])
+        hit += len(got)
+        if radius < chunks:
+            assert set(got) == expected[q]
+    assert total > 0 and hit / total >= (0.97 if layout == "8x16x3" else 0.98)
+
+
+def test_mih_threads_and_knn_agree_with_one_thread() -> None:
+    ids, codes, queries, targets = planted(5000, 1200, seed=12)
+    index = BinaryHashIndex(kind="mih", layout="14x18x2")
+    index.add(ids, codes)
+    one = index.range_search(queries, 31)
+    two = index.range_search(queries, 31, threads=2)
+    assert [one.hits(q) for q in range(len(queries))] == \
+        [two.hits(q) for q in range(len(queries))]
+    knn = index.search(queries[:50], 3)
+    dist = hamming_matrix(queries[:50], codes)
+    for q in range(50):
+        got = knn.hits(q)
+        assert len(got) <= 3 and [d for _, d in got] == sorted(d for _, d in got)
+        if (targets[q], int(dist[q][ids == targets[q]][0])) in one.hits(q):
+            assert got[0][1] == int(dist[q].min())  # the planted neighbour is the nearest
+
+
+def test_mih_pending_merge_removal_and_reload(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Appends (searched exhaustively, then merged in bulk), removals and a save/load
+    round trip give the same answers as the oracle over the live entries."""
+    from detectors.copy import mih
+
+    monkeypatch.setattr(mih, "MERGE_AT", 300)
+    ids, codes, queries, _ = planted(4000, 200, seed=13)
+    index = BinaryHashIndex(kind="mih", layout="12x21x4")
+    index.add(ids[:3000], codes[:3000])
+    for lo in range(3000, 4000, 100):  # 10 appends: some pending, some merged
+        index.add(ids[lo:lo + 100], codes[lo:lo + 100])
+    assert len(index) == 4000
+    gone = ids[::7]
+    assert index.remove(gone) == len(gone)
+    live = ~np.isin(ids, gone)
+    radius = 11  # < 12 chunks: exact, so the oracle comparison is strict
+
+    def check(ix: BinaryHashIndex) -> None:
+        expected = oracle(queries, ids[live], codes[live], radius)
+        got = ix.range_search(queries, radius)
+        assert [set(got.hits(q)) for q in range(len(queries))] == expected
+
+    check(index)
+    assert index.tombstones == frozenset(gone.tolist())
+    path = tmp_path / "pdq.index"
+    index.save(path)
+    loaded = BinaryHashIndex.load(path)
+    assert loaded.mih_layout == index.mih_layout and len(loaded) == len(index)
+    check(loaded)
+    loaded.add(gone[:3], codes[np.isin(ids, gone[:3])])  # re-adding removed ids
+    live |= np.isin(ids, gone[:3])
+    check(loaded)
+    loaded.compact()
+    assert not loaded.tombstones and len(loaded) == int(live.sum())
+    check(loaded)
+
+
+def test_auto_layout_follows_size() -> None:
+    ids, codes, _, _ = planted(400, 1, seed=14)
+    index = BinaryHashIndex(kind="mih")
+    index.add(ids, codes)
+    assert str(index.mih_layout) == "13x19x3"
+    with pytest.raises(ValueError):
+        BinaryHashIndex(kind="mih", layout="20x20")
+
+
+def test_reads_format_1_files(tmp_path: Path) -> None:
+    """Index files of the FAISS-MIH versions still load (re-indexed, tombstones dropped)."""
+    import json
+
+    import faiss
+
+    ids, codes, queries, _ = planted(800, 30, seed=15)
+    inner = faiss.IndexBinaryMultiHash(256, 17, 15)
+    old = faiss.IndexBinaryIDMap2(inner)
+    old.add_with_ids(codes, ids)
+    meta = {"format": 1, "bits": 256, "kind": "auto", "layout": "mih", "nhash": 17,
+            "mih_bits": 15, "flat_max_size": 50_000}
+    path = tmp_path / "old.index"
+    with open(path, "wb") as fh:
+        np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                 faiss=np.asarray(faiss.serialize_index_binary(old), dtype=np.uint8),
+                 tombstones=ids[:10])
+    loaded = BinaryHashIndex.load(path)
+    assert len(loaded) == 790
+    expected = oracle(queries, ids[10:], codes[10:], 31)
+    got = loaded.range_search(queries, 31)
+    assert [set(got.hits(q)) for q in range(len(queries))] == expected

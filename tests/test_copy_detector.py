@@ -106,7 +106,7 @@ def test_large_and_odd_images_are_judged(index_dir: Path) -> None:
     assert verdicts[3].evidence["low_quality"] is True
 
 
-def test_reloads_newer_generation(tmp_path: Path) -> None:
+def test_picks_up_appends_and_newer_generations(tmp_path: Path) -> None:
     images = reference_images()
     references = ReferenceSet()
     references.add(1, images["coffee"])
@@ -115,6 +115,12 @@ def test_reloads_newer_generation(tmp_path: Path) -> None:
     query = sample_from_image(EDITS["jpeg50"](images["china"]), "JPEG")
     assert not detector.detect_batch([query])[0].positive
     references.add(2, images["china"], bank="news")
-    references.save(tmp_path)
+    references.save(tmp_path)  # appended to the delta log: same generation
     (verdict,) = detector.detect_batch([query])
-    assert verdict.positive and verdict.evidence["generation"] == 2
+    assert verdict.positive
+    assert (verdict.evidence["generation"], verdict.evidence["revision"]) == (1, 2)
+    references.remove(2)
+    references.save(tmp_path, compact=True)  # a new generation: the detector reloads
+    (verdict,) = detector.detect_batch([query])
+    assert not verdict.positive
+    assert (verdict.evidence["generation"], verdict.evidence["revision"]) == (2, 3)

@@ -100,12 +100,17 @@ def test_save_load_and_generations(refset: ReferenceSet, tmp_path: Path) -> None
     after = [(m.reference.ref_id, m.matched, m.distance) for m in loaded.match(query)]
     assert before == after
     loaded.add(100, reference_images()["coffee"].rotate(180))
-    second = loaded.save(directory)
+    assert loaded.save(directory) == first  # appended to the delta log
+    assert (directory / f"delta.{first}.log").stat().st_size > 0
+    replayed = ReferenceSet.load(directory)
+    assert len(replayed) == len(refset) + 1 and replayed.revision == loaded.revision
+    second = loaded.save(directory, compact=True)
     assert second == first + 1 == manifest_generation(directory)
     assert len(ReferenceSet.load(directory)) == len(refset) + 1
-    loaded.save(directory)
+    loaded.save(directory, compact=True)
     names = {p.name for p in directory.iterdir()}
     assert f"pdq.{first}.index" not in names and f"pdq.{second}.index" in names
+    assert f"delta.{first}.log" not in names
 
 
 def test_load_errors(tmp_path: Path) -> None:

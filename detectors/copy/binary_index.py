@@ -1,31 +1,31 @@
-"""A typed FAISS index over 256-bit binary hashes (PDQ) with external int64 ids.
+"""A typed index over binary hashes (PDQ: 256 bits) with external int64 ids.
 
 Two layouts, chosen by size (``kind="auto"``):
 
 ``flat``
-    ``IndexBinaryFlat`` inside ``IndexBinaryIDMap2``: exhaustive, exact range and k-NN
+    FAISS ``IndexBinaryFlat`` inside ``IndexBinaryIDMap2``: exhaustive, exact range and k-NN
     search; supports removal directly. Used up to :data:`FLAT_MAX_SIZE` hashes.
 ``mih``
-    Multi-index hashing, ``IndexBinaryMultiHash`` inside ``IndexBinaryIDMap2``: the 256 bits
-    are cut into ``nhash`` chunks of ``b`` bits, each a hash table; a stored hash is a
-    candidate when one chunk equals the query's (``nflip=0``), and candidates are then
-    checked at full Hamming distance. Sub-linear but approximate: a hash at distance ``d``
-    is missed only when all ``nhash`` chunks differ. The default ``17 x 15`` was chosen by
-    measurement (docs/benchmarks.md, "Copy search"): recall 0.998 at 1M and 0.991 at 10M
-    hashes (radius 31, planted neighbours at uniform distance 0..31), about twice the
-    lookups/s of ``18 x 14``; ``16 x 16`` is twice as fast again but drops to 0.985 at 10M.
-
-``IndexBinaryMultiHash`` cannot remove entries, so :meth:`BinaryHashIndex.remove` keeps a
-tombstone set for that layout, filters it at query time and drops it at the next
-:meth:`BinaryHashIndex.compact` / :meth:`BinaryHashIndex.rebuild`. Re-adding a tombstoned
-id compacts first.
+    Multi-index hashing, :class:`detectors.copy.mih.MultiIndexHash`: CSR tables built with
+    numpy over several bit permutations (why not FAISS's ``IndexBinaryMultiHash``: see that
+    module). Sub-linear but approximate: a hash at distance ``d`` is missed only when, in
+    every permutation, each chunk holds one of the ``d`` differing bits. The default
+    layouts (:data:`MIH_LAYOUTS`: ``13x19x3`` below 4M hashes, ``12x21x4`` — 12 chunks of 21
+    bits over 4 permutations — above) were chosen by measurement (docs/benchmarks.md, "Copy
+    search"): recall >= 0.99 at radius 31 with planted neighbours at uniform distance 0..31,
+    at about 230 candidates per query at 10M.
+    Removal marks rows dead (tombstones) and they are dropped at :meth:`compact` /
+    :meth:`rebuild`, or automatically once half the rows are dead; appends are searched
+    exhaustively until merged into the tables in bulk.
 
 Distances follow the PDQ convention "match when distance <= radius" (FAISS's own binary
 range search is strict, ``< radius``; the wrapper adds one).
 
-Persistence writes one ``.npz`` file (FAISS bytes from ``faiss.serialize_index_binary``,
-tombstones, layout parameters) to a temporary file in the same directory and renames it
-over the target, so a reader sees either the old or the new index, never a torn one.
+Persistence writes one uncompressed ``.npz`` file (format 2: the FAISS bytes for ``flat``;
+ids, codes, live flags and the CSR tables for ``mih``, so loading does not re-sort) to a
+temporary file in the same directory, fsyncs it and renames it over the target, so a reader
+sees either the old or the new index, never a torn one. Format-1 files (FAISS serialised
+indexes of earlier versions) are still read: their entries are re-indexed on load.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -41,13 +43,20 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from detectors.copy.mih import Layout, MultiIndexHash
+
 IndexKind = Literal["auto", "flat", "mih"]
 
 FLAT_MAX_SIZE: Final = 50_000
 """Above this many hashes ``kind="auto"`` switches from exact flat search to MIH."""
-MIH_NHASH: Final = 17
-MIH_BITS: Final = 15
-_FORMAT: Final = 1
+MIH_LAYOUTS: Final = ((1 << 22, "13x19x3"), (1 << 62, "12x21x4"))
+"""``layout="auto"``: the first layout whose size bound is at least the number of hashes.
+Chunks of 21 bits cost ``48 * 2**21`` int32 offsets (400 MB) whatever the size; below 4M
+hashes 13x19 over three permutations needs a fifth of that, at higher recall (0.9985 vs
+0.997 at 1M) for about three times the candidates."""
+_FORMAT: Final = 2
+_AUTO_COMPACT: Final = 0.5
+"""Fraction of dead rows at which an MIH index compacts itself on removal."""
 
 Ids = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.uint8]
@@ -87,38 +96,47 @@ class SearchResult:
 
 
 class BinaryHashIndex:
-    """Range and k-NN search over 256-bit hashes keyed by caller-chosen int64 ids."""
+    """Range and k-NN search over binary hashes keyed by caller-chosen int64 ids."""
 
     def __init__(
         self,
         bits: int = 256,
         kind: IndexKind = "auto",
         *,
-        nhash: int = MIH_NHASH,
-        mih_bits: int = MIH_BITS,
+        layout: str = "auto",
         flat_max_size: int = FLAT_MAX_SIZE,
     ) -> None:
         if bits % 8:
             raise ValueError("bits must be a multiple of 8")
         self.bits = bits
         self.kind: IndexKind = kind
-        self.nhash = nhash
-        self.mih_bits = mih_bits
+        self.mih_spec = layout
+        """``"auto"`` or a fixed layout ``CHUNKSxBITSxPERMS``."""
+        if layout != "auto":
+            Layout.parse(layout)
         self.flat_max_size = flat_max_size
         self._layout: Literal["flat", "mih"] = "mih" if kind == "mih" else "flat"
-        self._index = self._empty(self._layout)
-        self._tombstones: set[int] = set()
+        self._flat: Any = self._empty_flat()
+        self._mih = MultiIndexHash(bits, self._mih_layout_for(0)) if kind == "mih" else None
+        self._ids = np.zeros(0, dtype=np.int64)
+        """MIH only: the id of each row (a grown buffer; rows ``len(self._mih)`` and up unused)."""
+        self._live = np.zeros(0, dtype=bool)
+        self._n_live = 0
 
     # --- construction -------------------------------------------------------------------
 
-    def _empty(self, layout: Literal["flat", "mih"]) -> Any:
-        inner: Any
-        if layout == "flat":
-            inner = faiss.IndexBinaryFlat(self.bits)
-        else:
-            inner = faiss.IndexBinaryMultiHash(self.bits, self.nhash, self.mih_bits)
-            inner.nflip = 0
-        return faiss.IndexBinaryIDMap2(inner)
+    def _empty_flat(self) -> Any:
+        return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.bits))
+
+    def _mih_layout_for(self, size: int) -> Layout:
+        if self.mih_spec != "auto":
+            return Layout.parse(self.mih_spec)
+        return Layout.parse(next(spec for bound, spec in MIH_LAYOUTS if size <= bound))
+
+    @property
+    def mih_layout(self) -> Layout | None:
+        """The multi-index layout in use (None for ``flat``)."""
+        return None if self._mih is None else self._mih.layout
 
     def _layout_for(self, size: int) -> Literal["flat", "mih"]:
         if self.kind == "auto":
@@ -132,12 +150,16 @@ class BinaryHashIndex:
 
     def __len__(self) -> int:
         """Number of live (not removed) hashes."""
-        return int(self._index.ntotal) - len(self._tombstones)
+        return int(self._flat.ntotal) if self._mih is None else self._n_live
 
     @property
     def tombstones(self) -> frozenset[int]:
         """Ids removed from an MIH index but still physically present until compaction."""
-        return frozenset(self._tombstones)
+        if self._mih is None:
+            return frozenset()
+        n = len(self._mih)
+        dead = set(self._ids[:n][~self._live[:n]].tolist())
+        return frozenset(dead - set(self._ids[:n][self._live[:n]].tolist()))
 
     def _check(self, ids: npt.ArrayLike, codes: npt.ArrayLike) -> tuple[Ids, Codes]:
         id_arr = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
@@ -150,27 +172,27 @@ class BinaryHashIndex:
             raise DuplicateIdError("ids repeat within one call")
         return id_arr, code_arr
 
-    def _stored_ids(self) -> Ids:
-        n = int(self._index.ntotal)
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        return faiss.rev_swig_ptr(self._index.id_map.data(), n).view(np.int64)  # type: ignore[no-any-return]
-
-    def _stored_codes(self) -> Codes:
-        n = int(self._index.ntotal)
-        inner: Any = faiss.downcast_IndexBinary(self._index.index)
-        xb = inner.xb if self._layout == "flat" else inner.storage.xb
-        if n == 0:
-            return np.zeros((0, self.bits // 8), dtype=np.uint8)
-        return faiss.rev_swig_ptr(xb.data(), n * (self.bits // 8)).reshape(n, -1)  # type: ignore[no-any-return]
+    def _live_ids(self) -> Ids:
+        if self._mih is None:
+            n = int(self._flat.ntotal)
+            if n == 0:
+                return np.zeros(0, dtype=np.int64)
+            return faiss.rev_swig_ptr(self._flat.id_map.data(), n).view(np.int64)  # type: ignore[no-any-return]
+        n = len(self._mih)
+        return self._ids[:n][self._live[:n]]
 
     def entries(self) -> tuple[Ids, Codes]:
         """Copies of all live ``(ids, hashes)``, in insertion order."""
-        ids, codes = self._stored_ids().copy(), self._stored_codes().copy()
-        if self._tombstones:
-            keep = ~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))
-            ids, codes = ids[keep], codes[keep]
-        return ids, codes
+        if self._mih is None:
+            n = int(self._flat.ntotal)
+            if n == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, self.bits // 8), np.uint8)
+            inner: Any = faiss.downcast_IndexBinary(self._flat.index)
+            codes = faiss.rev_swig_ptr(inner.xb.data(), n * (self.bits // 8)).reshape(n, -1)
+            return self._live_ids().copy(), codes.copy()
+        n = len(self._mih)
+        live = self._live[:n]
+        return self._ids[:n][live].copy(), self._mih.codes[live].copy()
 
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
         """Add hashes under new ids. Raises :class:`DuplicateIdError` if an id is live.
@@ -180,43 +202,65 @@ class BinaryHashIndex:
         id_arr, code_arr = self._check(ids, hashes)
         if len(id_arr) == 0:
             return
-        if self._tombstones and not self._tombstones.isdisjoint(id_arr.tolist()):
-            self.compact()
-        clash = np.isin(id_arr, self._stored_ids())
+        stored = self._live_ids()
+        clash = np.isin(stored, id_arr)
         if clash.any():
-            raise DuplicateIdError(f"ids already present: {id_arr[clash][:5].tolist()}")
-        target = self._layout_for(len(self) + len(id_arr))
-        if target != self._layout:
+            raise DuplicateIdError(f"ids already present: {stored[clash][:5].tolist()}")
+        size = len(self) + len(id_arr)
+        target = self._layout_for(size)
+        if target != self._layout or (
+                self._mih is not None and self._mih.layout != self._mih_layout_for(size)):
             old_ids, old_codes = self.entries()
             self.rebuild(np.concatenate([old_ids, id_arr]), np.concatenate([old_codes, code_arr]))
             return
-        self._index.add_with_ids(code_arr, id_arr)
+        if self._mih is None:
+            self._flat.add_with_ids(code_arr, id_arr)
+            return
+        n, need = len(self._mih), len(self._mih) + len(id_arr)
+        if need > len(self._ids):  # amortised growth, like a list
+            size = max(need, len(self._ids) * 9 // 8 + 1024)
+            self._ids = np.concatenate([self._ids[:n], np.zeros(size - n, np.int64)])
+            self._live = np.concatenate([self._live[:n], np.zeros(size - n, bool)])
+        self._ids[n:need] = id_arr
+        self._live[n:need] = True
+        self._mih.append(code_arr)
+        self._n_live += len(id_arr)
 
     def remove(self, ids: npt.ArrayLike) -> int:
         """Remove ids (unknown ids are ignored); returns how many live entries went away."""
-        id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
-        present = id_arr[np.isin(id_arr, self._stored_ids())]
-        present = np.array([i for i in present.tolist() if i not in self._tombstones],
-                           dtype=np.int64)
-        if len(present) == 0:
+        id_arr = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
+        if len(id_arr) == 0:
             return 0
-        if self._layout == "flat":
-            return int(self._index.remove_ids(present))
-        self._tombstones.update(present.tolist())
-        return len(present)
+        if self._mih is None:
+            present = id_arr[np.isin(id_arr, self._live_ids())]
+            return int(self._flat.remove_ids(present)) if len(present) else 0
+        n = len(self._mih)
+        rows = np.flatnonzero(np.isin(self._ids[:n], id_arr) & self._live[:n])
+        self._live[rows] = False
+        self._n_live -= len(rows)
+        if len(rows) and n - self._n_live > _AUTO_COMPACT * n:
+            self.compact()
+        return len(rows)
 
     def rebuild(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
         """Replace the whole content, choosing the layout for the new size."""
         id_arr, code_arr = self._check(ids, hashes)
         self._layout = self._layout_for(len(id_arr))
-        self._index = self._empty(self._layout)
-        self._tombstones = set()
-        if len(id_arr):
-            self._index.add_with_ids(code_arr, id_arr)
+        self._flat = self._empty_flat()
+        self._mih = None
+        self._ids, self._live, self._n_live = np.zeros(0, np.int64), np.zeros(0, bool), 0
+        if self._layout == "flat":
+            if len(id_arr):
+                self._flat.add_with_ids(code_arr, id_arr)
+            return
+        self._mih = MultiIndexHash(self.bits, self._mih_layout_for(len(id_arr)))
+        self._mih.build(code_arr)
+        self._ids, self._live = id_arr, np.ones(len(id_arr), dtype=bool)
+        self._n_live = len(id_arr)
 
     def compact(self) -> None:
         """Drop tombstoned entries physically (a rebuild of the live entries)."""
-        if self._tombstones:
+        if self._mih is not None and self._n_live < len(self._mih):
             self.rebuild(*self.entries())
 
     # --- search -------------------------------------------------------------------------
@@ -229,55 +273,80 @@ class BinaryHashIndex:
             raise ValueError(f"queries must have shape (n, {self.bits // 8})")
         return q
 
-    def range_search(self, queries: npt.ArrayLike, radius: int) -> SearchResult:
-        """Every stored hash within Hamming distance ``<= radius`` of each query."""
+    def range_search(self, queries: npt.ArrayLike, radius: int, *,
+                     threads: int = 1) -> SearchResult:
+        """Every stored hash within Hamming distance ``<= radius`` of each query.
+
+        ``threads > 1`` splits the queries of an MIH search into that many shards searched
+        in parallel (numpy releases the GIL in its gathers and bitwise operations).
+        """
         q = self._queries(queries)
-        if self._index.ntotal == 0:
+        if len(self) == 0:
             return _empty_result(len(q))
-        lims, dist, ids = self._index.range_search(q, int(radius) + 1)
-        return _sorted(np.asarray(lims, dtype=np.int64), np.asarray(ids, dtype=np.int64),
-                       np.asarray(dist, dtype=np.int32), self._tombstones)
+        if self._mih is None:
+            lims, dist, ids = self._flat.range_search(q, int(radius) + 1)
+            return _sorted(np.asarray(lims, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+                           np.asarray(dist, dtype=np.int32))
+        qidx, rows, dist = self._sharded(self._mih, q, int(radius), threads)
+        return _from_pairs(len(q), qidx, self._ids[rows], dist)
+
+    def _sharded(self, mih: MultiIndexHash, q: Codes, radius: int, threads: int
+                 ) -> tuple[Ids, Ids, npt.NDArray[np.int32]]:
+        live = self._live[:len(mih)]
+        shards = max(1, min(threads, len(q) // 256))
+        if shards == 1:
+            return mih.range_search(q, radius, live)
+        bounds = np.linspace(0, len(q), shards + 1).astype(int)
+        with ThreadPoolExecutor(shards) as pool:
+            parts = list(pool.map(lambda span: mih.range_search(
+                q[span[0]:span[1]], radius, live), pairwise(bounds)))
+        return (np.concatenate([p[0] + lo for p, lo in zip(parts, bounds[:-1], strict=True)]),
+                np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
 
     def search(self, queries: npt.ArrayLike, k: int) -> SearchResult:
-        """The ``k`` nearest stored hashes per query (exact for flat, approximate for MIH)."""
+        """The ``k`` nearest stored hashes per query (exact for flat; for MIH the nearest
+        among the candidates sharing a chunk with the query)."""
         q = self._queries(queries)
-        live = len(self)
-        if live == 0 or k <= 0:
+        if len(self) == 0 or k <= 0:
             return _empty_result(len(q))
-        fetch = min(int(self._index.ntotal), k + len(self._tombstones))
-        dist, ids = self._index.search(q, fetch)
+        if self._mih is not None:
+            qidx, rows, dist = self._sharded(self._mih, q, self.bits, 1)
+            result = _from_pairs(len(q), qidx, self._ids[rows], dist)
+            rank = np.arange(len(result.ids)) - np.repeat(result.lims[:-1], np.diff(result.lims))
+            keep = rank < k
+            counts = np.minimum(np.diff(result.lims), k)
+            return SearchResult(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                                result.ids[keep], result.distances[keep])
+        fetch = min(int(self._flat.ntotal), k)
+        dist, ids = self._flat.search(q, fetch)
         ids = np.asarray(ids, dtype=np.int64)
         dist = np.asarray(dist, dtype=np.int32)
-        counts = np.zeros(len(q) + 1, dtype=np.int64)
-        keep_ids: list[Ids] = []
-        keep_dist: list[npt.NDArray[np.int32]] = []
-        dead = np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones))
-        for row in range(len(q)):
-            mask = (ids[row] >= 0) & ~np.isin(ids[row], dead)
-            keep_ids.append(ids[row][mask][:k])
-            keep_dist.append(dist[row][mask][:k])
-            counts[row + 1] = len(keep_ids[-1])
-        return _sorted(np.cumsum(counts), np.concatenate(keep_ids), np.concatenate(keep_dist),
-                       set())
+        valid = ids >= 0
+        counts = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int64)
+        return _sorted(counts, ids[valid], dist[valid])
 
     # --- persistence --------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to ``path`` atomically (temporary file + rename)."""
+        """Write the index to ``path`` atomically (temporary file + fsync + rename)."""
         target = Path(path)
         meta = {
             "format": _FORMAT, "bits": self.bits, "kind": self.kind, "layout": self._layout,
-            "nhash": self.nhash, "mih_bits": self.mih_bits, "flat_max_size": self.flat_max_size,
+            "mih_spec": self.mih_spec, "flat_max_size": self.flat_max_size,
+            "mih_layout": None if self._mih is None else str(self._mih.layout),
         }
-        blob = faiss.serialize_index_binary(self._index)
+        arrays: dict[str, Any] = {}
+        if self._mih is None:
+            arrays["faiss"] = np.asarray(faiss.serialize_index_binary(self._flat), np.uint8)
+        else:
+            n = len(self._mih)
+            arrays.update(self._mih.state(), ids=self._ids[:n], live=self._live[:n],
+                          codes=self._mih.codes)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                    faiss=np.asarray(blob, dtype=np.uint8),
-                    tombstones=np.array(sorted(self._tombstones), dtype=np.int64),
-                )
+                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                         **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
@@ -287,26 +356,60 @@ class BinaryHashIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BinaryHashIndex:
-        """Read an index written by :meth:`save`."""
+        """Read an index written by :meth:`save` (or a format-1 file of earlier versions)."""
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
-                blob = data["faiss"]
-                tombstones = data["tombstones"].tolist()
+                arrays = {name: data[name] for name in data.files if name != "meta"}
         except (OSError, KeyError, ValueError) as exc:
             raise IndexFileError(f"cannot read binary index {path}: {exc}") from exc
-        if meta.get("format") != _FORMAT:
-            raise IndexFileError(f"unknown binary index format {meta.get('format')!r}")
-        self = cls(meta["bits"], meta["kind"], nhash=meta["nhash"], mih_bits=meta["mih_bits"],
+        fmt = meta.get("format")
+        if fmt == 1:
+            return _load_format1(meta, arrays)
+        if fmt != _FORMAT:
+            raise IndexFileError(f"unknown binary index format {fmt!r}")
+        self = cls(meta["bits"], meta["kind"], layout=meta["mih_spec"],
                    flat_max_size=meta["flat_max_size"])
         self._layout = meta["layout"]
-        self._index = faiss.deserialize_index_binary(blob)
-        self._tombstones = set(tombstones)
+        try:
+            if self._layout == "flat":
+                self._flat = faiss.deserialize_index_binary(arrays["faiss"])
+                self._mih = None
+            else:
+                self._mih = MultiIndexHash.from_state(
+                    self.bits, Layout.parse(meta["mih_layout"]), arrays["codes"], arrays)
+                self._ids = np.asarray(arrays["ids"], dtype=np.int64)
+                self._live = np.asarray(arrays["live"], dtype=bool)
+                self._n_live = int(self._live.sum())
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise IndexFileError(f"cannot read binary index {path}: {exc}") from exc
         return self
 
     def nbytes(self) -> int:
-        """Size of the serialised FAISS index in bytes (a proxy for its memory)."""
-        return len(faiss.serialize_index_binary(self._index))
+        """Memory held by the index's arrays (flat: its serialised FAISS size)."""
+        if self._mih is None:
+            return len(faiss.serialize_index_binary(self._flat))
+        return self._mih.nbytes() + self._ids.nbytes + self._live.nbytes
+
+
+def _load_format1(meta: dict[str, Any], arrays: dict[str, Any]) -> BinaryHashIndex:
+    """Re-index the live entries of a format-1 file (FAISS ``IndexBinaryIDMap2``)."""
+    try:
+        old: Any = faiss.deserialize_index_binary(arrays["faiss"])
+        n = int(old.ntotal)
+        inner: Any = faiss.downcast_IndexBinary(old.index)
+        xb = inner.xb if meta["layout"] == "flat" else inner.storage.xb
+        width = meta["bits"] // 8
+        ids = faiss.rev_swig_ptr(old.id_map.data(), n).view(np.int64).copy() if n else \
+            np.zeros(0, dtype=np.int64)
+        codes = faiss.rev_swig_ptr(xb.data(), n * width).reshape(n, width).copy() if n else \
+            np.zeros((0, width), dtype=np.uint8)
+    except (KeyError, RuntimeError, AttributeError) as exc:
+        raise IndexFileError(f"cannot read format-1 binary index: {exc}") from exc
+    keep = ~np.isin(ids, np.asarray(arrays.get("tombstones", []), dtype=np.int64))
+    index = BinaryHashIndex(meta["bits"], meta["kind"], flat_max_size=meta["flat_max_size"])
+    index.rebuild(ids[keep], codes[keep])
+    return index
 
 
 def _empty_result(n: int) -> SearchResult:
@@ -314,15 +417,16 @@ def _empty_result(n: int) -> SearchResult:
                         np.zeros(0, dtype=np.int32))
 
 
-def _sorted(lims: npt.NDArray[np.int64], ids: Ids, dist: npt.NDArray[np.int32],
-            dead: set[int]) -> SearchResult:
-    """Sort each query's hits by (distance, id) and drop tombstoned ids."""
-    nq = len(lims) - 1
-    if dead and len(ids):
-        keep = ~np.isin(ids, np.fromiter(dead, dtype=np.int64))
-        qidx = np.repeat(np.arange(nq), np.diff(lims))[keep]
-        ids, dist = ids[keep], dist[keep]
-        lims = np.concatenate([[0], np.cumsum(np.bincount(qidx, minlength=nq))]).astype(np.int64)
-    qidx = np.repeat(np.arange(nq), np.diff(lims))
+def _from_pairs(nq: int, qidx: Ids, ids: Ids, dist: npt.NDArray[np.int32]) -> SearchResult:
+    """A result from unordered ``(query, id, distance)`` triples."""
+    lims = np.zeros(nq + 1, dtype=np.int64)
+    np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
+    order = np.lexsort((ids, dist, qidx))
+    return SearchResult(lims, ids[order], dist[order].astype(np.int32))
+
+
+def _sorted(lims: npt.NDArray[np.int64], ids: Ids, dist: npt.NDArray[np.int32]) -> SearchResult:
+    """Sort each query's hits by (distance, id)."""
+    qidx = np.repeat(np.arange(len(lims) - 1), np.diff(lims))
     order = np.lexsort((ids, dist, qidx))
     return SearchResult(lims, ids[order], dist[order])

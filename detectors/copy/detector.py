@@ -5,8 +5,9 @@ Options:
 ``index_dir``
     Directory written by :meth:`detectors.copy.matcher.ReferenceSet.save`. Missing, unset or
     without a manifest means no references are loaded: every image gets ``not-found`` with
-    evidence saying so. When a newer generation is written there, the next batch reloads it
-    (the check is one small JSON read per batch).
+    evidence saying so. Before each batch the detector replays records appended to the
+    set's delta log since it last looked (:meth:`ReferenceSet.refresh`), and reloads when a
+    newer generation was written (the check reads the manifest and the log's new tail).
 ``embedder_path``, ``embedder_sha256``, ``embedder_format`` (``torchscript`` or ``onnx``)
     The model the reference set was built with, when it was not the default training-free
     embedder. The file must hash to ``embedder_sha256`` (else the detector fails to load with
@@ -86,14 +87,18 @@ class CopyDetector(Detector):
             self._references, self._generation = None, None
             return
         generation = manifest_generation(directory)
-        if generation is not None and generation != self._generation:
-            if self._embedder_instance is None:
-                self._embedder_instance = self._embedder()
-            self._references = ReferenceSet.load(directory, embedder=self._embedder_instance)
-            self._generation = self._references.generation
+        if generation is None:
+            return
+        if generation == self._generation and self._references is not None \
+                and self._references.refresh(directory):
+            return  # same base: appended changes (if any) were replayed
+        if self._embedder_instance is None:
+            self._embedder_instance = self._embedder()
+        self._references = ReferenceSet.load(directory, embedder=self._embedder_instance)
+        self._generation = self._references.generation
 
     def detect_batch(self, samples: Sequence[Sample]) -> list[Verdict]:
-        """Reload the reference set if a newer generation exists, then judge the batch."""
+        """Pick up index changes (appended records or a new generation), then judge."""
         if self._loaded:
             self._reload()
         return super().detect_batch(samples)
@@ -114,6 +119,7 @@ class CopyDetector(Detector):
         evidence: dict[str, JSONValue] = {
             "references_loaded": len(references),
             "generation": references.generation,
+            "revision": references.revision,
             "query_quality": report.query_quality,
             "low_quality": report.query_quality < 50,
             "best_distance": report.best_distance,
