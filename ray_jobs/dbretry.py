@@ -2,7 +2,9 @@
 
 A PostgreSQL restart mid-ingest kills the pooled connections; the transaction in flight rolls
 back as a whole, so running it again is safe (the ledger is idempotent per verdict identity
-and progress rows are keyed). Errors other than lost connections are raised at once.
+and progress rows are keyed). Errors other than lost connections are raised at once. The
+ledger writes by COPY on the raw psycopg connection, so psycopg's own ``OperationalError``
+counts as well as SQLAlchemy's wrapper of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def transient(exc: BaseException) -> bool:
     """Whether ``exc`` looks like a lost or refused connection rather than a bad statement."""
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | psycopg.OperationalError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
@@ -41,7 +44,7 @@ def in_transaction(
         try:
             with sessions.begin() as session:
                 return work(session)
-        except DBAPIError as exc:
+        except (DBAPIError, psycopg.OperationalError) as exc:
             if not transient(exc) or attempt == attempts:
                 raise
             log.warning("database unavailable (attempt %d/%d): %s", attempt, attempts, exc)
