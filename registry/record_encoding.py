@@ -166,6 +166,8 @@ def encode_record(verdict: Verdict, *, log_index: int, context: BatchContext) ->
             _scalar(score),
             _member(verdict.version),
         )
+        if "\\u0000" in text:  # a NUL in some string: the reference replaces it (records.py)
+            raise NeedsReference
         return EncodedRecord(text.encode("utf-8"), evidence, score, p_value)
     except (NeedsReference, UnicodeEncodeError):
         return _reference(verdict, log_index, context)

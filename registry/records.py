@@ -2,6 +2,11 @@
 
 The record binds the verdict to its log index and signing key, so a row moved to another
 position or re-attributed to another key no longer verifies.
+
+PostgreSQL's ``text`` and ``jsonb`` cannot hold U+0000, so NUL characters in a verdict's
+strings (a hostile PNG text chunk, padded EXIF fields) are replaced by U+FFFD before the
+record is canonicalised: the signed bytes and the stored columns then say the same thing, and
+one such file cannot make a whole batch fail to write.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ def build_record(
     """The record for ``verdict`` at ``log_index``, signed by ``key_id`` at ``created_at``."""
     score = json_safe(verdict.score)
     p_value = json_safe(verdict.p_value)
-    return {
+    record: dict[str, JSONValue] = {
         "schema": RECORD_SCHEMA,
         "log_index": log_index,
         "key_id": key_id,
@@ -84,6 +89,26 @@ def build_record(
         "error": verdict.error,
         "elapsed_ms": json_safe(verdict.elapsed_ms),
     }
+    cleaned = without_nul(record)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+NUL = "\x00"
+#: What a NUL character in a verdict's strings is stored as.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def without_nul(value: JSONValue) -> JSONValue:
+    """``value`` with every NUL in its strings (keys included) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_REPLACEMENT)
+    if isinstance(value, dict):
+        return {key.replace(NUL, NUL_REPLACEMENT): without_nul(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
 
 
 def canonical_bytes(record: Mapping[str, JSONValue]) -> bytes:

@@ -116,3 +116,31 @@ def test_unknown_asset_and_bad_path_exit_2(env: dict[str, str], tmp_path: Path) 
     provreg(env, "init")
     assert provreg(env, "show", "ab" * 32, check=False).returncode == 2
     assert provreg(env, "ingest", str(tmp_path / "missing"), check=False).returncode == 2
+
+
+def test_nul_characters_in_embedded_metadata_do_not_sink_the_batch(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A PNG whose A1111 parameters and iTXt carry U+0000 (which PostgreSQL text and jsonb
+    refuse) is judged and logged like any other; the NUL is stored as U+FFFD."""
+    from PIL import Image, PngImagePlugin
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat\x00 in a hat\nSteps: 20, Sampler: Euler a, "
+                                "CFG scale: 7, Seed: 1, Size: 64x64, Model: x\x00")
+    info.add_itxt("Description", "hello\x00world")
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(uploads / "nul.png", pnginfo=info)
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(uploads / "plain.png")
+    metadata_env = {**env, "PROVREG_DETECTORS": "file-facts,metadata"}
+    lines = json_lines(provreg(metadata_env, "ingest", str(uploads), "--json").stdout)
+    assert [line["status"] for line in lines] == ["ok", "ok"]
+    assert all(len(line["verdicts"]) == 2 for line in lines)
+    provreg(metadata_env, "verify")
+    with psycopg.connect(env["PROVREG_DATABASE_URL"].replace("+psycopg", "")) as conn:
+        row = conn.execute(
+            "SELECT label, evidence::text FROM verdicts WHERE detector = 'metadata' AND positive"
+        ).fetchone()
+    assert row is not None and row[0] == "a1111"
+    assert "a cat\ufffd in a hat" in row[1] and "\\u0000" not in row[1]

@@ -109,3 +109,33 @@ def test_small_p_values_and_scores_stay_on_the_fast_path(monkeypatch: pytest.Mon
                           elapsed_ms=1e-6)
         encoded = encode_record(verdict, log_index=3, context=CONTEXT)
         assert encoded.canonical == _reference(verdict, 3)[1]
+
+
+def test_nul_characters_are_replaced_in_every_string_the_same_way_on_both_paths() -> None:
+    """PostgreSQL text/jsonb cannot hold U+0000: a hostile PNG text chunk must not make the
+    batch fail, so NULs become U+FFFD in the signed record and in the stored columns alike."""
+    verdict = Verdict(
+        detector="metadata", version="1.0.0", model_checksum=None, asset_sha256="0" * 64,
+        label="a1111\x00", positive=True, error="bad\x00detail",
+        evidence={"prompt": "a cat\x00 in a hat", "key\x00": ["\x00", {"deep": "x\x00y"}],
+                  "small_p": 1e-9},
+    )
+    encoded = encode_record(verdict, log_index=7, context=CONTEXT)
+    reference = build_record(verdict, log_index=7, key_id=KEY_ID, created_at=NOW)
+    assert encoded.canonical == canonical_bytes(reference)
+    assert b"\\u0000" not in encoded.canonical
+    assert "\\u0000" not in encoded.evidence_json
+    assert reference["label"] == "a1111\ufffd" and reference["error"] == "bad\ufffddetail"
+    evidence = reference["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["prompt"] == "a cat\ufffd in a hat"
+    assert evidence["key\ufffd"] == ["\ufffd", {"deep": "x\ufffdy"}]
+
+
+def test_a_literal_backslash_u0000_without_a_nul_is_signed_as_typed() -> None:
+    verdict = Verdict(detector="d", version="1", model_checksum=None, asset_sha256="1" * 64,
+                      label="x", positive=False, evidence={"text": "C:\\u0000dir"})
+    encoded = encode_record(verdict, log_index=0, context=CONTEXT)
+    assert encoded.canonical == canonical_bytes(
+        build_record(verdict, log_index=0, key_id=KEY_ID, created_at=NOW))
+    assert '"C:\\\\u0000dir"' in encoded.evidence_json
