@@ -43,9 +43,9 @@ _BLOCK: Final = 1 << 17
 _GROUP: Final = 6
 """Tables whose keys are computed together while building (6 x 4 bytes per code)."""
 _PENDING_CELLS: Final = 1 << 22
+"""Bound on queries x pending rows compared at once."""
 _QUERY_BLOCK: Final = 4096
 """Queries answered per vectorised pass (bounds the candidate temporaries to ~100 MB)."""
-"""Bound on queries x pending rows compared at once."""
 
 Codes64 = npt.NDArray[np.uint64]
 Rows = npt.NDArray[np.int64]
