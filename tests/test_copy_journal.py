@@ -137,3 +137,32 @@ def test_stale_writer_snapshots_instead_of_appending(tmp_path: Path) -> None:
     first.add_hash(3, _hex(3), 90)
     assert first.save(tmp_path) == gen + 1
     assert [r.ref_id for r in ReferenceSet.load(tmp_path).references()] == [1, 3]
+
+
+def test_refresh_reads_the_manifest_only_when_it_was_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detector refreshes before every batch; the manifest lists every reference, so it
+    must not be parsed while it is unchanged (appends go to the log, not the manifest)."""
+    writer = ReferenceSet()
+    writer.add_hash(1, _hex(1), 90)
+    writer.save(tmp_path)
+    reader = ReferenceSet.load(tmp_path)
+    parses: list[int] = []
+    real = matcher.manifest_generation
+
+    def counting(directory: str | Path) -> int | None:
+        parses.append(1)
+        return real(directory)
+
+    monkeypatch.setattr(matcher, "manifest_generation", counting)
+    for _ in range(5):
+        assert reader.refresh(tmp_path)
+    writer.add_hash(2, _hex(2), 90)
+    writer.save(tmp_path)  # an append: the writer does not parse its own manifest either
+    assert reader.refresh(tmp_path) and 2 in reader
+    assert parses == []
+    writer.save(tmp_path, compact=True)  # a new base (the writer reads the old manifest)
+    parses.clear()
+    assert not reader.refresh(tmp_path)  # replaced: parsed once, and seen to be newer
+    assert len(parses) == 1

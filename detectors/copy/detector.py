@@ -86,12 +86,10 @@ class CopyDetector(Detector):
         if directory is None or not (directory / MANIFEST).is_file():
             self._references, self._generation = None, None
             return
-        generation = manifest_generation(directory)
-        if generation is None:
-            return
-        if generation == self._generation and self._references is not None \
-                and self._references.refresh(directory):
-            return  # same base: appended changes (if any) were replayed
+        if self._references is not None and self._references.refresh(directory):
+            return  # same base (one stat when untouched): appended changes were replayed
+        if manifest_generation(directory) is None:
+            return  # unreadable: keep what is loaded
         if self._embedder_instance is None:
             self._embedder_instance = self._embedder()
         self._references = ReferenceSet.load(directory, embedder=self._embedder_instance)
