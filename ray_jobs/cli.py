@@ -114,3 +114,37 @@ def status(obj: Context, limit: int, as_json: bool) -> None:
     for c in counts:
         click.echo(f"  {c.detector} {c.version}: {c.verdicts} verdicts, {c.positive} positive, "
                    f"{c.errors} errors")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
+              help="Endpoint replicas (each loads the detectors once).")
+@click.option("--num-cpus", default=1.0, show_default=True, type=click.FloatRange(0.1),
+              help="CPUs Ray reserves per replica.")
+@click.option("--detector", "detector_names", multiple=True,
+              help="Detectors to run (repeatable; default: the configured set).")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, replicas: int, num_cpus: float,
+          detector_names: tuple[str, ...]) -> None:
+    """Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed verdicts."""
+    import time
+
+    from ray_jobs import serve as endpoint
+    from ray_jobs.runtime import ensure_ray
+
+    registry = obj.registry(migrate=True)
+    names = list(detector_names) or None
+    registry.detectors(names)  # unknown names fail here, before anything starts
+    ensure_ray(registry.settings)
+    url = endpoint.start(registry.settings, names, host=host, port=port, replicas=replicas,
+                         num_cpus=num_cpus)
+    click.echo(endpoint.describe(url))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        endpoint.stop()
