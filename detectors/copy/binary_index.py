@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -43,6 +42,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from detectors.copy.atomic import write_atomically
 from detectors.copy.mih import Layout, MultiIndexHash
 
 IndexKind = Literal["auto", "flat", "mih"]
@@ -342,17 +342,8 @@ class BinaryHashIndex:
             n = len(self._mih)
             arrays.update(self._mih.state(), ids=self._ids[:n], live=self._live[:n],
                           codes=self._mih.codes)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                         **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda fh: np.savez(
+            fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BinaryHashIndex:

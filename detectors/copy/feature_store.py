@@ -16,14 +16,13 @@ compressed ``features.<gen>.npz`` holding everything) is read into the overlay.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from detectors.copy.atomic import write_atomically
 from detectors.copy.verification import Features
 
 DESC_DIM: Final = 128
@@ -105,9 +104,9 @@ class FeatureStore:
                 points[lo:hi] = feats.points
                 if feats.descriptors is not None:
                     desc[lo:hi] = feats.descriptors
-        _write(root / files["fpoints"], lambda fh: np.save(fh, points))
-        _write(root / files["fdesc"], lambda fh: np.save(fh, desc))
-        _write(root / files["features"], lambda fh: np.savez(
+        write_atomically(root / files["fpoints"], lambda fh: np.save(fh, points))
+        write_atomically(root / files["fdesc"], lambda fh: np.save(fh, desc))
+        write_atomically(root / files["features"], lambda fh: np.savez(
             fh, ids=np.array(ids, dtype=np.int64), offsets=offsets, has_desc=has_desc))
         return files
 
@@ -148,14 +147,3 @@ def _legacy(arrays: dict[str, Any]) -> dict[int, Features]:
     return out
 
 
-def _write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

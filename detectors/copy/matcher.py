@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from detectors.copy import journal, signals
+from detectors.copy.atomic import write_atomically
 from detectors.copy.binary_index import BinaryHashIndex, IndexFileError
 from detectors.copy.embedding import Embedder, HandcraftedEmbedder
 from detectors.copy.feature_store import FeatureStore, FeatureStoreError
@@ -427,7 +427,8 @@ class ReferenceSet:
             "references": [ref.__dict__ for ref in self.references()],
         }
         (root / _log_name(gen)).unlink(missing_ok=True)  # a leftover of a crashed compaction
-        _atomic_write(root / MANIFEST, json.dumps(manifest, indent=1).encode())
+        data = json.dumps(manifest, indent=1).encode()
+        write_atomically(root / MANIFEST, lambda fh: fh.write(data))
         self._stamp = manifest_stamp(root)
         self.generation, self.revision = gen, self.revision + 1
         self._log_end, self._journal, self._saved_config = 0, [], config
@@ -582,14 +583,3 @@ def _unpack_features(suffix: str, arrays: dict[str, np.ndarray[Any, Any]]) -> li
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

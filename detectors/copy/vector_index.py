@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -22,6 +21,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from detectors.copy.atomic import write_atomically
 from detectors.copy.binary_index import DuplicateIdError, IndexFileError, SearchResult
 
 FLAT_MAX_SIZE: Final = 100_000
@@ -182,18 +182,10 @@ class VectorIndex:
         target = Path(path)
         meta = {"format": _FORMAT, "dim": self.dim, "kind": self.kind, "layout": self._layout,
                 "flat_max_size": self.flat_max_size}
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                         faiss=np.asarray(faiss.serialize_index(self._index), dtype=np.uint8),
-                         tombstones=np.array(sorted(self._tombstones), dtype=np.int64))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda fh: np.savez(
+            fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            faiss=np.asarray(faiss.serialize_index(self._index), dtype=np.uint8),
+            tombstones=np.array(sorted(self._tombstones), dtype=np.int64)))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, use_gpu: bool = True) -> VectorIndex:
