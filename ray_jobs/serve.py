@@ -9,33 +9,58 @@ gap-free across replicas, and the same bytes posted twice get the verdicts alrea
 not new ones. Bad uploads get ``status: error`` with a reason, as in batch ingestion; a body
 over the intake byte limit is refused with 413 before it is read.
 
-Each replica records one ingest run (kind ``serve``) that its requests count into.
+Concurrent requests are judged and written together (``serve.batch``: up to
+``max_batch_size`` uploads gathered for at most ``batch_wait_s``): one detector call per
+batch and one ledger transaction, retried on a lost connection, instead of one per upload;
+each request still gets its own answer. Each replica records one ingest run (kind
+``serve``) that its requests count into.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ray_jobs.dbretry import in_transaction
 from registry.app import Registry
 from registry.cli import outcome_json
 from registry.ingest import FileOutcome, finish_run, judge_batch, start_run, write_batch
 from registry.intake import intake_bytes
 from registry.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 ROUTE = "/ingest"
 DEFAULT_SOURCE = "http"
+#: Uploads judged and written together at most, and how long the first one waits for others.
+MAX_BATCH_SIZE = 32
+BATCH_WAIT_S = 0.01
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One request's file: its bytes, the name it was posted under and its source tag."""
+
+    data: bytes
+    name: str
+    source: str
 
 
 class IngestEndpoint:
     """The body of one replica: the registry, the loaded detectors and this replica's run."""
 
-    def __init__(self, settings: Settings, detector_names: list[str] | None) -> None:
+    def __init__(
+        self, settings: Settings, detector_names: list[str] | None,
+        max_batch_size: int = MAX_BATCH_SIZE, batch_wait_s: float = BATCH_WAIT_S,
+    ) -> None:
         self.registry = Registry.open(settings)
         self.detectors = self.registry.detectors(detector_names)
         for detector in self.detectors:
@@ -43,7 +68,11 @@ class IngestEndpoint:
         with self.registry.sessions.begin() as session:
             self.registry.ledger.register_key(session)
             self.run_id = start_run(session, "serve", DEFAULT_SOURCE,
-                                    {"detectors": [d.name for d in self.detectors]})
+                                    {"detectors": [d.name for d in self.detectors],
+                                     "max_batch_size": max_batch_size})
+        # serve.batch's typing shows the wrapped call only, not its documented setters.
+        self.judge.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
+        self.judge.set_batch_wait_timeout_s(batch_wait_s)  # type: ignore[attr-defined]
 
     async def __call__(self, request: Request) -> Response:
         """Judge and log one upload (the request body)."""
@@ -64,38 +93,58 @@ class IngestEndpoint:
                                     status_code=413)
         name = request.query_params.get("name", "upload")
         source = request.query_params.get("source", DEFAULT_SOURCE)
-        outcome = await asyncio.to_thread(self.ingest, bytes(body), name, source)
+        outcome = await self.judge(Upload(bytes(body), name, source))
         return JSONResponse(outcome_json(outcome))
 
-    def ingest(self, data: bytes, name: str, source: str) -> FileOutcome:
-        """Intake, every detector, and one ledger transaction for one upload."""
-        result = intake_bytes(data, self.registry.settings.limits, path=name)
-        verdicts = judge_batch([result], self.detectors)
-        with self.registry.sessions.begin() as session:
-            (outcome,) = write_batch(session, self.registry.ledger, [result], verdicts,
-                                     ingest_run_id=self.run_id, source=source)
-            finish_run(session, self.run_id, [outcome])
-        return outcome
+    @serve.batch(max_batch_size=MAX_BATCH_SIZE, batch_wait_timeout_s=BATCH_WAIT_S)
+    async def judge(self, uploads: list[Upload]) -> list[FileOutcome]:
+        """The uploads that arrived together, judged and logged in one go (off the loop)."""
+        return await asyncio.to_thread(self.ingest, uploads)
+
+    def ingest(self, uploads: Sequence[Upload]) -> list[FileOutcome]:
+        """Intake and every detector for the uploads, then one ledger transaction."""
+        limits = self.registry.settings.limits
+        results = [intake_bytes(u.data, limits, path=u.name) for u in uploads]
+        verdicts = judge_batch(results, self.detectors)
+        sources = {u.source for u in uploads}
+
+        def write(session: Session) -> list[FileOutcome]:
+            outcomes: list[FileOutcome | None] = [None] * len(uploads)
+            for source in sorted(sources):
+                picked = [i for i, u in enumerate(uploads) if u.source == source]
+                written = write_batch(session, self.registry.ledger,
+                                      [results[i] for i in picked],
+                                      [verdicts[i] for i in picked],
+                                      ingest_run_id=self.run_id, source=source)
+                for i, outcome in zip(picked, written, strict=True):
+                    outcomes[i] = outcome
+            done = [outcome for outcome in outcomes if outcome is not None]
+            finish_run(session, self.run_id, done)
+            return done
+
+        return in_transaction(self.registry.sessions, write)
 
 
 def deployment(
     settings: Settings, detector_names: list[str] | None, *, replicas: int = 1,
-    num_cpus: float = 1.0,
+    num_cpus: float = 1.0, max_batch_size: int = MAX_BATCH_SIZE,
 ) -> Any:
     """The bound Serve application for :class:`IngestEndpoint`."""
     deployment_cls = serve.deployment(
         name="provreg-ingest", num_replicas=replicas, ray_actor_options={"num_cpus": num_cpus},
+        max_ongoing_requests=max(8, 2 * max_batch_size),
     )(IngestEndpoint)
-    return deployment_cls.bind(settings, detector_names)
+    return deployment_cls.bind(settings, detector_names, max_batch_size)
 
 
 def start(
     settings: Settings, detector_names: list[str] | None, *, host: str, port: int,
-    replicas: int = 1, num_cpus: float = 1.0,
+    replicas: int = 1, num_cpus: float = 1.0, max_batch_size: int = MAX_BATCH_SIZE,
 ) -> str:
     """Start Serve's HTTP proxy on ``host:port`` and deploy the endpoint; return its URL."""
     serve.start(http_options={"host": host, "port": port})
-    serve.run(deployment(settings, detector_names, replicas=replicas, num_cpus=num_cpus),
+    serve.run(deployment(settings, detector_names, replicas=replicas, num_cpus=num_cpus,
+                         max_batch_size=max_batch_size),
               name="provreg", route_prefix=ROUTE)
     return f"http://{host}:{port}{ROUTE}"
 
