@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from ray_jobs import serve as endpoint
 from registry.app import Registry
 from registry.intake import IntakeLimits
+from registry.models import Sighting
 from registry.settings import Settings
 from registry.verify import verify_ledger
 from tests.ray_fixtures import REPO, make_images, ray_address
@@ -51,8 +53,9 @@ def served(
         endpoint.stop()
 
 
-def _post(url: str, data: bytes, name: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(f"{url}?name={name}&source=upload-api", data=data,
+def _post(url: str, data: bytes, name: str,
+          source: str = "upload-api") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(f"{url}?name={name}&source={source}", data=data,
                                      method="POST")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
@@ -89,6 +92,23 @@ def test_uploads_over_http_are_judged_signed_and_logged_once(
     with registry.sessions() as session:
         report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
     assert report.tree_size == 7
+
+
+def test_uploads_batched_together_keep_their_own_source(
+    served: tuple[str, Settings], tmp_path: Path
+) -> None:
+    url, settings = served
+    images = [p.read_bytes() for p in make_images(tmp_path / "img", 8, seed=5)]
+    sources = ["partner-a" if i % 2 else "partner-b" for i in range(len(images))]
+    with ThreadPoolExecutor(len(images)) as pool:
+        answers = list(pool.map(lambda i: _post(url, images[i], f"f{i}.png", sources[i]),
+                                range(len(images))))
+    assert [body["status"] for _, body in answers] == ["ok"] * len(images)
+    registry = Registry.open(settings)
+    with registry.sessions() as session:
+        seen = dict(session.execute(select(Sighting.asset_sha256, Sighting.source)).all())
+    assert seen == {hashlib.sha256(data).hexdigest(): source
+                    for data, source in zip(images, sources, strict=True)}
 
 
 def test_an_oversized_body_is_refused_and_only_post_is_accepted(
