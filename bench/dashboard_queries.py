@@ -23,7 +23,6 @@ import platform
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +30,7 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import upgrade_schema
+from bench.scratch_db import ADMIN_URL, scratch_database
 from registry.queries import VerdictFilter, asset_story, search_verdicts
 
 DETECTORS = {  # detector: (labels, positive rate); the first label is the negative one
@@ -153,28 +152,17 @@ def main() -> None:
     parser.add_argument("--verdicts", type=int, default=1_000_000)
     parser.add_argument("--per-asset", type=int, default=5, choices=range(1, len(PASSES) + 1))
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    name = f"provreg_bench_dash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    base = args.admin_url.rsplit("/", 1)[0]
-    url = f"{base}/{name}"
-    try:
-        upgrade_schema(url.replace("postgresql://", "postgresql+psycopg://", 1))
-        seconds = seed(url, args.verdicts, args.per_asset)
+    with scratch_database(args.admin_url, prefix="provreg_bench_dash", keep=args.keep) as url:
+        plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        seconds = seed(plain, args.verdicts, args.per_asset)
         print(json.dumps({"verdicts": args.verdicts, "seed_seconds_copy": round(seconds, 1),
                           "machine": f"{platform.machine()} {platform.processor() or ''}"}))
-        results = run(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                      args.verdicts, args.per_asset, args.samples)
+        results = run(url, args.verdicts, args.per_asset, args.samples)
         for query, figures in results.items():
             print(json.dumps({"query": query, **figures}))  # type: ignore[dict-item]
-    finally:
-        if not args.keep:
-            with psycopg.connect(args.admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
 
 if __name__ == "__main__":
     main()

@@ -15,15 +15,13 @@ import argparse
 import json
 import platform
 import time
-import uuid
 from datetime import UTC, datetime
 
-import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.scratch_db import ADMIN_URL, scratch_database
 from registry import merkle
-from registry.db import upgrade_schema
 from registry.ledger import Ledger, fetch_nodes, lock_sequencer, tree_size
 from registry.models import MerkleNode, VerdictRow
 from registry.records import build_record, canonical_bytes
@@ -55,13 +53,7 @@ def naive_append(session: Session, ledger: Ledger, verdict: object) -> None:
 
 
 def run_case(admin_url: str, count: int, per_txn: int, naive: bool) -> float:
-    db = f"provreg_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')  # type: ignore[arg-type]
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url = f"{base}/{db}"
-    try:
-        upgrade_schema(url)
+    with scratch_database(admin_url) as url:
         engine = create_engine(url)
         sessions = sessionmaker(engine)
         ledger = Ledger(Signer.generate(), ORIGIN)
@@ -83,9 +75,6 @@ def run_case(admin_url: str, count: int, per_txn: int, naive: bool) -> float:
         elapsed = time.perf_counter() - started
         engine.dispose()
         return count / elapsed
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 def main() -> None:
@@ -96,7 +85,7 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=2000,
                         help="verdicts for the per-verdict-transaction cases")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
     cases: list[tuple[str, int, int, bool]] = [
         ("naive per-row ORM, 1 per transaction", args.small_count, 1, True),

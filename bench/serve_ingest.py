@@ -23,18 +23,16 @@ import statistics
 import tempfile
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import ray
 from PIL import Image
 
+from bench.scratch_db import ADMIN_URL, scratch_database
 from ray_jobs import serve as endpoint
 from registry.app import Registry
-from registry.db import upgrade_schema
 from registry.settings import Settings
 
 
@@ -69,39 +67,29 @@ def _post(url: str, data: bytes, name: str) -> tuple[float, dict[str, object]]:
 def run_case(admin_url: str, detectors: list[str], batch_size: int, images: list[bytes],
              warmup: list[bytes], concurrency: int) -> dict[str, float]:
     """Deploy with ``batch_size``, post ``images`` concurrently; rates and latencies."""
-    db = f"provreg_serve_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')  # type: ignore[arg-type]
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url_db = f"{base}/{db}"
-    try:
-        upgrade_schema(url_db)
-        with tempfile.TemporaryDirectory() as home:
-            settings = Settings(home=Path(home), database_url=url_db)
-            Registry.open(settings)
-            url = endpoint.start(settings, detectors, host="127.0.0.1", port=_free_port(),
-                                 max_batch_size=batch_size)
-            try:
-                with ThreadPoolExecutor(concurrency) as pool:
-                    list(pool.map(lambda d: _post(url, d, "warmup.jpg"), warmup))
-                    started = time.perf_counter()
-                    answers = list(pool.map(
-                        lambda item: _post(url, item[1], f"img{item[0]}.jpg"),
-                        enumerate(images)))
-                    elapsed = time.perf_counter() - started
-            finally:
-                endpoint.stop()
-        latencies = sorted(seconds for seconds, _ in answers)
-        ok = sum(1 for _, body in answers if body.get("status") == "ok")
-        return {
-            "uploads_per_s": len(images) / elapsed,
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
-            "ok": ok,
-        }
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')  # type: ignore[arg-type]
+    with scratch_database(admin_url, prefix="provreg_serve_bench") as url_db, \
+            tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), database_url=url_db)
+        Registry.open(settings)
+        url = endpoint.start(settings, detectors, host="127.0.0.1", port=_free_port(),
+                             max_batch_size=batch_size)
+        try:
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(lambda d: _post(url, d, "warmup.jpg"), warmup))
+                started = time.perf_counter()
+                answers = list(pool.map(
+                    lambda item: _post(url, item[1], f"img{item[0]}.jpg"), enumerate(images)))
+                elapsed = time.perf_counter() - started
+        finally:
+            endpoint.stop()
+    latencies = sorted(seconds for seconds, _ in answers)
+    ok = sum(1 for _, body in answers if body.get("status") == "ok")
+    return {
+        "uploads_per_s": len(images) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "ok": ok,
+    }
 
 
 def main() -> None:
@@ -112,7 +100,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--detectors", nargs="+", default=["file-facts", "metadata"])
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = {}
