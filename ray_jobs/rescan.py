@@ -37,7 +37,7 @@ from ray_jobs.sources import ARCHIVE, Item, items_for, read_item
 from registry.app import Registry
 from registry.ingest import intake_error_verdict, start_run, write_batch
 from registry.intake import IntakeLimits, IntakeResult
-from registry.models import IngestRun
+from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
 
 FACT_FIELDS = ("path", "sha256", "size_bytes", "media_type", "width", "height", "frames",
@@ -88,6 +88,49 @@ class RescanWorker:
             facts.append(json.dumps({name: getattr(result, name) for name in FACT_FIELDS}))
             judged.append(json.dumps(asdict(next(verdicts))) if result.sample is not None else "")
         return {"key": [str(k) for k in batch["key"]], "facts": facts, "verdict": judged}
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """A detector whose archive verdicts were made by another version or model."""
+
+    detector: Detector
+    identity: RescanIdentity
+    previous: tuple[str, ...]
+    """The other identities found in the archive, as ``version`` or ``version@checksum``."""
+    assets: int
+    """Archive assets judged by another identity and not yet by the current one."""
+
+
+def outdated_detectors(session: Session, detectors: Sequence[Detector]) -> list[Outdated]:
+    """The detectors ``provreg rescan`` without ``--detector`` re-runs.
+
+    A detector is outdated when some archive asset carries a verdict from it made with a
+    different version or model checksum and none from its current version and checksum. A
+    detector that never ran on the archive is not outdated (nothing changed for it).
+    """
+    found = []
+    for detector in detectors:
+        identity = RescanIdentity.of(detector)
+        current = (VerdictRow.detector == identity.detector) & (
+            VerdictRow.version == identity.version) & (
+            func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
+        other = (VerdictRow.detector == identity.detector) & ~current
+        judged_now = select(VerdictRow.asset_sha256).where(current)
+        assets = session.scalar(
+            select(func.count(func.distinct(VerdictRow.asset_sha256)))
+            .where(other, VerdictRow.asset_sha256.not_in(judged_now))
+        ) or 0
+        if not assets:
+            continue
+        previous = session.execute(
+            select(VerdictRow.version, VerdictRow.model_checksum).where(other).distinct()
+        ).all()
+        found.append(Outdated(
+            detector, identity,
+            tuple(sorted(v if not c else f"{v}@{c[:12]}" for v, c in previous)), int(assets),
+        ))
+    return found
 
 
 #: Items listed, checked against the progress table and judged together (driver memory).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import click
 
 from registry.app import Registry
+from registry.cli_summary import HomeSnapshot, RunSummary, progress_bar
 from registry.errors import ProvregError, VerificationError
 from registry.ingest import FileOutcome, load_executor
 from registry.intake import iter_media_paths
@@ -28,6 +30,7 @@ from registry.verify import verify_ledger
 
 EXIT_VERIFY_FAILED = 1
 EXIT_ERROR = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -72,11 +75,24 @@ def _outcome_text(outcome: FileOutcome) -> str:
             f"{outcome.error}: {outcome.error_detail}"
         )
     flagged = [
-        f"{e.verdict.detector}:{e.verdict.label}" for e in outcome.entries if e.verdict.positive
+        f"{e.verdict.detector}:{e.verdict.label}" + copy_hit_text(e.verdict.evidence)
+        for e in outcome.entries if e.verdict.positive
     ]
     return f"ok     {outcome.sha256[:16]}  {outcome.path}  " + (
         ", ".join(flagged) if flagged else "nothing found"
     )
+
+
+def copy_hit_text(evidence: dict[str, Any]) -> str:
+    """`` bank=B ref=abcd1234… match_kind=hash`` for a copy verdict's best match, else ""."""
+    matches = evidence.get("matches") if isinstance(evidence, dict) else None
+    best = next((m for m in matches or [] if isinstance(m, dict) and m.get("match")), None)
+    if best is None:
+        return ""
+    ref = best.get("reference_sha256") or f"hash-only#{best.get('ref_id')}"
+    kind = best.get("match_kind") or ("hash" if best.get("signal") == "pdq" else "verified")
+    return (f" bank={best.get('bank')} ref={str(ref)[:16]}… match_kind={kind} "
+            f"distance={best.get('distance')}")
 
 
 class Context:
@@ -88,14 +104,30 @@ class Context:
 
     def registry(self, *, migrate: bool = False) -> Registry:
         if self._registry is None:
+            before = HomeSnapshot.take(self.settings)
             self._registry = Registry.open(self.settings, migrate=migrate)
+            context = click.get_current_context(silent=True)
+            if context is not None:
+                context.call_on_close(lambda: self._announce(before))
         return self._registry
+
+    def _announce(self, before: HomeSnapshot) -> None:
+        """Say on stderr what this command created (embedded database, signing key)."""
+        for line in before.created(self.settings):
+            click.echo(f"first run: {line}", err=True)
 
 
 @click.group()
+@click.option("--verbose", "-v", is_flag=True,
+              help="Show Ray's own log lines on the terminal (default: a file in "
+                   "PROVREG_HOME/logs).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="Show Ray's own log lines on the terminal from this level up.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     """provreg: provenance registry with forensic detectors and a signed, tamper-evident ledger."""
+    if verbose or log_level:
+        os.environ["PROVREG_LOG_LEVEL"] = (log_level or "INFO").upper()
     ctx.obj = Context(Settings.from_env())
 
 
@@ -128,31 +160,26 @@ def ingest(
     registry = obj.registry(migrate=True)
     detectors = registry.detectors(detector_names or None)
     files = list(iter_media_paths(paths))
-    progress = _progress(len(files), enabled=sys.stderr.isatty())
-    errors = 0
+    progress = progress_bar(len(files), "file")
+    summary = RunSummary("ingest", obj.settings)
     run_ingest = load_executor(executor)
-    for outcome in run_ingest(registry, detectors, files, source=source):
-        errors += outcome.status != "ok"
-        line = outcome_json(outcome) if as_json else None
+    try:
+        for outcome in run_ingest(registry, detectors, files, source=source):
+            summary.count(outcome.status, outcome.error,
+                          sum(e.created for e in outcome.entries))
+            if progress is not None:
+                progress.update(1)
+                progress.clear()
+            if as_json:
+                _emit(outcome_json(outcome))
+            else:
+                click.echo(_outcome_text(outcome))
+    finally:
         if progress is not None:
-            progress.update(1)
-            progress.clear()
-        if line is not None:
-            _emit(line)
-        else:
-            click.echo(_outcome_text(outcome))
-    if progress is not None:
-        progress.close()
-    if strict and errors:
+            progress.close()
+    summary.emit()
+    if strict and summary.errors:
         sys.exit(3)
-
-
-def _progress(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="file", file=sys.stderr, leave=False)
 
 
 @main.command()
@@ -194,13 +221,62 @@ def show(obj: Context, sha256: str, as_json: bool) -> None:
     if as_json:
         _emit(facts)
         return
-    click.echo(f"{a.sha256}  {a.media_type}  {a.width}x{a.height}  {a.size_bytes} bytes")
-    click.echo(f"first seen {facts['first_seen']}, last seen {facts['last_seen']}, "
-               f"{len(story.sightings)} sighting(s)")
+    for line in story_text(facts):
+        click.echo(line)
+
+
+def story_text(facts: dict[str, Any]) -> list[str]:
+    """The readable form of ``show``: the asset, its sightings, each verdict and its evidence.
+
+    Values come from uploaded files (metadata strings, paths): they are printed with
+    ``repr``-style escaping of control characters so they cannot rewrite the terminal.
+    """
+    lines = [f"{facts['sha256']}  {facts['media_type']}  {facts['width']}x{facts['height']}  "
+             f"{facts['size_bytes']} bytes",
+             f"first seen {facts['first_seen']}, last seen {facts['last_seen']}, "
+             f"{len(facts['sightings'])} sighting(s)"]
+    for s in facts["sightings"]:
+        lines.append(f"  seen {s['seen_at']}  source={_safe(s['source'])}  "
+                     f"{_safe(s['location'])}")
+    lines.append(f"{len(facts['verdicts'])} verdict(s):")
     for v in facts["verdicts"]:
         mark = "POSITIVE" if v["positive"] else ("error" if v["error"] else "-")
         p = f"  p={v['p_value']:.3g}" if v["p_value"] is not None else ""
-        click.echo(f"  [{v['log_index']}] {v['detector']} {v['version']}: {v['label']} {mark}{p}")
+        score = f"  score={v['score']:.3g}" if v["score"] is not None else ""
+        lines.append(f"  [{v['log_index']}] {v['detector']} {v['version']}: {v['label']} "
+                     f"{mark}{score}{p}" + (f"  error={_safe(v['error'])}" if v["error"] else "")
+                     + copy_hit_text(v["evidence"]))
+        lines.extend(_evidence_lines(v["evidence"], "      "))
+    return lines
+
+
+def _safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if text.isprintable() else json.dumps(text)[1:-1]
+
+
+def _evidence_lines(value: Any, indent: str, depth: int = 0) -> list[str]:
+    """Evidence as indented ``key: value`` lines (long lists shortened)."""
+    if depth > 4:
+        return [f"{indent}{_safe(json.dumps(value, default=str))[:200]}"]
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{indent}{_safe(key)}:")
+                lines.extend(_evidence_lines(item, indent + "  ", depth + 1))
+            else:
+                lines.append(f"{indent}{_safe(key)}: {_safe(json.dumps(item, default=str))[:200]}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:10]):
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{indent}- [{index}]")
+                lines.extend(_evidence_lines(item, indent + "  ", depth + 1))
+            else:
+                lines.append(f"{indent}- {_safe(json.dumps(item, default=str))[:200]}")
+        if len(value) > 10:
+            lines.append(f"{indent}… {len(value) - 10} more (see --json)")
+    return lines
 
 
 @main.command()
@@ -272,13 +348,25 @@ def keys() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def keys_list(obj: Context, as_json: bool) -> None:
-    """List every key (the active one signs; older ones still verify)."""
+    """List every key (the active one signs; older ones still verify).
+
+    Each public key is shown in hex (as in the ``.pub`` files) and in base64 (as in proof
+    bundles); the standalone verifier's ``--log-key NAME=KEY`` accepts either.
+    """
+    name = obj.settings.key_name
     for key in obj.registry().keystore.keys():
-        record = {"key_id": key.key_id, "public_key": key.public_key.hex(), "active": key.active}
+        record = {"key_id": key.key_id, "active": key.active, "key_name": name,
+                  "public_key": key.public_key.hex(),
+                  "public_key_hex": key.public_key.hex(),
+                  "public_key_base64": base64.b64encode(key.public_key).decode()}
         if as_json:
             _emit(record)
         else:
-            click.echo(f"{'*' if key.active else ' '} {key.key_id}")
+            click.echo(f"{'*' if key.active else ' '} {key.key_id}\n"
+                       f"    hex    {record['public_key_hex']}\n"
+                       f"    base64 {record['public_key_base64']}\n"
+                       f"    verify proofs with: --log-key {name}={record['public_key_base64']}"
+                       f" --key-id {key.key_id}")
 
 
 @keys.command("rotate")

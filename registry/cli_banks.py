@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -216,7 +217,10 @@ def search(obj: Any, images: tuple[Path, ...], k: int, as_json: bool) -> None:
 
     references = load_references(obj.settings)
     failed = 0
-    for path in iter_media_paths(images):
+    for path in _query_paths(images, as_json):
+        if path is None:
+            failed += 1
+            continue
         try:
             candidates = search_path(obj.settings, path, k, references=references)
         except IntakeError as exc:
@@ -224,7 +228,7 @@ def search(obj: Any, images: tuple[Path, ...], k: int, as_json: bool) -> None:
             if as_json:
                 _emit({"query": str(path), "error": exc.reason, "error_detail": exc.detail})
             else:
-                click.echo(f"{path}: error {exc}", err=True)
+                click.echo(f"{path}: cannot be searched: {exc}", err=True)
             continue
         if not as_json:
             click.echo(f"{path}: {len(candidates)} candidate(s)")
@@ -233,8 +237,23 @@ def search(obj: Any, images: tuple[Path, ...], k: int, as_json: bool) -> None:
                 _emit(c.to_json())
             else:
                 verified = "" if c.verified is None else f"  {c.verified} inliers"
+                kind = f" ({c.match_kind} match)" if c.match_kind else ""
                 click.echo(f"  {c.rank:>3}. {'MATCH' if c.match else '     '} {c.bank}  "
                            f"{c.reference_sha256 or f'ref {c.ref_id} (hash only)'}  "
-                           f"{c.signal} distance {c.distance}{verified}")
+                           f"{c.signal} distance {c.distance}{verified}{kind}")
     if failed:
         sys.exit(EXIT_ERROR)
+
+
+def _query_paths(images: tuple[Path, ...], as_json: bool) -> Iterator[Path | None]:
+    """The files to search; None (after saying so) for a name that does not exist."""
+    for image in images:
+        if not image.exists():
+            if as_json:
+                _emit({"query": str(image), "error": "file-not-found",
+                       "error_detail": f"no such file or folder: {image}"})
+            else:
+                click.echo(f"error: file not found: {image}", err=True)
+            yield None
+            continue
+        yield from iter_media_paths([image])

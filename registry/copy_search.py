@@ -34,6 +34,9 @@ class Candidate:
     """Best PDQ Hamming distance over the query's dihedral variants."""
     match: bool
     """True when the candidate is beyond the decision threshold (a copy)."""
+    match_kind: str | None
+    """``hash`` (PDQ alone decided) or ``verified`` (SIFT + RANSAC confirmed, possibly beyond
+    the bank's PDQ threshold); null when not a match."""
     verified: int | None
     """SIFT + RANSAC inlier count when geometric verification ran, else null."""
     ref_id: int
@@ -74,7 +77,7 @@ def search_intake(settings: Settings, result: IntakeResult, k: int, *, query: st
         Candidate(
             query=query, rank=rank, bank=m.reference.bank,
             reference_sha256=m.reference.sha256 or None, signal=m.signal,
-            distance=m.distance, match=m.matched,
+            distance=m.distance, match=m.matched, match_kind=m.match_kind,
             verified=None if m.verification is None else m.verification.inliers,
             ref_id=m.reference.ref_id, query_quality=report.query_quality,
         )

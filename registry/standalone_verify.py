@@ -23,8 +23,8 @@ It prints one line per entry (``OK`` or ``FAIL`` with every check that failed) a
 only if every entry passed, 1 otherwise (2 for bad usage).
 
 The keys inside a proof file only show that the file is self-consistent. To show it comes from
-a particular registry, pin its keys: ``--log-key NAME=B64`` for the checkpoint key and
-``--key-id HEX`` for verdict signing keys (both repeatable).
+a particular registry, pin its keys: ``--log-key NAME=KEY`` (hex or base64) for the checkpoint
+key and ``--key-id HEX`` for verdict signing keys (both repeatable).
 
 This file deliberately imports nothing from the ``registry`` package and needs only the Python
 standard library and ``cryptography``: it is copied into evidence bundles so that a third party
@@ -261,14 +261,41 @@ def load(paths: list[Path]) -> Iterator[tuple[str, Any]]:
                 yield str(file), data
 
 
-def _parse_log_key(text: str) -> tuple[str, bytes]:
+ED25519_PUBLIC_KEY_BYTES = 32
+
+
+def parse_public_key(encoded: str) -> tuple[bytes, str]:
+    """A raw Ed25519 public key written in hex or base64, and which encoding it was.
+
+    ``provreg keys list`` and the ``.pub`` files show hex, proof bundles carry base64; both
+    are accepted, optionally prefixed ``hex:`` or ``base64:``. The two cannot be confused for
+    a 32-byte key: hex spells it in 64 characters, base64 in 44 ending with ``=``.
+    """
+    prefix, sep, rest = encoded.partition(":")
+    wanted = prefix.lower() if sep and prefix.lower() in ("hex", "base64") else None
+    body = rest if wanted else encoded
+    attempts = [wanted] if wanted else (
+        ["hex"] if len(body) == 2 * ED25519_PUBLIC_KEY_BYTES else ["base64"])
+    for encoding in attempts:
+        try:
+            raw = bytes.fromhex(body) if encoding == "hex" else base64.b64decode(
+                body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"public key is not valid {encoding}") from exc
+        if len(raw) != ED25519_PUBLIC_KEY_BYTES:
+            raise argparse.ArgumentTypeError(
+                f"public key is {len(raw)} bytes as {encoding}; an Ed25519 key is 32 "
+                "(give it in hex, 64 characters, or base64, 44 characters)")
+        return raw, encoding
+    raise argparse.ArgumentTypeError("public key is neither hex nor base64")
+
+
+def _parse_log_key(text: str) -> tuple[str, bytes, str]:
     name, sep, encoded = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError("expected NAME=BASE64_PUBLIC_KEY")
-    try:
-        return name, base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise argparse.ArgumentTypeError("public key is not base64") from exc
+        raise argparse.ArgumentTypeError("expected NAME=PUBLIC_KEY (hex or base64)")
+    raw, encoding = parse_public_key(encoded)
+    return name, raw, encoding
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         type=_parse_log_key,
         default=None,
-        help="pin a checkpoint key: NAME=BASE64 (repeatable)",
+        help="pin a checkpoint key: NAME=KEY, KEY in hex (as `provreg keys list` and the "
+        ".pub files show it) or base64 (as in proof files) (repeatable)",
     )
     parser.add_argument(
         "--key-id",
@@ -289,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         help="pin a verdict signing key id, hex (repeatable)",
     )
     args = parser.parse_args(argv)
-    log_keys = dict(args.log_key) if args.log_key else None
+    log_keys = {name: raw for name, raw, _ in args.log_key} if args.log_key else None
+    for name, _, encoding in args.log_key or []:
+        print(f"note: --log-key {name}: read as {encoding}")
     key_ids = {k.lower() for k in args.key_id} if args.key_id else None
     seen = failed = 0
     for label, obj in load(args.paths):
@@ -304,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         print("FAIL no proof entries found")
         return 1
     if log_keys is None and key_ids is None:
-        print("note: keys were taken from the proof files; pin them with --log-key / --key-id")
+        print("note: keys were taken from the proof files; pin them with --log-key NAME=KEY "
+              "(hex or base64) / --key-id")
     return 1 if failed else 0
 
 

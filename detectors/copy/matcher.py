@@ -113,6 +113,16 @@ class Match:
     """True when this candidate is beyond the decision threshold (a copy)."""
     verification: VerificationResult | None = None
 
+    @property
+    def match_kind(self) -> str | None:
+        """How a match was decided: ``hash`` (PDQ within ``threshold - verify_band`` on
+        trusted-quality hashes, no verification needed) or ``verified`` (SIFT + RANSAC
+        confirmed it, whatever the PDQ distance: a bank's threshold bounds hash matches, not
+        verified ones); None when not a match."""
+        if not self.matched:
+            return None
+        return "hash" if self.verification is None else "verified"
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready evidence for this candidate."""
         return {
@@ -122,7 +132,7 @@ class Match:
             "reference_quality": self.reference.quality, "phash_distance": self.phash_distance,
             "embedding_similarity": None if self.embedding_similarity is None
             else round(self.embedding_similarity, 4),
-            "match": self.matched,
+            "match": self.matched, "match_kind": self.match_kind,
             "verification": None if self.verification is None else self.verification.to_json(),
         }
 
