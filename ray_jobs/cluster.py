@@ -42,6 +42,9 @@ class ClusterState:
     num_cpus: int | None
     started_at: str
     log_file: str
+    auth_mode: str | None = None
+    """``RAY_AUTH_MODE`` the cluster runs with (``token``: drivers attaching must say so too,
+    the token itself is in ``~/.ray/auth_token``)."""
 
 
 class ClusterError(RuntimeError):
@@ -189,6 +192,7 @@ def keeper_main(argv: list[str] | None = None) -> int:
         address=str(ray.get_runtime_context().gcs_address), pid=me.pid,
         create_time=me.create_time(), num_cpus=args.num_cpus,
         started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), log_file=args.log_file,
+        auth_mode=os.environ.get("RAY_AUTH_MODE"),
     ))
     try:
         while not stopping.wait(1.0):

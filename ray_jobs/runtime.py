@@ -62,7 +62,10 @@ def ensure_ray(settings: Settings, *, num_cpus: int | None = None) -> None:
 
 
 def attach_address(settings: Settings) -> str | None:
-    """The GCS address of the local cluster ``provreg ray start`` started, if it still runs."""
+    """The GCS address of the local cluster ``provreg ray start`` started, if it still runs.
+
+    (Its token authentication is arranged when :mod:`ray_jobs` is imported, see there.)
+    """
     from ray_jobs.cluster import running_cluster
 
     state = running_cluster(settings.home)
