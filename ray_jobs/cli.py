@@ -66,7 +66,7 @@ def rescan(
         plan = [(o.detector, f"{o.assets} asset(s) judged only by {', '.join(o.previous)}")
                 for o in outdated]
     for detector, why in plan:
-        if why and not as_json:
+        if why:
             click.echo(f"re-scanning {detector.name} {detector.version}: {why}", err=True)
         _rescan_one(obj, registry, detector, source=source, resume=resume,
                     concurrency=concurrency, batch_size=batch_size, window=window,
