@@ -17,6 +17,7 @@ import click
 
 from registry import banks
 from registry.bank_csv import ExportFormat, ExportRow, parse_hash_list, write_hash_list
+from registry.cli_summary import RunSummary, progress_bar
 from registry.errors import IntakeError
 from registry.intake import iter_media_paths
 
@@ -70,20 +71,30 @@ def bank_add(obj: Any, bank_name: str, paths: tuple[Path, ...], reason: str | No
     from registry import bank_ops
 
     registry = obj.registry(migrate=True)
-    errors = 0
-    for outcome in bank_ops.add_files(registry, bank_name, iter_media_paths(paths),
-                                      added_by=_user(added_by), reason=reason,
-                                      pdq_threshold=threshold):
-        errors += outcome.status == "error"
-        if as_json:
-            _emit(outcome.__dict__)
-        elif outcome.status == "error":
-            click.echo(f"error   {outcome.path}  {outcome.error}: {outcome.error_detail}")
-        else:
-            click.echo(f"{outcome.status:<7} {outcome.sha256[:16]}  {outcome.path}  "
-                       f"ref {outcome.ref_id}  PDQ quality {outcome.quality}")
-    if errors and not as_json:
-        click.echo(f"{errors} file(s) could not be added", err=True)
+    files = list(iter_media_paths(paths))
+    summary = RunSummary(f"bank add {bank_name}", obj.settings, new_what="new reference(s)",
+                         runs_recorded=False)
+    bar = progress_bar(len(files), "file", f"bank {bank_name}")
+    try:
+        for outcome in bank_ops.add_files(registry, bank_name, files,
+                                          added_by=_user(added_by), reason=reason,
+                                          pdq_threshold=threshold):
+            summary.count("error" if outcome.status == "error" else "ok", outcome.error,
+                          int(outcome.status == "added"))
+            if bar is not None:
+                bar.update(1)
+                bar.clear()
+            if as_json:
+                _emit(outcome.__dict__)
+            elif outcome.status == "error":
+                click.echo(f"error   {outcome.path}  {outcome.error}: {outcome.error_detail}")
+            else:
+                click.echo(f"{outcome.status:<7} {outcome.sha256[:16]}  {outcome.path}  "
+                           f"ref {outcome.ref_id}  PDQ quality {outcome.quality}")
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.emit()
 
 
 @bank.command("list")
@@ -132,11 +143,20 @@ def bank_enable(obj: Any, bank_name: str) -> None:
 @click.argument("pdq_threshold", type=click.IntRange(0, 128))
 @click.pass_obj
 def bank_threshold(obj: Any, bank_name: str, pdq_threshold: int) -> None:
-    """Set BANK's PDQ match threshold (Hamming distance, default 31)."""
+    """Set BANK's PDQ threshold (Hamming distance, default 31) for hash matches.
+
+    It bounds matches decided by the hash alone (``match_kind: hash``). A candidate beyond
+    it can still match when SIFT + RANSAC geometric verification confirms it
+    (``match_kind: verified``): verification catches crops, borders and overlays that move
+    the hash far. See docs/detectors/copy.md.
+    """
     from registry import bank_ops
 
     change = bank_ops.set_threshold(obj.registry(migrate=True), bank_name, pdq_threshold)
     click.echo(f"bank {bank_name} threshold {pdq_threshold}; {_change_text(change)}")
+    click.echo(f"hash matches (match_kind=hash): PDQ distance up to {pdq_threshold} (minus the "
+               "verification band, 4 by default, for uploaded references); beyond it a candidate is a "
+               "match only if geometric verification confirms it (match_kind=verified)")
 
 
 @bank.command("remove")

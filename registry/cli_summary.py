@@ -80,6 +80,10 @@ class RunSummary:
     errors: Counter[str] = field(default_factory=Counter)
     new_verdicts: int = 0
     run_id: int | None = None
+    new_what: str = "new verdict(s)"
+    """What ``new_verdicts`` counts (``bank add`` counts new references)."""
+    runs_recorded: bool = True
+    """Whether the command records a run ``provreg status`` lists."""
 
     def count(self, status: str, reason: str | None = None, new_verdicts: int = 0) -> None:
         """Count one file: ``status`` ``ok`` or anything else (an error with ``reason``)."""
@@ -97,10 +101,12 @@ class RunSummary:
         by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(self.errors.items()))
         parts = [f"{self.command}: {self.files} file(s), {self.ok} ok, {errors} error(s)"
                  + (f" ({by_reason})" if by_reason else ""),
-                 f"{self.new_verdicts} new verdict(s)", f"{elapsed:.1f} s"]
+                 f"{self.new_verdicts} {self.new_what}", f"{elapsed:.1f} s"]
         where = []
         if self.run_id is not None:
             where.append(f"run #{self.run_id} in `provreg status`")
+        elif self.runs_recorded:
+            where.append("`provreg status` lists the run")
         log = this_process_log(self.settings)
         if log is not None:
             where.append(f"logs {log}")
