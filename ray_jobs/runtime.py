@@ -15,7 +15,8 @@ it (``log_to_driver=False``, the ``ray`` and ``ray.data`` loggers, Ray Data's pr
 off); what Ray's C++ core writes to file descriptors 1 and 2 can only be caught there, so in
 a real terminal session those descriptors are pointed at the log file while ``sys.stdout`` and
 ``sys.stderr`` keep writing to the terminal. ``provreg --verbose`` / ``--log-level LEVEL``
-(environment ``PROVREG_LOG_LEVEL``) leave everything on the terminal at that level.
+(environment ``PROVREG_LOG_LEVEL``) leave everything on the terminal at that level, on
+standard error: standard output stays the command's own.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def ensure_ray(settings: Settings, *, num_cpus: int | None = None) -> None:
     options: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": not quiet}
     if log_file is None:
         options["logging_level"] = log_level() or "INFO"
+        _keep_stdout_for_output()
     address = settings.ray_address or attach_address(settings)
     if address:
         ray.init(address=address, **options)
@@ -158,6 +160,17 @@ def _route_descriptors(path: Path) -> None:
     os.dup2(log.fileno(), err_fd)
 
 
+def _keep_stdout_for_output() -> None:
+    """With ``--verbose``: Ray's lines printed from its threads go to stderr, not stdout.
+
+    Standard output stays the command's own (one JSON object per line with ``--json``).
+    """
+    out, err = sys.stdout, sys.stderr
+    if out is not sys.__stdout__ or err is not sys.__stderr__ or out is None or err is None:
+        return
+    sys.stdout = ThreadRoutedStream(out, err)
+
+
 def _reopen(fd: int, like: TextIO) -> TextIO:
     """A new text stream on a duplicate of ``fd`` with ``like``'s encoding and buffering."""
     return os.fdopen(os.dup(fd), "w", encoding=like.encoding, errors=like.errors,
@@ -165,7 +178,10 @@ def _reopen(fd: int, like: TextIO) -> TextIO:
 
 
 class ThreadRoutedStream(io.TextIOBase):
-    """Text written on the main thread goes to ``terminal``, from other threads to ``log``."""
+    """Text written on the main thread goes to ``terminal``, from other threads to ``log``.
+
+    (``log`` is the log file when quiet, standard error with ``--verbose``.)
+    """
 
     def __init__(self, terminal: TextIO, log: TextIO) -> None:
         super().__init__()

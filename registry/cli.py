@@ -86,11 +86,13 @@ def _outcome_text(outcome: FileOutcome) -> str:
 def copy_hit_text(evidence: dict[str, Any]) -> str:
     """`` bank=B ref=abcd1234… match_kind=hash`` for a copy verdict's best match, else ""."""
     matches = evidence.get("matches") if isinstance(evidence, dict) else None
-    best = next((m for m in matches or [] if isinstance(m, dict) and m.get("match")), None)
+    best = next((m for m in matches or []
+                 if isinstance(m, dict) and m.get("match") and "bank" in m), None)
     if best is None:
         return ""
     ref = best.get("reference_sha256") or f"hash-only#{best.get('ref_id')}"
-    kind = best.get("match_kind") or ("hash" if best.get("signal") == "pdq" else "verified")
+    # Evidence written before match_kind existed: verification ran iff it was verified.
+    kind = best.get("match_kind") or ("verified" if best.get("verification") else "hash")
     return (f" bank={best.get('bank')} ref={str(ref)[:16]}… match_kind={kind} "
             f"distance={best.get('distance')}")
 

@@ -154,9 +154,10 @@ def bank_threshold(obj: Any, bank_name: str, pdq_threshold: int) -> None:
 
     change = bank_ops.set_threshold(obj.registry(migrate=True), bank_name, pdq_threshold)
     click.echo(f"bank {bank_name} threshold {pdq_threshold}; {_change_text(change)}")
-    click.echo(f"hash matches (match_kind=hash): PDQ distance up to {pdq_threshold} (minus the "
-               "verification band, 4 by default, for uploaded references); beyond it a candidate is a "
-               "match only if geometric verification confirms it (match_kind=verified)")
+    click.echo(f"hash matches (match_kind=hash): PDQ distance up to {pdq_threshold} (minus "
+               "the verification band, 4 by default, for uploaded references); beyond it a "
+               "candidate is a match only if geometric verification confirms it "
+               "(match_kind=verified)")
 
 
 @bank.command("remove")

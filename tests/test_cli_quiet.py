@@ -57,18 +57,22 @@ def test_json_stdout_stays_json_when_a_ray_worker_dies(
     assert "Connecting to existing Ray cluster" in logs[0].read_text(errors="replace")
 
 
-def test_verbose_leaves_rays_lines_on_the_terminal(
+def test_verbose_shows_rays_lines_on_stderr_and_stdout_stays_json(
     ray_address: str, provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
-    make_images(tmp_path / "in", 2, seed=32)
+    folder = tmp_path / "in"
+    make_images(folder, 2, seed=32)
+    Image.fromarray(np.full((13, 13, 3), 7, np.uint8)).save(folder / "zz-crash.png")
     plugins = stage_plugins(tmp_path / "plugins", {"crash-facts": "tests.ux_detectors:CrashFacts"})
     env = _env(provreg_env, ray_address, plugins)
     result = subprocess.run(
         [sys.executable, "-m", "registry", "--log-level", "info", "ingest",
-         str(tmp_path / "in"), "--detector", "file-facts", "--json"],
+         str(folder), "--detector", "crash-facts", "--json"],
         env=env, cwd=REPO, text=True, capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
-    assert len([json.loads(line) for line in result.stdout.splitlines()]) == 2
+    parsed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [p["status"] for p in parsed] == ["ok", "ok", "error"]
+    assert "(raylet)" not in result.stdout
     assert "Connecting to existing Ray cluster" in result.stderr
     assert not (Path(env["PROVREG_HOME"]) / "logs").exists()

@@ -15,9 +15,17 @@ def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:
     env.update(PROVREG_HOME=str(home), PROVREG_DETECTORS="file-facts",
                PROVREG_EXECUTOR="inline")
     make_good_files(tmp_path / "uploads", 3)
-    lines = json_lines(provreg(env, "ingest", str(tmp_path / "uploads"), "--json").stdout)
+    first = provreg(env, "ingest", str(tmp_path / "uploads"), "--json")
+    lines = json_lines(first.stdout)
     assert [line["status"] for line in lines] == ["ok"] * 3
+    # The first run says what it created and where (on stderr: stdout stays JSON).
+    assert f"first run: created an embedded PostgreSQL database in {home / 'pgdata'}" \
+        in first.stderr
+    (key,) = (home / "keys").glob("*.key")
+    assert f"first run: created signing key {key.stem} in {key}" in first.stderr
     assert (home / "pgdata" / "PG_VERSION").is_file()
     assert any((home / "keys").glob("*.key"))
-    report = json_lines(provreg(env, "verify", "--json").stdout)[0]
+    later = provreg(env, "verify", "--json")
+    assert "first run" not in later.stderr
+    report = json_lines(later.stdout)[0]
     assert report["ok"] and report["tree_size"] == 3

@@ -49,6 +49,8 @@ def test_rescan_without_detector_reruns_only_changed_versions(
     assert "re-scanning slow-facts 2.0.0: 8 asset(s) judged only by 1.0.0" in changed.stderr
     assert any(line.startswith("rescan slow-facts 2.0.0: 8 file(s), 8 ok")
                for line in changed.stderr.splitlines()), changed.stderr
+    # Nothing of Ray's own (start-up, Ray Data's "progress bars disabled", ...) on the terminal.
+    assert len(changed.stderr.splitlines()) == 2, changed.stderr
 
     # Done: the archive now has 2.0.0 verdicts for every asset.
     after = provreg(env2, "rescan")
