@@ -87,7 +87,8 @@ def test_copy_hits_say_hash_or_verified_bank_and_reference(
     images = reference_images()
     ref = save_image(images["astronaut"], tmp_path / "refs" / "astronaut.png")
     (added,) = json_lines(provreg(env, "bank", "add", "B", str(ref), "--json").stdout)
-    provreg(env, "bank", "threshold", "B", "10")
+    said = provreg(env, "bank", "threshold", "B", "10").stdout
+    assert "PDQ distance up to 10" in said and "(match_kind=verified)" in said
     exact = save_image(EDITS["jpeg50"](images["astronaut"]), tmp_path / "up" / "exact.jpg")
     cropped = save_image(EDITS["crop10"](images["astronaut"]), tmp_path / "up" / "crop.png")
 
