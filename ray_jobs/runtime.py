@@ -28,7 +28,6 @@ import os
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -129,7 +128,6 @@ def quiet_ray_logs(settings: Settings, *, name: str = "ray") -> Path:
         "loggers": {"ray.data": {"level": "INFO", "handlers": ["file"], "propagate": False}},
     }), encoding="utf-8")
     os.environ["RAY_DATA_LOGGING_CONFIG"] = str(data_config)
-    warnings.filterwarnings("default", category=DeprecationWarning, module="ray")
     _route_descriptors(path)
     _log_file = path
     return path
