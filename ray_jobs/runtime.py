@@ -86,11 +86,6 @@ def logs_dir(settings: Settings) -> Path:
 _log_file: Path | None = None
 
 
-def current_log_file() -> Path | None:
-    """The file this process's Ray logs go to (None when they go to the terminal)."""
-    return _log_file
-
-
 def quiet_ray_logs(settings: Settings, *, name: str = "ray") -> Path:
     """Route Ray's log lines in this process to ``$PROVREG_HOME/logs/<name>-<time>-<pid>.log``.
 
