@@ -158,6 +158,7 @@ class LearnedDecoder:
                 f"decoder {manifest.name!r}: no 'path' and no decoder store to find it in"
             )
         self.device = "cpu"
+        self.forward_passes = 0  # how many times the network ran (one per batch)
         try:
             self._run = self._load_onnx(path) if manifest.format == "onnx" else (
                 self._load_torchscript(path))
@@ -204,6 +205,7 @@ class LearnedDecoder:
         batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
         if m.layout == "nc1hw":
             batch = batch[:, :, None]
+        self.forward_passes += 1
         out = self._run(batch).reshape(tiles.shape[0], -1).astype(np.float64)
         if out.shape[1] != m.bits:
             raise DecoderFileError(
