@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from detectors.watermark.payloads import PayloadError
 from registry.cli import Context
 from registry.watermark_keys import DecoderRegistry, MarkInfo, WatermarkKeyring
 
@@ -104,6 +103,9 @@ def add_decoder(obj: Context, manifest: Path, weights: Path) -> None:
     The file is copied into the content-addressed store and pinned by its SHA-256; it is
     loaded (and checked) the first time the detector runs.
     """
+    # Imported here: the detectors package loads torch, which other commands need not pay for.
+    from detectors.watermark.payloads import PayloadError
+
     try:
         entry = json.loads(manifest.read_text())
         if not isinstance(entry, dict):

@@ -33,15 +33,19 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from detectors.watermark.learned import DecoderManifest
-from detectors.watermark.payloads import PayloadError, parse_payloads
-from detectors.watermark.store import DecoderFileError, DecoderStore
 from registry.errors import ConfigurationError, KeyStoreError
+
+if TYPE_CHECKING:
+    from detectors.watermark.learned import DecoderManifest
+
+# The detectors.watermark package is imported inside the functions that need it: importing
+# it loads invisible-watermark, which imports torch, and every provreg command builds the
+# watermark options (registry.app) without needing either.
 
 ENV_KEY = "PROVREG_WATERMARK_KEY"
 _AAD = b"provreg watermark keys v1"
@@ -156,6 +160,8 @@ class WatermarkKeyring:
         entries = self._read(create=True)
         if any(entry["name"] == name for entry in entries):
             raise WatermarkKeyError(f"a mark named {name!r} is already registered")
+        from detectors.watermark.payloads import PayloadError, parse_payloads
+
         bits = parse_key_text(key_text)
         try:
             (payload,) = parse_payloads(
@@ -201,7 +207,6 @@ class DecoderRegistry:
 
     def __init__(self, home: Path) -> None:
         self.folder = Path(home) / "watermark"
-        self.store = DecoderStore(self.folder)
 
     @property
     def manifests_file(self) -> Path:
@@ -214,12 +219,15 @@ class DecoderRegistry:
             return []
         found = json.loads(self.manifests_file.read_text())
         if not isinstance(found, list):
-            raise DecoderFileError(f"{self.manifests_file}: expected a list of manifests")
+            raise WatermarkKeyError(f"{self.manifests_file}: expected a list of manifests")
         return found
 
     def add(self, manifest: Mapping[str, Any], weights: Path) -> DecoderManifest:
         """Copy ``weights`` into the store and register ``manifest`` pinned to its SHA-256."""
-        digest = self.store.put(weights)
+        from detectors.watermark.learned import DecoderManifest
+        from detectors.watermark.store import DecoderFileError, DecoderStore
+
+        digest = DecoderStore(self.folder).put(weights)
         if manifest.get("sha256") not in (None, digest):
             raise DecoderFileError(
                 f"{weights} hashes to {digest}, the manifest pins {manifest['sha256']}"

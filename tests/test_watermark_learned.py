@@ -78,6 +78,11 @@ def test_our_rivagan_decoder_agrees_with_the_library() -> None:
         assert sum(a == b for a, b in zip(ours, RIVAGAN_BITS, strict=True)) >= 30
 
 
+def test_learned_decoders_ask_for_a_gpu_share() -> None:
+    assert WatermarkDetector().resources.num_gpus == 0
+    assert WatermarkDetector(RIVA_OPTIONS).resources.num_gpus > 0
+
+
 def test_rivagan_reads_a_centre_crop_of_larger_images() -> None:
     rgb = rivagan_embed(photo("astronaut", (384, 320)))
     (verdict,) = WatermarkDetector(RIVA_OPTIONS).detect_batch([sample_from_bytes(encode(rgb))])

@@ -61,6 +61,8 @@ from detectors.watermark.store import DecoderFileError, DecoderStore
 DEFAULT_FPR_TARGET = 1e-6
 DEFAULT_MAX_PIXELS = 1024 * 1024  # an SDXL frame; a 136-bit payload still gets 120 votes a bit
 STATISTICS = ("soft", "hard")
+LEARNED_RESOURCES = Resources(num_cpus=1.0, num_gpus=0.25, memory_mb=1536)
+"""What one instance asks for when a learned decoder is configured."""
 _CODE_VERSION = "2.0.0"
 _OPTIONS = frozenset({
     "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders", "decoder_store",
@@ -128,6 +130,10 @@ class WatermarkDetector(Detector):
             self.payloads, self.fpr_target, self.statistic,
             [m.as_json() for m in self.manifests.values()],
         )
+        if self.manifests:
+            # Learned decoders want a GPU: Ray actor pools request this share only on
+            # clusters that have GPUs (ray_jobs.actors.actor_options), CPU otherwise.
+            self.resources = LEARNED_RESOURCES  # type: ignore[misc]
         self._decoders: dict[str, LearnedDecoder] = {}
         self._batch_scores: dict[int, dict[str, np.ndarray | None]] = {}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LEVELS = 256
+LEVELS = 64
 """Quantisation of the weights: ``w_i = max(1, round(LEVELS * |x_i| / max_j |x_j|))`` for
 ``x_i != 0``. The test is exact for the quantised statistic (any weights that depend only on
 ``|x_i|`` keep the null exact); the floor of 1 means a decode with every bit right scores
@@ -68,12 +68,12 @@ def soft_tail(weights: np.ndarray, agreement: np.ndarray) -> float:
         return 1.0
     # U = sum of the weights whose sign agrees; sum eps_i w_i = 2U - sum w, so the tail of
     # the signed sum at the observed value is the tail of U at the observed agreeing weight.
-    dist = np.zeros(int(w.sum()) + 1, dtype=np.float64)
-    dist[0] = 1.0
-    for weight in w.tolist():
-        shifted = np.zeros_like(dist)
-        shifted[weight:] = dist[: dist.shape[0] - weight]
-        dist = 0.5 * (dist + shifted)
+    dist = np.ones(1, dtype=np.float64)
+    for weight in sorted(w.tolist()):
+        grown = np.zeros(dist.shape[0] + weight, dtype=np.float64)
+        grown[: dist.shape[0]] = dist
+        grown[weight:] += dist
+        dist = grown * 0.5
     tail = float(dist[int(w[a > 0].sum()) :].sum())
     floor = max(2.0 ** -int(w.size), 5e-324)
     return min(1.0, max(tail, floor))
