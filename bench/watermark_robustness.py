@@ -89,7 +89,7 @@ def transforms(quick: bool) -> dict[str, Transform]:
     return table
 
 
-def carriers(quick: bool) -> list[tuple[str, np.ndarray]]:
+def carriers(quick: bool, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
     """512 x 512 carriers: every photo resized, plus centre crops of the large ones."""
     found: list[tuple[str, np.ndarray]] = []
     for name, rgb in natural_photos():
@@ -98,7 +98,8 @@ def carriers(quick: bool) -> list[tuple[str, np.ndarray]]:
         if min(height, width) >= 512 and max(height, width) > 512:  # not the same photo again
             y, x = (height - 512) // 2, (width - 512) // 2
             found.append((f"{name}-crop", np.ascontiguousarray(rgb[y : y + 512, x : x + 512])))
-    return found[::4] if quick else found
+    found = found[::4] if quick else found
+    return found[:limit] if limit else found
 
 
 def _row(evidence: object, payload: str, order: str, domain: str) -> dict[str, object]:
@@ -170,10 +171,10 @@ def _carrier(job: tuple[np.ndarray, bool]) -> list[Row]:
     return out
 
 
-def run(quick: bool, jobs: int) -> None:
+def run(quick: bool, jobs: int, limit: int | None = None) -> None:
     detector = WatermarkDetector()
     detector.load()
-    photos = carriers(quick)
+    photos = carriers(quick, limit)
     steps = transforms(quick)
     columns = _columns()
     accuracy: dict[Key, list[float]] = {}
@@ -244,8 +245,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a quarter of the carriers, fewer "
                         "JPEG qualities (a smoke run)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--carriers", type=int, default=None, help="at most this many carriers")
     args = parser.parse_args()
-    run(args.quick, max(1, args.jobs))
+    run(args.quick, max(1, args.jobs), args.carriers)
 
 
 if __name__ == "__main__":

@@ -180,3 +180,41 @@ def test_cli_and_ingest_never_store_or_log_the_key(
         for text in (secret, secret.upper()):
             assert text not in dump, "a key reached the database"
             assert text not in logs, "a key reached the output or the logs"
+
+
+def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
+    """`provreg watermark add-decoder` stores the file by hash; the registry hands the
+    manifest and store to the detector, which finds a mark registered for that decoder."""
+    from tests.watermark_learned_fixtures import spread_embed, spread_manifest, write_spread_decoder
+
+    weights = write_spread_decoder(tmp_path / "spread.pt")
+    manifest = {k: v for k, v in spread_manifest("0" * 64).items() if k != "sha256"}
+    manifest_file = tmp_path / "spread.json"
+    manifest_file.write_text(json.dumps(manifest))
+    env = {"PROVREG_HOME": str(tmp_path / "home"), "PROVREG_WATERMARK_KEY": "33" * 32}
+    load_command_plugins(main)
+    runner = CliRunner()
+    added = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
+                          env=env)
+    assert added.exit_code == 0, added.output
+    mark = runner.invoke(main, ["watermark", "add", "acme-net", "--method", "acme-spread",
+                                "--payload", "3C96A5E1"], env=env)
+    assert mark.exit_code == 0, mark.output
+    listed = runner.invoke(main, ["watermark", "list", "--json"], env=env)
+    kinds = [json.loads(line)["kind"] for line in listed.output.splitlines()]
+    assert kinds == ["mark", "decoder"] and "3c96a5e1" not in listed.output.lower()
+
+    from registry.watermark_keys import watermark_options
+
+    options = watermark_options(tmp_path / "home", environ=env)
+    detector = WatermarkDetector(options)
+    key = tuple(int(b) for b in format(0x3C96A5E1, "032b"))
+    marked = sample_from_bytes(encode(spread_embed(photo("chelsea"), key)))
+    (verdict,) = detector.detect_batch([marked])
+    assert verdict.label == "acme-net" and verdict.positive
+
+    wrong = {**manifest, "sha256": "1" * 64}
+    manifest_file.write_text(json.dumps(wrong))
+    refused = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
+                            env=env)
+    assert refused.exit_code != 0 and "pins" in refused.output
