@@ -83,7 +83,7 @@ def per_method(batch: int, repeat: int) -> None:
         ("RivaGAN (ONNX, 256 crop)", riva.device, lambda: riva.scores(riva_tiles)),
         ("TorchScript manifest decoder (128 crop)", spread.device,
          lambda: spread.scores(spread_tiles)),
-        ("detector: built-ins + 1 RivaGAN key", detector.devices["riva"],
+        ("detector: built-ins + 1 RivaGAN key", detector.devices["rivaGan"],
          lambda: detector.detect_batch(samples)),
     ]
     print(f"\n| method (512 x 512, batch of {batch}) | ran on | images/s |")
