@@ -87,11 +87,12 @@ class Registry:
             "index_dir", str(self.settings.copy_index_dir))
         # Registered watermark marks and decoders (registry.watermark_keys) join the configured.
         marks = watermark_options(self.settings.home)
-        mark_options = options.setdefault("watermark", {})
-        for key in ("payloads", "decoders"):
-            if key in marks:
-                mark_options[key] = [*mark_options.get(key, []), *marks[key]]
-        mark_options.setdefault("decoder_store", marks["decoder_store"])
+        if "payloads" in marks or "decoders" in marks:
+            mark_options = options.setdefault("watermark", {})
+            for key in ("payloads", "decoders"):
+                if key in marks:
+                    mark_options[key] = [*mark_options.get(key, []), *marks[key]]
+            mark_options.setdefault("decoder_store", marks["decoder_store"])
         return options
 
     def close(self) -> None:
