@@ -218,3 +218,17 @@ def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
     refused = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
                             env=env)
     assert refused.exit_code != 0 and "pins" in refused.output
+
+
+def test_verdict_identity_names_a_secret_mark_by_id_not_bits() -> None:
+    """The model checksum (stored with every verdict) must not let anyone brute-force a short
+    key: it depends on the mark's id, never on its bits."""
+
+    def checksum(bits: str, key_id: str) -> str | None:
+        payload = {"name": "acme", "bits": bits, "secret": True, "id": key_id}
+        return WatermarkDetector({"payloads": [payload]}).model_checksum
+
+    assert checksum("0x" + KEY_HEX, "aa") == checksum("0x" + OTHER_HEX, "aa")
+    assert checksum("0x" + KEY_HEX, "aa") != checksum("0x" + KEY_HEX, "bb")
+    public = WatermarkDetector({"payloads": [{"name": "acme", "bits": "0x" + KEY_HEX}]})
+    assert public.model_checksum != checksum("0x" + KEY_HEX, "aa")
