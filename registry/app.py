@@ -17,6 +17,7 @@ from registry.db import make_engine, resolve_database_url, upgrade_schema
 from registry.ledger import Ledger
 from registry.settings import Settings
 from registry.signing import KeyStore, Signer, Verifier
+from registry.watermark_keys import watermark_options
 
 
 @dataclass
@@ -78,11 +79,20 @@ class Registry:
 
         The ``copy`` detector gets ``index_dir`` = the index the banks maintain
         (``$PROVREG_HOME/indexes/copy``) unless one is configured; per-bank PDQ thresholds
-        travel inside that index's manifest.
+        travel inside that index's manifest. The ``watermark`` detector gets the marks and
+        decoders registered with ``provreg watermark`` and their store.
         """
         options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
         options.setdefault("copy", {}).setdefault(
             "index_dir", str(self.settings.copy_index_dir))
+        # Registered watermark marks and decoders (registry.watermark_keys) join the configured.
+        marks = watermark_options(self.settings.home)
+        if "payloads" in marks or "decoders" in marks:
+            mark_options = options.setdefault("watermark", {})
+            for key in ("payloads", "decoders"):
+                if key in marks:
+                    mark_options[key] = [*mark_options.get(key, []), *marks[key]]
+            mark_options.setdefault("decoder_store", marks["decoder_store"])
         return options
 
     def close(self) -> None:

@@ -1,11 +1,24 @@
-"""Public invisible-watermark detector (SD v1, SD v2, SDXL and registered payloads)."""
+"""Invisible-watermark detector: SD v1, SD v2, SDXL, RivaGAN, learned decoders, registered marks."""
 
 from detectors.watermark.detector import WatermarkDetector, WatermarkOptionsError
 from detectors.watermark.embed import embed_payload
+from detectors.watermark.learned import DecoderManifest, LearnedDecoder
 from detectors.watermark.payloads import BUILTIN_PAYLOADS, Payload, PayloadError
+from detectors.watermark.store import (
+    DecoderFileError,
+    DecoderHashError,
+    DecoderMissingError,
+    DecoderStore,
+)
 
 __all__ = [
     "BUILTIN_PAYLOADS",
+    "DecoderFileError",
+    "DecoderHashError",
+    "DecoderManifest",
+    "DecoderMissingError",
+    "DecoderStore",
+    "LearnedDecoder",
     "Payload",
     "PayloadError",
     "WatermarkDetector",

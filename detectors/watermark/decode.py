@@ -14,6 +14,13 @@ conversion, same PyWavelets transform, same rule per block (largest-magnitude no
 coefficient modulo the scale), about 10x faster, and a test checks it against
 ``WatermarkDecoder.decode`` bit for bit. ``dwtDctSvd`` goes through the library.
 
+Soft scores (dwtDct): the encoder moves each block's strongest coefficient to
+``(q + 0.25) * scale`` for a 0 and ``(q + 0.75) * scale`` for a 1. With ``r`` the coefficient's
+position inside its cell (``|c| mod scale / scale``), ``-sin(2 pi r)`` is -1 at a perfect 0,
++1 at a perfect 1, and near 0 for a coefficient halfway between: its sign is the library's
+hard decision (``r > 0.5``) and its size how clearly the block voted. Folding averages them
+per bit (see :mod:`detectors.watermark.soft`).
+
 Large images: blocks are numbered row-major over the full width, so a band of whole block
 rows at the top keeps every block's index. We decode such a band of at most ``max_pixels``
 pixels; it still gives each bit hundreds of votes.
@@ -65,6 +72,7 @@ class BlockScores:
     order: str
     domain: str
     scores: np.ndarray  # bool, one entry per block, in the library's block order
+    soft: np.ndarray | None = None  # float in [-1, 1] per block (dwtDct only)
 
     def fold(self, n: int) -> tuple[int, ...]:
         """The ``n``-bit payload the library would decode from these blocks."""
@@ -76,6 +84,17 @@ class BlockScores:
         ones = np.bincount(index, weights=self.scores.astype(np.float64), minlength=n)
         # Library rule: mean * 255 > 127, kept in exact integer-valued arithmetic.
         return tuple(int(bit) for bit in ones * 255 > votes * 127)
+
+    def fold_soft(self, n: int) -> np.ndarray | None:
+        """Per-bit mean soft score for an ``n``-bit payload (None without soft scores)."""
+        if self.soft is None:
+            return None
+        blocks = self.soft.shape[0]
+        if blocks < n:
+            raise ValueError(f"{blocks} blocks cannot carry {n} bits")
+        index = np.arange(blocks) % n
+        sums = np.bincount(index, weights=self.soft, minlength=n)
+        return np.asarray(sums / np.bincount(index, minlength=n), dtype=np.float64)
 
 
 def decode_blocks(
@@ -93,15 +112,21 @@ def decode_blocks(
     height, width = rgb.shape[:2]
     array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb, dtype=domain)
     if method == "dwtDct":
-        scores = _dwtdct_scores(array)
-    else:
-        decoder = WatermarkDecoder("bits", block_count(height, width))
-        scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
+        residue = _dwtdct_residues(array)
+        return BlockScores(
+            method, order, domain, residue > 0.5 * _DWTDCT_SCALE,
+            -np.sin(2.0 * np.pi * residue / _DWTDCT_SCALE),
+        )
+    decoder = WatermarkDecoder("bits", block_count(height, width))
+    scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
     return BlockScores(method, order, domain, scores)
 
 
-def _dwtdct_scores(bgr: np.ndarray) -> np.ndarray:
-    """Per-block dwtDct scores, as ``imwatermark.maxDct.EmbedMaxDct.decode`` computes them."""
+def _dwtdct_residues(bgr: np.ndarray) -> np.ndarray:
+    """Per-block ``|c| mod scale`` of the strongest AC coefficient ``c``.
+
+    ``imwatermark.maxDct.EmbedMaxDct.decode`` reads bit 1 iff this exceeds ``scale / 2``.
+    """
     rows, cols = bgr.shape[:2]
     yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
     approx, _ = pywt.dwt2(yuv[: rows // 4 * 4, : cols // 4 * 4, _U], "haar")
@@ -114,4 +139,4 @@ def _dwtdct_scores(bgr: np.ndarray) -> np.ndarray:
     )
     ac = blocks[:, 1:]  # the library skips the first (DC) coefficient of each block
     strongest = np.abs(ac[np.arange(ac.shape[0]), np.argmax(np.abs(ac), axis=1)])
-    return np.asarray(strongest % _DWTDCT_SCALE > 0.5 * _DWTDCT_SCALE, dtype=bool)
+    return np.asarray(strongest % _DWTDCT_SCALE, dtype=np.float64)

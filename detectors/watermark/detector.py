@@ -1,21 +1,31 @@
-"""The ``watermark`` detector: public invisible-watermark marks and user-registered payloads.
+"""The ``watermark`` detector: public invisible-watermark marks, RivaGAN, learned decoders and
+registered (possibly secret) payloads.
 
-For each payload, each channel order (BGR, RGB) and each array type the payload lists (uint8;
-also float32 for SDXL) the decoded bits are compared with the payload: ``k`` of ``n`` bits
-match. Under the null (no mark, fair random bits) ``k ~ Bin(n, 1/2)``, so the raw p-value is
-``P(Bin(n, 1/2) >= k)``. Because ``m`` such tests run on every image (8 with the built-ins),
-the raw p-value of each is Bonferroni-corrected (``min(1, m * p)``) and the verdict is
-positive iff the best corrected p-value is at most ``fpr_target``: the chance that an unmarked
-image with fair random bits is flagged at all is then at most ``fpr_target``.
+Every payload is tested on every image. dwt payloads are decoded in each channel order
+(BGR, RGB) and each array type the payload lists (uint8; also float32 for SDXL); a learned
+decoder's payload (``rivaGan``, or a decoder from a manifest) is one test, read from the
+tile its manifest describes, all images of a batch in one forward pass.
 
-A negative verdict means "not found": the mark does not survive 4:2:0 JPEG, resizing or
-cropping, and anyone with the public encoder can add it to any image (it is spoofable).
+Each test yields a raw p-value: by default (``statistic: "soft"``) the exact soft-decision
+test of :mod:`detectors.watermark.soft` on the per-bit soft scores (dwtDct) or logits
+(learned decoders); dwtDctSvd has no soft score and ``statistic: "hard"`` forces it
+everywhere: the binomial tail ``P(Bin(n, 1/2) >= k)`` of ``k`` matching hard bits. With
+``m`` tests on every image (8 with the built-ins; the count grows with each registered
+payload), each raw p-value is Bonferroni-corrected (``min(1, m * p)``) and the verdict is
+positive iff the best corrected p-value is at most ``fpr_target``; its label names the
+payload that matched.
+
+A negative verdict means "not found": dwt marks do not survive 4:2:0 JPEG, resizing or
+cropping, and anyone with the public encoder can add them to any image (spoofable).
+Secret payloads' bits never enter the evidence: the decoded bits are left out whenever
+one is configured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +39,13 @@ from detectors.watermark.decode import (
     block_count,
     decode_blocks,
 )
+from detectors.watermark.learned import (
+    RIVAGAN,
+    DecoderManifest,
+    LearnedDecoder,
+    fit_image,
+    rivagan_manifest,
+)
 from detectors.watermark.payloads import (
     BUILTIN_PAYLOADS,
     Payload,
@@ -37,12 +54,19 @@ from detectors.watermark.payloads import (
     parse_payloads,
     table_digest,
 )
+from detectors.watermark.soft import soft_p_value
 from detectors.watermark.stats import binomial_tail, bonferroni
+from detectors.watermark.store import DecoderFileError, DecoderStore
 
 DEFAULT_FPR_TARGET = 1e-6
 DEFAULT_MAX_PIXELS = 1024 * 1024  # an SDXL frame; a 136-bit payload still gets 120 votes a bit
-_CODE_VERSION = "1.0.0"
-_OPTIONS = frozenset({"fpr_target", "payloads", "builtin", "max_pixels"})
+STATISTICS = ("soft", "hard")
+LEARNED_RESOURCES = Resources(num_cpus=1.0, num_gpus=0.25, memory_mb=1536)
+"""What one instance asks for when a learned decoder is configured."""
+_CODE_VERSION = "2.0.0"
+_OPTIONS = frozenset({
+    "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders", "decoder_store",
+})
 
 
 class WatermarkOptionsError(PayloadError):
@@ -50,11 +74,11 @@ class WatermarkOptionsError(PayloadError):
 
 
 class WatermarkDetector(Detector):
-    """Decodes the SD v1, SD v2 and SDXL invisible watermarks and registered payloads."""
+    """Decodes SD v1 / v2 / SDXL marks, RivaGAN, learned decoders and registered payloads."""
 
     name: ClassVar[str] = "watermark"
-    # The digest ties the version to the built-in payload table and default threshold:
-    # editing either changes the version, so old and new verdicts stay apart in the ledger.
+    # The digest ties the version to the built-in payload table, default threshold and
+    # statistic: editing any changes the version, so old and new verdicts stay apart.
     version: ClassVar[str] = (
         f"{_CODE_VERSION}+{table_digest(BUILTIN_PAYLOADS, DEFAULT_FPR_TARGET)[:12]}"
     )
@@ -79,78 +103,190 @@ class WatermarkDetector(Detector):
         ):
             raise WatermarkOptionsError(f"option 'max_pixels' must be an integer >= {MIN_PIXELS}")
         self.max_pixels = max_pixels
-        extra = parse_payloads(self.options.get("payloads", []))
+        self.statistic = self.options.get("statistic", "soft")
+        if self.statistic not in STATISTICS:
+            raise WatermarkOptionsError(f"option 'statistic' must be one of {STATISTICS}")
+        self.manifests = _manifests(self.options.get("decoders", []))
+        store = self.options.get("decoder_store")
+        if store is not None and not isinstance(store, str):
+            raise WatermarkOptionsError("option 'decoder_store' must be a folder path")
+        self._store = DecoderStore(Path(store)) if store else None
+        extra = parse_payloads(
+            self.options.get("payloads", []), {m.name: m.bits for m in self.manifests.values()}
+        )
         self.payloads: tuple[Payload, ...] = (BUILTIN_PAYLOADS if builtin else ()) + extra
         if not self.payloads:
             raise WatermarkOptionsError("no payloads to look for: builtin is false and none given")
-        self._default = builtin and not extra and self.fpr_target == DEFAULT_FPR_TARGET
-        self._digest = table_digest(self.payloads, self.fpr_target)
+        used = {p.method for p in self.payloads if p.learned}
+        if RIVAGAN in used:
+            self.manifests.setdefault(RIVAGAN, rivagan_manifest())
+        self.manifests = {k: v for k, v in self.manifests.items() if k in used}
+        self._secret = any(p.secret for p in self.payloads)
+        self._default = (
+            builtin and not extra and self.fpr_target == DEFAULT_FPR_TARGET
+            and self.statistic == "soft"
+        )
+        self._digest = table_digest(
+            self.payloads, self.fpr_target, self.statistic,
+            [m.as_json() for m in self.manifests.values()],
+        )
+        if self.manifests:
+            # Learned decoders want a GPU: Ray actor pools request this share only on
+            # clusters that have GPUs (ray_jobs.actors.actor_options), CPU otherwise.
+            self.resources = LEARNED_RESOURCES  # type: ignore[misc]
+        self._decoders: dict[str, LearnedDecoder] = {}
+        self._batch_scores: dict[int, dict[str, np.ndarray | None]] = {}
 
     @property
     def model_checksum(self) -> str | None:
-        """None with the default table; otherwise the SHA-256 of the table and threshold used.
+        """None with the default table; otherwise the SHA-256 of the configuration in force.
 
-        There are no weights, but registered payloads and the threshold change verdicts, so a
+        Registered payloads (a secret one by its id, never its bits), decoder manifests
+        (with their files' SHA-256), the threshold and the statistic change verdicts, so a
         non-default configuration is named in the verdict identity.
         """
         return None if self._default else self._digest
 
     @property
     def tests_per_image(self) -> int:
-        """Bonferroni family size: every payload in every channel order and array type."""
-        return sum(len(p.domains) for p in self.payloads) * len(ORDERS)
+        """Bonferroni family size: dwt payloads in every channel order and array type, plus
+        one test per learned-decoder payload."""
+        return sum(1 if p.learned else len(p.domains) * len(ORDERS) for p in self.payloads)
+
+    def load(self) -> None:
+        """Hash-check and load every learned decoder a payload needs (a typed error if not)."""
+        for name, manifest in self.manifests.items():
+            if name not in self._decoders:
+                self._decoders[name] = LearnedDecoder(manifest, self._store)
+        super().load()
+
+    @property
+    def devices(self) -> dict[str, str]:
+        """Where each loaded learned decoder runs (``cpu`` or ``cuda``)."""
+        return {name: decoder.device for name, decoder in self._decoders.items()}
+
+    def detect_batch(self, samples: Sequence[Sample]) -> list[Verdict]:
+        """Run every learned decoder once over the batch, then judge each sample."""
+        if not self._loaded:
+            self.load()
+        self._batch_scores = self._learned_scores(samples)
+        try:
+            return super().detect_batch(samples)
+        finally:
+            self._batch_scores = {}
+
+    def _learned_scores(self, samples: Sequence[Sample]) -> dict[int, dict[str, np.ndarray | None]]:
+        found: dict[int, dict[str, np.ndarray | None]] = {}
+        for name, decoder in self._decoders.items():
+            tiles: list[np.ndarray] = []
+            owners: list[int] = []
+            for sample in samples:
+                slot = found.setdefault(id(sample), {})
+                try:
+                    tile = None if sample.image is None else fit_image(
+                        sample.image, decoder.manifest)
+                except Exception:
+                    continue  # judged (as an error) in detect_one, which re-reads the image
+                slot[name] = None
+                if tile is not None:
+                    tiles.append(tile)
+                    owners.append(id(sample))
+            if tiles:
+                scores = decoder.scores(np.stack(tiles))
+                for owner, row in zip(owners, scores, strict=True):
+                    found[owner][name] = row
+        return found
+
+    def _scores_for(self, sample: Sample, name: str) -> np.ndarray | None:
+        cached = self._batch_scores.get(id(sample), {})
+        if name in cached:
+            return cached[name]
+        if sample.image is None:
+            return None
+        decoder = self._decoders[name]
+        tile = fit_image(sample.image, decoder.manifest)
+        return None if tile is None else decoder.scores(tile[None])[0]
 
     def detect_one(self, sample: Sample) -> Verdict:
         if sample.image is None:
             return self.error(sample, "not-an-image", {"media_type": sample.media_type})
+        if not self._loaded:
+            self.load()
         width, height = sample.image.size
         size: dict[str, JSONValue] = {"width": width, "height": height}
         rows = band_height(height, width, self.max_pixels)
-        blocks = block_count(rows, width)
-        usable = [p for p in self.payloads if p.n <= blocks]
-        if height * width < MIN_PIXELS or not usable:
+        blocks = block_count(rows, width) if height * width >= MIN_PIXELS else 0
+        learned = {name: self._scores_for(sample, name) for name in self._decoders}
+        usable = [
+            p for p in self.payloads
+            if (learned.get(p.method) is not None if p.learned else p.n <= blocks)
+        ]
+        if not usable:
             return self.not_found(sample, evidence={
                 **size,
                 "reason": "too-small",
                 "detail": (
                     f"invisible-watermark marks need at least {MIN_PIXELS} pixels and one "
-                    "4x4 block per payload bit; this image is too small to carry the mark"
+                    "4x4 block per payload bit, learned decoders their input size; this "
+                    "image is too small to carry any mark looked for"
                 ),
             })
-        # Convert only the band we decode: large uploads need not be expanded whole.
-        top = sample.image if rows == height else sample.image.crop((0, 0, width, rows))
-        band = np.asarray(top.convert("RGB"), dtype=np.uint8)
         decoded: dict[tuple[str, str, str], BlockScores] = {}
-        for method, domain in sorted({(p.method, d) for p in usable for d in p.domains}):
-            for order in ORDERS:
-                decoded[method, order, domain] = decode_blocks(band, method, order, domain)
-        return self._judge(sample, usable, decoded, {**size, "decoded_rows": rows})
+        wanted = sorted({(p.method, d) for p in usable if not p.learned for d in p.domains})
+        if wanted:
+            # Convert only the band we decode: large uploads need not be expanded whole.
+            top = sample.image if rows == height else sample.image.crop((0, 0, width, rows))
+            band = np.asarray(top.convert("RGB"), dtype=np.uint8)
+            for method, domain in wanted:
+                for order in ORDERS:
+                    decoded[method, order, domain] = decode_blocks(band, method, order, domain)
+        matches: list[_Match] = []
+        for payload in usable:
+            if payload.learned:
+                matches.append(self._match(payload, "-", "-", learned[payload.method], None))
+                continue
+            for domain in payload.domains:
+                for order in ORDERS:
+                    found = decoded[payload.method, order, domain]
+                    matches.append(self._match(
+                        payload, order, domain, found.fold_soft(payload.n),
+                        found.fold(payload.n),
+                    ))
+        return self._judge(sample, matches, {**size, "decoded_rows": rows}, usable)
+
+    def _match(
+        self, payload: Payload, order: str, domain: str,
+        soft: np.ndarray | None, hard: tuple[int, ...] | None,
+    ) -> _Match:
+        if hard is None:
+            if soft is None:
+                raise ValueError(f"no decode for payload {payload.name!r}")
+            hard = tuple(int(v > 0) for v in soft)
+        k = sum(a == b for a, b in zip(hard, payload.bits, strict=True))
+        p_hard = binomial_tail(k, payload.n)
+        p_soft, agreement = soft_p_value(soft, payload.bits) if soft is not None else (None, None)
+        p_raw = p_soft if self.statistic == "soft" and p_soft is not None else p_hard
+        return _Match(
+            payload, order, domain, hard, k, p_hard, p_soft, agreement, p_raw,
+            bonferroni(p_raw, self.tests_per_image),
+        )
 
     def _judge(
-        self,
-        sample: Sample,
+        self, sample: Sample, matches: list[_Match], context: dict[str, JSONValue],
         usable: list[Payload],
-        decoded: dict[tuple[str, str, str], BlockScores],
-        context: dict[str, JSONValue],
     ) -> Verdict:
-        tests = self.tests_per_image
-        matches = [
-            _Match.compare(
-                payload, order, domain,
-                decoded[payload.method, order, domain].fold(payload.n), tests,
-            )
-            for payload in usable
-            for domain in payload.domains
-            for order in ORDERS
-        ]
         # Smallest raw p wins; ties go to the earlier row (table order).
         best = min(enumerate(matches), key=lambda item: (item[1].p_raw, item[0]))[1]
         positive = best.p_corrected <= self.fpr_target
+        best_row = best.row()
+        if not self._secret:
+            best_row["decoded_hex"] = bits_to_hex(best.decoded)
         evidence: dict[str, JSONValue] = {
             **context,
-            "best": {**best.row(), "decoded_hex": bits_to_hex(best.decoded)},
+            "best": best_row,
             "table": [match.row() for match in matches],
-            "tests": tests,
+            "tests": self.tests_per_image,
+            "statistic": self.statistic,
             "correction": "bonferroni",
             "fpr_target": self.fpr_target,
             "skipped": [p.name for p in self.payloads if p not in usable],
@@ -166,23 +302,18 @@ class WatermarkDetector(Detector):
 
 @dataclass(frozen=True)
 class _Match:
-    """One payload compared with the bits decoded in one channel order."""
+    """One payload compared with what one decode read from the image."""
 
     payload: Payload
     order: str
     domain: str
     decoded: tuple[int, ...]
     k: int
+    p_hard: float
+    p_soft: float | None
+    agreement: float | None
     p_raw: float
     p_corrected: float
-
-    @classmethod
-    def compare(
-        cls, payload: Payload, order: str, domain: str, decoded: tuple[int, ...], tests: int
-    ) -> _Match:
-        k = sum(a == b for a, b in zip(decoded, payload.bits, strict=True))
-        p_raw = binomial_tail(k, payload.n)
-        return cls(payload, order, domain, decoded, k, p_raw, bonferroni(p_raw, tests))
 
     def row(self) -> dict[str, JSONValue]:
         return {
@@ -195,7 +326,24 @@ class _Match:
             "bit_accuracy": round(self.k / self.payload.n, 6),
             "p_value": self.p_raw,
             "p_value_corrected": self.p_corrected,
+            "p_value_hard": self.p_hard,
+            "p_value_soft": self.p_soft,
+            "soft_agreement": None if self.agreement is None else round(self.agreement, 6),
         }
+
+
+def _manifests(entries: object) -> dict[str, DecoderManifest]:
+    if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
+        raise WatermarkOptionsError("option 'decoders' must be a list of decoder manifests")
+    found: dict[str, DecoderManifest] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise WatermarkOptionsError("option 'decoders': each entry must be a manifest object")
+        manifest = DecoderManifest.from_mapping(entry)
+        if manifest.name in found or manifest.name in ("dwtDct", "dwtDctSvd", RIVAGAN):
+            raise DecoderFileError(f"decoder name {manifest.name!r} is already taken")
+        found[manifest.name] = manifest
+    return found
 
 
 def _fpr_target(value: object) -> float:

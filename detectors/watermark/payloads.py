@@ -10,7 +10,12 @@ built-in table holds the marks the reference text-to-image pipelines embed with
   ``StableDiffusionXLWatermarker``. Both embed on float32 arrays (BGR; diffusers 0.18.x passed
   RGB), so ``sdxl`` is decoded from uint8 and float32 arrays.
 
-User payloads come from the detector's ``payloads`` option (see :func:`parse_payloads`).
+User payloads come from the detector's ``payloads`` option (see :func:`parse_payloads`):
+dwtDct / dwtDctSvd marks, RivaGAN marks (``rivaGan``, 32 bits, read by the learned decoder
+invisible-watermark ships) and marks of any learned decoder named in the ``decoders``
+option. A payload registered through ``provreg watermark add`` is *secret*: it carries an
+``id`` (a fingerprint the registry derives with its own key) that stands in for its bits
+wherever the configuration is hashed, so verdict identity never exposes the key.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from typing import Any
 
 from detectors.watermark.stats import binomial_tail
 
-METHODS = ("dwtDct", "dwtDctSvd")
-"""Methods of invisible-watermark this detector decodes (rivaGan needs ONNX weights: not here)."""
+METHODS = ("dwtDct", "dwtDctSvd", "rivaGan")
+"""Methods of invisible-watermark this detector decodes. ``rivaGan`` runs the ONNX decoder
+the package ships (``imwatermark/rivagan_decoder.onnx``, pinned by SHA-256 in
+:mod:`detectors.watermark.learned`); further learned decoders come from manifests."""
+DWT_METHODS = ("dwtDct", "dwtDctSvd")
+"""Methods read from the block grid (decoded per channel order and array type)."""
 
 DOMAINS = ("uint8", "float32")
 """Array type handed to the encoder. OpenCV's YUV conversion differs between them (chroma
@@ -56,18 +65,26 @@ class Payload:
     bits: tuple[int, ...]
     method: str = "dwtDct"
     domains: tuple[str, ...] = ("uint8",)
+    secret: bool = False
+    key_id: str | None = None
 
     @property
     def n(self) -> int:
         """Number of payload bits."""
         return len(self.bits)
 
+    @property
+    def learned(self) -> bool:
+        """Read by a learned decoder network rather than from the dwt block grid."""
+        return self.method not in DWT_METHODS
+
     def as_json(self) -> dict[str, Any]:
-        """A canonical description (name, method, bits as a 0/1 string)."""
+        """A canonical description (name, method, bits as a 0/1 string; a secret payload's
+        ``id`` in place of its bits)."""
         return {
             "name": self.name,
             "method": self.method,
-            "bits": bits_to_str(self.bits),
+            "bits": f"secret:{self.key_id}" if self.secret else bits_to_str(self.bits),
             "domains": list(self.domains),
         }
 
@@ -120,12 +137,18 @@ def parse_bits(text: str) -> tuple[int, ...]:
     return tuple(int(bit) for bit in spec)
 
 
-def parse_payloads(entries: object) -> tuple[Payload, ...]:
-    """Validate the ``payloads`` option: a list of ``{"name", "bits", "method"?, "domains"?}``.
+def parse_payloads(
+    entries: object, decoders: Mapping[str, int] | None = None
+) -> tuple[Payload, ...]:
+    """Validate the ``payloads`` option: a list of ``{"name", "bits", "method"?, "domains"?,
+    "secret"?, "id"?}``.
 
     ``method`` defaults to ``dwtDct``; ``domains`` (a list drawn from :data:`DOMAINS`) to
-    ``["uint8"]``.
+    ``["uint8"]`` (dwt methods only). ``decoders`` maps each learned decoder's name to its
+    message length (``rivaGan``: 32); a learned payload must have exactly that many bits.
+    ``secret: true`` needs an ``id`` (see the module docstring).
     """
+    learned = {"rivaGan": 32, **(decoders or {})}
     if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
         raise PayloadError("option 'payloads' must be a list of {name, bits, method} objects")
     payloads: list[Payload] = []
@@ -134,7 +157,7 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
         where = f"payloads[{index}]"
         if not isinstance(entry, Mapping):
             raise PayloadError(f"{where}: must be an object with name and bits")
-        unknown = set(entry) - {"name", "bits", "method", "domains"}
+        unknown = set(entry) - {"name", "bits", "method", "domains", "secret", "id"}
         if unknown:
             raise PayloadError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         name, bits_text = entry.get("name"), entry.get("bits")
@@ -145,8 +168,14 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
             raise PayloadError(f"{where}: name {name!r} is already taken")
         if not isinstance(bits_text, str):
             raise PayloadError(f"{where}: 'bits' must be a string (0x-hex or 0/1)")
-        if method not in METHODS:
-            raise PayloadError(f"{where}: method {method!r} unsupported; use one of {METHODS}")
+        if method not in DWT_METHODS and method not in learned:
+            raise PayloadError(
+                f"{where}: method {method!r} unsupported; use one of "
+                f"{(*DWT_METHODS, *sorted(learned))}"
+            )
+        secret, key_id = entry.get("secret", False), entry.get("id")
+        if not isinstance(secret, bool) or (secret and (not isinstance(key_id, str) or not key_id)):
+            raise PayloadError(f"{where}: 'secret' must be true or false; a secret needs an 'id'")
         domains = entry.get("domains", ["uint8"])
         if (
             not isinstance(domains, Sequence) or isinstance(domains, str) or not domains
@@ -159,6 +188,10 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
             raise PayloadError(f"{where}: {exc}") from None
         if not MIN_BITS <= len(bits) <= MAX_BITS:
             raise PayloadError(f"{where}: {len(bits)} bits; need {MIN_BITS} to {MAX_BITS}")
+        if method in learned and len(bits) != learned[str(method)]:
+            raise PayloadError(
+                f"{where}: {len(bits)} bits, but decoder {method!r} reads {learned[str(method)]}"
+            )
         worst = constant_decode_p(bits)
         if worst < MIN_CONSTANT_DECODE_P:
             raise PayloadError(
@@ -167,8 +200,11 @@ def parse_payloads(entries: object) -> tuple[Payload, ...]:
                 "with about as many ones as zeros"
             )
         seen.add(name)
-        ordered = tuple(d for d in DOMAINS if d in domains)
-        payloads.append(Payload(name, bits, str(method), ordered))
+        ordered = tuple(d for d in DOMAINS if d in domains) if method in DWT_METHODS else (
+            "uint8",)
+        payloads.append(Payload(
+            name, bits, str(method), ordered, secret, str(key_id) if secret else None
+        ))
     return tuple(payloads)
 
 
@@ -178,10 +214,21 @@ def constant_decode_p(bits: Sequence[int]) -> float:
     return binomial_tail(max(ones, len(bits) - ones), len(bits))
 
 
-def table_digest(payloads: Sequence[Payload], fpr_target: float) -> str:
-    """SHA-256 of the payload table and threshold: the configuration verdicts depend on."""
+def table_digest(
+    payloads: Sequence[Payload],
+    fpr_target: float,
+    statistic: str = "soft",
+    decoders: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """SHA-256 of the configuration verdicts depend on: payload table (secret payloads by
+    id), threshold, statistic and learned-decoder manifests (with their files' SHA-256)."""
     canonical = json.dumps(
-        {"payloads": [p.as_json() for p in payloads], "fpr_target": repr(fpr_target)},
+        {
+            "payloads": [p.as_json() for p in payloads],
+            "fpr_target": repr(fpr_target),
+            "statistic": statistic,
+            "decoders": list(decoders),
+        },
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -1,0 +1,270 @@
+"""Registered watermark marks (secret payloads) and decoder manifests under ``PROVREG_HOME``.
+
+A platform that partners with generator vendors holds their watermark keys: the bit strings
+their encoders embed. ``provreg watermark add`` registers one; every ingest then tests
+every registered mark on every image (the detector's Bonferroni family grows by each one)
+and a positive verdict is labelled with the mark's name.
+
+Keys are secrets. They are stored encrypted at rest in ``$PROVREG_HOME/watermark/keys.enc``
+with AES-256-GCM (``cryptography``'s AESGCM; a fresh 96-bit nonce per write, the file's
+purpose bound in as associated data). The 256-bit master key comes from
+``PROVREG_WATERMARK_KEY`` (64 hex digits or url-safe base64) or from the file
+``$PROVREG_HOME/watermark/master.key``, created with mode 0600 on first use; a key file
+any group or other user may read is refused. The detector receives each mark with an
+``id`` (an HMAC of the mark under the master key) that stands in for its bits in verdict
+identity, and leaves decoded bits out of evidence; nothing here logs a key.
+
+Decoder manifests (learned decoders, see ``detectors.watermark.learned``) are not secret:
+``$PROVREG_HOME/watermark/decoders.json`` lists them and their files live in the
+content-addressed ``DecoderStore`` under ``$PROVREG_HOME/watermark`` (pinned by SHA-256).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from registry.errors import ConfigurationError, KeyStoreError
+
+if TYPE_CHECKING:
+    from detectors.watermark.learned import DecoderManifest
+
+# The detectors.watermark package is imported inside the functions that need it: importing
+# it loads invisible-watermark, which imports torch, and every provreg command builds the
+# watermark options (registry.app) without needing either.
+
+ENV_KEY = "PROVREG_WATERMARK_KEY"
+_AAD = b"provreg watermark keys v1"
+_NONCE = 12
+
+
+class WatermarkKeyError(ConfigurationError):
+    """A mark cannot be added, found or removed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class MarkInfo:
+    """What may be shown about a registered mark (never its bits)."""
+
+    name: str
+    method: str
+    bits: int
+    id: str
+
+
+def parse_key_text(text: str) -> str:
+    """A payload given as hex (``0x`` optional) or ``0b`` bits, as the detector's bit syntax."""
+    spec = text.strip().replace("_", "").replace(" ", "")
+    if spec[:2].lower() in ("0x", "0b"):
+        return spec
+    try:
+        int(spec, 16)
+    except ValueError:
+        raise WatermarkKeyError(
+            "the payload must be hex (0x optional) or 0b-prefixed bits") from None
+    return "0x" + spec
+
+
+class WatermarkKeyring:
+    """The encrypted list of registered marks under ``home``."""
+
+    def __init__(self, home: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.folder = Path(home) / "watermark"
+        self.environ = os.environ if environ is None else environ
+
+    @property
+    def keys_file(self) -> Path:
+        """The encrypted marks."""
+        return self.folder / "keys.enc"
+
+    @property
+    def master_file(self) -> Path:
+        """The master key file (when ``PROVREG_WATERMARK_KEY`` is not set)."""
+        return self.folder / "master.key"
+
+    def _master(self, create: bool) -> bytes:
+        configured = self.environ.get(ENV_KEY)
+        if configured:
+            return _decode_master(configured.strip())
+        path = self.master_file
+        if not path.exists():
+            if not create:
+                raise KeyStoreError(f"no watermark master key: set {ENV_KEY} or create {path}")
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyStoreError(
+                f"{path} has mode {mode:o}; the watermark master key must be 0600 (chmod 600)"
+            )
+        return _decode_master(path.read_text().strip())
+
+    def _read(self, create: bool = False) -> list[dict[str, str]]:
+        master = self._master(create)
+        if not self.keys_file.exists():
+            return []
+        blob = self.keys_file.read_bytes()
+        try:
+            plain = AESGCM(master).decrypt(blob[:_NONCE], blob[_NONCE:], _AAD)
+        except (InvalidTag, ValueError) as exc:
+            raise KeyStoreError(
+                f"{self.keys_file} does not decrypt with this master key (wrong key or altered)"
+            ) from exc
+        entries = json.loads(plain)
+        if not isinstance(entries, list):
+            raise KeyStoreError(f"{self.keys_file}: unexpected content")
+        return entries
+
+    def _write(self, entries: list[dict[str, str]]) -> None:
+        master = self._master(create=True)
+        nonce = secrets.token_bytes(_NONCE)
+        plain = json.dumps(entries, sort_keys=True).encode()
+        blob = nonce + AESGCM(master).encrypt(nonce, plain, _AAD)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".keys-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o600)
+            os.replace(temp, self.keys_file)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+
+    def _fingerprint(self, method: str, bits: str) -> str:
+        mac = hmac.new(self._master(create=True), b"id\x00" + method.encode() + b"\x00" +
+                       bits.encode(), hashlib.sha256)
+        return mac.hexdigest()[:16]
+
+    def add(
+        self, name: str, method: str, key_text: str, decoders: Mapping[str, int] | None = None
+    ) -> MarkInfo:
+        """Register a mark (validated as the detector will read it); names are unique."""
+        entries = self._read(create=True)
+        if any(entry["name"] == name for entry in entries):
+            raise WatermarkKeyError(f"a mark named {name!r} is already registered")
+        from detectors.watermark.payloads import PayloadError, parse_payloads
+
+        bits = parse_key_text(key_text)
+        try:
+            (payload,) = parse_payloads(
+                [{"name": name, "bits": bits, "method": method}], decoders
+            )
+        except PayloadError as exc:
+            raise WatermarkKeyError(f"mark {name!r}: {_without(str(exc), bits)}") from None
+        bit_string = "".join(str(b) for b in payload.bits)
+        entry = {"name": name, "method": method, "bits": bit_string,
+                 "id": self._fingerprint(method, bit_string)}
+        self._write([*entries, entry])
+        return MarkInfo(name, method, payload.n, entry["id"])
+
+    def remove(self, name: str) -> None:
+        """Forget a mark; an unknown name is an error."""
+        entries = self._read()
+        kept = [entry for entry in entries if entry["name"] != name]
+        if len(kept) == len(entries):
+            raise WatermarkKeyError(f"no mark named {name!r} is registered")
+        self._write(kept)
+
+    def marks(self) -> list[MarkInfo]:
+        """Registered marks without their bits."""
+        if not self.keys_file.exists():
+            return []
+        return [
+            MarkInfo(e["name"], e["method"], len(e["bits"]), e["id"]) for e in self._read()
+        ]
+
+    def detector_payloads(self) -> list[dict[str, Any]]:
+        """The ``payloads`` entries the watermark detector receives (secret, with ids)."""
+        if not self.keys_file.exists():
+            return []
+        return [
+            {"name": e["name"], "bits": "0b" + e["bits"], "method": e["method"],
+             "secret": True, "id": e["id"]}
+            for e in self._read()
+        ]
+
+
+class DecoderRegistry:
+    """Learned-decoder manifests (``decoders.json``) and their pinned files."""
+
+    def __init__(self, home: Path) -> None:
+        self.folder = Path(home) / "watermark"
+
+    @property
+    def manifests_file(self) -> Path:
+        """The list of registered manifests."""
+        return self.folder / "decoders.json"
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Registered manifests (as the detector's ``decoders`` option takes them)."""
+        if not self.manifests_file.exists():
+            return []
+        found = json.loads(self.manifests_file.read_text())
+        if not isinstance(found, list):
+            raise WatermarkKeyError(f"{self.manifests_file}: expected a list of manifests")
+        return found
+
+    def add(self, manifest: Mapping[str, Any], weights: Path) -> DecoderManifest:
+        """Copy ``weights`` into the store and register ``manifest`` pinned to its SHA-256."""
+        from detectors.watermark.learned import DecoderManifest
+        from detectors.watermark.store import DecoderFileError, DecoderStore
+
+        digest = DecoderStore(self.folder).put(weights)
+        if manifest.get("sha256") not in (None, digest):
+            raise DecoderFileError(
+                f"{weights} hashes to {digest}, the manifest pins {manifest['sha256']}"
+            )
+        entry = {k: v for k, v in manifest.items() if k != "path"} | {"sha256": digest}
+        parsed = DecoderManifest.from_mapping(entry)
+        current = [m for m in self.manifests() if m.get("name") != parsed.name]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temp = self.manifests_file.with_suffix(".tmp")
+        temp.write_text(json.dumps([*current, parsed.as_json()], indent=2, sort_keys=True))
+        os.replace(temp, self.manifests_file)
+        return parsed
+
+
+def watermark_options(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Options to merge into the watermark detector's: registered marks, decoders, store."""
+    decoders = DecoderRegistry(home)
+    options: dict[str, Any] = {"decoder_store": str(decoders.folder)}
+    manifests = decoders.manifests()
+    if manifests:
+        options["decoders"] = manifests
+    payloads = WatermarkKeyring(home, environ).detector_payloads()
+    if payloads:
+        options["payloads"] = payloads
+    return options
+
+
+def _decode_master(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text) if len(text) == 64 else base64.urlsafe_b64decode(text)
+    except (ValueError, binascii.Error):
+        raise KeyStoreError(
+            "the watermark master key is neither 64 hex digits nor base64") from None
+    if len(key) != 32:
+        raise KeyStoreError(f"the watermark master key must be 32 bytes, got {len(key)}")
+    return key
+
+
+def _without(message: str, secret: str) -> str:
+    return message.replace(secret, "<key>")
