@@ -119,10 +119,13 @@ def init(obj: Context) -> None:
     "--executor", envvar="PROVREG_EXECUTOR", default=None,
     help="inline (this process) or a registered executor such as ray (the default when present).",
 )
+@click.option("--resume", "resume", type=int, default=None, metavar="RUN",
+              help="Reopen interrupted run RUN and judge only the files it had not judged.")
 @click.pass_obj
 def ingest(
     obj: Context, paths: tuple[Path, ...], source: str | None,
     detector_names: tuple[str, ...], as_json: bool, strict: bool, executor: str | None,
+    resume: int | None,
 ) -> None:
     """Ingest files or folders: intake, detectors, signed verdicts in the ledger."""
     registry = obj.registry(migrate=True)
@@ -131,7 +134,7 @@ def ingest(
     progress = _progress(len(files), enabled=sys.stderr.isatty())
     errors = 0
     run_ingest = load_executor(executor)
-    for outcome in run_ingest(registry, detectors, files, source=source):
+    for outcome in run_ingest(registry, detectors, files, source=source, resume=resume):
         errors += outcome.status != "ok"
         line = outcome_json(outcome) if as_json else None
         if progress is not None:
