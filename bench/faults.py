@@ -270,14 +270,18 @@ def kill_driver(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path
     return audit(result, url, env, files, first, second)
 
 
-def _ray_workers() -> list[int]:
+def _ray_workers(driver: int) -> list[int]:
+    """Fused actor processes started by ``driver`` (its local Ray's workers, never those of
+    any other Ray on the machine)."""
     import psutil
 
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = " ".join(proc.info.get("cmdline") or [])
-        if cmdline.startswith("ray::Fused") or "ray::FusedActor" in cmdline:
-            found.append(int(proc.info["pid"]))
+    for proc in psutil.Process(driver).children(recursive=True):
+        try:
+            if " ".join(proc.cmdline()).startswith("ray::FusedWorker"):
+                found.append(int(proc.pid))
+        except psutil.Error:
+            continue
     return found
 
 
@@ -289,7 +293,7 @@ def kill_worker(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path
     env = _env(home, url, PROVREG_EXECUTOR="ray")
     out = work / "worker.jsonl"
     process = _ingest_until(env, url, folder, out, 0.2, len(files))
-    workers = _ray_workers()
+    workers = _ray_workers(process.pid)
     if workers:
         os.kill(workers[0], signal.SIGKILL)
         result.notes.append(f"killed Ray worker pid {workers[0]} of {len(workers)}")

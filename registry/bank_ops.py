@@ -30,6 +30,9 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from detectors.copy import signals
+from detectors.copy.binary_index import BinaryIndexError
+from detectors.copy.feature_store import FeatureStoreError
+from detectors.copy.journal import JournalError
 from detectors.copy.matcher import ReferenceSetError
 from registry import banks
 from registry.app import Registry
@@ -269,8 +272,10 @@ def _sync(registry: Registry,
     """
     try:
         return _apply(registry, select_rows, images or {}, fresh=fresh)
-    except (OSError, ReferenceSetError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    except (OSError, ReferenceSetError, JournalError, BinaryIndexError,
+            FeatureStoreError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
         raise CopyIndexError(
             f"the copy index in {index_dir(registry.settings)} could not be saved ({detail}); "
             "the bank is recorded in the database and the index catches up from it by itself "
