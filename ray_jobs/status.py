@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from registry.ingest.lifecycle import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING
+from registry.ingest.ownership import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING, lock_key
 from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
 
@@ -79,7 +79,7 @@ def _live_status(session: Session, run: IngestRun) -> str:
     if run.status != RUNNING:
         return run.status
     free = session.scalar(
-        select(func.pg_try_advisory_xact_lock(RUN_LOCK_NAMESPACE, int(run.id) & 0x7FFFFFFF))
+        select(func.pg_try_advisory_xact_lock(RUN_LOCK_NAMESPACE, lock_key(int(run.id))))
     )
     return INTERRUPTED if free else RUNNING
 

@@ -22,7 +22,7 @@ from registry.app import Registry
 from registry.dbretry import RetryPolicy
 from registry.errors import DatabaseUnavailableError
 from registry.ingest import IngestLifecycle, ingest_paths
-from registry.ingest.lifecycle import INTERRUPTED, sweep_interrupted
+from registry.ingest.ownership import INTERRUPTED, sweep_interrupted
 from registry.ledger_batch import BatchWriter
 from registry.models import IngestRun, Sighting, VerdictRow
 from registry.settings import Settings

@@ -24,7 +24,8 @@ from registry.ingest.executors import (
     inline_executor,
     load_executor,
 )
-from registry.ingest.lifecycle import IngestLifecycle, run_parameters, sweep_interrupted
+from registry.ingest.lifecycle import IngestLifecycle, run_parameters
+from registry.ingest.ownership import sweep_interrupted
 
 __all__ = [
     "EXECUTOR_GROUP",
