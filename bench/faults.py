@@ -13,6 +13,8 @@ never touched), in a database and a ``PROVREG_HOME`` of its own:
 - ``restart``: ``pg_ctl restart`` mid-run; the run must finish on its own.
 - ``stop``: PostgreSQL stopped for ``--stop-s`` seconds (120 by default) mid-run, then
   started; the run must finish on its own (the outage window is 300 s).
+- ``give-up``: PostgreSQL stopped past a 10 s outage window: exit code 2 and one line, the
+  run ``interrupted``; ``--resume`` finishes it once the server is back.
 - ``disk``: ``PROVREG_HOME`` on a full tmpfs: creating the first key must fail with exit
   code 2 and one line, leaving no key; once space is freed the same command works.
 
@@ -21,7 +23,8 @@ error), duplicated (a verdict identity logged twice), log gaps (log indexes not 
 0..n-1), files without a printed line (every committed file must have one, across the
 outputs of the run and its resume), and ``provreg verify``'s exit code.
 
-    .venv/bin/python -m bench.faults --files 3000 [--scenarios kill,worker,restart,stop,disk]
+    .venv/bin/python -m bench.faults --files 3000
+        [--scenarios kill,worker,restart,stop,give-up,disk]
         [--stop-s 120] [--json results.json]
 """
 
@@ -50,7 +53,7 @@ from bench.private_pg import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[1]
 DETECTORS = "file-facts,metadata"
-SCENARIOS = ("kill", "worker", "restart", "stop", "disk")
+SCENARIOS = ("kill", "worker", "restart", "stop", "give-up", "disk")
 
 
 def make_files(folder: Path, count: int) -> list[Path]:
@@ -264,6 +267,35 @@ def stop_db(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
     return audit(result, url, env, files, out)
 
 
+def give_up(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
+            _stop_s: float) -> Result:
+    """PostgreSQL stopped past a short outage window (``PROVREG_DB_OUTAGE_S=10``): the
+    ingest must stop with exit code 2 and one line, the run be shown ``interrupted``, and
+    ``--resume`` finish it once the server is back."""
+    result = Result("give-up", len(files))
+    url, home = pg.create("faults_giveup"), work / "home-giveup"
+    env = _env(home, url, PROVREG_DB_OUTAGE_S="10")
+    first, second = work / "giveup-1.jsonl", work / "giveup-2.jsonl"
+    errors = work / "giveup-1.err"
+    with open(first, "wb") as out, open(errors, "wb") as err:
+        process = subprocess.Popen([sys.executable, "-m", "registry", "ingest", str(folder),
+                                    "--json"], env=env, cwd=REPO, stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL)
+        _wait_for(url, int(len(files) * 0.3) * len(DETECTORS.split(",")), process)
+        pg.stop()
+        result.exit_codes.append(process.wait())
+    pg.start()
+    message = errors.read_text(errors="replace").strip().splitlines()
+    result.notes.append(f"gave up: exit {result.exit_codes[0]}, last stderr line: "
+                        f"{message[-1] if message else ''}")
+    runs = json.loads(_provreg(env, "status", "--json").stdout)["runs"]
+    result.notes.append(f"status: {runs[0]['status']}")
+    resumed = _provreg(env, "ingest", str(folder), "--json", "--resume", str(runs[0]["id"]),
+                       stdout=open(second, "w"))  # noqa: SIM115 - closed with the process
+    result.exit_codes.append(resumed.returncode)
+    return audit(result, url, env, files, first, second)
+
+
 @contextmanager
 def _tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
@@ -308,7 +340,7 @@ def disk_full(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
 
 RUNNERS: dict[str, Callable[[PrivatePostgres, Path, list[Path], Path, float], Result]] = {
     "kill": kill_driver, "worker": kill_worker, "restart": restart_db, "stop": stop_db,
-    "disk": disk_full,
+    "give-up": give_up, "disk": disk_full,
 }
 
 
