@@ -134,7 +134,9 @@ def ingest(
     progress = _progress(len(files), enabled=sys.stderr.isatty())
     errors = 0
     run_ingest = load_executor(executor)
-    for outcome in run_ingest(registry, detectors, files, source=source, resume=resume):
+    # Passed only when asked for: an executor plugin written before --resume still works.
+    resume_kw = {} if resume is None else {"resume": resume}
+    for outcome in run_ingest(registry, detectors, files, source=source, **resume_kw):
         errors += outcome.status != "ok"
         line = outcome_json(outcome) if as_json else None
         if progress is not None:
