@@ -143,7 +143,7 @@ def status(obj: Context, limit: int, as_json: bool) -> None:
         return
     click.echo("runs:")
     for run in runs:
-        state = "running/stopped" if run.finished_at is None else "finished"
+        state = run.status
         line = (f"  #{run.id} {run.kind:7} {run.started_at:%Y-%m-%d %H:%M:%S} {state}: "
                 f"{run.files_ok} ok, {run.files_error} errors, {run.verdicts_written} verdicts")
         if run.kind == "rescan":

@@ -6,10 +6,12 @@ pixels stay in that actor. Detectors that declare GPUs keep their own actor pool
 (:class:`ray_jobs.actors.DetectorPool`); for them the fused call also returns the packed
 samples as a second object, which the pools fetch by reference, never through the driver.
 The driver waits for the oldest batch only (results come back in input order), assembles
-one verdict list per file in the detectors' order, exactly as
-``registry.ingest.judge_batch`` does, and hands the batch to the single sequencing writer,
-which writes it in one transaction with ``registry.ingest.write_batch`` on its own thread
-while the next batches are collected. The ledger's advisory lock and identity check make a
+one verdict list per file in the detectors' order (``registry.ingest.assemble``, as the
+inline executor does), and hands the batch to the single sequencing writer, which writes it
+through the run's :class:`~registry.ingest.lifecycle.IngestLifecycle` (one retried
+transaction) on its own thread while the next batches are collected. When a write fails for
+good, no later batch is written, and every batch committed before it is still yielded
+(printed) before the error goes up. The ledger's advisory lock and identity check make a
 retried batch a no-op. About two batches per fused actor are in flight (``max_in_flight``),
 fewer when the images seen so far are large (about 1 GiB of decoded pixels in flight),
 which bounds memory and the work lost to a crash.
@@ -27,6 +29,7 @@ import hashlib
 import itertools
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,7 +47,6 @@ from ray_jobs.actors import (
     cpu_scale_for,
     pool_size,
 )
-from ray_jobs.dbretry import in_transaction
 from ray_jobs.fused import (
     FusedPool,
     FusedResult,
@@ -57,10 +59,10 @@ from ray_jobs.runtime import DEFAULT_MAX_ACTORS, cluster_cpus, cluster_gpus, ens
 from registry.errors import ProvregError
 from registry.ingest import (
     FileOutcome,
-    finish_run,
+    IngestLifecycle,
+    assemble,
     intake_error_verdict,
-    start_run,
-    write_batch,
+    run_parameters,
 )
 from registry.intake import IntakeLimits, IntakeResult
 from registry.media_sniff import OCTET_STREAM, sniff
@@ -96,21 +98,6 @@ def crashed_intake(path: str, cause: BaseException) -> IntakeResult:
                         error="corrupt", error_detail=detail)
 
 
-def assemble(
-    facts: Sequence[IntakeResult], per_detector: Sequence[Sequence[Verdict]]
-) -> list[list[Verdict]]:
-    """One verdict list per file: every detector's for readable media, the intake error else."""
-    output: list[list[Verdict]] = []
-    position = 0
-    for result in facts:
-        if result.ok:
-            output.append([verdicts[position] for verdicts in per_detector])
-            position += 1
-        else:
-            output.append([intake_error_verdict(result)])
-    return output
-
-
 def merge(
     fused: FusedResult,
     pooled: Sequence[Sequence[Verdict]],
@@ -121,15 +108,11 @@ def merge(
     ``order[k]`` says where detector ``k``'s verdicts are: ``(True, i)``, position ``i`` of
     the fused actor's list per file; ``(False, j)``, pool ``j``'s list (one per readable file).
     """
-    output: list[list[Verdict]] = []
-    position = 0
-    for fact, mine in zip(fused.facts, fused.verdicts, strict=True):
-        if not fact.ok:
-            output.append([intake_error_verdict(fact)])
-            continue
-        output.append([mine[i] if in_fused else pooled[i][position] for in_fused, i in order])
-        position += 1
-    return output
+    readable = [mine for fact, mine in zip(fused.facts, fused.verdicts, strict=True) if fact.ok]
+    per_detector = [
+        [mine[i] for mine in readable] if in_fused else list(pooled[i]) for in_fused, i in order
+    ]
+    return assemble(fused.facts, per_detector)
 
 
 @dataclass
@@ -333,45 +316,61 @@ class RayIngest(RayJudge):
                          max_in_flight=max_in_flight, max_actors=max_actors, intake=intake)
         self.registry = registry
 
-    def run(self, files: Sequence[Path], *, source: str | None) -> Iterator[FileOutcome]:
+    def run(
+        self, files: Sequence[Path], *, source: str | None, resume: int | None = None
+    ) -> Iterator[FileOutcome]:
         """Ingest ``files``: one transaction per batch, in input order, then a checkpoint."""
-        registry = self.registry
-        ledger = registry.ledger
-
-        def begin(session: Any) -> int:
-            ledger.register_key(session)
-            params: dict[str, object] = {
-                "detectors": [d.name for d in self.detectors], "executor": "ray"
-            }
-            return start_run(session, "ingest", source, params)
+        lifecycle = IngestLifecycle.for_registry(
+            self.registry, kind="ingest", source=source, detectors=self.detectors,
+            parameters=run_parameters(self.detectors, executor="ray"), resume=resume,
+        )
+        failed = threading.Event()
 
         def write(judged: Judged) -> list[FileOutcome]:
-            facts, verdicts = judged
-
-            def work(session: Any) -> list[FileOutcome]:
-                outcomes = write_batch(
-                    session, ledger, facts, verdicts, ingest_run_id=run_id, source=source
-                )
-                finish_run(session, run_id, outcomes)
-                return outcomes
-
-            return in_transaction(registry.sessions, work)
-
-        run_id = in_transaction(registry.sessions, begin)
-        # One thread: the writes stay sequential, in input order.
-        writes: deque[Future[list[FileOutcome]]] = deque()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="provreg-writer") as writer:
+            if failed.is_set():  # an earlier batch failed for good: write nothing after it
+                raise _NotWritten
             try:
-                for judged in self.judge(files):
-                    writes.append(writer.submit(write, judged))
-                    while len(writes) > 1:
+                return lifecycle.write(*judged)
+            except BaseException:
+                failed.set()
+                raise
+
+        with lifecycle:
+            todo = lifecycle.skip_judged(files)
+            yield from lifecycle.replay()
+            # One thread: the writes stay sequential, in input order.
+            writes: deque[Future[list[FileOutcome]]] = deque()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="provreg-writer") as writer:
+                try:
+                    for judged in self.judge(todo):
+                        writes.append(writer.submit(write, judged))
+                        while len(writes) > 1:
+                            yield from writes.popleft().result()
+                    while writes:
                         yield from writes.popleft().result()
-                while writes:
-                    yield from writes.popleft().result()
-            finally:
-                for pending in writes:
-                    pending.cancel()
-        in_transaction(registry.sessions, ledger.checkpoint)
+                except Exception:
+                    yield from _committed(writes)
+                    raise
+                finally:
+                    for pending in writes:
+                        pending.cancel()
+
+
+class _NotWritten(Exception):
+    """A batch left unwritten because an earlier one failed for good."""
+
+
+def _committed(writes: deque[Future[list[FileOutcome]]]) -> Iterator[FileOutcome]:
+    """The outcomes of the writes that committed, in order, up to the first that did not."""
+    while writes:
+        future = writes.popleft()
+        if future.cancel():
+            return
+        try:
+            outcomes = future.result()
+        except Exception:
+            return
+        yield from outcomes
 
 
 def ray_executor(
@@ -380,11 +379,12 @@ def ray_executor(
     files: Sequence[Path],
     *,
     source: str | None,
+    resume: int | None = None,
 ) -> Iterator[FileOutcome]:
     """``provreg ingest`` on Ray (local by default, the cluster at ``RAY_ADDRESS`` otherwise)."""
     runner = RayIngest(registry, detectors)
     try:
-        yield from runner.run(files, source=source)
+        yield from runner.run(files, source=source, resume=resume)
     finally:
         runner.shutdown()
 

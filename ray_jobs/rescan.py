@@ -24,18 +24,17 @@ from typing import Any
 
 import numpy as np
 import ray
-from sqlalchemy import Text, any_, bindparam, func, select, update
+from sqlalchemy import Text, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from detectors.base import Detector, Verdict
 from ray_jobs.actors import DetectorSpec, DetectorWorker, PackedSamples
-from ray_jobs.dbretry import in_transaction
 from ray_jobs.runtime import cluster_gpus, ensure_ray
 from ray_jobs.sources import ARCHIVE, Item, items_for, read_item
 from registry.app import Registry
-from registry.ingest import intake_error_verdict, start_run, write_batch
+from registry.ingest import IngestLifecycle, assemble, write_batch
 from registry.intake import IntakeLimits, IntakeResult
 from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
@@ -171,18 +170,18 @@ def _todo(
 def _decode_rows(
     batch: dict[str, Any],
 ) -> tuple[list[str], list[IntakeResult], list[list[Verdict]]]:
-    keys, facts, verdicts = [], [], []
+    keys, facts, judged = [], [], []
     for key, fact_json, verdict_json in zip(
         batch["key"], batch["facts"], batch["verdict"], strict=True
     ):
         result = IntakeResult(**json.loads(str(fact_json)))
         keys.append(str(key))
         facts.append(result)
-        if verdict_json:
-            verdicts.append([Verdict(**json.loads(str(verdict_json)))])
-        else:
-            verdicts.append([intake_error_verdict(result)] if result.sha256 else [])
-    return keys, facts, verdicts
+        if result.ok:
+            judged.append(Verdict(**json.loads(str(verdict_json))))
+    verdicts = assemble(facts, [judged])
+    # A file with no content address (unreadable) leaves nothing in the ledger.
+    return keys, facts, [v if f.sha256 else [] for f, v in zip(facts, verdicts, strict=True)]
 
 
 def write_rescan_batch(
@@ -251,37 +250,27 @@ def run_rescan(
         total += len(window)
         todo_total += len(_todo(registry, identity, window, resume))
 
-    def begin(session: Session) -> int:
-        registry.ledger.register_key(session)
-        params: dict[str, object] = {
-            **asdict(identity), "total": todo_total, "skipped": total - todo_total,
-            "resume": resume, "concurrency": concurrency,
-        }
-        return start_run(session, "rescan", source, params)
-
-    run_id = in_transaction(registry.sessions, begin)
+    lifecycle = IngestLifecycle.for_registry(
+        registry, kind="rescan", source=source, detectors=[detector],
+        parameters={**asdict(identity), "total": todo_total, "skipped": total - todo_total,
+                    "resume": resume, "concurrency": concurrency},
+    )
     listed = skipped = processed = errors = written = 0
-    for window in windows(items_for(registry.sessions, source), window_size):
-        listed += len(window)
-        todo = _todo(registry, identity, window, resume)
-        skipped += len(window) - len(todo)
-        for batch in _judged_batches(registry, detector, todo, concurrency, batch_size):
+    with lifecycle:
+        run_id = lifecycle.id
+        for window in windows(items_for(registry.sessions, source), window_size):
+            listed += len(window)
+            todo = _todo(registry, identity, window, resume)
+            skipped += len(window) - len(todo)
+            for batch in _judged_batches(registry, detector, todo, concurrency, batch_size):
 
-            def write(session: Session, batch: dict[str, Any] = batch) -> tuple[int, int, int]:
-                return write_rescan_batch(session, registry, identity, run_id, source, batch)
+                def write(session: Session, batch: dict[str, Any] = batch) -> tuple[int, int, int]:
+                    return write_rescan_batch(session, registry, identity, run_id, source, batch)
 
-            count, failed, created = in_transaction(registry.sessions, write)
-            processed, errors, written = processed + count, errors + failed, written + created
-            if on_progress is not None:
-                on_progress(processed, max(todo_total, processed))
-
-    def finish(session: Session) -> None:
-        session.execute(
-            update(IngestRun).where(IngestRun.id == run_id).values(finished_at=func.now())
-        )
-        registry.ledger.checkpoint(session)
-
-    in_transaction(registry.sessions, finish)
+                count, failed, created = lifecycle.write_with(write)
+                processed, errors, written = processed + count, errors + failed, written + created
+                if on_progress is not None:
+                    on_progress(processed, max(todo_total, processed))
     return RescanResult(run_id, identity, listed, skipped, processed, errors, written)
 
 

@@ -11,9 +11,10 @@ over the intake byte limit is refused with 413 before it is read.
 
 Concurrent requests are judged and written together (``serve.batch``: up to
 ``max_batch_size`` uploads gathered for at most ``batch_wait_s``): one detector call per
-batch and one ledger transaction, retried on a lost connection, instead of one per upload;
-each request still gets its own answer. Each replica records one ingest run (kind
-``serve``) that its requests count into.
+batch and one ledger transaction, retried on a lost connection (the registry's one retry
+policy, through :class:`~registry.ingest.lifecycle.IngestLifecycle`), instead of one per
+upload; each request still gets its own answer. Each replica records one ingest run (kind
+``serve``) that its requests count into, and holds its owner lock while it lives.
 """
 
 from __future__ import annotations
@@ -22,21 +23,17 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ray_jobs.dbretry import in_transaction
 from registry.app import Registry
 from registry.cli import outcome_json
-from registry.ingest import FileOutcome, finish_run, judge_batch, start_run, write_batch
+from registry.ingest import FileOutcome, IngestLifecycle, judge_batch, run_parameters
 from registry.intake import intake_bytes
 from registry.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 ROUTE = "/ingest"
 DEFAULT_SOURCE = "http"
@@ -65,11 +62,11 @@ class IngestEndpoint:
         self.detectors = self.registry.detectors(detector_names)
         for detector in self.detectors:
             detector.load()
-        with self.registry.sessions.begin() as session:
-            self.registry.ledger.register_key(session)
-            self.run_id = start_run(session, "serve", DEFAULT_SOURCE,
-                                    {"detectors": [d.name for d in self.detectors],
-                                     "max_batch_size": max_batch_size})
+        self.lifecycle = IngestLifecycle.for_registry(
+            self.registry, kind="serve", source=DEFAULT_SOURCE, detectors=self.detectors,
+            parameters=run_parameters(self.detectors, max_batch_size=max_batch_size),
+        )
+        self.run_id = self.lifecycle.begin()
         # serve.batch's typing shows the wrapped call only, not its documented setters.
         self.judge.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
         self.judge.set_batch_wait_timeout_s(batch_wait_s)  # type: ignore[attr-defined]
@@ -106,23 +103,7 @@ class IngestEndpoint:
         limits = self.registry.settings.limits
         results = [intake_bytes(u.data, limits, path=u.name) for u in uploads]
         verdicts = judge_batch(results, self.detectors)
-        sources = {u.source for u in uploads}
-
-        def write(session: Session) -> list[FileOutcome]:
-            outcomes: list[FileOutcome | None] = [None] * len(uploads)
-            for source in sorted(sources):
-                picked = [i for i, u in enumerate(uploads) if u.source == source]
-                written = write_batch(session, self.registry.ledger,
-                                      [results[i] for i in picked],
-                                      [verdicts[i] for i in picked],
-                                      ingest_run_id=self.run_id, source=source)
-                for i, outcome in zip(picked, written, strict=True):
-                    outcomes[i] = outcome
-            done = [outcome for outcome in outcomes if outcome is not None]
-            finish_run(session, self.run_id, done)
-            return done
-
-        return in_transaction(self.registry.sessions, write)
+        return self.lifecycle.write(results, verdicts, sources=[u.source for u in uploads])
 
 
 def deployment(

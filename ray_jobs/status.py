@@ -1,5 +1,9 @@
-"""Read-only summaries for ``provreg status``: recent runs, re-scan progress, per-detector
-verdict and error counts, all from PostgreSQL."""
+"""Read-only summaries for ``provreg status``: recent runs (``running``, ``finished`` or
+``interrupted``), re-scan progress, per-detector verdict and error counts, all from PostgreSQL.
+
+A run still marked ``running`` whose owner lock is free (its process is gone) is shown as
+``interrupted`` here without writing anything; the next ingest records it so
+(:func:`registry.ingest.lifecycle.sweep_interrupted`)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from registry.ingest.ownership import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING, lock_key
 from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
 
@@ -20,6 +25,7 @@ class RunSummary:
 
     id: int
     kind: str
+    status: str
     source: str | None
     started_at: datetime
     finished_at: datetime | None
@@ -56,7 +62,8 @@ def recent_runs(session: Session, limit: int = 10) -> list[RunSummary]:
         done = {int(run_id): int(count) for run_id, count in rows}
     return [
         RunSummary(
-            id=int(r.id), kind=r.kind, source=r.source, started_at=r.started_at,
+            id=int(r.id), kind=r.kind, status=_live_status(session, r), source=r.source,
+            started_at=r.started_at,
             finished_at=r.finished_at, files_ok=r.files_ok, files_error=r.files_error,
             verdicts_written=r.verdicts_written, parameters=dict(r.parameters or {}),
             done=done.get(int(r.id), 0) if r.kind == "rescan" else None,
@@ -64,6 +71,17 @@ def recent_runs(session: Session, limit: int = 10) -> list[RunSummary]:
         )
         for r in runs
     ]
+
+
+def _live_status(session: Session, run: IngestRun) -> str:
+    """``run.status``, except ``interrupted`` for a running run whose owner lock is free (the
+    probe's lock is transaction-scoped: it ends with this read's transaction)."""
+    if run.status != RUNNING:
+        return run.status
+    free = session.scalar(
+        select(func.pg_try_advisory_xact_lock(RUN_LOCK_NAMESPACE, lock_key(int(run.id))))
+    )
+    return INTERRUPTED if free else RUNNING
 
 
 def detector_counts(session: Session) -> list[DetectorCounts]:

@@ -70,9 +70,18 @@ class Registry:
         ]
 
     def detectors(self, names: Sequence[str] | None = None) -> list[Detector]:
-        """The configured detectors (or ``names``), with their options from settings."""
+        """The configured detectors (or ``names``), with their options from settings.
+
+        When the ``copy`` detector is among them and the copy index lags the bank rows (an
+        earlier bank operation could not save it), the index is rebuilt from PostgreSQL
+        first (:func:`registry.bank_ops.catch_up`)."""
         wanted = list(names) if names else self.settings.detectors
-        return create_detectors(wanted, self.detector_options())
+        detectors = create_detectors(wanted, self.detector_options())
+        if any(detector.name == "copy" for detector in detectors):
+            from registry.bank_ops import catch_up  # bank_ops imports this module
+
+            catch_up(self)
+        return detectors
 
     def detector_options(self) -> dict[str, dict[str, Any]]:
         """Options per detector from settings, plus registry defaults.

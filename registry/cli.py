@@ -153,10 +153,13 @@ def init(obj: Context) -> None:
     "--executor", envvar="PROVREG_EXECUTOR", default=None,
     help="inline (this process) or a registered executor such as ray (the default when present).",
 )
+@click.option("--resume", "resume", type=int, default=None, metavar="RUN",
+              help="Reopen interrupted run RUN and judge only the files it had not judged.")
 @click.pass_obj
 def ingest(
     obj: Context, paths: tuple[Path, ...], source: str | None,
     detector_names: tuple[str, ...], as_json: bool, strict: bool, executor: str | None,
+    resume: int | None,
 ) -> None:
     """Ingest files or folders: intake, detectors, signed verdicts in the ledger."""
     registry = obj.registry(migrate=True)
@@ -165,8 +168,10 @@ def ingest(
     progress = progress_bar(len(files), "file")
     summary = RunSummary("ingest", obj.settings)
     run_ingest = load_executor(executor)
+    # Passed only when asked for: an executor plugin written before --resume still works.
+    resume_kw = {} if resume is None else {"resume": resume}
     try:
-        for outcome in run_ingest(registry, detectors, files, source=source):
+        for outcome in run_ingest(registry, detectors, files, source=source, **resume_kw):
             summary.count(outcome.status, outcome.error,
                           sum(e.created for e in outcome.entries))
             if progress is not None:

@@ -110,6 +110,9 @@ class IngestRun(Base):
     files_ok: Mapped[int] = mapped_column(Integer, default=0)
     files_error: Mapped[int] = mapped_column(Integer, default=0)
     verdicts_written: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), server_default="running")
+    """``running`` (its owner holds the run's advisory lock), ``finished``, or
+    ``interrupted`` (its owner went away; see :mod:`registry.ingest.lifecycle`)."""
 
 
 class VerdictRow(Base):

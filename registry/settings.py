@@ -3,13 +3,15 @@
 Sources, later ones winning: built-in defaults, ``$PROVREG_HOME/config.toml`` (optional), and
 the environment (``PROVREG_HOME``, ``PROVREG_DATABASE_URL``, ``RAY_ADDRESS``,
 ``PROVREG_DETECTORS``, ``PROVREG_DASHBOARD_DATABASE_URL``: the dashboard's own, read-only
-role; see infra/postgres/roles.sql). Nothing here runs at import time.
+role; see infra/postgres/roles.sql; ``PROVREG_DB_OUTAGE_S``: how long writers keep retrying a
+database that went away before giving up with exit code 2). Nothing here runs at import time.
 
 config.toml example::
 
     detectors = ["file-facts", "metadata", "watermark"]   # default: every registered one
     log_origin = "provreg.example.com/log"
     batch_size = 64
+    db_outage_s = 300        # seconds every writer keeps retrying an unreachable database
 
     [limits]
     max_bytes = 67108864
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry.dbretry import DEFAULT_OUTAGE_S, RetryPolicy
 from registry.errors import ConfigurationError
 from registry.intake import IntakeLimits
 
@@ -45,6 +48,12 @@ class Settings:
     limits: IntakeLimits = field(default_factory=IntakeLimits)
     batch_size: int = 64
     dashboard_database_url: str | None = None
+    db_outage_s: float = DEFAULT_OUTAGE_S
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every writer uses (:mod:`registry.dbretry`)."""
+        return RetryPolicy(outage_s=self.db_outage_s)
 
     @property
     def keys_dir(self) -> Path:
@@ -97,7 +106,20 @@ class Settings:
             dashboard_database_url=env.get("PROVREG_DASHBOARD_DATABASE_URL")
             or config.get("dashboard_database_url")
             or None,
+            db_outage_s=_outage(env.get("PROVREG_DB_OUTAGE_S") or config.get("db_outage_s")),
         )
+
+
+def _outage(value: object) -> float:
+    if value is None:
+        return DEFAULT_OUTAGE_S
+    try:
+        seconds = float(str(value))
+    except ValueError as exc:
+        raise ConfigurationError(f"db_outage_s must be a number of seconds, not {value!r}") from exc
+    if not seconds >= 0:
+        raise ConfigurationError(f"db_outage_s must be zero or more, not {value!r}")
+    return seconds
 
 
 def _read_config(path: Path) -> dict[str, Any]:

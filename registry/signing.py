@@ -12,11 +12,16 @@ by key id, so verdicts signed before a rotation still verify. Verification retur
 raises (:class:`~registry.errors.SignatureError`, :class:`~registry.errors.UnknownKeyError`).
 The :class:`KeyStore` keeps keys on disk under ``PROVREG_HOME/keys``: private keys as PEM
 files created with mode 0600, public keys beside them, and the active key id in ``ACTIVE``.
+Each file is written to a temporary file, fsynced and renamed into place, so a full disk or a
+crash never leaves a half-written key where :meth:`KeyStore.keys` would list it; a key that
+could not be written completely is removed again and reported as a
+:class:`~registry.errors.KeyStoreError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 from collections.abc import Mapping
@@ -31,7 +36,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from detectors.copy.atomic import write_atomically
 from registry.errors import KeyStoreError, SignatureError, UnknownKeyError
+
+log = logging.getLogger(__name__)
 
 
 def key_id_for(public_key: bytes) -> str:
@@ -135,21 +143,36 @@ class KeyStore:
 
     def rotate(self) -> Signer:
         """Create a new key, make it active, and drop the old private key (public kept)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
         previous = self._active_id() if self.exists() else None
         signer = Signer.generate()
         private_path = self.directory / f"{signer.key_id}.key"
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(signer.private_pem())
-        (self.directory / f"{signer.key_id}.pub").write_bytes(signer.public_key.hex().encode())
-        tmp = self._active_file.with_suffix(".tmp")
-        tmp.write_text(signer.key_id + "\n")
-        tmp.replace(self._active_file)
+        public_path = self.directory / f"{signer.key_id}.pub"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            # Temporary files are created 0600; each appears under its name only complete.
+            write_atomically(private_path, lambda handle: handle.write(signer.private_pem()))
+            write_atomically(public_path,
+                             lambda handle: handle.write(signer.public_key.hex().encode()))
+            write_atomically(self._active_file,
+                             lambda handle: handle.write(f"{signer.key_id}\n".encode()))
+        except OSError as exc:
+            if self._active_id_or_none() != signer.key_id:
+                private_path.unlink(missing_ok=True)
+                public_path.unlink(missing_ok=True)
+            raise KeyStoreError(
+                f"cannot create a signing key in {self.directory}: "
+                f"{exc.strerror or exc}; nothing was changed"
+            ) from exc
         if previous is not None:
             (self.directory / f"{previous}.key").unlink(missing_ok=True)
         return signer
+
+    def _active_id_or_none(self) -> str | None:
+        try:
+            return self._active_file.read_text().strip() if self.exists() else None
+        except OSError:
+            return None
 
     def _active_id(self) -> str:
         try:
@@ -181,7 +204,13 @@ class KeyStore:
         result = []
         paths = sorted(self.directory.glob("*.pub"), key=lambda p: p.stat().st_mtime_ns)
         for path in paths:
-            raw = bytes.fromhex(path.read_text().strip())
+            try:
+                raw = bytes.fromhex(path.read_text().strip())
+            except (OSError, ValueError) as exc:
+                raise KeyStoreError(f"cannot read public key {path}: {exc}") from exc
+            if len(raw) != 32:  # left by a version that wrote keys in place: not a key
+                log.warning("ignoring %s: not a 32-byte Ed25519 public key", path)
+                continue
             result.append(StoredKey(key_id_for(raw), raw, key_id_for(raw) == active))
         return result
 

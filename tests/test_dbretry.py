@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from ray_jobs.dbretry import in_transaction, transient
 from registry.app import Registry
+from registry.dbretry import in_transaction, transient
 from registry.ledger import LedgerEntry
 from registry.ledger_batch import BatchWriter
 from registry.models import VerdictRow

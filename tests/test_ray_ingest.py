@@ -16,9 +16,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from ray_jobs.actors import DetectorPool
-from ray_jobs.dbretry import in_transaction
 from ray_jobs.ingest import RayIngest, ray_executor
 from registry.app import Registry
+from registry.dbretry import in_transaction
 from registry.errors import ProvregError
 from registry.ingest import load_executor
 from registry.models import VerdictRow

@@ -17,7 +17,8 @@ from detectors.base import Resources
 from detectors.file_facts import FileFactsDetector
 from ray_jobs.actors import PackedSamples, pin_threads, pool_size, threads_for
 from ray_jobs.fused import FusedResult, fused_count, is_fusable
-from ray_jobs.ingest import PixelTally, assemble, merge
+from ray_jobs.ingest import PixelTally, merge
+from registry.ingest import assemble
 from registry.intake import IntakeLimits, intake_bytes, intake_path
 from tests.badfiles import make_good_files
 

@@ -1,36 +1,28 @@
-"""Ingestion: intake files, run detectors, and write signed verdicts to the ledger.
+"""One batch of an ingest: judge it (no database) and write it (the caller's transaction).
 
-The seam the Ray pipeline reuses is two functions: :func:`judge_batch` (a batch of intake
-results and a list of detectors in, verdicts per file out; pure, no database) and
-:func:`write_batch` (one transaction: assets, sightings and ledger entries). This module runs
-them in-process; ``ray_jobs`` runs the first on actor pools and the second in one writer.
+:func:`judge_batch` takes intake results and detectors and gives verdicts per file (pure, no
+database); :func:`assemble` is the one place that lays detector outputs out per file (intake
+errors get their own verdict); :func:`write_batch` records assets, sightings and ledger
+entries in the caller's transaction. :mod:`registry.ingest.lifecycle` runs them for every
+executor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import entry_points
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from registry import __version__
-from registry.errors import ConfigurationError
-from registry.intake import IntakeLimits, IntakeResult, intake_path, iter_media_paths
+from registry.intake import IntakeResult
 from registry.ledger import Ledger, LedgerEntry
 from registry.models import Asset, IngestRun, Sighting
 
-if TYPE_CHECKING:
-    from registry.app import Registry
-
 INTAKE_DETECTOR = "intake"
-EXECUTOR_GROUP = "provreg.executors"
 
 
 @dataclass(frozen=True)
@@ -63,21 +55,28 @@ def intake_error_verdict(result: IntakeResult) -> Verdict:
     )
 
 
+def assemble(
+    facts: Sequence[IntakeResult], per_detector: Sequence[Sequence[Verdict]]
+) -> list[list[Verdict]]:
+    """One verdict list per file: each detector's verdict (``per_detector[k]`` holds one per
+    readable file, in order) for readable media, the intake error verdict otherwise."""
+    output: list[list[Verdict]] = []
+    position = 0
+    for result in facts:
+        if result.ok:
+            output.append([verdicts[position] for verdicts in per_detector])
+            position += 1
+        else:
+            output.append([intake_error_verdict(result)])
+    return output
+
+
 def judge_batch(
     batch: Sequence[IntakeResult], detectors: Sequence[Detector]
 ) -> list[list[Verdict]]:
     """Verdicts per intake result: one per detector for readable media, one error otherwise."""
-    samples = [result.sample for result in batch if result.sample is not None]
-    per_detector = [run_detector(detector, samples) for detector in detectors]
-    output: list[list[Verdict]] = []
-    position = 0
-    for result in batch:
-        if result.sample is None:
-            output.append([intake_error_verdict(result)])
-        else:
-            output.append([verdicts[position] for verdicts in per_detector])
-            position += 1
-    return output
+    samples = [result.sample for result in batch if result.ok and result.sample is not None]
+    return assemble(batch, [run_detector(detector, samples) for detector in detectors])
 
 
 def run_detector(detector: Detector, samples: Sequence[Sample]) -> list[Verdict]:
@@ -163,15 +162,16 @@ def write_batch(
 def start_run(
     session: Session, kind: str, source: str | None, parameters: dict[str, object]
 ) -> int:
-    """Create an ingest run row and return its id."""
-    run = IngestRun(kind=kind, source=source, parameters=parameters)
+    """Create an ingest run row (status ``running``) and return its id; the caller takes its
+    owner lock (:class:`registry.ingest.lifecycle.RunLock`) before committing."""
+    run = IngestRun(kind=kind, source=source, parameters=parameters, status="running")
     session.add(run)
     session.flush()
     return int(run.id)
 
 
-def finish_run(session: Session, run_id: int, outcomes: Iterable[FileOutcome]) -> None:
-    """Record a run's end and its counts."""
+def count_outcomes(session: Session, run_id: int, outcomes: Iterable[FileOutcome]) -> None:
+    """Add a written batch's files and new verdicts to its run's counts."""
     ok = error = written = 0
     for outcome in outcomes:
         ok += outcome.status == "ok"
@@ -181,97 +181,8 @@ def finish_run(session: Session, run_id: int, outcomes: Iterable[FileOutcome]) -
         update(IngestRun)
         .where(IngestRun.id == run_id)
         .values(
-            finished_at=datetime.now(UTC),
             files_ok=IngestRun.files_ok + ok,
             files_error=IngestRun.files_error + error,
             verdicts_written=IngestRun.verdicts_written + written,
         )
     )
-
-
-def _batched(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
-    batch: list[Path] = []
-    for path in paths:
-        batch.append(path)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def ingest_paths(
-    sessions: sessionmaker[Session],
-    ledger: Ledger,
-    detectors: Sequence[Detector],
-    paths: Iterable[Path],
-    *,
-    limits: IntakeLimits,
-    source: str | None = None,
-    batch_size: int = 64,
-    on_batch: Callable[[list[FileOutcome]], None] | None = None,
-) -> Iterator[FileOutcome]:
-    """Ingest files and folders in-process, one transaction per batch, then sign a checkpoint."""
-    for detector in detectors:
-        detector.load()
-    with sessions.begin() as session:
-        ledger.register_key(session)
-        run_id = start_run(session, "ingest", source, {"detectors": [d.name for d in detectors]})
-    for batch_paths in _batched(iter_media_paths(paths), batch_size):
-        batch = [intake_path(path, limits) for path in batch_paths]
-        verdicts = judge_batch(batch, detectors)
-        with sessions.begin() as session:
-            outcomes = write_batch(
-                session, ledger, batch, verdicts, ingest_run_id=run_id, source=source
-            )
-            finish_run(session, run_id, outcomes)
-        if on_batch is not None:
-            on_batch(outcomes)
-        yield from outcomes
-    with sessions.begin() as session:
-        ledger.checkpoint(session)
-
-
-class IngestExecutor(Protocol):
-    """Runs an ingest: the in-process loop below, or a distributed one (``ray_jobs``)."""
-
-    def __call__(
-        self,
-        registry: Registry,
-        detectors: Sequence[Detector],
-        files: Sequence[Path],
-        *,
-        source: str | None,
-    ) -> Iterator[FileOutcome]: ...
-
-
-def inline_executor(
-    registry: Registry,
-    detectors: Sequence[Detector],
-    files: Sequence[Path],
-    *,
-    source: str | None,
-) -> Iterator[FileOutcome]:
-    """Ingest in this process (no Ray)."""
-    return ingest_paths(
-        registry.sessions, registry.ledger, detectors, files,
-        limits=registry.settings.limits, source=source, batch_size=registry.settings.batch_size,
-    )
-
-
-def executor_names() -> list[str]:
-    """``inline`` plus every executor registered under ``provreg.executors``."""
-    return ["inline", *sorted(ep.name for ep in entry_points(group=EXECUTOR_GROUP))]
-
-
-def load_executor(name: str | None) -> IngestExecutor:
-    """The named executor; by default ``ray`` when registered, else ``inline``."""
-    registered = {ep.name: ep for ep in entry_points(group=EXECUTOR_GROUP)}
-    if name is None:
-        name = "ray" if "ray" in registered else "inline"
-    if name == "inline":
-        return inline_executor
-    if name not in registered:
-        raise ConfigurationError(f"unknown executor {name!r}; have {', '.join(executor_names())}")
-    executor: IngestExecutor = registered[name].load()
-    return executor
