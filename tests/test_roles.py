@@ -6,7 +6,10 @@ The full role × table × statement matrix is tests/test_roles_matrix.py.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,6 +27,7 @@ from registry.ledger import (
     sequencer_lock_timeout,
 )
 from registry.signing import Signer
+from tests.badfiles import noise
 from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from tests.roles_helpers import as_user, drop_roles, install_roles, plain_url, role_names
 
@@ -132,3 +136,40 @@ def test_sequencer_timeout_is_configurable() -> None:
     assert sequencer_lock_timeout({SEQUENCER_TIMEOUT_ENV: "2.5"}) == 2.5
     with pytest.raises(Exception, match="must be"):
         sequencer_lock_timeout({SEQUENCER_TIMEOUT_ENV: "soon"})
+
+
+def _provreg(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "registry", *args], env=env, input=stdin,
+                          text=True, capture_output=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_each_role_does_its_job_through_the_cli(
+    roles: tuple[str, dict[str, str]], provreg_env: dict[str, str], tmp_path: Path
+) -> None:
+    url, names = roles
+    picture = tmp_path / "picture.png"
+    noise(3, (64, 48)).save(picture)
+
+    def env(role: str) -> dict[str, str]:
+        return {**provreg_env, "PROVREG_DATABASE_URL": as_user(url, names[role]),
+                "PROVREG_DETECTORS": "file-facts", "PROVREG_EXECUTOR": "inline"}
+
+    ingested = _provreg(env("writer"), "ingest", str(picture), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    assert '"status":"ok"' in ingested.stdout
+    banked = _provreg(env("banks"), "bank", "add", "flagged", str(picture))
+    assert banked.returncode == 0, banked.stderr
+    added = _provreg(env("accounts"), "users", "add", "olga", "--role", "admin",
+                     "--password-stdin", stdin="a-long-password\n")
+    assert added.returncode == 0, added.stderr
+    # ...and the writer cannot do theirs (every other pair is in test_roles_matrix.py).
+    for role, args in (("writer", ("bank", "add", "other", str(picture))),
+                       ("writer", ("users", "add", "eve", "--role", "admin",
+                                   "--password-stdin"))):
+        refused = _provreg(env(role), *args, stdin="a-long-password\n")
+        assert refused.returncode != 0, (role, args, refused.stdout)
+    with psycopg.connect(plain_url(url)) as conn:
+        audit = conn.execute("SELECT username, action, query->>'username', db_role "
+                             "FROM audit_log").fetchall()
+    assert [(a[1], a[2], a[3]) for a in audit] == [("user_added", "olga", names["accounts"])]
