@@ -24,7 +24,7 @@ def client_address() -> str:
         address = st.context.ip_address
     except (AttributeError, RuntimeError):
         address = None
-    return address or "unknown"
+    return address if isinstance(address, str) and address else "unknown"
 
 
 def login_form() -> None:
