@@ -142,18 +142,23 @@ def test_browser_fetches_nothing_and_links_nothing_from_a_file(
         page.get_by_role("textbox", name="User name").fill("ivy")
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("ivy (investigator)")).to_be_visible()
+        expect(page.get_by_text("ivy (investigator)")).to_be_visible(timeout=60_000)
         page.get_by_role("tab", name="By image").click()
         page.locator('input[type="file"]').set_input_files(str(files.named))
-        expect(page.get_by_text("Exact match", exact=False)).to_be_visible()
+        expect(page.get_by_text("Exact match", exact=False)).to_be_visible(timeout=60_000)
         for sha in (files.metadata, files.c2pa):
-            page.get_by_text("Asset", exact=True).click()
+            page.get_by_test_id("stRadioGroup").get_by_text("Asset", exact=True).click()
             page.get_by_role("textbox", name="sha256").fill(sha)
             page.keyboard.press("Enter")
-            expect(page.get_by_text("PASS —", exact=False)).to_be_visible()
+            expect(page.locator('[data-testid="stCode"]').filter(has_text=sha).first
+                   ).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("PASS — all", exact=False).first).to_be_visible(
+                timeout=60_000)
             for summary in page.locator('[data-testid="stExpander"] summary').all():
                 summary.click()
-            expect(page.get_by_text(planted_url(port), exact=False).first).to_be_visible()
+            # Shown (as text in the page, and in data grid cells drawn on a canvas)...
+            expect(page.get_by_text(planted_url(port), exact=False).first).to_be_attached(
+                timeout=60_000)
             page.wait_for_timeout(2000)  # give any planted image time to be requested
             page.screenshot(path=tmp_path / f"asset-{sha[:8]}.png", full_page=True)
             assert page.locator(f'a[href*="{host}"]').count() == 0
