@@ -157,8 +157,8 @@ def _image_search() -> None:
     show(f"sha256 {result.sha256} · {result.media_type} · {result.size_bytes} bytes")
     show(upload.name)  # the uploader's file name: text, never Markdown
     if not result.ok:
-        st.error("Could not take this file in:")
-        show(f"{result.error} — {result.error_detail}")
+        st.error(f"Could not take this file in: {ident(result.error)}")
+        show(result.error_detail)
     else:
         image = thumbnail(result)
         if image is not None:
