@@ -114,7 +114,7 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url)
-        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
         page.screenshot(path=shots / "login.png")
         _login(page, url, "ivy")
 
