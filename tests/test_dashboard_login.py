@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.cli import streamlit_command
 from registry.app import Registry
 from registry.auth import AuditRecord, add_user, audit_entries
+from registry.errors import ConfigurationError
+from registry.login_policy import LoginPolicy
 from registry.settings import Settings
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -190,3 +192,17 @@ def test_launcher_hides_error_details_and_keeps_xsrf_protection() -> None:
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--client.showErrorDetails"] == "none"
     assert options["--server.enableXsrfProtection"] == "true"
+
+
+def test_login_policy_reads_the_environment_and_backs_off_exponentially() -> None:
+    assert LoginPolicy.from_env({}) == LoginPolicy()
+    custom = LoginPolicy.from_env({"PROVREG_LOGIN_MAX_FAILURES": "7",
+                                   "PROVREG_LOGIN_BACKOFF_SECONDS": "2",
+                                   "PROVREG_LOGIN_BACKOFF_MAX_SECONDS": "10",
+                                   "PROVREG_SESSION_IDLE_SECONDS": "300"})
+    assert (custom.max_failures, custom.session_idle_seconds) == (7, 300.0)
+    assert [custom.backoff(k) for k in range(5)] == [0.0, 2.0, 4.0, 8.0, 10.0]
+    for bad in ({"PROVREG_LOGIN_MAX_FAILURES": "0"}, {"PROVREG_LOGIN_LOCKOUT_SECONDS": "-1"},
+                {"PROVREG_SESSION_IDLE_SECONDS": "soon"}):
+        with pytest.raises(ConfigurationError):
+            LoginPolicy.from_env(bad)
