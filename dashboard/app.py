@@ -1,28 +1,36 @@
 """The Streamlit entry script (``provreg dashboard`` runs ``streamlit run`` on this file).
 
-Every page is behind the login gate; pages are offered by role (``registry.auth``).
+Every page is behind the login gate; pages are offered by role (``registry.auth``). Any
+error becomes a plain "unavailable" page: details (tracebacks, database host and port, file
+paths) go to the server log only, never to the visitor.
 """
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from dashboard import page_asset, page_audit, page_overview, page_search
-from dashboard.login import login_form, logout
-from dashboard.state import PAGE_KEY, identity
+from dashboard.login import expire_idle_session, login_form, logout
+from dashboard.state import PAGE_KEY, identity, is_script_control
+from dashboard.untrusted import plain
 from registry.auth import PAGES_BY_ROLE
 
+LOG = logging.getLogger("provreg.dashboard")
 PAGES = {
     "Search": page_search.render,
     "Asset": page_asset.render,
     "Overview": page_overview.render,
     "Audit": page_audit.render,
 }
+UNAVAILABLE = ("The registry is unavailable right now. Please try again in a few minutes; "
+               "if it persists, tell the operator (the details are in the server log).")
 
 
-def main() -> None:
+def render() -> None:
     """Render the login form, or the page the logged-in user picked."""
-    st.set_page_config(page_title="provreg dashboard", layout="wide")
+    expire_idle_session()
     who = identity()
     if who is None:
         login_form()
@@ -31,10 +39,22 @@ def main() -> None:
     if st.session_state.get(PAGE_KEY) not in allowed:
         st.session_state[PAGE_KEY] = allowed[0]
     with st.sidebar:
-        st.markdown(f"**{who.username}** ({who.role})")
+        st.text(f"{plain(who.username, 64)} ({who.role})")
         st.radio("Page", allowed, key=PAGE_KEY)
         st.button("Sign out", key="logout", on_click=logout)
     PAGES[st.session_state[PAGE_KEY]]()
+
+
+def main() -> None:
+    """Render the app; on any failure show the friendly error page instead of details."""
+    st.set_page_config(page_title="provreg dashboard", layout="wide")
+    try:
+        render()
+    except Exception as exc:
+        if is_script_control(exc):
+            raise
+        LOG.exception("dashboard page failed")
+        st.error(UNAVAILABLE)
 
 
 main()

@@ -17,7 +17,8 @@ APP = Path(__file__).with_name("app.py")
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line: headless, no usage stats, no file watcher."""
+    """The ``streamlit run`` command line: headless, no usage stats, no file watcher, no
+    error details (tracebacks, hosts, paths) shown to visitors, XSRF protection on."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host,
@@ -28,6 +29,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
+        "--client.showErrorDetails", "none",
+        "--server.enableXsrfProtection", "true",
     ]
 
 

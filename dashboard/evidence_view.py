@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.untrusted import show, table
+
 _SETTING = re.compile(r'\s*([\w ./()-]+):\s*("(?:[^"\\]|\\.)*"|[^,]*)(?:,|$)')
 A1111_KEYS = ("parameters", "a1111", "a1111_parameters", "sd-metadata")
 C2PA_CODE_KEYS = ("validation_status", "validation_codes", "status_codes", "validation_results")
@@ -81,7 +83,11 @@ def _is_failure_code(code: str) -> bool:
 
 
 def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:
-    """Show one verdict's evidence: known keys first, everything else as a key/value table."""
+    """Show one verdict's evidence: known keys first, everything else as a key/value table.
+
+    Every key and value came from the file or the detector's reading of it, so all of them
+    go through ``dashboard.untrusted`` (plain text); headings are this module's own words.
+    """
     rest: dict[str, Any] = {}
     for key, value in evidence.items():
         if isinstance(value, str) and (key in A1111_KEYS or looks_like_a1111(value)):
@@ -90,42 +96,45 @@ def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:
             _render_codes(key, value)
         elif key == "actions" and isinstance(value, list):
             st.markdown("**C2PA actions**")
-            for action in value:
-                if isinstance(action, Mapping):
-                    name = action.get("action", "?")
-                    extra = {k: v for k, v in action.items() if k != "action"}
-                    st.markdown(f"- `{name}` {_inline(extra)}")
-                else:
-                    st.markdown(f"- `{action}`")
+            table(
+                {"action": action.get("action", "?"),
+                 "details": _inline({k: v for k, v in action.items() if k != "action"})}
+                if isinstance(action, Mapping) else {"action": action, "details": ""}
+                for action in value
+            )
         elif key == "validation_state":
-            colour = "green" if value in ("Valid", "Trusted") else "red"
-            st.markdown(f"**C2PA validation state:** :{colour}[{value}]")
+            if value in ("Valid", "Trusted"):
+                st.markdown(f"**C2PA validation state:** :green[{value}]")
+            else:
+                st.markdown("**C2PA validation state:** :red[not valid]")
+                show(value)
         elif "bits" in key and bits_text(value) is not None:
             p = f" — p-value {p_value:.3g}" if p_value is not None else ""
-            st.markdown(f"**{key}**{p}")
+            st.markdown(f"**Watermark bits**{p}")
+            show(key)
             st.code(bits_text(value) or "", language=None)
         else:
             rest[key] = value
     if rest:
-        st.table([{"field": k, "value": _inline(v)} for k, v in rest.items()])
+        table({"field": k, "value": _inline(v)} for k, v in rest.items())
 
 
 def _render_a1111(key: str, text: str) -> None:
     parsed = parse_a1111(text)
-    st.markdown(f"**A1111 generation parameters** (`{key}`)")
-    st.markdown(f"*Prompt:* {parsed['prompt'] or '—'}")
+    st.markdown("**A1111 generation parameters**")
+    show(key)
+    st.markdown("*Prompt:*")
+    show(parsed["prompt"] or "—")
     if parsed["negative_prompt"]:
-        st.markdown(f"*Negative prompt:* {parsed['negative_prompt']}")
+        st.markdown("*Negative prompt:*")
+        show(parsed["negative_prompt"])
     if parsed["settings"]:
-        st.table([{"setting": k, "value": v} for k, v in parsed["settings"].items()])
+        table({"setting": k, "value": v} for k, v in parsed["settings"].items())
 
 
 def _render_codes(key: str, value: Any) -> None:
-    st.markdown(f"**C2PA {key.replace('_', ' ')}**")
-    for row in code_rows(value):
-        mark = ":red[✗]" if _is_failure_code(row["code"]) else ":green[✓]"
-        detail = " — ".join(x for x in (row["url"], row["explanation"]) if x)
-        st.markdown(f"- {mark} `{row['code']}` {detail}")
+    st.markdown(f"**C2PA {key.replace('_', ' ') if key in C2PA_CODE_KEYS else 'codes'}**")
+    table({"ok": "✗" if _is_failure_code(row["code"]) else "✓", **row} for row in code_rows(value))
 
 
 def _inline(value: Any) -> str:

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.evidence_view import render_evidence
 from dashboard.media import asset_preview
 from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_identity
+from dashboard.untrusted import ident, show, table
 from registry.errors import ProofError
 from registry.evidence import build_evidence_bundle
 from registry.integrity import EntryCheck, check_verdicts
@@ -48,9 +49,10 @@ def _facts(story: AssetStory) -> None:
     preview = asset_preview(a.sha256, a.location, registry().settings.limits)
     with left:
         if preview.image is not None:
-            st.image(preview.image, caption=preview.note)
+            st.image(preview.image)
         else:
-            st.info(f"No thumbnail: {preview.note}")
+            st.info("No thumbnail.")
+        show(preview.note)  # a file path: chosen by whoever named the file
     with right:
         st.code(a.sha256, language=None)
         c1, c2, c3 = st.columns(3)
@@ -69,10 +71,10 @@ def _integrity(ok: bool, checkpoint_detail: str, checks: dict[int, EntryCheck]) 
     failed = [c for c in checks.values() if not c.ok]
     if ok:
         st.success(f"PASS — all {len(checks)} verdict(s): signatures valid under the trusted "
-                   f"keys and included in the latest signed checkpoint ({checkpoint_detail}).")
+                   f"keys and included in the latest signed checkpoint.")
     else:
-        st.error(f"FAIL — {len(failed)} of {len(checks)} verdict(s) did not verify "
-                 f"({checkpoint_detail}).")
+        st.error(f"FAIL — {len(failed)} of {len(checks)} verdict(s) did not verify.")
+    show(checkpoint_detail)
     st.dataframe(
         [{"log_index": c.log_index,
           "signature": ("pass" if c.signature_ok else "FAIL") + f" — {c.signature_detail}",
@@ -113,7 +115,7 @@ def _verdicts(story: AssetStory, checks: dict[int, EntryCheck]) -> None:
     for v in story.verdicts:
         by_detector[v.detector].append(v)
     for detector, rows in sorted(by_detector.items()):
-        st.markdown(f"#### {detector}")
+        st.markdown(f"#### {ident(detector)}")
         for column, v in zip(st.columns(len(rows)), rows, strict=True):
             with column:
                 _verdict_card(v, checks.get(int(v.log_index)))
@@ -123,13 +125,14 @@ def _verdict_card(v: VerdictRow, check: EntryCheck | None) -> None:
     mark = "POSITIVE" if v.positive else ("error" if v.error else "negative / not found")
     verified = (":green[✓ verified]" if check is not None and check.ok
                 else ":red[✗ does not verify]")
-    st.markdown(f"**v{v.version}** · `{v.label}` · {mark} · {verified}")
+    st.markdown(f"**v**{ident(v.version)} · {ident(v.label)} · {mark} · {verified}")
     score = "—" if v.score is None else f"{v.score:.4g}"
     p = "—" if v.p_value is None else f"{v.p_value:.3g}"
     st.caption(f"log index {v.log_index} · score {score} · p-value {p} · "
-               f"{v.created_at:%Y-%m-%d %H:%M:%S} · key {v.key_id[:12]}…")
+               f"{v.created_at:%Y-%m-%d %H:%M:%S} · key {ident(v.key_id[:12])}…")
     if v.error:
-        st.warning(f"error: {v.error}")
+        st.warning("The detector could not judge this file:")
+        show(v.error)
     with st.expander("Evidence", expanded=v.positive):
         render_evidence(v.evidence or {}, v.p_value)
 
@@ -139,11 +142,8 @@ def _sightings(story: AssetStory) -> None:
     if not story.sightings:
         st.info("No sightings recorded.")
         return
-    st.dataframe(
-        [{"seen": s.seen_at.strftime("%Y-%m-%d %H:%M:%S"), "source": s.source or "—",
-          "location": s.location or "—", "run": s.ingest_run_id} for s in story.sightings],
-        hide_index=True, width="stretch",
-    )
+    table({"seen": s.seen_at.strftime("%Y-%m-%d %H:%M:%S"), "source": s.source,
+           "location": s.location, "run": s.ingest_run_id} for s in story.sightings)
 
 
 def _export(sha: str) -> None:

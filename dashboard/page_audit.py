@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from dashboard.state import registry, require_identity
+from dashboard.state import audit_once, registry, require_identity
 from registry.auth import audit_entries
 
 PAGE_SIZE = 100
@@ -17,6 +17,7 @@ def render() -> None:
     who = require_identity()
     st.header("Audit log")
     if who.role != "admin":
+        audit_once("audit_view_denied", {})
         st.error("Admins only.")
         return
     user = st.text_input("Only this user", key="audit_user").strip() or None
@@ -24,6 +25,8 @@ def render() -> None:
     if st.session_state.get("_audit_user") != user:
         cursors[:] = [None]
         st.session_state["_audit_user"] = user
+    # Who read the audit log is itself audited: one entry per page of entries shown.
+    audit_once("view_audit", {"user": user, "before": cursors[-1]})
     with registry().sessions() as session:
         entries = audit_entries(session, username=user, before_id=cursors[-1],
                                 limit=PAGE_SIZE)
@@ -32,7 +35,7 @@ def render() -> None:
         return
     st.dataframe(
         [{"id": e.id, "when": e.at.strftime("%Y-%m-%d %H:%M:%S"), "user": e.username,
-          "role": e.role, "action": e.action,
+          "role": e.role, "action": e.action, "db_role": e.db_role or "—",
           "query": json.dumps(e.query, sort_keys=True)} for e in entries],
         hide_index=True, width="stretch",
     )

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.media import asset_preview, thumbnail
 from dashboard.state import audit, audit_once, open_asset, registry
+from dashboard.untrusted import ident, plain, show
 from registry.banks import list_banks, references_with_banks
 from registry.copy_search import search_intake
 from registry.intake import IntakeResult, intake_bytes
@@ -55,6 +56,7 @@ def _hash_search() -> None:
     if not prefix:
         return
     if any(c not in "0123456789abcdef" for c in prefix):
+        audit_once("search_rejected", {"prefix": prefix[:128], "reason": "not hexadecimal"})
         st.error("A sha256 is hexadecimal (0-9, a-f).")
         return
     audit_once("search_sha256", {"prefix": prefix})
@@ -65,9 +67,9 @@ def _hash_search() -> None:
         st.info("No asset matches.")
     for sha, media_type, last_seen in assets:
         cols = st.columns([5, 2, 2, 1])
-        cols[0].markdown(f"`{sha}`")
-        cols[1].write(media_type)
-        cols[2].write(last_seen.strftime("%Y-%m-%d %H:%M"))
+        cols[0].text(plain(sha))
+        cols[1].text(plain(media_type))
+        cols[2].text(last_seen.strftime("%Y-%m-%d %H:%M"))
         cols[3].button("Open", key=f"open_sha_{sha}", on_click=open_asset, args=(sha,))
 
 
@@ -152,13 +154,15 @@ def _image_search() -> None:
         audit("search_image", {"sha256": result.sha256, "size_bytes": result.size_bytes,
                                "intake": result.error or "ok"})
         st.session_state["_last_upload"] = result.sha256
-    st.write(f"sha256 `{result.sha256}` · {result.media_type} · {result.size_bytes} bytes")
+    show(f"sha256 {result.sha256} · {result.media_type} · {result.size_bytes} bytes")
+    show(upload.name)  # the uploader's file name: text, never Markdown
     if not result.ok:
-        st.error(f"Could not take this file in: {result.error} — {result.error_detail}")
+        st.error(f"Could not take this file in: {ident(result.error)}")
+        show(result.error_detail)
     else:
         image = thumbnail(result)
         if image is not None:
-            st.image(image, caption=upload.name, width=256)
+            st.image(image, width=256)
     with reg.sessions() as session:
         match = find_asset(session, result.sha256)
     if match is None:
@@ -190,16 +194,16 @@ def _copy_candidates(result: IntakeResult, name: str) -> None:
             if preview is not None and preview.image is not None:
                 st.image(preview.image, width=128)
             else:
-                st.caption("no thumbnail" if preview is None else preview.note)
+                show("no thumbnail" if preview is None else preview.note)
         with right:
             verdict = "**COPY**" if candidate.match else "candidate"
             verified = ("not run" if candidate.verified is None
-                        else f"{candidate.verified} inliers")
+                        else f"{int(candidate.verified)} inliers")
             st.markdown(
-                f"#{candidate.rank} {verdict} · bank `{candidate.bank}` · "
-                f"{candidate.signal} distance {candidate.distance}/256 · "
+                f"#{int(candidate.rank)} {verdict} · bank {ident(candidate.bank)} · "
+                f"{ident(candidate.signal)} distance {int(candidate.distance)}/256 · "
                 f"verification: {verified}"
             )
-            st.caption(f"reference sha256 `{candidate.reference_sha256 or '(hash only)'}`"
-                       + (f" · added by {ref.added_by}: {ref.reason}"
-                          if ref is not None and ref.added_by else ""))
+            show(f"reference sha256 {candidate.reference_sha256 or '(hash only)'}"
+                 + (f" · added by {ref.added_by}: {ref.reason}"
+                    if ref is not None and ref.added_by else ""))

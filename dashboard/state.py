@@ -73,6 +73,13 @@ def audit_once(action: str, query: Mapping[str, Any]) -> None:
         st.session_state[key] = fingerprint
 
 
+def is_script_control(exc: BaseException) -> bool:
+    """Whether ``exc`` is Streamlit's own control flow (``st.rerun``/``st.stop``), which must
+    propagate rather than be shown as an error."""
+    return any(cls.__name__ in ("ScriptControlException", "RerunException", "StopException")
+               for cls in type(exc).__mro__)
+
+
 def open_asset(sha256: str) -> None:
     """Button callback: show ``sha256`` on the Asset page."""
     st.session_state[ASSET_KEY] = sha256

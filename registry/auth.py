@@ -7,12 +7,17 @@ RFC 9106 low-memory profile); nothing here stores or logs a clear-text password.
 - ``investigator``: Search, Asset (with integrity check) and evidence export, plus Overview;
 - ``admin``: everything, including the Audit page.
 
-Every search and asset view is written to ``audit_log`` (append-only, see migration 0004).
+Every login attempt, search and asset view is written to ``audit_log`` (append-only,
+migration 0004) through the ``provreg_audit`` database function, which stamps the database
+role and the time itself (migration 0005c). Password hashes are read only through
+``provreg_password_hash`` (the dashboard role cannot select the column). Throttling and
+lockout of logins are in ``registry.login_policy``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +26,7 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,25 +79,43 @@ def add_user(session: Session, username: str, password: str, role: str) -> User:
     return user
 
 
-def list_users(session: Session) -> list[User]:
+@dataclass(frozen=True)
+class UserSummary:
+    """A user as listed (never with the password hash)."""
+
+    username: str
+    role: str
+    created_at: datetime
+
+
+def list_users(session: Session) -> list[UserSummary]:
     """Every user, by name."""
-    return list(session.scalars(select(User).order_by(User.username)))
+    rows = session.execute(
+        select(User.username, User.role, User.created_at).order_by(User.username)
+    )
+    return [UserSummary(name, role, created) for name, role, created in rows]
 
 
 def authenticate(session: Session, username: str, password: str) -> Identity | None:
-    """The user's identity if the password matches; ``None`` otherwise (never raises)."""
-    user = session.scalars(select(User).where(User.username == username.strip())).first()
+    """The user's identity if the password matches; ``None`` otherwise (never raises).
+
+    The hash comes through ``provreg_password_hash`` (SECURITY DEFINER), the only way the
+    dashboard's database role can read one.
+    """
+    name = username.strip()
+    stored = session.scalar(select(func.provreg_password_hash(name)))
     hasher = _hasher()
-    if user is None:
+    if stored is None:
         # Spend the same time as a real check so user names cannot be probed by timing.
         with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_dummy_hash(), password)
         return None
     try:
-        hasher.verify(user.password_hash, password)
+        hasher.verify(str(stored), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    return Identity(user.username, user.role)
+    role = session.scalar(select(User.role).where(User.username == name))
+    return None if role is None else Identity(name, role)
 
 
 @cache
@@ -102,17 +125,19 @@ def _dummy_hash() -> str:
 
 def record_audit(
     session: Session, who: Identity, action: str, query: Mapping[str, Any]
-) -> None:
-    """Append one audit entry (caller commits)."""
-    session.add(
-        AuditEntry(
-            username=who.username,
-            role=who.role,
-            action=action,
-            query=cast(dict[str, Any], json_safe(dict(query))),
-        )
+) -> int:
+    """Append one audit entry through ``provreg_audit`` (caller commits); returns its id.
+
+    The database stamps the time and its own role on the row; user names longer than the
+    column are cut (a failed login records what was typed, as data).
+    """
+    payload = json.dumps(json_safe(dict(query)), sort_keys=True)
+    entry_id = session.scalar(
+        text("SELECT provreg_audit(:username, :role, :action, CAST(:query AS jsonb))"),
+        {"username": who.username[:64], "role": who.role[:16], "action": action[:32],
+         "query": payload},
     )
-    session.flush()
+    return int(cast(int, entry_id))
 
 
 @dataclass(frozen=True)
@@ -125,6 +150,7 @@ class AuditRecord:
     role: str
     action: str
     query: Mapping[str, Any]
+    db_role: str | None = None
 
 
 def audit_entries(
@@ -141,6 +167,6 @@ def audit_entries(
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
     return [
-        AuditRecord(e.id, e.at, e.username, e.role, e.action, e.query)
+        AuditRecord(e.id, e.at, e.username, e.role, e.action, e.query, e.db_role)
         for e in session.scalars(stmt)
     ]

@@ -1,14 +1,16 @@
-"""`provreg users`: dashboard accounts (run by an operator with write access to ``users``)."""
+"""`provreg users`: dashboard accounts, run by an operator connected as the account-admin role
+(``provreg_accounts`` in infra/postgres/roles.sql). Each account created is audited."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 
 import click
 
 from registry.app import Registry
-from registry.auth import AuthError, add_user, list_users
+from registry.auth import AuthError, Identity, add_user, list_users, record_audit
 from registry.models_auth import ROLES
 from registry.settings import Settings
 
@@ -19,6 +21,14 @@ def _registry(ctx: click.Context) -> Registry:
         registry: Registry = obj.registry(migrate=True)
         return registry
     return Registry.open(Settings.from_env(), migrate=True)
+
+
+def _operator() -> str:
+    """The operating-system user running the command (for the audit row)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 @click.group()
@@ -43,6 +53,8 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
     try:
         with registry.sessions.begin() as session:
             add_user(session, name, password, role)
+            record_audit(session, Identity(_operator(), "operator"), "user_added",
+                         {"username": name, "role": role})
     except AuthError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"added {role} {name}")

@@ -1,9 +1,13 @@
 """The append-only verdict ledger: sign, sequence and log verdicts in one transaction.
 
-One sequencer: :meth:`Ledger.append` takes a transaction-scoped advisory lock before reading
-the tree size, so concurrent writers (CLI processes, Ray workers) queue up and log indexes
+One sequencer: :meth:`Ledger.append` locks the single ``ledger_sequencer`` row (``SELECT ...
+FOR UPDATE``, held to the end of the transaction) before reading the tree size, so concurrent
+writers (CLI processes, Ray workers) queue up and log indexes
 stay contiguous — no gaps, no forks. The caller owns the transaction: the verdict rows, their
-signatures, their Merkle nodes and the asset rows commit or roll back together.
+signatures, their Merkle nodes and the asset rows commit or roll back together. A row lock
+needs UPDATE privilege on that table, which only the writer and the schema owner hold, so a
+read-only role cannot stall ingestion by holding it (an advisory lock anyone could take), and
+the wait is bounded by ``lock_timeout`` (``PROVREG_SEQUENCER_LOCK_TIMEOUT`` seconds).
 
 Writes are idempotent per (asset, detector, version, model checksum): a verdict whose
 identity is already logged is not written again; the existing entry is returned instead.
@@ -11,6 +15,7 @@ identity is already logged is not written again; the existing entry is returned 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,17 +25,29 @@ import psycopg
 from sqlalchemy import String, any_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
 from registry import copy_text, merkle
 from registry.checkpoint import Checkpoint, sign_checkpoint
+from registry.errors import ConfigurationError, ProvregError
 from registry.ledger_batch import BatchWriter
 from registry.models import CheckpointRow, MerkleNode, SigningKey, VerdictRow
+from registry.models_auth import LedgerSequencer
 from registry.signing import Signer
 
-#: pg_advisory_xact_lock key of the single log sequencer ("provlog").
-SEQUENCER_LOCK_ID = 0x70726F766C6F67
+#: Seconds a writer waits for the sequencer row before :class:`SequencerBusyError`.
+DEFAULT_SEQUENCER_LOCK_TIMEOUT = 30.0
+SEQUENCER_TIMEOUT_ENV = "PROVREG_SEQUENCER_LOCK_TIMEOUT"
+
+
+class SequencerBusyError(ProvregError):
+    """The log sequencer stayed locked by another transaction past ``lock_timeout``."""
+
+
+class SequencerDeniedError(ProvregError):
+    """This database role may not sequence the log (only the writer and the owner may)."""
 
 Identity = tuple[str, str, str, str | None]
 
@@ -99,9 +116,49 @@ def register_public_key(session: Session, key_id: str, public_key: bytes) -> Non
     )
 
 
-def lock_sequencer(session: Session) -> None:
-    """Take the log sequencer lock until the end of the current transaction."""
-    session.execute(select(func.pg_advisory_xact_lock(SEQUENCER_LOCK_ID)))
+def sequencer_lock_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """The sequencer wait in seconds, from ``PROVREG_SEQUENCER_LOCK_TIMEOUT`` (default 30)."""
+    raw = (os.environ if environ is None else environ).get(SEQUENCER_TIMEOUT_ENV, "")
+    if not raw.strip():
+        return DEFAULT_SEQUENCER_LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{SEQUENCER_TIMEOUT_ENV} must be seconds, not {raw!r}") from exc
+    if not 0 < seconds <= 3600:
+        raise ConfigurationError(f"{SEQUENCER_TIMEOUT_ENV} must be in (0, 3600] seconds")
+    return seconds
+
+
+def lock_sequencer(session: Session, timeout: float | None = None) -> None:
+    """Take the log sequencer lock until the end of the current transaction.
+
+    Waits at most ``timeout`` seconds (default :func:`sequencer_lock_timeout`), then raises
+    :class:`SequencerBusyError` (the transaction is then aborted: roll it back). A role
+    without UPDATE on ``ledger_sequencer`` gets :class:`SequencerDeniedError`.
+    """
+    seconds = sequencer_lock_timeout() if timeout is None else timeout
+    previous = session.scalar(select(func.current_setting("lock_timeout")))
+    session.execute(select(func.set_config("lock_timeout", f"{max(1, round(seconds * 1000))}ms",
+                                           True)))
+    try:
+        row = session.scalar(
+            select(LedgerSequencer.id).where(LedgerSequencer.id == 1).with_for_update()
+        )
+    except DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+            raise SequencerBusyError(
+                f"the ledger sequencer is held by another transaction; gave up after "
+                f"{seconds:g} s ({SEQUENCER_TIMEOUT_ENV})"
+            ) from exc
+        if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+            raise SequencerDeniedError(
+                "this database role may not sequence the ledger (writer role only)"
+            ) from exc
+        raise
+    if row is None:
+        raise ProvregError("the ledger_sequencer row is missing (migration 0005c)")
+    session.execute(select(func.set_config("lock_timeout", previous, True)))
 
 
 def tree_size(session: Session) -> int:

@@ -1,4 +1,5 @@
-"""Dashboard tables: users (with roles) and the append-only audit log.
+"""Access-control tables: dashboard users (with roles), the append-only audit log and the
+ledger's sequencer row (locked by the writer alone; see ``registry.ledger.lock_sequencer``).
 
 Also declares the extra indexes the dashboard's read API relies on (keyset pagination by
 ``log_index`` under detector/label/positive filters, and sightings by source), so the
@@ -10,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,7 +49,12 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """One recorded action: who did what (query parameters as JSON), when. Append-only."""
+    """One recorded action: who did what (query parameters as JSON), when. Append-only.
+
+    ``at`` and ``db_role`` (the database role that wrote the row) are set by a trigger on
+    every insert (migration 0005c), never by the caller; NULL ``db_role`` means the row
+    predates that migration.
+    """
 
     __tablename__ = "audit_log"
 
@@ -50,6 +66,17 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
     query: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    db_role: Mapped[str | None] = mapped_column(String(63))
+
+
+class LedgerSequencer(Base):
+    """The single row whose ``FOR UPDATE`` lock sequences the log (writer and owner only)."""
+
+    __tablename__ = "ledger_sequencer"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 
 # Keyset pagination: newest first by log_index within the common filters.

@@ -8,22 +8,28 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.cli import streamlit_command
 from dashboard.evidence_view import bits_text, code_rows, looks_like_a1111, parse_a1111
-from registry.auth import AuthError, Identity, add_user, audit_entries, authenticate, record_audit
+from registry.auth import (
+    AuthError,
+    Identity,
+    add_user,
+    audit_entries,
+    authenticate,
+    list_users,
+    record_audit,
+)
+from tests.roles_helpers import as_user, drop_roles, install_roles, plain_url, role_names
 
 REPO = Path(__file__).resolve().parents[1]
-ROLES_SQL = REPO / "infra" / "postgres" / "roles.sql"
 
 
 def test_passwords_are_argon2_hashed_and_checked(db_session: Session) -> None:
@@ -96,34 +102,32 @@ def test_users_cli_adds_and_lists(provreg_env: dict[str, str], fresh_database_ur
 
 @pytest.fixture
 def reader_role(fresh_database_url: str) -> Iterator[tuple[str, str]]:
-    url = fresh_database_url.replace("postgresql+psycopg://", "postgresql://")
-    tag = uuid.uuid4().hex[:8]
-    names = {base: f"{base}_{tag}" for base in ("provreg_admin", "provreg_writer",
-                                                 "provreg_reader")}
-    script = ROLES_SQL.read_text()
-    for base, name in names.items():
-        script = script.replace(base, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(script)  # type: ignore[arg-type]
-    yield url, names["provreg_reader"]
-    with psycopg.connect(url, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    names = role_names()
+    install_roles(fresh_database_url, names)
+    yield fresh_database_url, names["reader"]
+    drop_roles(fresh_database_url, names)
 
 
-def test_dashboard_role_reads_and_only_appends_to_the_audit_log(
+def test_dashboard_role_logs_in_and_audits_only_through_functions(
     reader_role: tuple[str, str],
 ) -> None:
     url, reader = reader_role
-    with psycopg.connect(url) as conn:
-        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(reader)))
+    owner = sessionmaker(create_engine(url))
+    with owner.begin() as session:
+        add_user(session, "ivy", "investigator-pw", "investigator")
+    as_reader = sessionmaker(create_engine(as_user(url, reader)))
+    with as_reader.begin() as session:
+        assert authenticate(session, "ivy", "investigator-pw") == Identity("ivy", "investigator")
+        assert authenticate(session, "ivy", "wrong") is None
+        record_audit(session, Identity("ivy", "investigator"), "view_asset", {"sha256": "ab"})
+        assert [u.username for u in list_users(session)] == ["ivy"]
+    with psycopg.connect(plain_url(as_user(url, reader))) as conn:
         conn.execute("SELECT count(*) FROM verdicts")
-        conn.execute("SELECT username, password_hash FROM users")
-        conn.execute("INSERT INTO audit_log (username, role, action, query) "
-                     "VALUES ('ivy', 'investigator', 'view_asset', '{}')")
         conn.commit()
-        for statement in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log",
+        for statement in ("SELECT password_hash FROM users",
+                          "INSERT INTO audit_log (username, role, action, query) "
+                          "VALUES ('ivy', 'investigator', 'view_asset', '{}')",
+                          "UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log",
                           "INSERT INTO users (username, password_hash, role) "
                           "VALUES ('x', 'x', 'admin')",
                           "INSERT INTO assets (sha256, size_bytes, media_type) "
@@ -131,7 +135,6 @@ def test_dashboard_role_reads_and_only_appends_to_the_audit_log(
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)  # type: ignore[arg-type]
             conn.rollback()
-            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(reader)))
 
 
 def test_dashboard_command_runs_streamlit_headless_without_stats_or_watcher() -> None:

@@ -6,6 +6,7 @@ go to the test's temporary folder, or to docs/screenshots/ with ``PROVREG_UPDATE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -55,12 +56,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 1
     raise AssertionError("dashboard did not become healthy")
 
 
-@pytest.fixture
-def served(
-    provreg_env: dict[str, str], tmp_path: Path
-) -> Iterator[tuple[str, Seeded, Path]]:
-    env = {**provreg_env, "PROVREG_DETECTORS": "file-facts"}
-    seed = seed_registry(Settings.from_env(env), tmp_path / "media")
+@contextlib.contextmanager
+def dashboard_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`provreg dashboard` on a free local port; yields its URL, stops it afterwards."""
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("wb")
     process = subprocess.Popen(
@@ -71,7 +69,7 @@ def served(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
-        yield url, seed, tmp_path
+        yield url
     finally:
         process.terminate()
         try:
@@ -79,6 +77,16 @@ def served(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def served(
+    provreg_env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[str, Seeded, Path]]:
+    env = {**provreg_env, "PROVREG_DETECTORS": "file-facts"}
+    seed = seed_registry(Settings.from_env(env), tmp_path / "media")
+    with dashboard_server(env, tmp_path) as url:
+        yield url, seed, tmp_path
 
 
 def _login(page: object, url: str, user: str) -> None:
@@ -106,7 +114,7 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url)
-        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
         page.screenshot(path=shots / "login.png")
         _login(page, url, "ivy")
 
