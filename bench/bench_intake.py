@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from registry.intake import IntakeLimits, intake_bytes
-from tests.badfiles import bad_crc_png, bomb_png, encode, many_frames_gif, noise
+from registry.testing.badfiles import bad_crc_png, bomb_png, encode, many_frames_gif, noise
 
 
 def _cases() -> dict[str, Callable[[], bytes]]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from detectors.copy.matcher import ReferenceSet
-from tests.copy_fixtures import textured
+from detectors.testing.copy_fixtures import textured
 
 
 def _bytes(root: Path) -> int:

@@ -26,7 +26,7 @@ from registry.ledger import Ledger, fetch_nodes, lock_sequencer, tree_size
 from registry.models import MerkleNode, VerdictRow
 from registry.records import build_record, canonical_bytes
 from registry.signing import Signer
-from tests.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 
 
 def naive_append(session: Session, ledger: Ledger, verdict: object) -> None:

@@ -27,8 +27,8 @@ from PIL import Image
 
 from detectors.base import Sample, Verdict
 from detectors.metadata import MetadataDetector
-from tests import metadata_fixtures as fx
-from tests.detector_conformance import sample_from_bytes
+from detectors.testing import metadata_fixtures as fx
+from detectors.testing.samples import sample_from_bytes
 
 
 def _resave(data: bytes, fmt: str) -> bytes:

@@ -23,10 +23,10 @@ from imwatermark import WatermarkDecoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detectors.testing.samples import sample_from_bytes
+from detectors.testing.watermark_fixtures import encode, photo
 from detectors.watermark import WatermarkDetector
 from detectors.watermark.decode import block_count, decode_blocks
-from tests.detector_conformance import sample_from_bytes
-from tests.watermark_fixtures import encode, photo
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

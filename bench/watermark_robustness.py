@@ -30,9 +30,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.base import Sample
+from detectors.testing.samples import sample_from_bytes
+from detectors.testing.watermark_fixtures import natural_photos, resized
 from detectors.watermark import BUILTIN_PAYLOADS, Payload, WatermarkDetector, embed_payload
-from tests.detector_conformance import sample_from_bytes
-from tests.watermark_fixtures import natural_photos, resized
 
 Transform = Callable[[np.ndarray], bytes]
 

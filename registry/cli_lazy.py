@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 
 import click
-from click.utils import make_default_short_help
 
 COMMAND_GROUP = "provreg.commands"
 
@@ -74,7 +73,9 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max((len(n) for n in self.list_commands(ctx)), default=0)
         for name in self.list_commands(ctx):
             if name not in self.commands and name in self.summaries:
-                rows.append((name, make_default_short_help(self.summaries[name], limit)))
+                # A stand-in command shortens the summary exactly as the real one would.
+                stand_in = click.Command(name, help=self.summaries[name])
+                rows.append((name, stand_in.get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is None or command.hidden:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badfiles import noise
+from registry.testing.badfiles import noise
 from tests.conftest import PostgresAdmin
 
 REPO = Path(__file__).resolve().parents[1]

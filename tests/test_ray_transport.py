@@ -19,7 +19,7 @@ from ray_jobs.actors import PackedSamples, pin_threads, pool_size, threads_for
 from ray_jobs.fused import FusedResult, fused_count, is_fusable
 from ray_jobs.ingest import PixelTally, assemble, merge
 from registry.intake import IntakeLimits, intake_bytes, intake_path
-from tests.badfiles import make_good_files
+from registry.testing.badfiles import make_good_files
 
 
 def _encoded(mode: str, fmt: str, **params: object) -> bytes:

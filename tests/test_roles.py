@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from registry.ledger import Ledger
 from registry.signing import Signer
-from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 ROLES_SQL = Path(__file__).resolve().parents[1] / "infra" / "postgres" / "roles.sql"
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pywt
-from imwatermark import WatermarkDecoder
 
 from detectors.watermark.payloads import DOMAINS
 
@@ -95,6 +94,9 @@ def decode_blocks(
     if method == "dwtDct":
         scores = _dwtdct_scores(array)
     else:
+        # imwatermark's package import pulls torch (for RivaGAN): only this method needs it.
+        from imwatermark import WatermarkDecoder
+
         decoder = WatermarkDecoder("bits", block_count(height, width))
         scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
     return BlockScores(method, order, domain, scores)
