@@ -11,7 +11,7 @@ the references plus every null image as distractors). Then false matches on the 
 
 Usage::
 
-    nice -n 10 python bench/copy_editset.py
+    nice -n 10 python -m bench.copy_editset
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ rounds (``--rounds``), best and median reported.
 
 The detector set is every training-free detector that is registered, taken by name.
 
-    PYTHONPATH=. .venv/bin/python bench/ingest.py --count 1000 --num-cpus 2 \
+    .venv/bin/python -m bench.ingest --count 1000 --num-cpus 2 \
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 

@@ -6,7 +6,7 @@ Compares, in one run against one fresh database each:
   batch-N   the real Ledger.append, N verdicts per transaction (default 1,000)
 
 Usage:
-    python bench/ledger.py [--count 20000] [--batch 1000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+    python -m bench.ledger [--count 20000] [--batch 1000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/metadata_eval.py
+    nice -n 10 .venv/bin/python -m bench.metadata_eval
 
 Prints Markdown tables:
 

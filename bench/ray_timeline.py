@@ -6,7 +6,7 @@ method name, how many calls, their summed execution time, and that time as a sha
 wall time times the CPUs (utilisation). Gaps are what the actors spent idle: waiting for
 input, for the driver, or for the object store.
 
-    PYTHONPATH=. .venv/bin/python bench/ray_timeline.py --count 640 --num-cpus 2
+    .venv/bin/python -m bench.ray_timeline --count 640 --num-cpus 2
 """
 
 from __future__ import annotations

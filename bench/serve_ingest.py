@@ -1,7 +1,7 @@
 """Online ingestion throughput: uploads/s through `provreg serve` (Ray Serve, real HTTP).
 
 Usage:
-    python bench/serve_ingest.py [--count 400] [--concurrency 32] [--batch-sizes 1 32]
+    python -m bench.serve_ingest [--count 400] [--concurrency 32] [--batch-sizes 1 32]
         [--detectors file-facts metadata] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each ``max_batch_size`` the endpoint is deployed (one replica, on a local

@@ -5,7 +5,7 @@ For a 512 x 512 and a 1024 x 1024 natural photo: one library ``WatermarkDecoder.
 ``WatermarkDetector.detect_batch`` call with the default options (4 decodes, all payloads).
 Median of ``--repeat`` runs, wall and CPU time.
 
-    nice -n 10 .venv/bin/python bench/watermark_decode_speed.py [--repeat N]
+    nice -n 10 .venv/bin/python -m bench.watermark_decode_speed [--repeat N]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ prints a markdown table: mean bit accuracy of the embedded payload (in its order
 detection rate (positive with the right label at fpr_target 1e-6, Bonferroni over 8 tests).
 Then the null set: the clean carriers as PNG and JPEG q90, worst corrected p-value.
 
-    nice -n 10 .venv/bin/python bench/watermark_robustness.py [--quick] [--jobs N]
+    nice -n 10 .venv/bin/python -m bench.watermark_robustness [--quick] [--jobs N]
 
 Carriers are spread over ``--jobs`` worker processes (default 2).
 """
