@@ -61,6 +61,17 @@ def _database_error(exc: Exception) -> str | None:
     return None
 
 
+def _ray_error(exc: Exception) -> str | None:
+    """A one-line description of a Ray failure (checked by module: Ray is not imported here)."""
+    if type(exc).__module__.split(".")[0] == "ray" or (
+        isinstance(exc, ConnectionError) and "ray" in str(exc).lower()
+    ):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return one_line(f"Ray failed: {type(exc).__name__}: {first}",
+                        "check RAY_ADDRESS (unset: a local Ray is started) and `ray status`")
+    return None
+
+
 def fail(exc: BaseException) -> NoReturn:
     """Print ``exc`` as the command line's one error line and exit with its code."""
     from detectors.optional import MissingDependencyError
@@ -93,9 +104,9 @@ def fail(exc: BaseException) -> NoReturn:
         if hint is not None:
             click.echo(f"error: {one_line(str(exc), hint)}", err=True)
             sys.exit(EXIT_ERROR)
-        database = _database_error(exc)
-        if database is not None:
-            click.echo(f"error: {database}", err=True)
+        described = _database_error(exc) or _ray_error(exc)
+        if described is not None:
+            click.echo(f"error: {described}", err=True)
             sys.exit(EXIT_ERROR)
     if isinstance(exc, SystemExit):
         raise exc

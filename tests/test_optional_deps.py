@@ -51,3 +51,26 @@ def test_the_command_line_turns_them_into_one_line(raise_code: str, line: str) -
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(line), result.stderr
+
+
+def test_a_ray_failure_is_one_line_and_an_unknown_bug_keeps_its_traceback() -> None:
+    code = ("import registry.cli_errors as e\n"
+            "Err = type('RaySystemError', (Exception,), {'__module__': 'ray.exceptions'})\n"
+            "try:\n"
+            "    raise Err('could not reach the GCS\\nsecond line')\n"
+            "except BaseException as exc:\n"
+            "    e.fail(exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("error: Ray failed: RaySystemError: could not reach the GCS; "
+                             "check RAY_ADDRESS (unset: a local Ray is started) and "
+                             "`ray status`\n")
+    bug = subprocess.run(
+        [sys.executable, "-c", "import registry.cli_errors as e\ntry:\n    1/0\n"
+         "except BaseException as exc:\n    e.fail(exc)\n"],
+        capture_output=True, text=True, timeout=60)
+    assert bug.returncode == 2
+    assert "Traceback" in bug.stderr
+    assert bug.stderr.splitlines()[-1].startswith("error: ZeroDivisionError: division by zero; "
+                                                  "this is a bug in provreg")
