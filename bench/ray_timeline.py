@@ -69,7 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.count, args.size)
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+        # address="local": a Ray of its own, even when another cluster runs on this machine.
+        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+                 log_to_driver=False)
         settings = Settings(home=Path(tmp), batch_size=args.batch_size)
         judge = RayJudge(settings, create_detectors(list(TRAINING_FREE)))
         for _ in judge.judge(paths[: args.batch_size * 4]):

@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--detectors", nargs="+", default=["file-facts", "metadata"])
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of its own, even when another cluster runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = {}
     for round_number, batch_size in enumerate(args.batch_sizes):
         images = _images(args.count, seed=100 + round_number)
