@@ -4,7 +4,7 @@ Inputs are made in the parent; each case runs in a fresh process so its peak RSS
 (``ru_maxrss``) is its own; the ``baseline`` case only imports, so the difference is what
 intake itself cost (the input bytes included).
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/bench_intake.py [--repeat N]
+    nice -n 10 .venv/bin/python -m bench.bench_intake [--repeat N]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from registry.intake import IntakeLimits, intake_bytes
-from tests.badfiles import bad_crc_png, bomb_png, encode, many_frames_gif, noise
+from registry.testing.badfiles import bad_crc_png, bomb_png, encode, many_frames_gif, noise
 
 
 def _cases() -> dict[str, Callable[[], bytes]]:

@@ -13,7 +13,8 @@ Groups (each in JPEG and PNG, ``--seeds`` images per format and kind):
 - tampered-generated: generated, then pixels changed after signing (Invalid);
 - stripped-generated: generated, then decoded and re-encoded (the manifest is lost);
 - capture / edit-of-unsigned / edit-of-capture: manifests that declare no generated source;
-- null set: the scikit-image and scikit-learn photographs (tests/c2pa_fixtures.NULL_SET_NAMES).
+- null set: the scikit-image and scikit-learn photographs
+  (``NULL_SET_NAMES`` in detectors/testing/c2pa_fixtures.py).
 
 The detection rate is positives / n; for the generated groups it is the TPR, for the others
 the FPR. Timing is the mean wall time of ``detect_batch`` per asset.
@@ -31,8 +32,8 @@ from pathlib import Path
 
 from detectors.base import Verdict
 from detectors.c2pa_detector import C2paDetector
-from tests import c2pa_fixtures as fx
-from tests.detector_conformance import sample_from_bytes
+from detectors.testing import c2pa_fixtures as fx
+from detectors.testing.samples import sample_from_bytes
 
 FORMATS = ("JPEG", "PNG")
 GENERATIVE = (fx.TRAINED, fx.COMPOSITE_TRAINED, fx.ALGORITHMIC)

@@ -6,7 +6,7 @@ change to the delta log (detectors/copy/journal.py) unless the log has outgrown 
 the base, so its cost follows the change, not the set; the "compact s" column is the cost of
 the occasional compaction (a full new generation) at that size.
 
-Run: PYTHONPATH=. nice -n 10 .venv/bin/python bench/copy_bank_update.py [SIZES...]
+Run: nice -n 10 .venv/bin/python -m bench.copy_bank_update [SIZES...]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from detectors.copy.matcher import ReferenceSet
-from tests.copy_fixtures import textured
+from detectors.testing.copy_fixtures import textured
 
 
 def _bytes(root: Path) -> int:

@@ -1,8 +1,8 @@
 """Measure the copy matcher on the edit set and the null set used by the tests.
 
-References: the photos and generated images of ``tests.copy_fixtures.reference_images``.
-Queries: every reference under every edit in ``tests.copy_fixtures.EDITS``; null queries:
-``tests.copy_fixtures.null_images`` (other photos, crops of them, noise).
+References: the photos and generated images of ``reference_images`` in
+``detectors.testing.copy_fixtures``. Queries: every reference under every edit in its ``EDITS``;
+null queries: its ``null_images`` (other photos, crops of them, noise).
 
 Reported per edit: how many copies the full matcher finds (the right reference is the best
 match), the median PDQ distance, how many needed geometric verification, and the recall of
@@ -11,7 +11,7 @@ the references plus every null image as distractors). Then false matches on the 
 
 Usage::
 
-    nice -n 10 python bench/copy_editset.py
+    nice -n 10 python -m bench.copy_editset
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors.copy.embedding import HandcraftedEmbedder
 from detectors.copy.matcher import ReferenceSet
 from detectors.copy.vector_index import VectorIndex
-from tests.copy_fixtures import EDITS, null_images, reference_images
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,7 +16,7 @@ of a random stored hash.
 
 Usage::
 
-    PYTHONPATH=. nice -n 10 python bench/copy_mih_sweep.py --size 1000000 \
+    nice -n 10 python -m bench.copy_mih_sweep --size 1000000 \
         --layouts 17x15 14x18x2 12x21x4
 """
 

@@ -29,8 +29,8 @@ batch query).
 
 Usage::
 
-    nice -n 10 python bench/copy_search.py                       # quick: 100k hashes
-    nice -n 10 python bench/copy_search.py --sizes 1000000 10000000
+    nice -n 10 python -m bench.copy_search                       # quick: 100k hashes
+    nice -n 10 python -m bench.copy_search --sizes 1000000 10000000
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ times, each over many random inputs:
                detector+label+positive, positive only, source, score range and time range
 
 Usage:
-    python bench/dashboard_queries.py [--verdicts 1000000] [--per-asset 5] [--samples 200]
+    python -m bench.dashboard_queries [--verdicts 1000000] [--per-asset 5] [--samples 200]
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
 """
 

@@ -16,7 +16,7 @@ rounds (``--rounds``), best and median reported.
 
 The detector set is every training-free detector that is registered, taken by name.
 
-    PYTHONPATH=. .venv/bin/python bench/ingest.py --count 1000 --num-cpus 2 \
+    .venv/bin/python -m bench.ingest --count 1000 --num-cpus 2 \
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -192,7 +192,9 @@ def main() -> None:
         paths = make_images(Path(tmp), args.count, args.size)
         home = Path(tmp) / "home"
         started = time.perf_counter()
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+        # address="local": a Ray of its own, even when another cluster runs on this machine.
+        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+                 log_to_driver=False)
         with databases.fresh(home, args.batch_size) as registry:
             judge = RayIngest(registry, create_detectors(names))  # waits for the actors
             on_ray(judge, paths[: args.batch_size * 4])  # first batches, imports warm

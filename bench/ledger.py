@@ -6,7 +6,7 @@ Compares, in one run against one fresh database each:
   batch-N   the real Ledger.append, N verdicts per transaction (default 1,000)
 
 Usage:
-    python bench/ledger.py [--count 20000] [--batch 1000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+    python -m bench.ledger [--count 20000] [--batch 1000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from registry.ledger import Ledger, fetch_nodes, lock_sequencer, tree_size
 from registry.models import MerkleNode, VerdictRow
 from registry.records import build_record, canonical_bytes
 from registry.signing import Signer
-from tests.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 
 
 def naive_append(session: Session, ledger: Ledger, verdict: object) -> None:

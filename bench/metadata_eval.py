@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/metadata_eval.py
+    nice -n 10 .venv/bin/python -m bench.metadata_eval
 
 Prints Markdown tables:
 
@@ -27,8 +27,8 @@ from PIL import Image
 
 from detectors.base import Sample, Verdict
 from detectors.metadata import MetadataDetector
-from tests import metadata_fixtures as fx
-from tests.detector_conformance import sample_from_bytes
+from detectors.testing import metadata_fixtures as fx
+from detectors.testing.samples import sample_from_bytes
 
 
 def _resave(data: bytes, fmt: str) -> bytes:

@@ -6,7 +6,7 @@ method name, how many calls, their summed execution time, and that time as a sha
 wall time times the CPUs (utilisation). Gaps are what the actors spent idle: waiting for
 input, for the driver, or for the object store.
 
-    PYTHONPATH=. .venv/bin/python bench/ray_timeline.py --count 640 --num-cpus 2
+    .venv/bin/python -m bench.ray_timeline --count 640 --num-cpus 2
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.count, args.size)
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+        # address="local": a Ray of its own, even when another cluster runs on this machine.
+        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+                 log_to_driver=False)
         settings = Settings(home=Path(tmp), batch_size=args.batch_size)
         judge = RayJudge(settings, create_detectors(list(TRAINING_FREE)))
         for _ in judge.judge(paths[: args.batch_size * 4]):

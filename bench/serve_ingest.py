@@ -1,7 +1,7 @@
 """Online ingestion throughput: uploads/s through `provreg serve` (Ray Serve, real HTTP).
 
 Usage:
-    python bench/serve_ingest.py [--count 400] [--concurrency 32] [--batch-sizes 1 32]
+    python -m bench.serve_ingest [--count 400] [--concurrency 32] [--batch-sizes 1 32]
         [--detectors file-facts metadata] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each ``max_batch_size`` the endpoint is deployed (one replica, on a local
@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--detectors", nargs="+", default=["file-facts", "metadata"])
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of its own, even when another cluster runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = {}
     for round_number, batch_size in enumerate(args.batch_sizes):
         images = _images(args.count, seed=100 + round_number)

@@ -12,7 +12,7 @@ manifest decoder (128 x 128), and the whole detector with the built-ins plus one
 key. The device column says where the learned decoders ran (``cpu`` unless onnxruntime's
 CUDA provider / torch CUDA is present).
 
-    nice -n 10 .venv/bin/python bench/watermark_decode_speed.py [--repeat N] [--batch B]
+    nice -n 10 .venv/bin/python -m bench.watermark_decode_speed [--repeat N] [--batch B]
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from detectors.watermark import WatermarkDetector
 from detectors.watermark.decode import block_count, decode_blocks
 from detectors.watermark.learned import DecoderManifest, LearnedDecoder, rivagan_manifest
 from detectors.watermark.store import sha256_file
-from tests.detector_conformance import sample_from_bytes
-from tests.watermark_fixtures import encode, natural_photos, photo
-from tests.watermark_learned_fixtures import (
+from detectors.testing.samples import sample_from_bytes
+from detectors.testing.watermark_fixtures import encode, natural_photos, photo
+from detectors.testing.watermark_learned_fixtures import (
     RIVAGAN_KEY,
     spread_manifest,
     write_spread_decoder,

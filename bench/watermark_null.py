@@ -28,7 +28,7 @@ from detectors.watermark import BUILTIN_PAYLOADS
 from detectors.watermark.decode import ORDERS, decode_blocks
 from detectors.watermark.soft import soft_p_value
 from detectors.watermark.stats import binomial_tail
-from tests.watermark_fixtures import crops, natural_photos, resized
+from detectors.testing.watermark_fixtures import crops, natural_photos, resized
 
 LEVELS = (0.1, 0.01, 1e-3, 1e-4)
 

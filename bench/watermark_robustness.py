@@ -12,7 +12,7 @@ options, Bonferroni over 8 tests; RivaGAN: the key registered alone (``builtin: 
 p-values). Then the null set: the clean carriers as PNG and JPEG q90, worst corrected
 p-value per statistic.
 
-    nice -n 10 .venv/bin/python bench/watermark_robustness.py [--quick] [--jobs N]
+    nice -n 10 .venv/bin/python -m bench.watermark_robustness [--quick] [--jobs N]
 
 Carriers are spread over ``--jobs`` worker processes (default 2).
 """
@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors.base import Sample, Verdict
 from detectors.watermark import BUILTIN_PAYLOADS, Payload, WatermarkDetector, embed_payload
 from detectors.watermark.payloads import parse_payloads
-from tests.detector_conformance import sample_from_bytes
-from tests.watermark_fixtures import natural_photos, resized
-from tests.watermark_learned_fixtures import RIVAGAN_KEY, rivagan_embed
+from detectors.testing.samples import sample_from_bytes
+from detectors.testing.watermark_fixtures import natural_photos, resized
+from detectors.testing.watermark_learned_fixtures import RIVAGAN_KEY, rivagan_embed
 
 RIVA = parse_payloads([{"name": "riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}])[0]
 RIVA_OPTIONS = {"builtin": False, "payloads": [

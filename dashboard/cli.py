@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from detectors.optional import check_installed
+
 APP = Path(__file__).with_name("app.py")
 
 
@@ -39,6 +41,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
 @click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
 def dashboard(host: str, port: int) -> None:
     """Start the investigator dashboard (Streamlit) against the configured database."""
+    check_installed("streamlit", extra="dashboard", feature="provreg dashboard")
     env = dict(os.environ)
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     click.echo(f"provreg dashboard on http://{host}:{port}", err=True)

@@ -1,3 +1,6 @@
+"""`python -m registry`: the same command line as the `provreg` script."""
+
 from registry.cli import run
 
-run()
+if __name__ == "__main__":
+    run()

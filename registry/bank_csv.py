@@ -40,6 +40,8 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 class HashListError(ProvregError):
     """A hash list could not be parsed (names the line)."""
 
+    hint = "fix that line (ThreatExchange or HMA CSV, 64 hex digits per PDQ hash)"
+
 
 @dataclass(frozen=True)
 class HashRow:

@@ -27,6 +27,8 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 class BankError(ProvregError):
     """A bank operation cannot be done: unknown bank, bad name, bad hash, nothing to remove."""
 
+    hint = "see `provreg bank list` for the banks and their states"
+
 
 @dataclass(frozen=True)
 class BankSummary:

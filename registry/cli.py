@@ -1,8 +1,12 @@
 """The `provreg` command line.
 
-Exit codes: 0 success; 1 verification failed (tamper found, proof does not hold); 2 usage,
-configuration or operational error (database unreachable, unknown asset). Every reporting
-command takes ``--json`` (one JSON object per line).
+Exit codes (registry/cli_errors.py): 0 success; 1 verification failed (tamper found, proof
+does not hold); 2 usage, configuration or operational error (database unreachable, unknown
+asset); 3 ``ingest --strict`` with files that could not be judged. Every reporting command
+takes ``--json`` (one JSON object per line).
+
+Start-up matters (``provreg --help`` under a second): this module imports only click and the
+settings; each command imports what it needs, and subcommands kept elsewhere load lazily.
 """
 
 from __future__ import annotations
@@ -11,26 +15,46 @@ import base64
 import json
 import os
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from registry.app import Registry
+from registry.cli_errors import EXIT_ERROR, EXIT_UNJUDGED, EXIT_VERIFY_FAILED, fail
+from registry.cli_lazy import LazyGroup
 from registry.cli_summary import HomeSnapshot, RunSummary, progress_bar
-from registry.errors import ProvregError, VerificationError
-from registry.ingest import FileOutcome, load_executor
-from registry.intake import iter_media_paths
-from registry.ledger import LedgerEntry, register_public_key
-from registry.proofs import covering_checkpoint, inclusion_bundle
-from registry.queries import asset_story, find_assets_by_prefix
+from registry.errors import NotInitialisedError, UnknownAssetError, VerificationError
 from registry.settings import Settings
-from registry.verify import verify_ledger
 
-EXIT_VERIFY_FAILED = 1
-EXIT_ERROR = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+if TYPE_CHECKING:
+    from registry.app import Registry
+    from registry.ingest import FileOutcome
+    from registry.ledger import LedgerEntry
+
+__all__ = ["EXIT_ERROR", "EXIT_VERIFY_FAILED", "Context", "entry_json", "main", "outcome_json",
+           "run"]
+
+LAZY_COMMANDS = {
+    "bank": "registry.cli_banks:bank",
+    "search": "registry.cli_banks:search",
+    "users": "registry.cli_users:users",
+}
+"""Built-in subcommands kept in their own modules, imported when invoked."""
+
+SUMMARIES = {
+    "bank": "Reference banks for copy detection (stored in PostgreSQL, indexed under "
+            "PROVREG_HOME).",
+    "search": "Copy-detection candidates for each IMAGE, ranked (matches first, then distance).",
+    "users": "Dashboard users and roles (viewer, investigator, admin).",
+    "dashboard": "Start the investigator dashboard (Streamlit) against the configured database.",
+    "rescan": "Re-run a detector (new version or model) over the archive; report what changed.",
+    "status": "Recent ingest runs and re-scans (with progress) and per-detector verdict counts.",
+    "serve": "Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed "
+             "verdicts.",
+}
+"""``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -105,9 +129,16 @@ class Context:
         self._registry: Registry | None = None
 
     def registry(self, *, migrate: bool = False) -> Registry:
+        """The registry; ``migrate`` applies the migrations, else the schema must exist."""
         if self._registry is None:
+            from registry.app import Registry
+
             before = HomeSnapshot.take(self.settings)
-            self._registry = Registry.open(self.settings, migrate=migrate)
+            registry = Registry.open(self.settings, migrate=migrate)
+            if not migrate and not registry.schema_ready():
+                registry.close()
+                raise NotInitialisedError("the database has no provreg schema yet")
+            self._registry = registry
             context = click.get_current_context(silent=True)
             if context is not None:
                 context.call_on_close(lambda: self._announce(before))
@@ -119,7 +150,8 @@ class Context:
             click.echo(f"first run: {line}", err=True)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, summaries=SUMMARIES)
+@click.version_option(package_name="provreg", prog_name="provreg")
 @click.option("--verbose", "-v", is_flag=True,
               help="Show Ray's own log lines on the terminal (default: a file in "
                    "PROVREG_HOME/logs).")
@@ -162,6 +194,9 @@ def ingest(
     resume: int | None,
 ) -> None:
     """Ingest files or folders: intake, detectors, signed verdicts in the ledger."""
+    from registry.ingest import load_executor
+    from registry.intake import iter_media_paths
+
     registry = obj.registry(migrate=True)
     detectors = registry.detectors(detector_names or None)
     files = list(iter_media_paths(paths))
@@ -186,7 +221,7 @@ def ingest(
             progress.close()
     summary.emit()
     if strict and summary.errors:
-        sys.exit(3)
+        sys.exit(EXIT_UNJUDGED)
 
 
 @main.command()
@@ -195,18 +230,20 @@ def ingest(
 @click.pass_obj
 def show(obj: Context, sha256: str, as_json: bool) -> None:
     """Everything known about one asset (full sha256 or a unique prefix)."""
+    from registry.queries import asset_story, find_assets_by_prefix
+
     registry = obj.registry()
     with registry.sessions() as session:
         if len(sha256) < 64:
             matches = find_assets_by_prefix(session, sha256, limit=2)
             if len(matches) != 1:
-                raise click.ClickException(
+                raise UnknownAssetError(
                     f"{'no' if not matches else 'more than one'} asset matches {sha256!r}"
                 )
             sha256 = matches[0].sha256
         story = asset_story(session, sha256)
         if story is None:
-            raise click.ClickException(f"unknown asset {sha256}")
+            raise UnknownAssetError(f"unknown asset {sha256}")
         a = story.asset
         facts: dict[str, Any] = {
             "sha256": a.sha256, "size_bytes": a.size_bytes, "media_type": a.media_type,
@@ -291,6 +328,8 @@ def _evidence_lines(value: Any, indent: str, depth: int = 0) -> list[str]:
 @click.pass_obj
 def verify(obj: Context, as_json: bool) -> None:
     """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper."""
+    from registry.verify import verify_ledger
+
     registry = obj.registry()
     try:
         with registry.sessions() as session:
@@ -336,6 +375,8 @@ def checkpoint(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def proof(obj: Context, log_index: int, as_json: bool, out: Path | None) -> None:
     """Print an inclusion proof for LOG_INDEX, checkable with the public key alone."""
+    from registry.proofs import covering_checkpoint, inclusion_bundle
+
     registry = obj.registry()
     with registry.sessions.begin() as session:
         checkpoint_row = covering_checkpoint(session, registry.ledger, log_index)
@@ -380,6 +421,8 @@ def keys_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def keys_rotate(obj: Context) -> None:
     """Create a new active key; old public keys are kept so old verdicts verify."""
+    from registry.ledger import register_public_key
+
     registry = obj.registry(migrate=True)
     signer = registry.keystore.rotate()
     with registry.sessions.begin() as session:
@@ -387,49 +430,12 @@ def keys_rotate(obj: Context) -> None:
     click.echo(f"new active key {signer.key_id}")
 
 
-COMMAND_GROUP = "provreg.commands"
-
-
-def load_command_plugins(group: click.Group) -> None:
-    """Add subcommands other packages register (``ray_jobs``, ``dashboard``).
-
-    The registry never imports those packages: they plug their commands in through the
-    ``provreg.commands`` entry-point group, keeping dependencies pointing one way.
-    """
-    for entry_point in entry_points(group=COMMAND_GROUP):
-        if entry_point.name in group.commands:
-            continue
-        command = entry_point.load()
-        if not isinstance(command, click.Command):
-            raise click.ClickException(f"{entry_point.value} is not a click command")
-        group.add_command(command, entry_point.name)
-
-
 def run() -> None:
-    """Entry point with error translation to exit codes."""
+    """Entry point: run the command line, turning every error into its exit code and one line."""
     try:
-        load_command_plugins(main)
-        main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR if exc.exit_code == 1 else exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except VerificationError as exc:
-        click.echo(f"verification failed: {exc}", err=True)
-        sys.exit(EXIT_VERIFY_FAILED)
-    except ProvregError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
-
-
-# Registry subcommands that live in their own modules (imported last: they need `main`).
-from registry.cli_banks import bank as _bank_group  # noqa: E402
-from registry.cli_banks import search as _search_command  # noqa: E402
-from registry.cli_users import users as _users_group  # noqa: E402
-
-main.add_command(_bank_group)
-main.add_command(_search_command)
-main.add_command(_users_group)
+        code = main(standalone_mode=False)
+    except BaseException as exc:  # the one place errors become exit codes
+        fail(exc)
+    # Outside standalone mode click returns ctx.exit()'s code (--help, --version) instead.
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -41,6 +41,8 @@ DETECTOR: Final = "copy"
 class CopyIndexError(ProvregError):
     """The copy-detection index cannot be read or written."""
 
+    hint = "rebuild it from PostgreSQL with `provreg bank rebuild-index`"
+
 
 @dataclass
 class IndexChange:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.errors import DatabaseUnavailableError
 from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def _normalise(url: str) -> str:
@@ -66,6 +68,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the packaged migrations and ``url``."""
+    from alembic.config import Config  # Alembic only where migrations run: start-up time
+
     script_location = str(resources.files("migrations"))
     config = Config()
     config.set_main_option("script_location", script_location)
@@ -75,9 +79,13 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_schema(url: str, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (the only way the schema is made)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def check_schema(url: str) -> None:
     """Fail if the models and the migrations disagree (``alembic check``)."""
+    from alembic import command
+
     command.check(alembic_config(url))

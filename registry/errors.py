@@ -1,10 +1,20 @@
 """The registry's error tree. Library errors are translated at the boundary (``raise … from``).
 
+Every error carries a ``hint``: what the user should do next. The command line prints
+``error: <message>; <hint>`` on one line and exits 2 (1 for a :class:`VerificationError`).
+Errors of detector discovery (``detectors.plugins.DetectorError``: unknown name, plugin that
+fails to load) are translated the same way by ``registry/cli_errors.py``. A missing optional
+dependency raises :class:`detectors.optional.MissingDependencyError` (an
+``ImportError`` that names the provreg extra to install), defined there so detectors can use it.
+
 ::
 
     ProvregError
     ├── ConfigurationError        settings or environment that cannot work
     ├── DatabaseUnavailableError  no database could be reached or started
+    ├── NotInitialisedError       the database has no provreg schema yet
+    ├── UnknownAssetError         no asset has this sha256 (or the prefix is not unique)
+    ├── LogIndexError             a log index outside the log, or not yet under a checkpoint
     ├── KeyStoreError             signing keys missing, unreadable or with unsafe permissions
     ├── VerificationError         something failed to verify (fail closed)
     │   ├── SignatureError        a signature does not match its bytes or key
@@ -24,21 +34,52 @@ from __future__ import annotations
 class ProvregError(Exception):
     """Base class for every error the registry raises on purpose."""
 
+    hint: str = ""
+    """What to do next, one short sentence (printed after the message)."""
+
 
 class ConfigurationError(ProvregError):
     """Settings or environment that cannot work."""
+
+    hint = "check PROVREG_* variables and $PROVREG_HOME/config.toml"
 
 
 class DatabaseUnavailableError(ProvregError):
     """No database could be reached or started."""
 
+    hint = ("check PROVREG_DATABASE_URL (unset: the embedded PostgreSQL under "
+            "$PROVREG_HOME/pgdata)")
+
+
+class NotInitialisedError(ProvregError):
+    """The database has no provreg schema yet."""
+
+    hint = "run `provreg init` (or `provreg ingest`, which initialises it) first"
+
+
+class UnknownAssetError(ProvregError):
+    """No asset has this sha256 (or the prefix matches none or several)."""
+
+    hint = "give the full sha256 as `provreg ingest` printed it, or a longer unique prefix"
+
+
+class LogIndexError(ProvregError):
+    """A log index outside the log, or one that no signed checkpoint covers yet."""
+
+    hint = ("use an index below the log size (`provreg verify` prints it); "
+            "`provreg checkpoint` covers newer entries")
+
 
 class KeyStoreError(ProvregError):
     """Signing keys are missing, unreadable or stored unsafely."""
 
+    hint = "check the key files under $PROVREG_HOME/keys (mode 0600, not edited)"
+
 
 class VerificationError(ProvregError):
     """Something failed to verify. Verification never returns False: it raises."""
+
+    hint = "the ledger or the evidence was altered; do not trust it (see `provreg verify --json`)"
 
 
 class SignatureError(VerificationError):

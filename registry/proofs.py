@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import merkle
-from registry.errors import ProofError
+from registry.errors import LogIndexError, ProofError
 from registry.ledger import Ledger, fetch_nodes, latest_checkpoint, tree_size
 from registry.models import CheckpointRow, SigningKey, VerdictRow
 
@@ -26,12 +26,12 @@ def covering_checkpoint(session: Session, ledger: Ledger | None, log_index: int)
     """The latest checkpoint if it covers ``log_index``; else a new one signed by ``ledger``."""
     size = tree_size(session)
     if not 0 <= log_index < size:
-        raise ProofError(f"log index {log_index} is not in the log (size {size})")
+        raise LogIndexError(f"log index {log_index} is not in the log (size {size})")
     checkpoint = latest_checkpoint(session)
     if checkpoint is not None and checkpoint.tree_size > log_index:
         return checkpoint
     if ledger is None:
-        raise ProofError(f"no signed checkpoint covers log index {log_index} yet")
+        raise LogIndexError(f"no signed checkpoint covers log index {log_index} yet")
     return ledger.checkpoint(session)
 
 

@@ -13,7 +13,7 @@ from registry.app import Registry
 from registry.auth import add_user
 from registry.ingest import ingest_paths
 from registry.settings import Settings
-from tests.badfiles import noise
+from registry.testing.badfiles import noise
 
 PASSWORDS = {"ivy": "investigator-pw", "ada": "admin-pass-1", "vic": "viewer-pass-1"}
 ROLES = {"ivy": "investigator", "ada": "admin", "vic": "viewer"}

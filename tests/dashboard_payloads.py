@@ -9,8 +9,8 @@ from pathlib import Path
 from registry.app import Registry
 from registry.ingest import ingest_paths
 from registry.settings import Settings
-from tests.c2pa_fixtures import noise_bytes, sign
-from tests.metadata_fixtures import png_with_text
+from detectors.testing.c2pa_fixtures import noise_bytes, sign
+from detectors.testing.metadata_fixtures import png_with_text
 
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 #: The file name carries what a name can (no "/"): a javascript: link and raw HTML.

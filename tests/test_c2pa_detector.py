@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from detectors.base import ERROR_LABEL, NOT_FOUND, Sample, Verdict
 from detectors.c2pa_detector import C2paConfigError, C2paDetector
-from tests import c2pa_fixtures as fx
+from detectors.testing import c2pa_fixtures as fx
 from tests.detector_conformance import DetectorConformance, sample_from_bytes
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.badfiles import make_bad_files, make_good_files, noise
+from registry.testing.badfiles import make_bad_files, make_good_files, noise
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from detectors.copy.matcher import ReferenceSet
-from tests.copy_fixtures import EDITS, copy_cli_env, reference_images, save_image, textured
+from detectors.testing.copy_fixtures import (
+    EDITS,
+    copy_cli_env,
+    reference_images,
+    save_image,
+    textured,
+)
 from tests.test_cli import REPO, json_lines, provreg
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from detectors.copy import signals
 from detectors.copy.detector import CopyDetector
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 from registry import bank_ops, banks
 from registry.app import Registry
 from registry.bank_csv import (
@@ -26,7 +27,6 @@ from registry.copy_index import load_references
 from registry.copy_search import search_image
 from registry.models_banks import BankReference
 from registry.settings import Settings
-from tests.copy_fixtures import EDITS, null_images, reference_images
 from tests.detector_conformance import sample_from_image
 
 HASH_A = "f" * 32 + "0" * 32

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.copy_fixtures import (
+from detectors.testing.copy_fixtures import (
     EDITS,
     copy_cli_env,
     null_images,

@@ -19,7 +19,7 @@ from detectors.copy.embedding import (
     sha256_file,
 )
 from detectors.copy.vector_index import VectorIndex, gpu_available
-from tests.copy_fixtures import EDITS, null_images, reference_images
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 
 
 class TinyNet(torch.nn.Module):

@@ -11,7 +11,7 @@ import pytest
 from detectors.copy.feature_store import FeatureStore, FeatureStoreError
 from detectors.copy.matcher import ReferenceSet
 from detectors.copy.verification import Features
-from tests.copy_fixtures import EDITS, reference_images
+from detectors.testing.copy_fixtures import EDITS, reference_images
 
 
 def _features(seed: int, n: int, with_desc: bool = True) -> Features:

@@ -8,7 +8,7 @@ import pytest
 
 from detectors.copy import signals
 from detectors.copy.matcher import MatchConfig, ReferenceSet, ReferenceSetError
-from tests.copy_fixtures import EDITS, null_images, reference_images
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 
 
 def _distance(image: object, pdq: signals.PDQHash) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from detectors.copy import journal, matcher
 from detectors.copy.matcher import ReferenceSet, manifest_generation
-from tests.copy_fixtures import EDITS, textured
+from detectors.testing.copy_fixtures import EDITS, textured
 
 
 def _hex(seed: int) -> str:

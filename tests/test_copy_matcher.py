@@ -14,7 +14,7 @@ from detectors.copy.matcher import (
     ReferenceSetError,
     manifest_generation,
 )
-from tests.copy_fixtures import EDITS, null_images, reference_images
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 
 VERIFIED_EDITS = {"crop10", "rotate5", "text-overlay", "border"}
 QUERIED = ["astronaut", "chelsea", "rocket", "china", "textured-2"]

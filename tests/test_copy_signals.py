@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from detectors.copy import signals
-from tests.copy_fixtures import reference_images
+from detectors.testing.copy_fixtures import reference_images
 
 
 def test_hex_round_trip_and_errors() -> None:
@@ -69,7 +69,7 @@ def test_flat_image_has_untrusted_quality() -> None:
 
 
 def test_phash_is_64_bits_and_stable_under_jpeg() -> None:
-    from tests.copy_fixtures import jpeg
+    from detectors.testing.copy_fixtures import jpeg
 
     image = reference_images()["rocket"]
     a, b = signals.phash(image), signals.phash(jpeg(image))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detectors.copy.verification import GeometricVerifier
-from tests.copy_fixtures import EDITS, null_images, reference_images
+from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 
 
 @pytest.fixture(scope="module")

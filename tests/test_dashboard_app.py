@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from registry.app import Registry
 from registry.auth import audit_entries
 from registry.settings import Settings
-from tests.badfiles import bomb_png
+from registry.testing.badfiles import bomb_png
 from tests.dashboard_helpers import PASSWORDS, Seeded, seed_registry
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"

@@ -13,7 +13,7 @@ from registry.ledger import Ledger
 from registry.models import Sighting
 from registry.queries import VerdictFilter, facets, search_verdicts, version_counts
 from registry.signing import Signer
-from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 COUNT = 60
 

@@ -19,8 +19,8 @@ from registry.ledger import LedgerEntry
 from registry.ledger_batch import BatchWriter
 from registry.models import VerdictRow
 from registry.settings import Settings
+from registry.testing.ledger_helpers import seed, synthetic_verdicts
 from registry.verify import verify_ledger
-from tests.ledger_helpers import seed, synthetic_verdicts
 
 
 def _plain(url: str) -> str:

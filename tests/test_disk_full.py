@@ -23,7 +23,7 @@ from registry.copy_index import CopyIndexError, load_references
 from registry.errors import KeyStoreError
 from registry.settings import Settings
 from registry.signing import KeyStore
-from tests.copy_fixtures import textured
+from detectors.testing.copy_fixtures import textured
 
 REPO = Path(__file__).resolve().parents[1]
 

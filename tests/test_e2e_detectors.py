@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from detectors.plugins import registered_entry_points
-from tests import c2pa_fixtures, metadata_fixtures
+from detectors.testing import c2pa_fixtures, metadata_fixtures
 from tests.test_cli import json_lines, provreg
 
 TRAINING_FREE = [name for name in ("metadata", "c2pa", "watermark")
@@ -22,7 +22,7 @@ TRAINING_FREE = [name for name in ("metadata", "c2pa", "watermark")
 
 def _watermark_fixtures() -> list[tuple[str, bytes, str]]:
     try:
-        from tests import watermark_fixtures
+        from detectors.testing import watermark_fixtures
     except ImportError:
         return []
     return list(watermark_fixtures.e2e_fixtures())

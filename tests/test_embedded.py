@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.badfiles import make_good_files
+from registry.testing.badfiles import make_good_files
 from tests.test_cli import json_lines, provreg
 
 

@@ -27,7 +27,7 @@ from registry.ledger_batch import BatchWriter
 from registry.models import IngestRun, Sighting, VerdictRow
 from registry.settings import Settings
 from registry.verify import verify_ledger
-from tests.badfiles import make_good_files
+from registry.testing.badfiles import make_good_files
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ from registry.intake import (
     iter_media_paths,
 )
 from registry.media_sniff import sniff
-from tests.badfiles import (
+from registry.testing.badfiles import (
     BAD_KINDS,
     bad_crc_png,
     bomb_png,

@@ -11,7 +11,7 @@ from registry.integrity import check_verdicts
 from registry.ledger import Ledger
 from registry.models import VerdictRow
 from registry.signing import Signer, Verifier
-from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 SIGNER = Signer.generate()
 

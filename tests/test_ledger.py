@@ -17,8 +17,8 @@ from registry.models import CheckpointRow, MerkleNode, VerdictRow
 from registry.proofs import covering_checkpoint, inclusion_bundle
 from registry.records import canonical_bytes
 from registry.signing import Signer, Verifier
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 from registry.verify import verify_ledger
-from tests.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 
 
 @pytest.fixture

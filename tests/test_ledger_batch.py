@@ -17,8 +17,8 @@ from registry.ledger import Ledger, tree_size
 from registry.ledger_batch import CHUNK, THREADED_FROM
 from registry.models import MerkleNode, VerdictRow
 from registry.signing import Signer, Verifier
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 from registry.verify import verify_ledger
-from tests.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 
 BIG = THREADED_FROM + 3 * CHUNK + 17  # signed on the worker thread, several chunks, ragged end
 

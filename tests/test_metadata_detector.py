@@ -9,7 +9,7 @@ import pytest
 
 from detectors.base import Sample, Verdict
 from detectors.metadata import PRECEDENCE, MetadataDetector
-from tests import metadata_fixtures as fx
+from detectors.testing import metadata_fixtures as fx
 from tests.detector_conformance import DetectorConformance, noise_image, sample_from_bytes
 
 

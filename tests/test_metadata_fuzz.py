@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from detectors.base import Sample, Verdict
 from detectors.metadata import MetadataDetector
-from tests import metadata_fixtures as fx
+from detectors.testing import metadata_fixtures as fx
 from tests.detector_conformance import noise_image, sample_from_bytes
 
 FUZZ = settings(max_examples=200, deadline=None,

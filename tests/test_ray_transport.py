@@ -20,7 +20,7 @@ from ray_jobs.fused import FusedResult, fused_count, is_fusable
 from ray_jobs.ingest import PixelTally, merge
 from registry.ingest import assemble
 from registry.intake import IntakeLimits, intake_bytes, intake_path
-from tests.badfiles import make_good_files
+from registry.testing.badfiles import make_good_files
 
 
 def _encoded(mode: str, fmt: str, **params: object) -> bytes:

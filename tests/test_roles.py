@@ -27,8 +27,8 @@ from registry.ledger import (
     sequencer_lock_timeout,
 )
 from registry.signing import Signer
-from tests.badfiles import noise
-from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.badfiles import noise
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from tests.roles_helpers import as_user, drop_roles, install_roles, plain_url, role_names
 
 OLD_ADVISORY_LOCK_ID = 0x70726F766C6F67  # the sequencer before migration 0005c

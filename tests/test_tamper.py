@@ -23,9 +23,9 @@ from registry.ledger import Ledger
 from registry.models import VerdictRow
 from registry.records import build_record, canonical_bytes
 from registry.signing import Signer, Verifier
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.verify import verify_ledger
 from tests.conftest import PostgresAdmin
-from tests.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 SIZE = 1000
 SIGNER = Signer.generate()

@@ -14,6 +14,7 @@ from imwatermark import WatermarkDecoder
 from PIL import Image
 
 from detectors.base import NOT_FOUND, Sample
+from detectors.testing.watermark_fixtures import crops, encode, marked_sample, natural_photos, photo
 from detectors.watermark import (
     BUILTIN_PAYLOADS,
     Payload,
@@ -38,7 +39,6 @@ from tests.detector_conformance import (
     sample_from_bytes,
     sample_from_image,
 )
-from tests.watermark_fixtures import crops, encode, marked_sample, natural_photos, photo
 
 CUSTOM = [
     {"name": "acme-studio", "bits": "0x5A17C3E9D2B4", "method": "dwtDct"},

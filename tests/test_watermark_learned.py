@@ -26,8 +26,8 @@ from detectors.watermark.store import (
     sha256_file,
 )
 from tests.detector_conformance import sample_from_bytes
-from tests.watermark_fixtures import encode, photo
-from tests.watermark_learned_fixtures import (
+from detectors.testing.watermark_fixtures import encode, photo
+from detectors.testing.watermark_learned_fixtures import (
     RIVAGAN_BITS,
     RIVAGAN_KEY,
     rivagan_embed,

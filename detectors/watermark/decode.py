@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pywt
-from imwatermark import WatermarkDecoder
 
 from detectors.watermark.payloads import DOMAINS
 
@@ -117,6 +116,9 @@ def decode_blocks(
             method, order, domain, residue > 0.5 * _DWTDCT_SCALE,
             -np.sin(2.0 * np.pi * residue / _DWTDCT_SCALE),
         )
+    # imwatermark's package import pulls torch (for RivaGAN): only this method needs it.
+    from imwatermark import WatermarkDecoder
+
     decoder = WatermarkDecoder("bits", block_count(height, width))
     scores = np.asarray(decoder.decode(array, method), dtype=bool).reshape(-1)
     return BlockScores(method, order, domain, scores)

@@ -8,7 +8,6 @@ It calls invisible-watermark's own encoder, so what it writes is what the pipeli
 from __future__ import annotations
 
 import numpy as np
-from imwatermark import WatermarkEncoder
 
 from detectors.watermark.decode import ORDERS
 from detectors.watermark.payloads import DOMAINS, Payload
@@ -31,6 +30,8 @@ def embed_payload(
         raise ValueError(f"unknown domain {domain!r}; use one of {DOMAINS}")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("expected an H x W x 3 uint8 RGB array")
+    from imwatermark import WatermarkEncoder  # its package import pulls torch: not at start-up
+
     encoder = WatermarkEncoder()
     encoder.set_watermark("bits", list(payload.bits))
     array = np.ascontiguousarray(rgb[:, :, ::-1] if order == "bgr" else rgb, dtype=domain)

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from tests.detector_conformance import noise_image
+from detectors.testing.samples import noise_image
 
 A1111_PARAMETERS = (
     "masterpiece, a red fox in the snow, (detailed fur:1.2)\n"

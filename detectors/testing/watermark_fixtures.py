@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from detectors.base import Sample
+from detectors.testing.samples import sample_from_bytes
 from detectors.watermark import BUILTIN_PAYLOADS, Payload, embed_payload
-from tests.detector_conformance import sample_from_bytes
 
 _SKIMAGE_COLOR = (
     "astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
