@@ -24,11 +24,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detectors.testing.watermark_fixtures import crops, natural_photos, resized
 from detectors.watermark import BUILTIN_PAYLOADS
 from detectors.watermark.decode import ORDERS, decode_blocks
 from detectors.watermark.soft import soft_p_value
 from detectors.watermark.stats import binomial_tail
-from detectors.testing.watermark_fixtures import crops, natural_photos, resized
 
 LEVELS = (0.1, 0.01, 1e-3, 1e-4)
 

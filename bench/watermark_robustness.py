@@ -34,11 +34,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.base import Sample, Verdict
-from detectors.watermark import BUILTIN_PAYLOADS, Payload, WatermarkDetector, embed_payload
-from detectors.watermark.payloads import parse_payloads
 from detectors.testing.samples import sample_from_bytes
 from detectors.testing.watermark_fixtures import natural_photos, resized
 from detectors.testing.watermark_learned_fixtures import RIVAGAN_KEY, rivagan_embed
+from detectors.watermark import BUILTIN_PAYLOADS, Payload, WatermarkDetector, embed_payload
+from detectors.watermark.payloads import parse_payloads
 
 RIVA = parse_payloads([{"name": "riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}])[0]
 RIVA_OPTIONS = {"builtin": False, "payloads": [

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import ray
-from sqlalchemy import Text, any_, bindparam, select, update
+from sqlalchemy import Text, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session

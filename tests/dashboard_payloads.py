@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from detectors.testing.c2pa_fixtures import noise_bytes, sign
+from detectors.testing.metadata_fixtures import png_with_text
 from registry.app import Registry
 from registry.ingest import ingest_paths
 from registry.settings import Settings
-from detectors.testing.c2pa_fixtures import noise_bytes, sign
-from detectors.testing.metadata_fixtures import png_with_text
 
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 #: The file name carries what a name can (no "/"): a javascript: link and raw HTML.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import standalone_verify as sv
 from detectors.testing.copy_fixtures import EDITS, copy_cli_env, reference_images, save_image
+from registry import standalone_verify as sv
 from tests.ray_fixtures import make_images
 from tests.test_cli import REPO, json_lines, provreg
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from detectors.testing.copy_fixtures import textured
 from registry import bank_ops, banks
 from registry.app import Registry
 from registry.copy_index import CopyIndexError, load_references
 from registry.errors import KeyStoreError
 from registry.settings import Settings
 from registry.signing import KeyStore
-from detectors.testing.copy_fixtures import textured
 
 REPO = Path(__file__).resolve().parents[1]
 

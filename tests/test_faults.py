@@ -26,8 +26,8 @@ from registry.ingest.ownership import INTERRUPTED, sweep_interrupted
 from registry.ledger_batch import BatchWriter
 from registry.models import IngestRun, Sighting, VerdictRow
 from registry.settings import Settings
-from registry.verify import verify_ledger
 from registry.testing.badfiles import make_good_files
+from registry.verify import verify_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -31,8 +31,8 @@ from sqlalchemy.orm import sessionmaker
 from registry.db import upgrade_schema
 from registry.ledger import Ledger
 from registry.signing import Signer
-from tests.conftest import PostgresAdmin
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from tests.conftest import PostgresAdmin
 from tests.roles_helpers import (
     ROLE_BASES,
     as_user,

@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from detectors.base import NOT_FOUND
+from detectors.testing.watermark_fixtures import encode, photo
 from detectors.watermark import WatermarkDetector, embed_payload
 from detectors.watermark.payloads import parse_bits, parse_payloads
 from registry.cli import load_command_plugins, main
 from registry.errors import KeyStoreError
 from registry.watermark_keys import ENV_KEY, WatermarkKeyError, WatermarkKeyring
 from tests.detector_conformance import sample_from_bytes
-from detectors.testing.watermark_fixtures import encode, photo
 
 KEY_HEX = "5a17c3e9d2b4"
 OTHER_HEX = "c3a5961e2d4b"
@@ -185,7 +185,11 @@ def test_cli_and_ingest_never_store_or_log_the_key(
 def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
     """`provreg watermark add-decoder` stores the file by hash; the registry hands the
     manifest and store to the detector, which finds a mark registered for that decoder."""
-    from detectors.testing.watermark_learned_fixtures import spread_embed, spread_manifest, write_spread_decoder
+    from detectors.testing.watermark_learned_fixtures import (
+        spread_embed,
+        spread_manifest,
+        write_spread_decoder,
+    )
 
     weights = write_spread_decoder(tmp_path / "spread.pt")
     manifest = {k: v for k, v in spread_manifest("0" * 64).items() if k != "sha256"}

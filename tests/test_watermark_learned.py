@@ -11,6 +11,15 @@ import pytest
 from imwatermark import WatermarkDecoder
 
 from detectors.base import NOT_FOUND, Sample
+from detectors.testing.watermark_fixtures import encode, photo
+from detectors.testing.watermark_learned_fixtures import (
+    RIVAGAN_BITS,
+    RIVAGAN_KEY,
+    rivagan_embed,
+    spread_embed,
+    spread_manifest,
+    write_spread_decoder,
+)
 from detectors.watermark import WatermarkDetector
 from detectors.watermark.learned import (
     RIVAGAN_DECODER_SHA256,
@@ -26,15 +35,6 @@ from detectors.watermark.store import (
     sha256_file,
 )
 from tests.detector_conformance import sample_from_bytes
-from detectors.testing.watermark_fixtures import encode, photo
-from detectors.testing.watermark_learned_fixtures import (
-    RIVAGAN_BITS,
-    RIVAGAN_KEY,
-    rivagan_embed,
-    spread_embed,
-    spread_manifest,
-    write_spread_decoder,
-)
 
 RIVA_OPTIONS = {"payloads": [{"name": "acme-riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]}
 PHOTOS = ("astronaut", "chelsea", "camera")

@@ -8,11 +8,11 @@ import itertools
 import numpy as np
 import pytest
 
+from detectors.testing.watermark_fixtures import crops, marked_sample, natural_photos, photo
 from detectors.watermark import BUILTIN_PAYLOADS, WatermarkDetector
 from detectors.watermark.decode import decode_blocks
 from detectors.watermark.soft import LEVELS, soft_p_value, soft_tail, weights_and_agreement
 from detectors.watermark.stats import binomial_tail
-from detectors.testing.watermark_fixtures import crops, marked_sample, natural_photos, photo
 
 SDXL = {p.name: p for p in BUILTIN_PAYLOADS}["sdxl"]
 

@@ -64,7 +64,7 @@ class _SpreadDecoder(torch.nn.Module):
 def write_spread_decoder(path: Path) -> Path:
     """Save the matching correlation decoder as TorchScript; returns ``path``."""
     patterns = torch.from_numpy(spread_patterns().astype(np.float32))
-    torch.jit.script(_SpreadDecoder(patterns)).save(str(path))
+    torch.jit.script(_SpreadDecoder(patterns)).save(str(path))  # type: ignore[no-untyped-call]
     return path
 
 
