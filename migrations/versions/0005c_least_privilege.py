@@ -15,7 +15,7 @@ through the account path, and a sequencer row only the writer may lock.
 EXECUTE on both functions is revoked from PUBLIC here; infra/postgres/roles.sql grants it.
 
 Revision ID: 0005c
-Revises: 0004
+Revises: 0005a
 """
 from typing import Sequence, Union
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005c'
-down_revision: Union[str, Sequence[str], None] = '0004'
+down_revision: Union[str, Sequence[str], None] = '0005a'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
