@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from registry import __version__
 from registry.errors import ConfigurationError
-from registry.intake import IntakeLimits, IntakeResult, intake_path, iter_media_paths
+from registry.intake import (
+    IntakeLimits,
+    IntakeResult,
+    intake_batches,
+    iter_media_paths,
+    path_location,
+)
 from registry.ledger import Ledger, LedgerEntry
 from registry.models import Asset, IngestRun, Sighting
 
@@ -119,7 +125,7 @@ def write_batch(
             "height": result.height,
             "frames": result.frames,
             "source": source,
-            "location": result.path,
+            "location": _location(result.path),
         }
     if assets:
         stmt = pg_insert(Asset).values(sorted(assets.values(), key=lambda a: str(a["sha256"])))
@@ -134,7 +140,7 @@ def write_batch(
             pg_insert(Sighting),
             [
                 {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
-                 "location": r.path}
+                 "location": _location(r.path)}
                 for r in batch
                 if r.sha256
             ],
@@ -158,6 +164,11 @@ def write_batch(
             )
         )
     return outcomes
+
+
+def _location(path: str | None) -> str | None:
+    """A path as stored (lossless text even for names that are not UTF-8)."""
+    return None if path is None else path_location(path)
 
 
 def start_run(
@@ -217,8 +228,7 @@ def ingest_paths(
     with sessions.begin() as session:
         ledger.register_key(session)
         run_id = start_run(session, "ingest", source, {"detectors": [d.name for d in detectors]})
-    for batch_paths in _batched(iter_media_paths(paths), batch_size):
-        batch = [intake_path(path, limits) for path in batch_paths]
+    for batch in intake_batches(iter_media_paths(paths), limits, batch_size):
         verdicts = judge_batch(batch, detectors)
         with sessions.begin() as session:
             outcomes = write_batch(
