@@ -262,8 +262,10 @@ def intake_batches(
 def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     """Every path named directly, and every entry under folders, in a deterministic order.
 
-    Folders are walked recursively in sorted order and symlinked folders are never followed
-    (a link to a folder is yielded itself). Nothing is skipped or dropped: hidden files and
+    Folders are walked recursively in sorted order. A symbolic link to a folder is never
+    followed, even when named directly: it is yielded itself and gets its own
+    ``not-a-regular-file`` line (no loops, no escaping the tree, and walking the walk's own
+    output yields it unchanged, which the executors rely on). Nothing is skipped or dropped: hidden files and
     folders are walked and ingested like any other; FIFOs, devices, sockets and dangling or
     looping links are yielded so that :func:`intake_path` gives each its own
     ``not-a-regular-file`` line; a folder that cannot be listed is yielded too (its line
@@ -275,7 +277,7 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if not os.path.lexists(path):
             raise IntakeError("not-found", path_text(str(path)))
-        if os.path.isdir(path):  # named directly, even through a link: the caller means it
+        if os.path.isdir(path) and not os.path.islink(path):
             yield from _walk(path)
         else:
             yield path
