@@ -128,7 +128,7 @@ def many_chunks_png(seed: int, count: int = 100_001) -> bytes:
     return with_chunks(_png(seed), empty * count)
 
 
-def many_blocks_gif(seed: int, count: int = 100_001) -> bytes:
+def many_blocks_gif(seed: int, count: int = 30_000) -> bytes:
     """A GIF of one pixel preceded by ``count`` empty comment extensions."""
     header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
     tag = str(seed).encode()
