@@ -19,6 +19,7 @@ import time
 import zlib
 from pathlib import Path
 
+import psycopg
 import pytest
 from PIL import Image
 
@@ -139,6 +140,20 @@ def test_cli_ingest_lists_odd_names_and_special_files(env: dict[str, str], tmp_p
     assert all(line["status"] == ("ok" if line["error"] is None else "error") for line in lines)
     verified = json_lines(provreg(env, "verify", "--json").stdout)
     assert verified[0]["ok"] is True
+
+    # verify names every bad entry (up to --max-errors), not only the first
+    url = env["PROVREG_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("UPDATE verdicts SET label = 'forged' WHERE log_index IN (1, 4)")
+    tampered = provreg(env, "verify", "--json", check=False)
+    assert tampered.returncode == 1
+    summary, *bad = json_lines(tampered.stdout)
+    assert summary["first_bad_index"] == 1 and summary["errors"] == 2
+    assert [line["bad_index"] for line in bad] == [1, 4]
+    limited = provreg(env, "verify", "--json", "--max-errors", "1", check=False)
+    summary, *bad = json_lines(limited.stdout)
+    assert limited.returncode == 1 and summary["truncated"] is True and len(bad) == 1
 
 
 def _banked_env(provreg_env: dict[str, str]) -> dict[str, str]:
