@@ -12,7 +12,8 @@ Two passes over one corpus (bench/hostile_corpus.py, built once and cached):
    peak RSS of the tree, the verify result.
 
     python -m bench.hostile --count 3000 --executor inline
-    python -m bench.hostile --count 3000 --executor ray --heavy
+    python -m bench.hostile --count 3000 --executor ray --skip-timing
+    python -m bench.hostile --huge 16 --executor inline   # memory: 16 PNGs of 7999 x 7999
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import psutil
 
-from bench.hostile_corpus import Expected, cached_corpus
+from bench.hostile_corpus import Expected, cached_corpus, huge_pixels_png
 from bench.scratch_db import ADMIN_URL, scratch_database
 from registry.ingest import judge_batch
 from registry.intake import IntakeLimits, intake_path, iter_media_paths
@@ -168,7 +169,19 @@ def main() -> None:
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "provreg-hostile-cache")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--huge", type=int, default=0,
+                        help="instead: ingest this many 7999x7999 PNGs (peak memory check)")
     args = parser.parse_args()
+    if args.huge:
+        with tempfile.TemporaryDirectory() as folder:
+            manifest = {}
+            for index in range(args.huge):
+                path = Path(folder) / f"huge-{index:03d}.png"
+                path.write_bytes(huge_pixels_png(index))
+                manifest[os.fsencode(path)] = Expected("huge-pixels-png", "ok")
+            print(json.dumps(real_run(Path(folder), manifest, args.executor, args.detectors),
+                             indent=2))
+        return
     started = time.perf_counter()
     root, manifest = cached_corpus(args.cache, args.count, heavy=args.heavy)
     report: dict[str, Any] = {"corpus": str(root), "built_or_loaded_s":

@@ -145,11 +145,12 @@ def bomb_png(seed: int) -> bytes:
 
 
 def huge_pixels_png(seed: int) -> bytes:
-    """7999 x 7999 (under the pixel limit), about 250 KB on disk, 64 M pixels decoded."""
+    """7999 x 7999 RGB (under the pixel limit), about 250 KB on disk, 64 M pixels (192 MB)
+    decoded."""
     width = height = 7999
-    row = b"\x00" + bytes([seed % 256]) * width
+    row = b"\x00" + bytes([seed % 256, 80, 160]) * width
     raw = zlib.compress(row * height, 9)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
