@@ -265,8 +265,8 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     Folders are walked recursively in sorted order. A symbolic link to a folder is never
     followed, even when named directly: it is yielded itself and gets its own
     ``not-a-regular-file`` line (no loops, no escaping the tree, and walking the walk's own
-    output yields it unchanged, which the executors rely on). Nothing is skipped or dropped: hidden files and
-    folders are walked and ingested like any other; FIFOs, devices, sockets and dangling or
+    output yields it unchanged, which the executors rely on). Nothing is skipped or dropped:
+    hidden files and folders are walked and ingested like any other; FIFOs, devices, sockets and dangling or
     looping links are yielded so that :func:`intake_path` gives each its own
     ``not-a-regular-file`` line; a folder that cannot be listed is yielded too (its line
     says ``unreadable``). Names that are not UTF-8 stay lossless in memory
