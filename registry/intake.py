@@ -266,10 +266,10 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     followed, even when named directly: it is yielded itself and gets its own
     ``not-a-regular-file`` line (no loops, no escaping the tree, and walking the walk's own
     output yields it unchanged, which the executors rely on). Nothing is skipped or dropped:
-    hidden files and folders are walked and ingested like any other; FIFOs, devices, sockets and dangling or
-    looping links are yielded so that :func:`intake_path` gives each its own
-    ``not-a-regular-file`` line; a folder that cannot be listed is yielded too (its line
-    says ``unreadable``). Names that are not UTF-8 stay lossless in memory
+    hidden files and folders are walked and ingested like any other; FIFOs, devices,
+    sockets and dangling or looping links are yielded so that :func:`intake_path` gives
+    each its own ``not-a-regular-file`` line; so is a folder that cannot be listed
+    (detail: "a folder that cannot be listed"). Names that are not UTF-8 stay lossless in memory
     (``surrogateescape``; see :func:`path_text` and :func:`path_bytes_hex` for their
     stored and printed forms). Only a path named directly that does not exist at all (not
     even as a dangling link) raises ``IntakeError("not-found")``.
