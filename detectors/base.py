@@ -123,7 +123,7 @@ class Detector(ABC):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_runner", None)  # a thread does not travel to a Ray actor
+        state.pop("_runners", None)  # threads do not travel to a Ray actor
         return state
 
     @property
@@ -173,12 +173,15 @@ class Detector(ABC):
     def _budgeted(self, sample: Sample) -> Verdict:
         if self.time_budget_s <= 0:
             return self.detect_one(sample)
-        runner: _Runner | None = self.__dict__.get("_runner")
+        # One runner per calling thread, so concurrent callers never share one.
+        runners: dict[int, _Runner] = self.__dict__.setdefault("_runners", {})
+        caller = threading.get_ident()
+        runner = runners.get(caller)
         if runner is None:
-            runner = self.__dict__["_runner"] = _Runner(self.name)
+            runner = runners[caller] = _Runner(self.name)
         outcome = runner.run(self.detect_one, sample, self.time_budget_s)
         if outcome is None:  # over budget: that thread is abandoned, a new one takes over
-            del self.__dict__["_runner"]
+            del runners[caller]
             return self.error(sample, TIMEOUT_REASON, {
                 "detector": self.name,
                 "budget_s": self.time_budget_s,
