@@ -14,10 +14,24 @@ Verdict conventions shared by every detector:
 - ``error`` is set (and ``label`` is :data:`ERROR_LABEL`) when the sample could not be judged.
 - ``p_value`` is the probability of a result at least this strong by chance, where the
   detector can state one; otherwise ``None``.
+
+Time budget: each :meth:`Detector.detect_one` call has a wall-clock budget (the
+``time_budget_s`` option, default :data:`DEFAULT_TIME_BUDGET_S`; ``0`` turns it off, e.g. in
+``config.toml`` as ``[detector_options.c2pa] time_budget_s = 20``). Past it, the sample gets
+a ``timeout`` error verdict naming the detector and the budget, and the batch goes on.
+Mechanism, and why: detectors are plain Python and C/Rust calls, and a thread cannot be
+killed, while a subprocess per call would copy every decoded image across a pipe. So each
+call runs on a worker thread that the caller waits on with a timeout; on a timeout the
+thread is abandoned (it is a daemon and finishes its call in the background) and a fresh
+one takes the next sample. The abandoned call still costs CPU until it returns; the caps
+intake and the detectors put on their parsing walks (registry/media_structure.py,
+detectors/c2pa_detector.py) keep that finite and linear. A detector that overrides
+:meth:`detect_batch` (real batching on a model) is not budgeted this way.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -33,6 +47,9 @@ JSONValue: TypeAlias = (
 
 NOT_FOUND = "not-found"
 ERROR_LABEL = "error"
+#: Wall-clock seconds one ``detect_one`` call may take (see the module docstring).
+DEFAULT_TIME_BUDGET_S = 10.0
+TIMEOUT_REASON = "timeout"
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class Sample:
     media_type: str
     image: Image.Image | None = None
     source: str | None = None
+    #: Structural oddities intake tolerated while decoding (a bad CRC on an ancillary PNG
+    #: chunk, data after the end marker ...); reported by the file-facts detector.
+    anomalies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,13 @@ class Detector(ABC):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Mapping[str, Any] = dict(options or {})
         self._loaded = False
+        budget = self.options.get("time_budget_s", DEFAULT_TIME_BUDGET_S)
+        self.time_budget_s = float(budget) if budget else 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_runners", None)  # threads do not travel to a Ray actor
+        return state
 
     @property
     def model_checksum(self) -> str | None:
@@ -132,7 +159,7 @@ class Detector(ABC):
                 )
             else:
                 try:
-                    verdict = self.detect_one(sample)
+                    verdict = self._budgeted(sample)
                 except Exception as exc:
                     verdict = self.error(
                         sample,
@@ -142,6 +169,28 @@ class Detector(ABC):
             elapsed = (time.perf_counter() - started) * 1000.0
             verdicts.append(_with_elapsed(verdict, elapsed))
         return verdicts
+
+    def _budgeted(self, sample: Sample) -> Verdict:
+        if self.time_budget_s <= 0:
+            return self.detect_one(sample)
+        # One runner per calling thread, so concurrent callers never share one.
+        runners: dict[int, _Runner] = self.__dict__.setdefault("_runners", {})
+        caller = threading.get_ident()
+        runner = runners.get(caller)
+        if runner is None:
+            runner = runners[caller] = _Runner(self.name)
+        outcome = runner.run(self.detect_one, sample, self.time_budget_s)
+        if outcome is None:  # over budget: that thread is abandoned, a new one takes over
+            del runners[caller]
+            return self.error(sample, TIMEOUT_REASON, {
+                "detector": self.name,
+                "budget_s": self.time_budget_s,
+                "detail": f"{self.name} took longer than {self.time_budget_s:g} s "
+                          "on this file; abandoned",
+            })
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def verdict(
         self,
@@ -197,3 +246,40 @@ class Detector(ABC):
 
 def _with_elapsed(verdict: Verdict, elapsed_ms: float) -> Verdict:
     return replace(verdict, elapsed_ms=round(elapsed_ms, 3))
+
+
+class _Runner:
+    """One daemon thread that runs detector calls handed to it, one at a time."""
+
+    def __init__(self, name: str) -> None:
+        self._job: tuple[Any, Sample] | None = None
+        self._result: Verdict | BaseException | None = None
+        self._ready = threading.Semaphore(0)
+        self._done = threading.Event()
+        thread = threading.Thread(target=self._loop, name=f"detector-{name}", daemon=True)
+        thread.start()
+
+    def run(
+        self, call: Any, sample: Sample, timeout: float
+    ) -> Verdict | BaseException | None:
+        """``call(sample)``'s verdict or exception; ``None`` if it took over ``timeout``."""
+        self._done.clear()
+        self._job = (call, sample)
+        self._ready.release()
+        if not self._done.wait(timeout):
+            return None
+        result, self._result = self._result, None
+        return result
+
+    def _loop(self) -> None:
+        while True:
+            self._ready.acquire()
+            job, self._job = self._job, None
+            if job is None:
+                continue
+            call, sample = job
+            try:
+                self._result = call(sample)
+            except BaseException as exc:  # handed back to the caller, which re-raises it
+                self._result = exc
+            self._done.set()

@@ -104,7 +104,7 @@ class C2paDetector(Detector):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the native c2pa Context; the copy rebuilds it in :meth:`load`."""
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.update(_context=None, _loaded=False)
         return state
 

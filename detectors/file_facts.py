@@ -1,7 +1,9 @@
 """The file-facts detector: format, size, dimensions, frames and camera EXIF presence.
 
 It judges nothing about provenance on its own; it records facts investigators ask for first
-("what is this file?") and exercises the detector path end to end. Its label is always
+("what is this file?") and exercises the detector path end to end. ``anomalies`` lists what
+intake tolerated while decoding (a bad CRC on an ancillary chunk, an oversized text chunk,
+trailing data): flagged here, while every detector still judges the pixels. Its label is always
 ``file-facts`` and it is never positive.
 """
 
@@ -22,7 +24,7 @@ class FileFactsDetector(Detector):
     """Records format, byte size, dimensions, frame count and camera make/model presence."""
 
     name: ClassVar[str] = "file-facts"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     media_types: ClassVar[frozenset[str]] = frozenset({"image/*"})
     resources: ClassVar[Resources] = Resources(num_cpus=0.25, memory_mb=128)
 
@@ -47,6 +49,7 @@ class FileFactsDetector(Detector):
             "camera_model": model,
             "has_camera_exif": bool(make or model),
             "software": software,
+            "anomalies": list(sample.anomalies),
         }
         return self.verdict(sample, "file-facts", False, evidence=evidence)
 

@@ -37,12 +37,12 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayError
 
-from detectors.base import Detector, Resources, Verdict
+from detectors.base import Detector, Resources, Sample, Verdict
 from ray_jobs.actors import DetectorSpec, ObjectRef, PackedSamples, pin_threads
 from ray_jobs.metrics import record_verdicts
 from registry.errors import ProvregError
 from registry.ingest import run_detector
-from registry.intake import IntakeLimits, IntakeResult, intake_path
+from registry.intake import IntakeLimits, IntakeResult, intake_batches, intake_path
 
 #: Ray retries a batch lost to a dead actor this many times before the driver isolates it.
 FUSED_BATCH_RETRIES = 2
@@ -103,23 +103,30 @@ class FusedWorker:
         The samples are returned (packed) only when ``keep_samples``, for detectors that
         run in pools of their own.
         """
-        results = [self.intake(Path(p), limits) for p in paths]
-        samples = [r.sample for r in results if r.sample is not None]
-        per_detector = []
-        for detector in self.detectors:
-            verdicts = run_detector(detector, samples)
-            record_verdicts(detector.name, detector.version, verdicts)
-            per_detector.append(verdicts)
+        facts: list[IntakeResult] = []
+        kept: list[Sample] = []
         verdicts_per_file: list[list[Verdict]] = []
-        position = 0
-        for result in results:
-            if result.sample is None:
-                verdicts_per_file.append([])
-            else:
-                verdicts_per_file.append([v[position] for v in per_detector])
-                position += 1
-        packed = PackedSamples.pack(samples) if keep_samples else None
-        facts = [replace(r, sample=None) for r in results]
+        # Judged in chunks bounded by decoded pixels, and each chunk's images dropped before
+        # the next is decoded (unless pooled detectors need the samples afterwards).
+        for results in intake_batches((Path(p) for p in paths), limits, len(paths),
+                                      self.intake):
+            samples = [r.sample for r in results if r.sample is not None]
+            per_detector = []
+            for detector in self.detectors:
+                verdicts = run_detector(detector, samples)
+                record_verdicts(detector.name, detector.version, verdicts)
+                per_detector.append(verdicts)
+            position = 0
+            for result in results:
+                if result.sample is None:
+                    verdicts_per_file.append([])
+                else:
+                    verdicts_per_file.append([v[position] for v in per_detector])
+                    position += 1
+            if keep_samples:
+                kept.extend(samples)
+            facts.extend(replace(r, sample=None) for r in results)
+        packed = PackedSamples.pack(kept) if keep_samples else None
         return FusedResult(facts, verdicts_per_file), packed
 
     def ping(self) -> int:

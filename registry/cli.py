@@ -49,10 +49,14 @@ SUMMARIES = {
     "search": "Copy-detection candidates for each IMAGE, ranked (matches first, then distance).",
     "users": "Dashboard users and roles (viewer, investigator, admin).",
     "dashboard": "Start the investigator dashboard (Streamlit) against the configured database.",
-    "rescan": "Re-run a detector (new version or model) over the archive; report what changed.",
+    "rescan": "Re-run detectors (new version or model) over the archive; report what changed.",
     "status": "Recent ingest runs and re-scans (with progress) and per-detector verdict counts.",
     "serve": "Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed "
              "verdicts.",
+    "ray": "A local Ray cluster that every later Ray command attaches to (saves Ray's "
+           "start-up).",
+    "watermark": "Watermark marks (secret payloads) and learned decoders the detector looks "
+                 "for.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 
@@ -63,6 +67,8 @@ def _emit(obj: dict[str, Any]) -> None:
 
 def entry_json(entry: LedgerEntry) -> dict[str, Any]:
     """The DESIGN.md verdict shape for --json output."""
+    from registry.records import json_number, json_safe
+
     v = entry.verdict
     return {
         "detector": v.detector,
@@ -70,9 +76,9 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "model_checksum": v.model_checksum,
         "label": v.label,
         "positive": v.positive,
-        "score": v.score,
-        "p_value": v.p_value,
-        "evidence": v.evidence,
+        "score": json_number(v.score),
+        "p_value": json_number(v.p_value),
+        "evidence": json_safe(v.evidence),  # as signed: strict JSON, no NaN or lone surrogates
         "error": v.error,
         "log_index": entry.log_index,
         "signature": base64.b64encode(entry.signature).decode(),
@@ -82,27 +88,39 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
 
 def outcome_json(outcome: FileOutcome) -> dict[str, Any]:
     """One `ingest --json` line."""
-    return {
+    from registry.intake import path_bytes_hex, path_text
+
+    line: dict[str, Any] = {
         "sha256": outcome.sha256,
-        "path": outcome.path,
+        "path": None if outcome.path is None else path_text(outcome.path),
         "status": outcome.status,
         "error": outcome.error,
         "error_detail": outcome.error_detail,
         "verdicts": [entry_json(e) for e in outcome.entries],
     }
+    exact = None if outcome.path is None else path_bytes_hex(outcome.path)
+    if exact is not None:  # a name that is not UTF-8: its exact bytes beside the text
+        line["path_bytes_hex"] = exact
+    return line
+
+
+def _shown(path: str | None) -> str:
+    from registry.intake import path_text
+
+    return "" if path is None else path_text(path)
 
 
 def _outcome_text(outcome: FileOutcome) -> str:
     if outcome.status != "ok":
         return (
-            f"error  {outcome.sha256[:16]}  {outcome.path}  "
+            f"error  {outcome.sha256[:16]}  {_shown(outcome.path)}  "
             f"{outcome.error}: {outcome.error_detail}"
         )
     flagged = [
         f"{e.verdict.detector}:{e.verdict.label}" + copy_hit_text(e.verdict.evidence)
         for e in outcome.entries if e.verdict.positive
     ]
-    return f"ok     {outcome.sha256[:16]}  {outcome.path}  " + (
+    return f"ok     {outcome.sha256[:16]}  {_shown(outcome.path)}  " + (
         ", ".join(flagged) if flagged else "nothing found"
     )
 
@@ -325,21 +343,45 @@ def _evidence_lines(value: Any, indent: str, depth: int = 0) -> list[str]:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--max-errors", type=click.IntRange(min=1), default=100, show_default=True,
+    help="Stop after reporting this many bad entries.",
+)
 @click.pass_obj
-def verify(obj: Context, as_json: bool) -> None:
-    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper."""
-    from registry.verify import verify_ledger
+def verify(obj: Context, as_json: bool, max_errors: int) -> None:
+    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper.
+
+    Every bad log index is reported (one line each, up to --max-errors), then a summary.
+    """
+    from registry.verify import scan_ledger
 
     registry = obj.registry()
     try:
         with registry.sessions() as session:
-            report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
-    except VerificationError as exc:
-        index = getattr(exc, "index", None)
+            report = scan_ledger(
+                session, registry.verifier(), registry.checkpoint_vkeys(), max_errors=max_errors
+            )
+    except VerificationError as exc:  # e.g. no trusted key at all
         if as_json:
-            _emit({"ok": False, "first_bad_index": index, "reason": str(exc)})
+            _emit({"ok": False, "first_bad_index": getattr(exc, "index", None),
+                   "reason": str(exc)})
         else:
             click.echo(f"TAMPERED: {exc}", err=True)
+        sys.exit(EXIT_VERIFY_FAILED)
+    if report.errors:
+        first = report.errors[0]
+        if as_json:  # the summary first, then one line per bad entry
+            _emit({"ok": False, "first_bad_index": first.index, "reason": str(first),
+                   "errors": len(report.errors), "truncated": report.truncated})
+        for error in report.errors:
+            if as_json:
+                _emit({"ok": False, "bad_index": error.index, "reason": error.reason})
+            else:
+                click.echo(f"TAMPERED: {error}", err=True)
+        if not as_json:
+            more = " (limit reached; there may be more)" if report.truncated else ""
+            count = len(report.errors)
+            click.echo(f"{count} bad entr{'y' if count == 1 else 'ies'}{more}", err=True)
         sys.exit(EXIT_VERIFY_FAILED)
     result = {
         "ok": True, "tree_size": report.tree_size, "root_hash": report.root_hash.hex(),

@@ -25,12 +25,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.errors import DatabaseUnavailableError
+from registry.settings import DEFAULT_OUTAGE_S
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-#: Default outage window: how long a writer keeps retrying a database that is away.
-DEFAULT_OUTAGE_S = 300.0
 
 
 def transient(exc: BaseException) -> bool:

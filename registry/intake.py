@@ -3,10 +3,13 @@
 Every input, however hostile, comes back as an :class:`IntakeResult`; bad content is an
 ``error`` reason from :data:`ERROR_REASONS`, never an exception. The steps, cheapest first:
 
-1. size: ``empty`` or ``too-large`` (a file over the limit is not read past ``max_bytes``);
+1. ``stat`` first: anything but a regular file is ``not-a-regular-file`` and is never opened;
+   size: ``empty`` or ``too-large`` (decided from ``stat``: a file over the limit is read
+   only far enough to sniff its type, and is not hashed);
 2. content address (SHA-256) and the real type sniffed from magic bytes
    (:mod:`registry.media_sniff`) — the file name never decides anything;
-3. container framing checked on the raw bytes (:mod:`registry.media_structure`): PNG chunk
+3. container framing checked on the raw bytes (:mod:`registry.media_structure`), leniently
+   (an anomaly libpng tolerates is recorded, not fatal; walks are capped): PNG chunk
    CRCs and ``IEND``, GIF blocks and a frame count that stops past ``max_frames``, JPEG
    markers up to ``EOI``, the RIFF size — so truncation is an error even if some other
    library switched on Pillow's ``LOAD_TRUNCATED_IMAGES``;
@@ -21,6 +24,7 @@ per thread at a time (Ray actors and worker processes each have their own interp
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import io
@@ -28,7 +32,7 @@ import os
 import stat
 import struct
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -38,15 +42,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from detectors.base import Sample
 from registry.errors import ConfigurationError, IntakeError
 from registry.media_sniff import DECODABLE, OCTET_STREAM, is_image_type, sniff
-from registry.media_structure import Framing, check_structure
+from registry.media_structure import MAX_CHUNKS, Framing, check_structure
 
 __all__ = [
     "ERROR_REASONS",
     "IntakeLimits",
     "IntakeResult",
+    "intake_batches",
     "intake_bytes",
     "intake_path",
     "iter_media_paths",
+    "path_bytes_hex",
+    "path_location",
+    "path_text",
 ]
 
 #: The documented error reasons an :class:`IntakeResult` may carry.
@@ -61,6 +69,8 @@ ERROR_REASONS: Final = frozenset(
         "unsupported-format",
         "corrupt",
         "unreadable",
+        "not-a-regular-file",
+        "too-many-chunks",
     }
 )
 
@@ -75,9 +85,19 @@ class IntakeLimits:
     max_pixels: int = 64_000_000
     max_frames: int = 200
     max_dimension: int = 30_000
+    #: PNG chunks or GIF blocks walked before a file is ``too-many-chunks``.
+    max_chunks: int = MAX_CHUNKS
+    #: Decoded pixels (width x height summed over files) one batch may hold; a batch is cut
+    #: early when the next file would pass it. 128 M pixels is about 0.5 GB of RGBA plus the
+    #: detectors' working copies, which keeps one batch per core well inside a 2-core, 24 GB
+    #: machine (16 images of 7999 x 7999 make 8 batches of two, not one of 16).
+    max_batch_pixels: int = 128_000_000
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_frames", "max_dimension"):
+        for name in (
+            "max_bytes", "max_pixels", "max_frames", "max_dimension", "max_chunks",
+            "max_batch_pixels",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"IntakeLimits.{name} must be at least 1")
 
@@ -100,6 +120,8 @@ class IntakeResult:
     sample: Sample | None = None
     error: str | None = None
     error_detail: str | None = None
+    #: Structural oddities tolerated while decoding (see registry/media_structure.py).
+    anomalies: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -143,13 +165,15 @@ def intake_bytes(
         return failure("unsupported-format", f"{media_type} is recognised but not decodable")
     framing = Framing()
     try:
-        framing = check_structure(media_type, data, limits.max_frames)
+        framing = check_structure(media_type, data, limits.max_frames, limits.max_chunks)
         if framing.width is not None and framing.height is not None:
             _check_dimensions(framing.width, framing.height, limits)
-        image, frames = _decode(data, pillow_format, framing, limits)
+        decodable = data if framing.decode_data is None else framing.decode_data
+        image, frames = _decode(decodable, pillow_format, framing, limits)
     except IntakeError as exc:
         return failure(exc.reason, exc.detail, framing)
-    sample = Sample(sha256=sha256, data=data, media_type=media_type, image=image, source=source)
+    sample = Sample(sha256=sha256, data=data, media_type=media_type, image=image, source=source,
+                    anomalies=framing.anomalies)
     return IntakeResult(
         path=path,
         sha256=sha256,
@@ -159,38 +183,48 @@ def intake_bytes(
         height=image.height,
         frames=frames,
         sample=sample,
+        anomalies=framing.anomalies,
     )
 
 
 def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) -> IntakeResult:
-    """Read at most ``max_bytes + 1`` bytes of ``path`` and take them in.
+    """Take in the file at ``path``, deciding from ``stat`` before reading a byte.
 
-    Files that cannot be opened, or are not regular files (a FIFO would block), give
-    ``unreadable``; a file over the limit gives ``too-large`` after reading only its head.
+    Anything but a regular file (a FIFO, a device, a socket, a folder, a dangling or looping
+    symbolic link) is ``not-a-regular-file`` and is never opened: opening a FIFO blocks and
+    opening a device may act on it. A file over ``max_bytes`` by its size is ``too-large``
+    after reading only enough to sniff its type; it is not hashed (an 8 GiB sparse file
+    would cost a full read), so that line has no content address and leaves nothing in the
+    ledger, like ``unreadable``. Otherwise at most ``max_bytes + 1`` bytes are read.
     """
     name = str(path)
     try:
+        info = os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path):
+            return _not_regular(name, _link_problem(exc))
+        return _unreadable(name, exc.strerror or type(exc).__name__)
+    if not stat.S_ISREG(info.st_mode):
+        return _not_regular(name, _kind(path, info.st_mode))
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open still
+        # returns at once and the fstat below refuses it.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
-                return _unreadable(name, "not a regular file")
+                return _not_regular(name, _kind(path, info.st_mode))
             # Over the limit by its size: read only enough to sniff. Otherwise read one byte
             # past the limit, in case the file grew since fstat.
             wanted = _SNIFF_BYTES if info.st_size > limits.max_bytes else limits.max_bytes + 1
             data = handle.read(wanted)
-            if info.st_size > limits.max_bytes or len(data) > limits.max_bytes:
-                # Still content-addressed, so the error verdict names the real asset; the
-                # digest streams in fixed-size chunks and never holds the file in memory.
-                handle.seek(0)
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         return _unreadable(name, exc.strerror or type(exc).__name__)
     if info.st_size > limits.max_bytes or len(data) > limits.max_bytes:
         size = max(info.st_size, len(data))
         return IntakeResult(
             path=name,
-            sha256=digest,
+            sha256="",
             size_bytes=size,
             media_type=sniff(data[:_SNIFF_BYTES]),
             error="too-large",
@@ -199,16 +233,51 @@ def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) 
     return intake_bytes(data, limits, path=name, source=source)
 
 
-def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named directly, and files under folders, in a deterministic order.
+def intake_batches(
+    paths: Iterable[Path],
+    limits: IntakeLimits,
+    batch_size: int,
+    intake: Callable[[Path, IntakeLimits], IntakeResult] = intake_path,
+) -> Iterator[list[IntakeResult]]:
+    """Take ``paths`` in, in batches bounded by count *and* by decoded pixels.
 
-    Folders are walked recursively in sorted order, skipping hidden entries and never
-    following a symlinked folder. A path that does not exist raises ``IntakeError``.
+    Memory follows pixels, not bytes (a 249 KB PNG can decode to 64 M pixels), so a batch
+    ends before the file that would take its decoded pixels past ``max_batch_pixels``; a
+    single file larger than that (it is within ``max_pixels``) makes a batch of its own.
+    """
+    batch: list[IntakeResult] = []
+    pixels = 0
+    for path in paths:
+        result = intake(path, limits)
+        size = result.width * result.height if result.ok and result.width and result.height else 0
+        if batch and (len(batch) >= batch_size or pixels + size > limits.max_batch_pixels):
+            yield batch
+            batch, pixels = [], 0
+        batch.append(result)
+        pixels += size
+    if batch:
+        yield batch
+
+
+def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every path named directly, and every entry under folders, in a deterministic order.
+
+    Folders are walked recursively in sorted order. A symbolic link to a folder is never
+    followed, even when named directly: it is yielded itself and gets its own
+    ``not-a-regular-file`` line (no loops, no escaping the tree, and walking the walk's own
+    output yields it unchanged, which the executors rely on). Nothing is skipped or dropped:
+    hidden files and folders are walked and ingested like any other; FIFOs, devices,
+    sockets and dangling or looping links are yielded so that :func:`intake_path` gives
+    each its own ``not-a-regular-file`` line; so is a folder that cannot be listed
+    (detail: "a folder that cannot be listed"). Names that are not UTF-8 stay lossless in memory
+    (``surrogateescape``; see :func:`path_text` and :func:`path_bytes_hex` for their
+    stored and printed forms). Only a path named directly that does not exist at all (not
+    even as a dangling link) raises ``IntakeError("not-found")``.
     """
     for path in paths:
-        if not path.exists():
-            raise IntakeError("not-found", str(path))
-        if path.is_dir():
+        if not os.path.lexists(path):
+            raise IntakeError("not-found", path_text(str(path)))
+        if os.path.isdir(path) and not os.path.islink(path):
             yield from _walk(path)
         else:
             yield path
@@ -216,16 +285,86 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 def _walk(folder: Path) -> Iterator[Path]:
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError as exc:
-        raise IntakeError("unreadable", f"{folder}: {exc.strerror}") from exc
+        entries = sorted(os.scandir(folder), key=lambda entry: os.fsencode(entry.name))
+    except OSError:
+        yield folder  # cannot be listed: one line for the folder, and the walk goes on
+        return
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if is_dir:
             yield from _walk(Path(entry.path))
-        elif entry.is_file():
+        else:
             yield Path(entry.path)
+
+
+def path_text(path: str) -> str:
+    """A path as text that any database, terminal or JSON encoder accepts.
+
+    Valid UTF-8 names are unchanged; in a name that is not (kept in memory with
+    ``surrogateescape``), each undecodable byte becomes U+FFFD. This form is for display
+    and for the ``path`` field; :func:`path_bytes_hex` keeps the exact bytes beside it.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "replace")
+    return path
+
+
+def path_bytes_hex(path: str) -> str | None:
+    """The exact bytes of a name that is not valid UTF-8, in hex; ``None`` for UTF-8 names."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).hex()
+    return None
+
+
+def path_location(path: str) -> str:
+    """The lossless text stored as a sighting's ``location``: the name itself when it is
+    UTF-8, else each undecodable byte escaped as ``\\xNN`` (as ``ls -b`` writes it)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
+
+
+def _link_problem(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return "dangling symbolic link"
+    return f"symbolic link: {exc.strerror or type(exc).__name__}"
+
+
+def _kind(path: Path, mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        if not os.access(path, os.R_OK | os.X_OK):
+            return "a folder that cannot be listed"
+        return "a folder reached through a symbolic link (not followed)"
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+    )
+    for test, label in kinds:
+        if test(mode):
+            return label
+    return f"not a regular file (mode {stat.filemode(mode)})"
+
+
+def _not_regular(path: str, detail: str) -> IntakeResult:
+    return IntakeResult(
+        path=path,
+        sha256="",
+        size_bytes=0,
+        media_type=OCTET_STREAM,
+        error="not-a-regular-file",
+        error_detail=detail,
+    )
 
 
 def _unreadable(path: str, detail: str) -> IntakeResult:

@@ -27,7 +27,15 @@ import rfc8785
 
 from detectors.base import Verdict
 from registry.canonical import ENCODER, NeedsReference, canonicalize, float_text, prepare
-from registry.records import RECORD_SCHEMA, build_record, canonical_bytes, format_time, json_safe
+from registry.records import (
+    MAX_DEPTH,
+    RECORD_SCHEMA,
+    build_record,
+    canonical_bytes,
+    format_time,
+    json_number,
+    json_safe,
+)
 
 #: The record's members in RFC 8785 order (all keys are ASCII, so code-point order).
 RECORD_KEYS = (
@@ -48,8 +56,12 @@ class EncodedRecord:
     p_value: float | int | None
 
 
-def _walk(value: Any) -> Any:
-    """``prepare(json_safe(value))`` in one pass; raises :class:`NeedsReference` like it."""
+def _walk(value: Any, depth: int = 0) -> Any:
+    """``prepare(json_safe(value))`` in one pass; raises :class:`NeedsReference` like it.
+
+    Values ``json_safe`` rewrites (integers and integral floats beyond 2**53, lone
+    surrogates, deep nesting) make ``prepare`` or this walk refuse, so they take the
+    reference path, which applies ``json_safe`` itself."""
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
@@ -57,6 +69,8 @@ def _walk(value: Any) -> Any:
         return prepare(value) if math.isfinite(value) else str(value)
     if kind is int:
         return prepare(value)
+    if (kind is dict or kind is list) and depth >= MAX_DEPTH:
+        raise NeedsReference
     if kind is dict:
         walked = {}
         for key, item in value.items():
@@ -64,10 +78,10 @@ def _walk(value: Any) -> Any:
                 key = str(key)
             if not key.isascii() and max(key) > "\uffff":
                 raise NeedsReference
-            walked[key] = _walk(item)
+            walked[key] = _walk(item, depth + 1)
         return walked
     if kind is list:
-        return [_walk(item) for item in value]
+        return [_walk(item, depth + 1) for item in value]
     return prepare(json_safe(value))  # tuples, numpy scalars, bytes, subclasses ...
 
 
@@ -110,8 +124,7 @@ def _scalar(value: Any) -> str:
 
 def _number(value: Any) -> float | int | None:
     """The record's ``score`` / ``p_value`` member, as ``build_record`` makes it."""
-    safe = json_safe(value)
-    return safe if isinstance(safe, float | int) else None
+    return json_number(value)
 
 
 def _evidence(value: Any) -> str:

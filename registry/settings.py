@@ -28,11 +28,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry.dbretry import DEFAULT_OUTAGE_S, RetryPolicy
 from registry.errors import ConfigurationError
 from registry.intake import IntakeLimits
+
+if TYPE_CHECKING:
+    from registry.dbretry import RetryPolicy
+
+DEFAULT_OUTAGE_S = 300.0
+"""How long (seconds) every writer keeps retrying an unreachable database by default."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Settings:
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy every writer uses (:mod:`registry.dbretry`)."""
+        from registry.dbretry import RetryPolicy  # sqlalchemy: kept off the CLI's start-up
+
         return RetryPolicy(outage_s=self.db_outage_s)
 
     @property

@@ -251,7 +251,7 @@ def test_too_large_without_reading_it_all(tmp_path: Path) -> None:
     assert from_path.error == "too-large"
     assert from_path.size_bytes == len(data)
     assert from_path.media_type == "image/png"
-    assert from_path.sha256 == hashlib.sha256(data).hexdigest()  # streamed, still addressed
+    assert from_path.sha256 == ""  # decided from stat: never hashed (an 8 GiB file costs a read)
     from_bytes = intake_bytes(data, limits)
     assert from_bytes.error == "too-large" and from_bytes.size_bytes == len(data)
     assert intake_path(path, IntakeLimits(max_bytes=len(data))).ok
@@ -291,10 +291,10 @@ def test_limits_must_be_positive() -> None:
 def test_unreadable_and_not_regular(tmp_path: Path) -> None:
     missing = intake_path(tmp_path / "gone.png", LIMITS)
     assert missing.error == "unreadable" and missing.sha256 == ""
-    assert intake_path(tmp_path, LIMITS).error == "unreadable"
+    assert intake_path(tmp_path, LIMITS).error == "not-a-regular-file"
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    assert intake_path(fifo, LIMITS).error == "unreadable"  # must not block
+    assert intake_path(fifo, LIMITS).error == "not-a-regular-file"  # must not block
 
 
 def test_unreadable_permissions(tmp_path: Path) -> None:
@@ -330,7 +330,9 @@ def test_iter_media_paths_order_hidden_and_symlinks(tmp_path: Path) -> None:
     (tmp_path / "c" / "loop").symlink_to(tmp_path, target_is_directory=True)
     (tmp_path / "c" / "link.png").symlink_to(tmp_path / "a.png")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_media_paths([tmp_path])]
-    assert found == ["a.png", "b/1.png", "b/2.png", "c/link.png"]
+    # Nothing is skipped: hidden entries are walked, a link to a folder is listed, not followed.
+    assert found == [".dot.png", ".hidden/h.png", "a.png", "b/1.png", "b/2.png", "c/link.png",
+                     "c/loop"]
     assert list(iter_media_paths([tmp_path / ".dot.png"])) == [tmp_path / ".dot.png"]
     with pytest.raises(IntakeError) as caught:
         list(iter_media_paths([tmp_path / "missing"]))

@@ -18,7 +18,7 @@ from detectors.base import NOT_FOUND
 from detectors.testing.watermark_fixtures import encode, photo
 from detectors.watermark import WatermarkDetector, embed_payload
 from detectors.watermark.payloads import parse_bits, parse_payloads
-from registry.cli import load_command_plugins, main
+from registry.cli import main
 from registry.errors import KeyStoreError
 from registry.watermark_keys import ENV_KEY, WatermarkKeyError, WatermarkKeyring
 from tests.detector_conformance import sample_from_bytes
@@ -140,9 +140,9 @@ def test_cli_and_ingest_never_store_or_log_the_key(
     uploads.mkdir()
     (uploads / "marked.png").write_bytes(_marked(KEY_HEX))
     (uploads / "clean.png").write_bytes(encode(photo("camera")))
-    load_command_plugins(main)
     runner = CliRunner()
     output = []
+    everything = []
     for args in (
         ["init"],
         ["watermark", "add", "acme", "--key-file", str(key_file)],
@@ -153,7 +153,8 @@ def test_cli_and_ingest_never_store_or_log_the_key(
     ):
         result = runner.invoke(main, args, env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        output.append(result.output)
+        output.append(result.stdout)  # stderr carries the run summaries
+        everything.append(result.output)
     marks = [json.loads(line) for line in output[3].splitlines()]
     assert [(m["name"], m["bits"]) for m in marks] == [("acme", 48), ("globex", 48)]
     lines = {Path(row["path"]).name: row for row in map(json.loads, output[4].splitlines())}
@@ -174,7 +175,7 @@ def test_cli_and_ingest_never_store_or_log_the_key(
         )
         stored = conn.execute("SELECT count(*) FROM verdicts WHERE label = 'acme'").fetchone()
     assert stored is not None and stored[0] == 1
-    logs = "\n".join([*output, caplog.text])
+    logs = "\n".join([*everything, caplog.text])
     other_bits = "".join(str(b) for b in parse_bits("0x" + OTHER_HEX))
     for secret in (KEY_HEX, KEY_BITS, OTHER_HEX, other_bits):
         for text in (secret, secret.upper()):
@@ -196,7 +197,6 @@ def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
     manifest_file = tmp_path / "spread.json"
     manifest_file.write_text(json.dumps(manifest))
     env = {"PROVREG_HOME": str(tmp_path / "home"), "PROVREG_WATERMARK_KEY": "33" * 32}
-    load_command_plugins(main)
     runner = CliRunner()
     added = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
                           env=env)

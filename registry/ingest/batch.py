@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from registry import __version__
-from registry.intake import IntakeResult
+from registry.intake import IntakeResult, path_location
 from registry.ledger import Ledger, LedgerEntry
 from registry.models import Asset, IngestRun, Sighting
 
@@ -118,7 +118,7 @@ def write_batch(
             "height": result.height,
             "frames": result.frames,
             "source": source,
-            "location": result.path,
+            "location": _location(result.path),
         }
     if assets:
         stmt = pg_insert(Asset).values(sorted(assets.values(), key=lambda a: str(a["sha256"])))
@@ -133,7 +133,7 @@ def write_batch(
             pg_insert(Sighting),
             [
                 {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
-                 "location": r.path}
+                 "location": _location(r.path)}
                 for r in batch
                 if r.sha256
             ],
@@ -157,6 +157,11 @@ def write_batch(
             )
         )
     return outcomes
+
+
+def _location(path: str | None) -> str | None:
+    """A path as stored (lossless text even for names that are not UTF-8)."""
+    return None if path is None else path_location(path)
 
 
 def start_run(

@@ -16,24 +16,13 @@ from registry.dbretry import RetryPolicy
 from registry.errors import ConfigurationError
 from registry.ingest.batch import FileOutcome, judge_batch
 from registry.ingest.lifecycle import IngestLifecycle, run_parameters
-from registry.intake import IntakeLimits, intake_path, iter_media_paths
+from registry.intake import IntakeLimits, intake_batches, iter_media_paths
 from registry.ledger import Ledger
 
 if TYPE_CHECKING:
     from registry.app import Registry
 
 EXECUTOR_GROUP = "provreg.executors"
-
-
-def _batched(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
-    batch: list[Path] = []
-    for path in paths:
-        batch.append(path)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def ingest_paths(
@@ -60,8 +49,7 @@ def ingest_paths(
     with lifecycle:
         todo = lifecycle.skip_judged(iter_media_paths(paths))
         yield from lifecycle.replay()
-        for batch_paths in _batched(todo, batch_size):
-            batch = [intake_path(path, limits) for path in batch_paths]
+        for batch in intake_batches(todo, limits, batch_size):
             outcomes = lifecycle.write(batch, judge_batch(batch, detectors))
             if on_batch is not None:
                 on_batch(outcomes)

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -202,6 +204,9 @@ class IngestLifecycle:
         todo: list[Path] = []
         for path in paths:
             try:
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    todo.append(path)  # never opened here (a FIFO would block): intake says why
+                    continue
                 with open(path, "rb") as handle:
                     digest = hashlib.file_digest(handle, "sha256").hexdigest()
             except OSError:
