@@ -16,12 +16,18 @@ from typing import Any
 
 import click
 
+from registry import publish, trusted_state
 from registry.app import Registry
 from registry.errors import ProvregError, VerificationError
 from registry.ingest import FileOutcome, load_executor
 from registry.intake import iter_media_paths
 from registry.ledger import LedgerEntry, register_public_key
-from registry.proofs import covering_checkpoint, inclusion_bundle
+from registry.proofs import (
+    checkpoint_at,
+    consistency_bundle,
+    covering_checkpoint,
+    inclusion_bundle,
+)
 from registry.queries import asset_story, find_assets_by_prefix
 from registry.settings import Settings
 from registry.verify import verify_ledger
@@ -205,13 +211,31 @@ def show(obj: Context, sha256: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--witness", "witnesses", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+    help="A checkpoint (signed note) obtained out of band; the log must be consistent with it.",
+)
+@click.option(
+    "--trusted-state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+    help="Where the last verified state is kept (default $PROVREG_HOME/trusted_state.json).",
+)
 @click.pass_obj
-def verify(obj: Context, as_json: bool) -> None:
-    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper."""
+def verify(
+    obj: Context, as_json: bool, witnesses: tuple[Path, ...], state_file: Path | None
+) -> None:
+    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper,
+    rollback or fork (against the last verified state and any --witness checkpoint)."""
     registry = obj.registry()
+    state_path = state_file or trusted_state.default_path(registry.settings.home)
     try:
         with registry.sessions() as session:
-            report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
+            vkeys = registry.checkpoint_vkeys()
+            report = verify_ledger(session, registry.verifier(), vkeys)
+            trust = trusted_state.enforce(
+                session, tree_size=report.tree_size, root_hash=report.root_hash, vkeys=vkeys,
+                origin=registry.settings.log_origin, state_path=state_path, witnesses=witnesses,
+            )
+        trusted_state.save_state(state_path, trust.state)
     except VerificationError as exc:
         index = getattr(exc, "index", None)
         if as_json:
@@ -222,28 +246,47 @@ def verify(obj: Context, as_json: bool) -> None:
     result = {
         "ok": True, "tree_size": report.tree_size, "root_hash": report.root_hash.hex(),
         "checkpoints": report.checkpoints, "latest_checkpoint_size": report.latest_checkpoint_size,
+        "trusted_size": trust.previous_size, "witness_sizes": list(trust.witnesses),
     }
     if as_json:
         _emit(result)
     else:
         click.echo(f"ok: {report.tree_size} entries, root {report.root_hash.hex()}, "
                    f"{report.checkpoints} checkpoint(s) verified")
+        if trust.previous_size is not None:
+            click.echo(f"consistent with the last verified state ({trust.previous_size} entries)")
+        for size in trust.witnesses:
+            click.echo(f"consistent with witness checkpoint of {size} entries")
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--publish", "target", metavar="DIR|URL", default=None,
+    help="Also write the checkpoint and the log as C2SP tlog-tiles to a directory or a "
+    "pyarrow.fs URL (s3://, gs://, file://); only new tiles are written.",
+)
 @click.pass_obj
-def checkpoint(obj: Context, as_json: bool) -> None:
+def checkpoint(obj: Context, as_json: bool, target: str | None) -> None:
     """Sign a checkpoint over the current log and print it (C2SP signed note)."""
     registry = obj.registry(migrate=True)
     with registry.sessions.begin() as session:
         registry.ledger.register_key(session)
         row = registry.ledger.checkpoint(session)
         note, size, root = row.note, row.tree_size, bytes(row.root_hash)
+    result: dict[str, Any] = {"tree_size": size, "root_hash": root.hex(), "note": note}
+    if target is not None:
+        with registry.sessions() as session:  # no sequencer lock: published entries are fixed
+            report = publish.publish(session, row, publish.open_store(target))
+        result["published"] = {"target": target, "written": report.written,
+                               "unchanged": report.skipped}
     if as_json:
-        _emit({"tree_size": size, "root_hash": root.hex(), "note": note})
+        _emit(result)
     else:
         click.echo(note, nl=False)
+        if target is not None:
+            click.echo(f"published to {target}: {result['published']['written']} file(s) "
+                       f"written, {result['published']['unchanged']} unchanged", err=True)
 
 
 @main.command()
@@ -257,6 +300,35 @@ def proof(obj: Context, log_index: int, as_json: bool, out: Path | None) -> None
     with registry.sessions.begin() as session:
         checkpoint_row = covering_checkpoint(session, registry.ledger, log_index)
         bundle = inclusion_bundle(session, log_index, checkpoint_row, registry.settings.key_name)
+    text = json.dumps(bundle, separators=(",", ":")) if as_json else json.dumps(bundle, indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    click.echo(text)
+
+
+@main.command()
+@click.argument("old_size", type=int)
+@click.argument("new_size", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Compact single-line JSON.")
+@click.option("--out", type=click.Path(path_type=Path), help="Also write the proof here.")
+@click.pass_obj
+def consistency(
+    obj: Context, old_size: int, new_size: int | None, as_json: bool, out: Path | None
+) -> None:
+    """Print a consistency proof between the checkpoints of OLD_SIZE and NEW_SIZE entries.
+
+    NEW_SIZE defaults to the current log (a checkpoint is signed if the log grew). The proof
+    is checkable with standalone_verify.py and the log's public key alone.
+    """
+    registry = obj.registry()
+    with registry.sessions.begin() as session:
+        old_row = checkpoint_at(session, old_size)
+        if new_size is None:
+            registry.ledger.register_key(session)
+            new_row = registry.ledger.checkpoint(session)
+        else:
+            new_row = checkpoint_at(session, new_size)
+        bundle = consistency_bundle(session, old_row, new_row, registry.settings.key_name)
     text = json.dumps(bundle, separators=(",", ":")) if as_json else json.dumps(bundle, indent=2)
     if out is not None:
         out.write_text(text + "\n")

@@ -24,7 +24,7 @@ from registry import __version__
 from registry.errors import ConfigurationError
 from registry.intake import IntakeLimits, IntakeResult, intake_path, iter_media_paths
 from registry.ledger import Ledger, LedgerEntry
-from registry.models import Asset, IngestRun, Sighting
+from registry.models import Asset, IngestRun
 
 if TYPE_CHECKING:
     from registry.app import Registry
@@ -130,8 +130,8 @@ def write_batch(
                       "location": func.coalesce(Asset.location, stmt.excluded.location)},
             )
         )
-        session.execute(
-            pg_insert(Sighting),
+        ledger.record_sightings(
+            session,
             [
                 {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
                  "location": r.path}

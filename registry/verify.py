@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from registry import merkle
 from registry.checkpoint import verify_checkpoint
 from registry.errors import CheckpointError, LedgerIntegrityError, VerificationError
-from registry.models import CheckpointRow, MerkleNode, VerdictRow
+from registry.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
 from registry.records import MIRRORED_FIELDS, canonical_bytes, format_time
+from registry.sighting_log import check_sighting_row, log_rows
 from registry.signing import Verifier
 
 
@@ -214,9 +215,11 @@ def verify_ledger(
     checkpoints = _signed_checkpoints(session, checkpoint_vkeys)
     tree = _CompactRange()
     stored: list[_StoredLevel] = []
-    stmt = select(VerdictRow).order_by(VerdictRow.log_index).execution_options(yield_per=batch)
-    for row in session.scalars(stmt):
-        leaf = _check_row(row, tree.size, verifier)
+    for row in log_rows(session, batch):  # verdicts and signed sightings, in log order
+        if isinstance(row, Sighting):
+            leaf = check_sighting_row(row, tree.size, verifier)
+        else:
+            leaf = _check_row(row, tree.size, verifier)
         session.expunge(row)
         for level, index, digest in tree.append(leaf):
             if level == len(stored):
