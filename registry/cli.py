@@ -30,6 +30,7 @@ from registry.proofs import (
 )
 from registry.queries import asset_story, find_assets_by_prefix
 from registry.settings import Settings
+from registry.sighting_log import legacy_sightings
 from registry.verify import verify_ledger
 
 EXIT_VERIFY_FAILED = 1
@@ -185,7 +186,8 @@ def show(obj: Context, sha256: str, as_json: bool) -> None:
             "width": a.width, "height": a.height, "frames": a.frames,
             "first_seen": a.first_seen.isoformat(), "last_seen": a.last_seen.isoformat(),
             "sightings": [
-                {"source": s.source, "location": s.location, "seen_at": s.seen_at.isoformat()}
+                {"source": s.source, "location": s.location, "seen_at": s.seen_at.isoformat(),
+                 "log_index": s.log_index}  # None: recorded before sightings were signed
                 for s in story.sightings
             ],
             "verdicts": [
@@ -231,6 +233,7 @@ def verify(
         with registry.sessions() as session:
             vkeys = registry.checkpoint_vkeys()
             report = verify_ledger(session, registry.verifier(), vkeys)
+            legacy = legacy_sightings(session)
             trust = trusted_state.enforce(
                 session, tree_size=report.tree_size, root_hash=report.root_hash, vkeys=vkeys,
                 origin=registry.settings.log_origin, state_path=state_path, witnesses=witnesses,
@@ -247,6 +250,7 @@ def verify(
         "ok": True, "tree_size": report.tree_size, "root_hash": report.root_hash.hex(),
         "checkpoints": report.checkpoints, "latest_checkpoint_size": report.latest_checkpoint_size,
         "trusted_size": trust.previous_size, "witness_sizes": list(trust.witnesses),
+        "unsigned_legacy_sightings": legacy,
     }
     if as_json:
         _emit(result)
@@ -257,6 +261,8 @@ def verify(
             click.echo(f"consistent with the last verified state ({trust.previous_size} entries)")
         for size in trust.witnesses:
             click.echo(f"consistent with witness checkpoint of {size} entries")
+        if legacy:
+            click.echo(f"{legacy} sighting(s) recorded before signing (unsigned, not verifiable)")
 
 
 @main.command()

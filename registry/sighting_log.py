@@ -128,7 +128,12 @@ def log_rows(session: Session, batch: int) -> Iterator[VerdictRow | Sighting]:
         .order_by(Sighting.log_index)
         .execution_options(yield_per=batch)
     )
-    yield from heapq.merge(verdicts, sightings, key=lambda row: int(row.log_index or 0))
+    rows: list[Iterator[VerdictRow | Sighting]] = [iter(verdicts), iter(sightings)]
+    yield from heapq.merge(*rows, key=_log_index)
+
+
+def _log_index(row: VerdictRow | Sighting) -> int:
+    return int(row.log_index or 0)
 
 
 def legacy_sightings(session: Session) -> int:

@@ -80,7 +80,7 @@ def test_editing_a_label_in_verdicts_json_fails_naming_the_file(bundle: Path) ->
     path.write_bytes(path.read_bytes().replace(b'"label":"copy"', b'"label":"not-found"'))
     result = verify(bundle, ".")
     assert result.returncode == 1
-    assert f"FAIL ./verdicts/{index}.json: differs from the signed bytes" in result.stdout
+    assert f"FAIL verdicts/{index}.json: differs from the signed bytes" in result.stdout
 
 
 @pytest.mark.parametrize("edit", ["readme", "manifest", "extra", "missing", "sighting"])

@@ -249,13 +249,14 @@ def test_evidence_bundle_verifies_with_its_standalone_script(
         names = set(bundle.namelist())
         bundle.extractall(tmp_path / "bundle")
     assert {"README.md", "standalone_verify.py", "manifest.json", "checkpoint.txt"} <= names
-    assert sum(n.startswith("proofs/") for n in names) == 3
+    assert sum(n.startswith("verdicts/") for n in names) == 3
+    assert sum(n.startswith("sightings/") for n in names) == 1  # its signed ingest sighting
     result = subprocess.run(
-        [sys.executable, "standalone_verify.py", "proofs"], cwd=tmp_path / "bundle",
+        [sys.executable, "standalone_verify.py", "."], cwd=tmp_path / "bundle",
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("OK ") == 3
+    assert result.stdout.count("OK   proofs/") == 4
 
 
 def test_pages_stay_behind_the_login_and_the_role(seeded: tuple[Settings, Seeded]) -> None:
