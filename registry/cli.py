@@ -214,7 +214,8 @@ def show(obj: Context, sha256: str, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option(
-    "--witness", "witnesses", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+    "--witness", "witnesses", multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="A checkpoint (signed note) obtained out of band; the log must be consistent with it.",
 )
 @click.option(

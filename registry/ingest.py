@@ -130,17 +130,17 @@ def write_batch(
                       "location": func.coalesce(Asset.location, stmt.excluded.location)},
             )
         )
-        ledger.record_sightings(
-            session,
-            [
-                {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
-                 "location": r.path}
-                for r in batch
-                if r.sha256
-            ],
-        )
     flat = [v for r, per_file in zip(batch, verdicts, strict=True) if r.sha256 for v in per_file]
     entries = ledger.append(session, flat, ingest_run_id=ingest_run_id)
+    ledger.record_sightings(  # signed log entries too, sequenced after the batch's verdicts
+        session,
+        [
+            {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
+             "location": r.path}
+            for r in batch
+            if r.sha256
+        ],
+    )
     outcomes = []
     cursor = 0
     for result, per_file in zip(batch, verdicts, strict=True):

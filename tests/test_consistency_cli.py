@@ -60,3 +60,18 @@ def test_consistency_command_and_standalone_check(
         "consistency_proof"]
     missing = provreg(env, "consistency", "123")
     assert missing.returncode == 1 and "no signed checkpoint of size 123" in missing.stderr
+
+
+def test_checkpoint_publish_from_the_command_line(
+    provreg_env: dict[str, str], tmp_path: Path
+) -> None:
+    env, out = provreg_env, tmp_path / "published"
+    assert provreg(env, "init").returncode == 0
+    append(env, 300, 0)
+    first = provreg(env, "checkpoint", "--publish", str(out), "--json")
+    assert first.returncode == 0, first.stderr
+    published = json.loads(first.stdout)["published"]
+    assert published["written"] == 6  # 2 bundles, 2 level-0 tiles, 1 level-1 tile, checkpoint
+    again = json.loads(provreg(env, "checkpoint", "--publish", str(out), "--json").stdout)
+    assert again["published"] == {"target": str(out), "written": 1, "unchanged": 5}
+    assert (out / "checkpoint").read_text() == again["note"]

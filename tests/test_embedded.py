@@ -20,4 +20,4 @@ def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:
     assert (home / "pgdata" / "PG_VERSION").is_file()
     assert any((home / "keys").glob("*.key"))
     report = json_lines(provreg(env, "verify", "--json").stdout)[0]
-    assert report["ok"] and report["tree_size"] == 3
+    assert report["ok"] and report["tree_size"] == 3 + 3  # 3 verdicts, 3 signed sightings
