@@ -238,6 +238,7 @@ def verify(
             trust = trusted_state.enforce(
                 session, tree_size=report.tree_size, root_hash=report.root_hash, vkeys=vkeys,
                 origin=registry.settings.log_origin, state_path=state_path, witnesses=witnesses,
+                legacy_sightings=legacy,
             )
         trusted_state.save_state(state_path, trust.state)
     except VerificationError as exc:

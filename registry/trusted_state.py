@@ -10,7 +10,7 @@ owner cannot write)::
 
     {"format": "provreg-trusted-state/v1", "origin": ..., "tree_size": n,
      "root_hash": b64, "checkpoint": "<latest signed checkpoint note verified, or null>",
-     "verified_at": RFC 3339}
+     "verified_at": RFC 3339, "legacy_sightings": n}
 
 On each run, after the full verification passed, the current log must
 
@@ -18,6 +18,8 @@ On each run, after the full verification passed, the current log must
   consistency proof from the stored nodes, checked with :func:`registry.merkle.verify_consistency`);
 * still hold the trusted checkpoint (same size and root): deleting checkpoints is erasing
   signed history, even when no entry was touched;
+* hold as many unsigned legacy sightings (recorded before migration 0005d) as last time: they
+  cannot be verified, but a row added or removed among them since is caught;
 * be consistent with every witness checkpoint given (``--witness FILE``: a signed note
   obtained out of band, from a monitor, a colleague's copy, a published ``checkpoint``).
 
@@ -59,6 +61,7 @@ class TrustedState:
     root_hash: bytes
     checkpoint: str | None
     verified_at: str
+    legacy_sightings: int | None = None
 
 
 def default_path(home: Path) -> Path:
@@ -85,7 +88,12 @@ def load_state(path: Path) -> TrustedState | None:
         note = data.get("checkpoint")
         if note is not None and not isinstance(note, str):
             raise ValueError("checkpoint is not a note")
-        return TrustedState(str(data["origin"]), size, root, note, str(data.get("verified_at")))
+        legacy = data.get("legacy_sightings")
+        if legacy is not None and (isinstance(legacy, bool) or not isinstance(legacy, int)):
+            raise ValueError("legacy_sightings is not an integer")
+        return TrustedState(
+            str(data["origin"]), size, root, note, str(data.get("verified_at")), legacy
+        )
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise LedgerIntegrityError(None, f"trusted state {path} is damaged: {exc}") from exc
 
@@ -95,7 +103,7 @@ def save_state(path: Path, state: TrustedState) -> None:
     data = {
         "format": STATE_FORMAT, "origin": state.origin, "tree_size": state.tree_size,
         "root_hash": base64.b64encode(state.root_hash).decode(), "checkpoint": state.checkpoint,
-        "verified_at": state.verified_at,
+        "verified_at": state.verified_at, "legacy_sightings": state.legacy_sightings,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -178,6 +186,7 @@ def enforce(
     origin: str,
     state_path: Path,
     witnesses: Iterable[Path] = (),
+    legacy_sightings: int | None = None,
 ) -> TrustReport:
     """Fail on rollback or fork against the trusted state and witnesses; return the new state.
 
@@ -198,6 +207,13 @@ def enforce(
             except CheckpointError as exc:
                 raise LedgerIntegrityError(None, f"trusted checkpoint: {exc}") from exc
             _checkpoint_still_stored(session, trusted_checkpoint)
+        if (previous.legacy_sightings is not None and legacy_sightings is not None
+                and legacy_sightings != previous.legacy_sightings):
+            raise LedgerIntegrityError(
+                None,
+                f"unsigned legacy sightings changed: {previous.legacy_sightings} last time, "
+                f"{legacy_sightings} now (new sightings are signed; old ones never change)",
+            )
     seen = []
     for path in witnesses:
         witness = read_witness(path, vkeys, origin)
@@ -217,5 +233,6 @@ def enforce(
     state = TrustedState(
         origin, tree_size, root_hash, note,
         datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        legacy_sightings,
     )
     return TrustReport(previous.tree_size if previous else None, tuple(seen), state)

@@ -170,3 +170,15 @@ def test_witness_consistent_with_a_grown_log_passes_and_a_forged_one_fails(
     forged = tmp_path / "forged.checkpoint"
     forged.write_text(witness.read_text().replace("\n600\n", "\n601\n", 1))
     assert "does not verify" in failed(provreg(log600, "verify", "--witness", str(forged)))
+
+
+def test_an_unsigned_sighting_slipped_in_later_is_caught(log600: dict[str, str]) -> None:
+    # Anyone who may INSERT into sightings could add a row without a log index, posing as a
+    # sighting from before signing existed; verify remembers how many of those there were.
+    owner_sql(
+        log600["PROVREG_DATABASE_URL"],
+        "INSERT INTO sightings (asset_sha256, source, location) "
+        "SELECT asset_sha256, 'forged', '/never/seen.png' FROM verdicts WHERE log_index = 0",
+    )
+    assert "unsigned legacy sightings changed: 0 last time, 1 now" in failed(
+        provreg(log600, "verify"))
