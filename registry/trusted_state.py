@@ -44,7 +44,12 @@ from sqlalchemy.orm import Session
 
 from registry import merkle
 from registry.checkpoint import Checkpoint, verify_checkpoint
-from registry.errors import CheckpointError, LedgerIntegrityError, ProofError
+from registry.errors import (
+    CheckpointError,
+    ConfigurationError,
+    LedgerIntegrityError,
+    ProofError,
+)
 from registry.ledger import fetch_nodes, latest_checkpoint
 from registry.models import CheckpointRow
 
@@ -75,6 +80,8 @@ def load_state(path: Path) -> TrustedState | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the trusted state {path}: {exc}") from exc
     try:
         data = json.loads(raw)
         if data.get("format") != STATE_FORMAT:
@@ -99,7 +106,14 @@ def load_state(path: Path) -> TrustedState | None:
 
 
 def save_state(path: Path, state: TrustedState) -> None:
-    """Write ``state`` atomically and durably."""
+    """Write ``state`` atomically and durably; ConfigurationError if it cannot be written."""
+    try:
+        _write_state(path, state)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the trusted state {path}: {exc}") from exc
+
+
+def _write_state(path: Path, state: TrustedState) -> None:
     data = {
         "format": STATE_FORMAT, "origin": state.origin, "tree_size": state.tree_size,
         "root_hash": base64.b64encode(state.root_hash).decode(), "checkpoint": state.checkpoint,
