@@ -494,7 +494,7 @@ def check_bundle(
     try:
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
         expected = derived_files(proofs, manifest.get("unsigned"))
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError) as exc:
         yield str(root / "manifest.json"), [f"cannot read: {exc}"], ""
         return
     except Failure as exc:
