@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from registry.app import Registry
     from registry.ingest import FileOutcome
     from registry.ledger import LedgerEntry
+    from registry.verify import VerifyReport
 
 __all__ = ["EXIT_ERROR", "EXIT_VERIFY_FAILED", "Context", "entry_json", "main", "outcome_json",
            "run"]
@@ -268,7 +269,8 @@ def show(obj: Context, sha256: str, as_json: bool) -> None:
             "width": a.width, "height": a.height, "frames": a.frames,
             "first_seen": a.first_seen.isoformat(), "last_seen": a.last_seen.isoformat(),
             "sightings": [
-                {"source": s.source, "location": s.location, "seen_at": s.seen_at.isoformat()}
+                {"source": s.source, "location": s.location, "seen_at": s.seen_at.isoformat(),
+                 "log_index": s.log_index}  # None: recorded before sightings were signed
                 for s in story.sightings
             ],
             "verdicts": [
@@ -347,67 +349,118 @@ def _evidence_lines(value: Any, indent: str, depth: int = 0) -> list[str]:
     "--max-errors", type=click.IntRange(min=1), default=100, show_default=True,
     help="Stop after reporting this many bad entries.",
 )
+@click.option(
+    "--witness", "witnesses", multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A checkpoint (signed note) obtained out of band; the log must be consistent with it.",
+)
+@click.option(
+    "--trusted-state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+    help="Where the last verified state is kept (default $PROVREG_HOME/trusted_state.json).",
+)
 @click.pass_obj
-def verify(obj: Context, as_json: bool, max_errors: int) -> None:
-    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper.
+def verify(
+    obj: Context, as_json: bool, max_errors: int, witnesses: tuple[Path, ...],
+    state_file: Path | None,
+) -> None:
+    """Check every signature, the Merkle log and every checkpoint; exit 1 on tamper,
+    rollback or fork (against the last verified state and any --witness checkpoint).
 
     Every bad log index is reported (one line each, up to --max-errors), then a summary.
     """
+    from registry import trusted_state
+    from registry.sighting_log import legacy_sightings
     from registry.verify import scan_ledger
 
     registry = obj.registry()
+    state_path = state_file or trusted_state.default_path(registry.settings.home)
     try:
         with registry.sessions() as session:
-            report = scan_ledger(
-                session, registry.verifier(), registry.checkpoint_vkeys(), max_errors=max_errors
+            vkeys = registry.checkpoint_vkeys()
+            report = scan_ledger(session, registry.verifier(), vkeys, max_errors=max_errors)
+            if report.errors:
+                _report_bad_entries(report, as_json)
+            legacy = legacy_sightings(session)
+            trust = trusted_state.enforce(
+                session, tree_size=report.tree_size, root_hash=report.root_hash, vkeys=vkeys,
+                origin=registry.settings.log_origin, state_path=state_path, witnesses=witnesses,
+                legacy_sightings=legacy,
             )
-    except VerificationError as exc:  # e.g. no trusted key at all
+        trusted_state.save_state(state_path, trust.state)
+    except VerificationError as exc:  # no trusted key at all, a rollback, a fork
         if as_json:
             _emit({"ok": False, "first_bad_index": getattr(exc, "index", None),
                    "reason": str(exc)})
         else:
             click.echo(f"TAMPERED: {exc}", err=True)
         sys.exit(EXIT_VERIFY_FAILED)
-    if report.errors:
-        first = report.errors[0]
-        if as_json:  # the summary first, then one line per bad entry
-            _emit({"ok": False, "first_bad_index": first.index, "reason": str(first),
-                   "errors": len(report.errors), "truncated": report.truncated})
-        for error in report.errors:
-            if as_json:
-                _emit({"ok": False, "bad_index": error.index, "reason": error.reason})
-            else:
-                click.echo(f"TAMPERED: {error}", err=True)
-        if not as_json:
-            more = " (limit reached; there may be more)" if report.truncated else ""
-            count = len(report.errors)
-            click.echo(f"{count} bad entr{'y' if count == 1 else 'ies'}{more}", err=True)
-        sys.exit(EXIT_VERIFY_FAILED)
     result = {
         "ok": True, "tree_size": report.tree_size, "root_hash": report.root_hash.hex(),
         "checkpoints": report.checkpoints, "latest_checkpoint_size": report.latest_checkpoint_size,
+        "trusted_size": trust.previous_size, "witness_sizes": list(trust.witnesses),
+        "unsigned_legacy_sightings": legacy,
     }
     if as_json:
         _emit(result)
     else:
         click.echo(f"ok: {report.tree_size} entries, root {report.root_hash.hex()}, "
                    f"{report.checkpoints} checkpoint(s) verified")
+        if trust.previous_size is not None:
+            click.echo(f"consistent with the last verified state ({trust.previous_size} entries)")
+        for size in trust.witnesses:
+            click.echo(f"consistent with witness checkpoint of {size} entries")
+        if legacy:
+            click.echo(f"{legacy} sighting(s) recorded before signing (unsigned, not verifiable)")
+
+
+def _report_bad_entries(report: VerifyReport, as_json: bool) -> NoReturn:
+    """Print every bad entry ``verify`` found (the summary first in --json) and exit 1."""
+    first = report.errors[0]
+    if as_json:
+        _emit({"ok": False, "first_bad_index": first.index, "reason": str(first),
+               "errors": len(report.errors), "truncated": report.truncated})
+    for error in report.errors:
+        if as_json:
+            _emit({"ok": False, "bad_index": error.index, "reason": error.reason})
+        else:
+            click.echo(f"TAMPERED: {error}", err=True)
+    if not as_json:
+        more = " (limit reached; there may be more)" if report.truncated else ""
+        count = len(report.errors)
+        click.echo(f"{count} bad entr{'y' if count == 1 else 'ies'}{more}", err=True)
+    sys.exit(EXIT_VERIFY_FAILED)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--publish", "target", metavar="DIR|URL", default=None,
+    help="Also write the checkpoint and the log as C2SP tlog-tiles to a directory or a "
+    "pyarrow.fs URL (s3://, gs://, file://); only new tiles are written.",
+)
 @click.pass_obj
-def checkpoint(obj: Context, as_json: bool) -> None:
+def checkpoint(obj: Context, as_json: bool, target: str | None) -> None:
     """Sign a checkpoint over the current log and print it (C2SP signed note)."""
+    from registry import publish
+
     registry = obj.registry(migrate=True)
     with registry.sessions.begin() as session:
         registry.ledger.register_key(session)
         row = registry.ledger.checkpoint(session)
         note, size, root = row.note, row.tree_size, bytes(row.root_hash)
+    result: dict[str, Any] = {"tree_size": size, "root_hash": root.hex(), "note": note}
+    if target is not None:
+        with registry.sessions() as session:  # no sequencer lock: published entries are fixed
+            report = publish.publish(session, row, publish.open_store(target))
+        result["published"] = {"target": target, "written": report.written,
+                               "unchanged": report.skipped}
     if as_json:
-        _emit({"tree_size": size, "root_hash": root.hex(), "note": note})
+        _emit(result)
     else:
         click.echo(note, nl=False)
+        if target is not None:
+            click.echo(f"published to {target}: {result['published']['written']} file(s) "
+                       f"written, {result['published']['unchanged']} unchanged", err=True)
 
 
 @main.command()
@@ -423,6 +476,37 @@ def proof(obj: Context, log_index: int, as_json: bool, out: Path | None) -> None
     with registry.sessions.begin() as session:
         checkpoint_row = covering_checkpoint(session, registry.ledger, log_index)
         bundle = inclusion_bundle(session, log_index, checkpoint_row, registry.settings.key_name)
+    text = json.dumps(bundle, separators=(",", ":")) if as_json else json.dumps(bundle, indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    click.echo(text)
+
+
+@main.command()
+@click.argument("old_size", type=int)
+@click.argument("new_size", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Compact single-line JSON.")
+@click.option("--out", type=click.Path(path_type=Path), help="Also write the proof here.")
+@click.pass_obj
+def consistency(
+    obj: Context, old_size: int, new_size: int | None, as_json: bool, out: Path | None
+) -> None:
+    """Print a consistency proof between the checkpoints of OLD_SIZE and NEW_SIZE entries.
+
+    NEW_SIZE defaults to the current log (a checkpoint is signed if the log grew). The proof
+    is checkable with standalone_verify.py and the log's public key alone.
+    """
+    from registry.proofs import checkpoint_at, consistency_bundle
+
+    registry = obj.registry()
+    with registry.sessions.begin() as session:
+        old_row = checkpoint_at(session, old_size)
+        if new_size is None:
+            registry.ledger.register_key(session)
+            new_row = registry.ledger.checkpoint(session)
+        else:
+            new_row = checkpoint_at(session, new_size)
+        bundle = consistency_bundle(session, old_row, new_row, registry.settings.key_name)
     text = json.dumps(bundle, separators=(",", ":")) if as_json else json.dumps(bundle, indent=2)
     if out is not None:
         out.write_text(text + "\n")

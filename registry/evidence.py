@@ -1,30 +1,32 @@
 """Evidence bundles: a zip a third party can check with only Python and ``cryptography``.
 
-Layout of the zip (``<sha256>`` is the asset's)::
+Layout of the zip::
 
-    README.md                 what is inside and how to check it
+    README.md                 what was signed, in words, and how to check it
     standalone_verify.py      a copy of registry/standalone_verify.py
-    manifest.json             asset facts, entries, key ids, the checkpoint's size and root
+    manifest.json             asset, checkpoint, verdicts and sightings; one ``unsigned`` section
     checkpoint.txt            the signed checkpoint (C2SP signed note) the proofs lead to
-    keys/<key_id>.pub         each public key, base64 raw Ed25519 (checkpoint key: its name too)
+    keys/<key_id>.pub         each public key, base64 raw Ed25519
     verdicts/<index>.json     each verdict's canonical (RFC 8785) signed bytes, exactly
-    signatures/<index>.sig    each verdict's Ed25519 signature, base64
-    proofs/<index>.json       one proof object per verdict (registry.proofs.inclusion_bundle)
+    sightings/<index>.json    each signed sighting's canonical signed bytes, exactly
+    signatures/<index>.sig    each entry's Ed25519 signature, base64
+    proofs/<index>.json       one inclusion proof per entry (registry.proofs.inclusion_bundle)
 
-``python standalone_verify.py proofs/`` checks every proof; the README gives the command that
-pins the registry's keys as well.
+Every file except the verifier is built by ``standalone_verify.derived_files`` from the
+proofs, so ``python standalone_verify.py .`` on the bundle's root rebuilds each one from the
+verified signed bytes and fails on any difference (an edited label in ``verdicts/N.json``, a
+changed line in the README, an added file). What is not signed (who exported it and when,
+the asset's media type, sightings recorded before sightings were signed) sits in the
+manifest's ``unsigned`` section and under "Not signed" in the README.
 """
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,39 +35,7 @@ from registry.ledger import latest_checkpoint
 from registry.proofs import inclusion_bundle
 from registry.queries import asset_story
 from registry.signing import StoredKey
-
-README = """# provreg evidence bundle
-
-Asset: `{sha256}`
-Exported: {exported} by {exported_by}
-Verdicts: {count} (log indexes {indexes})
-Checkpoint: tree size {tree_size}, signed by `{key_name}`
-{uncovered}
-## Check it
-
-Needs Python 3.9+ and the `cryptography` package (`pip install cryptography`), nothing else:
-
-    python standalone_verify.py proofs/
-
-Every line must read `OK`; the exit status is 0 only if every proof holds. That shows each
-verdict is signed by the key in its proof and included in the signed checkpoint. To show it
-comes from this registry, pin the registry's published keys:
-
-    python standalone_verify.py {pins} proofs/
-
-## Files
-
-- `verdicts/<log_index>.json`: the exact signed bytes of each verdict (RFC 8785 canonical JSON);
-- `signatures/<log_index>.sig`: its Ed25519 signature (base64);
-- `proofs/<log_index>.json`: entry, signature, public key, RFC 9162 inclusion proof, checkpoint;
-- `checkpoint.txt`: the signed checkpoint (c2sp.org/signed-note, c2sp.org/tlog-checkpoint);
-- `keys/`: the public keys (base64 raw Ed25519; key id = hex SHA-256 of the key);
-- `manifest.json`: what was exported, by whom and when.
-"""
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+from registry.standalone_verify import Failure, derived_files
 
 
 def standalone_verifier_source() -> bytes:
@@ -81,9 +51,12 @@ def build_evidence_bundle(
     trusted_keys: Sequence[StoredKey],
     exported_by: str,
 ) -> bytes:
-    """The zip for every verdict about ``sha256`` covered by the latest checkpoint.
+    """The zip for every verdict and signed sighting of ``sha256`` the latest checkpoint covers.
 
-    Raises :class:`ProofError` if the asset is unknown or no checkpoint covers any verdict.
+    Every file but the verifier itself is :func:`standalone_verify.derived_files` of the
+    proofs, so the verifier can rebuild and compare each one. Raises :class:`ProofError` if
+    the asset is unknown, no checkpoint covers any of its entries, or an entry is signed by a
+    key outside ``trusted_keys``.
     """
     story = asset_story(session, sha256)
     if story is None:
@@ -91,50 +64,40 @@ def build_evidence_bundle(
     checkpoint = latest_checkpoint(session)
     if checkpoint is None:
         raise ProofError("no signed checkpoint yet: run `provreg checkpoint`")
-    covered = [v for v in story.verdicts if v.log_index < checkpoint.tree_size]
-    uncovered = [int(v.log_index) for v in story.verdicts if v.log_index >= checkpoint.tree_size]
-    if not covered:
+    size = int(checkpoint.tree_size)
+    indexes = sorted(
+        [int(v.log_index) for v in story.verdicts]
+        + [int(s.log_index) for s in story.sightings if s.log_index is not None]
+    )
+    covered = [i for i in indexes if i < size]
+    if not [v for v in story.verdicts if v.log_index < size]:
         raise ProofError(f"no verdict about {sha256} is covered by a checkpoint yet")
+    proofs = [inclusion_bundle(session, index, checkpoint, key_name) for index in covered]
+    trusted = {key.key_id for key in trusted_keys}
+    for proof in proofs:
+        for key_id in (proof["key_id"], checkpoint.key_id):
+            if key_id not in trusted:
+                raise ProofError(
+                    f"log entry {proof['log_index']} is signed by untrusted key {key_id}"
+                )
+    unsigned = {
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_by": exported_by,
+        "media_type": story.asset.media_type,
+        "size_bytes": story.asset.size_bytes,
+        "not_yet_checkpointed": [i for i in indexes if i >= size],
+        "legacy_unsigned_sightings": [
+            {"seen_at": s.seen_at.isoformat(), "source": s.source, "location": s.location}
+            for s in story.sightings if s.log_index is None
+        ],
+    }
+    try:
+        files = derived_files(proofs, unsigned)
+    except Failure as exc:
+        raise ProofError(f"cannot build a verifiable bundle: {exc}") from exc
     buffer = io.BytesIO()
-    keys: dict[str, str] = {}
-    entries: list[dict[str, Any]] = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        for row in covered:
-            index = int(row.log_index)
-            proof = inclusion_bundle(session, index, checkpoint, key_name)
-            bundle.writestr(f"verdicts/{index}.json", bytes(row.canonical))
-            bundle.writestr(f"signatures/{index}.sig", _b64(bytes(row.signature)) + "\n")
-            bundle.writestr(f"proofs/{index}.json", json.dumps(proof, indent=2) + "\n")
-            keys[row.key_id] = proof["public_key"]
-            keys[checkpoint.key_id] = proof["checkpoint_public_key"]
-            entries.append({
-                "log_index": index, "detector": row.detector, "version": row.version,
-                "label": row.label, "positive": row.positive, "key_id": row.key_id,
-            })
-        for key_id, public in sorted(keys.items()):
-            bundle.writestr(f"keys/{key_id}.pub", public + "\n")
-        bundle.writestr("checkpoint.txt", checkpoint.note)
+        for name, data in sorted(files.items()):
+            bundle.writestr(name, data)
         bundle.writestr("standalone_verify.py", standalone_verifier_source())
-        exported = datetime.now(UTC).isoformat(timespec="seconds")
-        manifest = {
-            "asset": {"sha256": story.asset.sha256, "media_type": story.asset.media_type,
-                      "size_bytes": story.asset.size_bytes},
-            "exported_at": exported, "exported_by": exported_by,
-            "checkpoint": {"tree_size": int(checkpoint.tree_size),
-                           "root_hash": bytes(checkpoint.root_hash).hex(),
-                           "key_id": checkpoint.key_id, "key_name": key_name},
-            "entries": entries, "not_yet_checkpointed": uncovered,
-        }
-        bundle.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
-        pins = " ".join(
-            [f"--log-key {key_name}={_b64(k.public_key)}"
-             for k in trusted_keys if k.key_id == checkpoint.key_id]
-            + [f"--key-id {k.key_id}" for k in trusted_keys]
-        )
-        bundle.writestr("README.md", README.format(
-            sha256=story.asset.sha256, exported=exported, exported_by=exported_by,
-            count=len(covered), indexes=", ".join(str(e["log_index"]) for e in entries),
-            tree_size=checkpoint.tree_size, key_name=key_name, pins=pins,
-            uncovered=(f"Not yet in a checkpoint (left out): {uncovered}\n" if uncovered else ""),
-        ))
     return buffer.getvalue()

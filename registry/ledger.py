@@ -29,11 +29,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from registry import copy_text, merkle
+from registry import copy_text, merkle, sighting_log
 from registry.checkpoint import Checkpoint, sign_checkpoint
 from registry.errors import ConfigurationError, ProvregError
 from registry.ledger_batch import BatchWriter
-from registry.models import CheckpointRow, MerkleNode, SigningKey, VerdictRow
+from registry.models import CheckpointRow, MerkleNode, Sighting, SigningKey, VerdictRow
 from registry.models_auth import LedgerSequencer
 from registry.signing import Signer
 
@@ -162,8 +162,11 @@ def lock_sequencer(session: Session, timeout: float | None = None) -> None:
 
 
 def tree_size(session: Session) -> int:
-    """Number of logged verdicts (the next log index)."""
-    size = session.scalar(select(func.max(VerdictRow.log_index)))
+    """Number of log entries, verdicts and signed sightings (the next log index).
+
+    Read from the leaf level of the Merkle nodes, which every entry of either kind gets.
+    """
+    size = session.scalar(select(func.max(MerkleNode.index)).where(MerkleNode.level == 0))
     return 0 if size is None else int(size) + 1
 
 
@@ -243,6 +246,45 @@ class Ledger:
             for i, (verdict, w) in enumerate(zip(fresh, written, strict=True))
         ]
         return [slot if isinstance(slot, LedgerEntry) else created[slot] for slot in slots]
+
+    def record_sightings(
+        self, session: Session, sightings: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Sign and log sightings (dicts with ``asset_sha256``, ``ingest_run_id``, ``source``,
+        ``location``; assets must exist); return their log indexes, in order.
+
+        Each sighting is a signed entry of the Merkle log (registry/sighting_log.py), sequenced
+        under the same lock as verdicts, in the caller's transaction.
+        """
+        if not sightings:
+            return []
+        lock_sequencer(session)
+        start = tree_size(session)
+        seen_at = datetime.now(UTC)
+        key_id = self.signer.key_id
+        rows = []
+        leaves = []
+        for offset, fields in enumerate(sighting_log.sighting_rows_for(sightings)):
+            record = sighting_log.sighting_record(
+                **fields, seen_at=seen_at, log_index=start + offset, key_id=key_id
+            )
+            canonical = sighting_log.sighting_bytes(record)
+            leaf = merkle.leaf_hash(canonical)
+            leaves.append(leaf)
+            rows.append({
+                **fields, "seen_at": seen_at, "log_index": start + offset,
+                "canonical": canonical, "leaf_hash": leaf,
+                "signature": self.signer.sign(canonical), "key_id": key_id,
+            })
+        session.execute(pg_insert(Sighting), rows)
+        frontier = fetch_nodes(session, merkle.frontier_coordinates(start))
+        nodes = merkle.new_nodes_for_append(start, leaves, lambda coordinates: frontier)
+        copy_text_rows(
+            session, MerkleNode.__tablename__, ("level", "index", "hash"),
+            "".join([f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
+                     for (level, index), digest in nodes.items()]),
+        )
+        return [start + offset for offset in range(len(rows))]
 
     def _existing(self, session: Session, keys: set[Identity]) -> dict[Identity, LedgerEntry]:
         # One array parameter rather than IN (...) with one placeholder per asset: a batch's

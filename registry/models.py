@@ -80,7 +80,12 @@ class Asset(Base):
 
 
 class Sighting(Base):
-    """Each time an asset was ingested: where from and when."""
+    """Each time an asset was ingested: where from and when.
+
+    Since migration 0005d a sighting is a signed log entry (registry/sighting_log.py):
+    ``log_index``, ``canonical``, ``leaf_hash``, ``signature`` and ``key_id`` are set. Older
+    rows keep them NULL (unsigned legacy sightings, never rewritten).
+    """
 
     __tablename__ = "sightings"
 
@@ -92,6 +97,11 @@ class Sighting(Base):
     seen_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+    log_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    canonical: Mapped[bytes | None] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("signing_keys.key_id"))
 
 
 class IngestRun(Base):

@@ -24,8 +24,9 @@ from registry import merkle
 from registry.canonical import float_text
 from registry.checkpoint import verify_checkpoint
 from registry.errors import CheckpointError, LedgerIntegrityError, VerificationError
-from registry.models import CheckpointRow, MerkleNode, VerdictRow
+from registry.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
 from registry.records import KNOWN_SCHEMAS, MIRRORED_FIELDS, canonical_bytes, format_time
+from registry.sighting_log import check_sighting_row, log_rows
 from registry.signing import Verifier
 
 
@@ -351,18 +352,20 @@ def _scan_rows(
     stored: list[_StoredLevel] = []
     aligned = True  # the stored tree still lines up with the rows read so far
     expected = 0
-    stmt = select(VerdictRow).order_by(VerdictRow.log_index).execution_options(yield_per=batch)
-    for row in session.scalars(stmt):
-        index = int(row.log_index)
+    for row in log_rows(session, batch):  # verdicts and signed sightings, in log order
+        index = int(row.log_index or 0)
         if index != expected:
             findings.add(_sequence_error(index, expected))
             aligned = False
         expected = max(expected, index + 1)
         try:
-            leaf = _check_content(row, verifier)
+            if isinstance(row, Sighting):
+                leaf = check_sighting_row(row, index, verifier)
+            else:
+                leaf = _check_content(row, verifier)
         except LedgerIntegrityError as exc:
             findings.add(exc)
-            leaf = merkle.leaf_hash(bytes(row.canonical))
+            leaf = merkle.leaf_hash(bytes(row.canonical or b""))
         session.expunge(row)
         if not aligned:
             continue

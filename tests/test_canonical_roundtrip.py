@@ -38,7 +38,7 @@ from registry.records import (
 )
 from registry.signing import Signer, Verifier
 from registry.verify import scan_ledger, verify_entry, verify_ledger
-from tests.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})

@@ -79,7 +79,8 @@ def test_ingest_show_verify_proof_rotate_tamper(env: dict[str, str], tmp_path: P
     assert [v["detector"] for v in shown["verdicts"]] == ["file-facts"]
 
     ok = json_lines(provreg(env, "verify", "--json").stdout)[0]
-    assert ok["ok"] and ok["tree_size"] == 6
+    assert ok["ok"] and ok["tree_size"] == 6 + 12  # verdicts, then a signed sighting per file
+    assert all(s["log_index"] >= 6 for s in shown["sightings"])
 
     bundle = tmp_path / "proof.json"
     provreg(env, "proof", "4", "--out", str(bundle))
@@ -97,7 +98,7 @@ def test_ingest_show_verify_proof_rotate_tamper(env: dict[str, str], tmp_path: P
     provreg(env, "ingest", str(tmp_path / "more"))
     keys = json_lines(provreg(env, "keys", "list", "--json").stdout)
     assert [k["active"] for k in keys] == [False, True] and keys[0]["key_id"] == old_key
-    assert json_lines(provreg(env, "verify", "--json").stdout)[0]["tree_size"] == 9
+    assert json_lines(provreg(env, "verify", "--json").stdout)[0]["tree_size"] == 18 + 3 + 3
 
     url = env["PROVREG_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:

@@ -167,8 +167,9 @@ def test_investigator_flow_in_chromium(served: tuple[str, Seeded, Path]) -> None
         archive.extractall(tmp / "bundle")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
     result = subprocess.run(
-        [sys.executable, "standalone_verify.py", "proofs"], cwd=tmp / "bundle", env=env,
+        [sys.executable, "standalone_verify.py", "."], cwd=tmp / "bundle", env=env,
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("OK ") == 3  # file-facts and two synthetic versions
+    # file-facts and two synthetic versions, and the asset's signed ingest sighting
+    assert result.stdout.count("OK   proofs/") == 4

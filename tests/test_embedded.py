@@ -28,4 +28,4 @@ def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:
     later = provreg(env, "verify", "--json")
     assert "first run" not in later.stderr
     report = json_lines(later.stdout)[0]
-    assert report["ok"] and report["tree_size"] == 3
+    assert report["ok"] and report["tree_size"] == 3 + 3  # 3 verdicts, 3 signed sightings

@@ -46,7 +46,7 @@ from registry.intake import (
     path_location,
     path_text,
 )
-from tests.copy_fixtures import copy_cli_env, save_image, textured
+from detectors.testing.copy_fixtures import copy_cli_env, save_image, textured
 from tests.test_cli import json_lines, provreg
 
 LIMITS = IntakeLimits()

@@ -69,7 +69,8 @@ def test_500_images_survive_a_killed_detector_worker(
         ).all()
         assert len(per_asset) == 500 and {n for _, n in per_asset} == {1}
         report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
-    assert report.tree_size == 500 and report.latest_checkpoint_size == 500
+    # 500 verdicts and a signed sighting per file
+    assert report.tree_size == 1000 and report.latest_checkpoint_size == 1000
 
     # A retried batch (the same files again) writes nothing new.
     again = list(ray_executor(registry, registry.detectors(["file-facts"]), files[:60],
@@ -130,7 +131,7 @@ def test_database_outage_mid_ingest_is_ridden_out(
     assert [o.path for o in outcomes] == [str(f) for f in files]
     with registry.sessions() as session:
         report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())
-        assert report.tree_size == 150
+        assert report.tree_size == 150 + 150  # verdicts and a signed sighting each
         assert session.scalar(select(func.count(func.distinct(VerdictRow.asset_sha256)))) == 150
 
 

@@ -20,7 +20,7 @@ from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from registry import __version__
 from registry.intake import IntakeResult, path_location
 from registry.ledger import Ledger, LedgerEntry
-from registry.models import Asset, IngestRun, Sighting
+from registry.models import Asset, IngestRun
 
 INTAKE_DETECTOR = "intake"
 
@@ -129,17 +129,17 @@ def write_batch(
                       "location": func.coalesce(Asset.location, stmt.excluded.location)},
             )
         )
-        session.execute(
-            pg_insert(Sighting),
-            [
-                {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
-                 "location": _location(r.path)}
-                for r in batch
-                if r.sha256
-            ],
-        )
     flat = [v for r, per_file in zip(batch, verdicts, strict=True) if r.sha256 for v in per_file]
     entries = ledger.append(session, flat, ingest_run_id=ingest_run_id)
+    ledger.record_sightings(  # signed log entries too, sequenced after the batch's verdicts
+        session,
+        [
+            {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
+             "location": _location(r.path)}
+            for r in batch
+            if r.sha256
+        ],
+    )
     outcomes = []
     cursor = 0
     for result, per_file in zip(batch, verdicts, strict=True):
