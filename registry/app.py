@@ -11,10 +11,11 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector
-from detectors.plugins import create_detectors
+from detectors.plugins import available_detectors, create_detectors
 from registry.checkpoint import vkey
 from registry.db import make_engine, resolve_database_url, upgrade_schema
 from registry.ledger import Ledger
+from registry.model_store.configure import add_models, default_names, store_for
 from registry.settings import Settings
 from registry.signing import KeyStore, Signer, Verifier
 
@@ -71,7 +72,10 @@ class Registry:
     def detectors(self, names: Sequence[str] | None = None) -> list[Detector]:
         """The configured detectors (or ``names``), with their options from settings."""
         wanted = list(names) if names else self.settings.detectors
-        return create_detectors(wanted, self.detector_options())
+        options = self.detector_options()
+        if wanted is None:  # every registered one, less learned ones without weights
+            wanted = default_names(available_detectors(), options)
+        return create_detectors(wanted, options)
 
     def detector_options(self) -> dict[str, dict[str, Any]]:
         """Options per detector from settings, plus registry defaults.
@@ -83,6 +87,7 @@ class Registry:
         options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
         options.setdefault("copy", {}).setdefault(
             "index_dir", str(self.settings.copy_index_dir))
+        add_models(options, available_detectors(), store_for(self.settings.home))
         return options
 
     def close(self) -> None:
