@@ -75,7 +75,9 @@ def test_a_blob_altered_after_add_is_refused_at_load(tmp_path: Path) -> None:
     _, spec = _store_and_spec(tmp_path, _npr_file(tmp_path))
     blob = Path(spec.path)
     os.chmod(blob, 0o644)
-    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
     with pytest.raises(ModelChecksumError, match="pins"):
         load_runner(spec)
     assert _detector_error(spec)["exception"] == "ModelChecksumError"

@@ -46,7 +46,7 @@ UPSAMPLERS = ("nearest", "bilinear", "transposed", "pixelshuffle")
 AE_CONFIG: dict[str, Any] = {
     "in_channels": 3, "out_channels": 3, "latent_channels": 4,
     "down_block_types": ["DownEncoderBlock2D"] * 3, "up_block_types": ["UpDecoderBlock2D"] * 3,
-    "block_out_channels": [16, 32, 32], "layers_per_block": 1, "norm_num_groups": 8,
+    "block_out_channels": [8, 16, 16], "layers_per_block": 1, "norm_num_groups": 4,
     "sample_size": 64,
 }
 
@@ -99,7 +99,7 @@ class Upsampler(nn.Module):
     """A stand-in generator: 4x down-sampled image in, full-size image out, through two x2
     up-sampling stages of the given kind."""
 
-    def __init__(self, kind: str, width: int = 16) -> None:
+    def __init__(self, kind: str, width: int = 8) -> None:
         super().__init__()
         self.kind = kind
         self.head = nn.Conv2d(3, width, 3, 1, 1)
@@ -134,14 +134,14 @@ def _crops(images: Sequence[Pixels], size: int, count: int,
     return out
 
 
-def train_upsampler(kind: str, seed: int, images: Sequence[Pixels], steps: int = 80) -> Upsampler:
-    """Train a generator of ``kind`` briefly to rebuild 64x64 crops from 16x16 versions."""
+def train_upsampler(kind: str, seed: int, images: Sequence[Pixels], steps: int = 40) -> Upsampler:
+    """Train a generator of ``kind`` briefly to rebuild 48x48 crops from 12x12 versions."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = Upsampler(kind)
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(steps):
-        target = to_tensor(_crops(images, 64, 16, rng))
+        target = to_tensor(_crops(images, 48, 8, rng))
         loss = F.l1_loss(model(F.avg_pool2d(target, 4)), target)
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
@@ -150,7 +150,7 @@ def train_upsampler(kind: str, seed: int, images: Sequence[Pixels], steps: int =
 
 
 def generate_fakes(images: Sequence[Pixels], seeds: Sequence[int] = (0, 1),
-                   kinds: Sequence[str] = UPSAMPLERS, steps: int = 80) -> list[Pixels]:
+                   kinds: Sequence[str] = UPSAMPLERS, steps: int = 40) -> list[Pixels]:
     """One fake per input image, generators taken in turn (every kind x seed)."""
     generators = [train_upsampler(k, s, images, steps) for k in kinds for s in seeds]
     out: list[Pixels] = []
@@ -161,8 +161,8 @@ def generate_fakes(images: Sequence[Pixels], seeds: Sequence[int] = (0, 1),
     return out
 
 
-def train_autoencoder(images: Sequence[Pixels], seed: int = 0, steps: int = 150) -> nn.Module:
-    """A tiny diffusers AutoencoderKL trained briefly (L1 + a small KL term) on 64x64 crops."""
+def train_autoencoder(images: Sequence[Pixels], seed: int = 0, steps: int = 60) -> nn.Module:
+    """A tiny diffusers AutoencoderKL trained briefly (L1 + a small KL term) on 48x48 crops."""
     from diffusers import AutoencoderKL
 
     torch.manual_seed(seed)
@@ -171,7 +171,7 @@ def train_autoencoder(images: Sequence[Pixels], seed: int = 0, steps: int = 150)
     model: Any = factory(**AE_CONFIG)
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(steps):
-        x = to_tensor(_crops(images, 64, 8, rng))
+        x = to_tensor(_crops(images, 48, 4, rng))
         posterior = model.encode(x).latent_dist
         y = model.decode(posterior.sample()).sample
         loss = F.l1_loss(y, x) + 1e-6 * posterior.kl().mean()
@@ -230,11 +230,14 @@ def build(out: Path, *, patch: int = 96, stride: int = 48, limit: int | None = N
     if limit is not None:
         reals = reals[:limit]
     counts = {"real": len(write_set(out / "real", reals, "real", seed))}
+    log(f"{counts['real']} real tiles")
     counts["fake"] = len(write_set(out / "fake", generate_fakes(reals), "fake", seed + 1))
+    log("fakes written")
     if laundering:
         from safetensors.torch import save_file
 
         model = train_autoencoder(reals, seed)
+        log("autoencoder trained")
         save_file(model.state_dict(), str(out / "autoencoder.safetensors"))
         (out / "autoencoder.json").write_text(json.dumps(AE_CONFIG, indent=2))
         half = len(reals) // 2
@@ -244,6 +247,14 @@ def build(out: Path, *, patch: int = 96, stride: int = 48, limit: int | None = N
                                             synthesise(model, reals[half:], len(reals) - half),
                                             "synthetic", seed + 3))
     return counts
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    import sys
+    import time
+
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def iter_images(folder: Path) -> Iterator[Path]:
@@ -259,8 +270,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--limit", type=int, default=None, help="at most this many real tiles")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     print(json.dumps(build(args.out, limit=args.limit, seed=args.seed)))
 
 
