@@ -68,6 +68,7 @@ class LaunderingDetector(LearnedDetector[Patches]):
         self.mean, self.std = spec.mean, spec.std
         self.max_patches = int(self.options.get("max_patches", 64))
         self.batch_size = int(self.options.get("batch_size", 256))
+        self.ae_batch = int(self.options.get("autoencoder_batch_size", 8))
         self.recon_side = int(self.options.get("recon_side", RECON_SIDE)) // 8 * 8
 
     def prepare(self, sample: Sample) -> Patches:
@@ -107,26 +108,36 @@ class LaunderingDetector(LearnedDetector[Patches]):
         bounds = np.cumsum([0, *(len(p.patches) for p in prepared)])
         return [probs[a:b] for a, b in itertools.pairwise(bounds)]
 
-    def distances(self, recon: npt.NDArray[np.float32]) -> dict[str, float]:
-        """Mean absolute reconstruction error (in [0, 1] pixel units) per autoencoder."""
+    def distances(self, prepared: Sequence[Patches]) -> list[dict[str, float]]:
+        """Mean absolute reconstruction error (in [0, 1] pixel units) per image and
+        autoencoder; crops of one size go through the autoencoder together."""
         import torch
 
-        out: dict[str, float] = {}
+        out: list[dict[str, float]] = [{} for _ in prepared]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, prep in enumerate(prepared):
+            by_shape.setdefault(prep.recon.shape, []).append(index)
         for name, runner in self.autoencoders:
-            x = torch.from_numpy(recon[None]).to(runner.device)
-            with torch.inference_mode():
-                model: Any = runner.module
-                latent = model.encode(x).latent_dist.mode()
-                y = model.decode(latent).sample.clamp(-1, 1)
-            out[name] = round(float((x - y).abs().mean()) / 2.0, 6)
+            model: Any = runner.module
+            for indices in by_shape.values():
+                for start in range(0, len(indices), self.ae_batch):
+                    chunk = indices[start:start + self.ae_batch]
+                    x = torch.from_numpy(np.stack([prepared[i].recon for i in chunk]))
+                    x = x.to(runner.device)
+                    with torch.inference_mode():  # float32: the SD VAE overflows in float16
+                        y = model.decode(model.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+                    errors = (x - y).abs().mean(dim=(1, 2, 3)).cpu().numpy() / 2.0
+                    for i, error in zip(chunk, errors, strict=True):
+                        out[i][name] = round(float(error), 6)
         return out
 
     def judge(self, samples: Sequence[Sample], prepared: Sequence[Patches]) -> list[Verdict]:
         from detectors.learned.calibration import Calibration
 
         verdicts = []
-        for sample, prep, probs in zip(samples, prepared, self.probabilities(prepared),
-                                       strict=True):
+        all_distances = self.distances(prepared) if self.autoencoders else [{}] * len(prepared)
+        for sample, prep, probs, distances in zip(samples, prepared, self.probabilities(prepared),
+                                                  all_distances, strict=True):
             mean = probs.mean(axis=0)
             score = float(1.0 - mean[0])
             anomaly = cast(JSONValue, (1.0 - probs[:, 0]).reshape(prep.grid).round(3).tolist())
@@ -141,7 +152,6 @@ class LaunderingDetector(LearnedDetector[Patches]):
                 evidence["padded"] = {"original_size": list(prep.original_size),
                                       "reason": "smaller than a patch; padded with the mean colour"}
             if self.autoencoders:
-                distances = self.distances(prep.recon)
                 report: dict[str, JSONValue] = {}
                 for name, distance in distances.items():
                     row: dict[str, JSONValue] = {"distance": distance}

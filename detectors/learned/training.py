@@ -121,7 +121,7 @@ def fit(model: nn.Module, classes: Sequence[Sequence[Pixels]], *, size: int,
         loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     model.eval()
     return losses
 
