@@ -90,7 +90,7 @@ def case(name: str, store: ModelStore, tmp: Path) -> Callable[[dict[str, Any]], 
                       kind="autoencoder", architecture="autoencoder_kl", config=SD_VAE)
             card["autoencoders"] = ["sd-vae"]
         store.add(name, store.blob_path(store.get("patchnet").sha256), kind="laundering",
-                  architecture="laundering_patchnet", card=card)
+                  fmt="safetensors", architecture="laundering_patchnet", card=card)
 
         return lambda o: LaunderingDetector({"model": store.resolve(name).to_options(),
                                              "recon_side": 512, **o})

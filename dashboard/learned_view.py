@@ -55,8 +55,8 @@ def render_learned(evidence: Mapping[str, Any]) -> None:
     """Draw what learned detectors add to their evidence (nothing for other detectors)."""
     grid = anomaly_grid(evidence)
     if grid is not None:
-        st.image(anomaly_png(grid), caption="Anomaly map: per-patch probability of not "
-                                            "pristine (blue 0 → yellow 1)")
+        st.caption("Anomaly map: per-patch probability of not pristine (blue 0 → yellow 1)")
+        st.image(anomaly_png(grid))
     autoencoders = evidence.get("autoencoders")
     if isinstance(autoencoders, Mapping) and autoencoders:
         rows = [{"autoencoder": str(name)[:200],
