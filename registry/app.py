@@ -87,7 +87,7 @@ class Registry:
         options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
         options.setdefault("copy", {}).setdefault(
             "index_dir", str(self.settings.copy_index_dir))
-        add_models(options, available_detectors(), store_for(self.settings.home))
+        add_models(options, available_detectors, store_for(self.settings.home))
         return options
 
     def close(self) -> None:

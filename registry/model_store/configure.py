@@ -11,7 +11,7 @@ default detector set with a logged reason; named explicitly, it runs and answers
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from detectors.base import Detector
@@ -29,22 +29,31 @@ def store_for(home: Any) -> ModelStore:
 
 
 def add_models(
-    options: dict[str, dict[str, Any]], classes: Mapping[str, type[Detector]], store: ModelStore,
+    options: dict[str, dict[str, Any]], classes: Callable[[], Mapping[str, type[Detector]]],
+    store: ModelStore,
 ) -> None:
-    """Put the resolved model of each learned detector into ``options`` (in place)."""
-    for name, cls in classes.items():
+    """Put the resolved model of each learned detector into ``options`` (in place).
+
+    ``classes`` is called (importing every registered detector) only when the store has
+    entries: with an empty store there is nothing to resolve and nothing is imported.
+    """
+    named = any(isinstance(o.get("model"), str) for o in options.values())
+    if not named and not store.entries():
+        return
+    for name, cls in classes().items():
         if not issubclass(cls, LearnedDetector):
             continue
-        mine = options.setdefault(name, {})
+        mine = dict(options.get(name, {}))
         chosen = mine.get("model")
         if isinstance(chosen, Mapping):
             continue  # already a resolved spec (tests, or a caller that resolved it)
         if chosen:
             mine["model"] = store.resolve(str(chosen)).to_options()
-            continue
-        entry = store.latest(cls.model_kind)
-        if entry is not None:
+        elif (entry := store.latest(cls.model_kind)) is not None:
             mine["model"] = store.resolve(entry.name).to_options()
+        else:
+            continue
+        options[name] = mine
 
 
 def default_names(
