@@ -92,3 +92,30 @@ def test_train_command_writes_the_store(provreg_env: dict[str, str], tmp_path: P
     listed = json_lines(provreg(provreg_env, "models", "list", "--json").stdout)
     assert [m["name"] for m in listed] == ["cli-npr"]
     assert listed[0]["sha256"] == report["sha256"]
+
+
+def test_linear_probe_trains_on_a_frozen_backbone(tmp_path: Path) -> None:
+    import torch
+
+    from detectors.learned.archs import build
+    from detectors.synthetic.train import train_synthetic
+    from registry.model_store import ModelStore
+    from tests.test_learned_loaders import TINY_CLIP
+
+    torch.manual_seed(0)
+    torch.save({f"visual.{k}": v for k, v in build("clip_vit", TINY_CLIP).state_dict().items()},
+               tmp_path / "clip.pt")
+    store = ModelStore(tmp_path / "models")
+    store.add("clip-tiny", tmp_path / "clip.pt", kind="backbone", architecture="clip_vit",
+              config=TINY_CLIP, card={"preprocess": {"input_size": 32}})
+    data = learned_fixtures.dataset()
+    result = train_synthetic(data / "real", data / "fake", "probe", steps=20, device="cpu",
+                             backbone=store.resolve("clip-tiny"))
+    assert result.architecture == "linear_probe" and result.config == {"features": 16}
+    assert result.card["method"] == "probe" and result.card["backbone"] == "clip-tiny"
+    assert 0.0 <= result.metrics["auroc"] <= 1.0
+    entry = store.add("probe", result.path, kind="synthetic", fmt="safetensors",
+                      architecture=result.architecture, config=result.config, card=result.card)
+    detector = SyntheticDetector({"model": store.resolve(entry.name).to_options()})
+    (verdict,) = detector.detect_batch(held_out("real", 1, 0))
+    assert verdict.error is None and verdict.p_value is not None
