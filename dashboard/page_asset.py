@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.evidence_view import render_evidence
+from dashboard.learned_view import render_learned
 from dashboard.media import asset_preview
 from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_identity
 from dashboard.untrusted import ident, show, table
@@ -135,6 +136,7 @@ def _verdict_card(v: VerdictRow, check: EntryCheck | None) -> None:
         show(v.error)
     with st.expander("Evidence", expanded=v.positive):
         render_evidence(v.evidence or {}, v.p_value)
+        render_learned(v.evidence or {})
 
 
 def _sightings(story: AssetStory) -> None:

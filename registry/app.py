@@ -11,10 +11,11 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector
-from detectors.plugins import create_detectors
+from detectors.plugins import available_detectors, create_detectors
 from registry.checkpoint import vkey
 from registry.db import make_engine, resolve_database_url, upgrade_schema
 from registry.ledger import Ledger
+from registry.model_store.configure import add_models, default_names, store_for
 from registry.settings import Settings
 from registry.signing import KeyStore, Signer, Verifier
 from registry.watermark_keys import watermark_options
@@ -76,7 +77,10 @@ class Registry:
         earlier bank operation could not save it), the index is rebuilt from PostgreSQL
         first (:func:`registry.bank_ops.catch_up`)."""
         wanted = list(names) if names else self.settings.detectors
-        detectors = create_detectors(wanted, self.detector_options())
+        options = self.detector_options()
+        if wanted is None:  # every registered one, less learned ones without weights
+            wanted = default_names(available_detectors(), options)
+        detectors = create_detectors(wanted, options)
         if any(detector.name == "copy" for detector in detectors):
             from registry.bank_ops import catch_up  # bank_ops imports this module
 
@@ -102,6 +106,7 @@ class Registry:
                 if key in marks:
                     mark_options[key] = [*mark_options.get(key, []), *marks[key]]
             mark_options.setdefault("decoder_store", marks["decoder_store"])
+        add_models(options, available_detectors, store_for(self.settings.home))
         return options
 
     def close(self) -> None:

@@ -58,6 +58,8 @@ SUMMARIES = {
            "start-up).",
     "watermark": "Watermark marks (secret payloads) and learned decoders the detector looks "
                  "for.",
+    "models": "The weight store for learned detectors ($PROVREG_HOME/models).",
+    "train": "Train learned detectors on labelled folders and store them with a model card.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 

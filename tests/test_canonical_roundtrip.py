@@ -37,8 +37,8 @@ from registry.records import (
     json_safe,
 )
 from registry.signing import Signer, Verifier
-from registry.verify import scan_ledger, verify_entry, verify_ledger
 from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
+from registry.verify import scan_ledger, verify_entry, verify_ledger
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})

@@ -36,6 +36,7 @@ from bench.hostile_corpus import (
 )
 from detectors.base import Detector, Sample, Verdict
 from detectors.file_facts import FileFactsDetector
+from detectors.testing.copy_fixtures import copy_cli_env, save_image, textured
 from registry.intake import (
     IntakeLimits,
     intake_batches,
@@ -46,7 +47,6 @@ from registry.intake import (
     path_location,
     path_text,
 )
-from detectors.testing.copy_fixtures import copy_cli_env, save_image, textured
 from tests.test_cli import json_lines, provreg
 
 LIMITS = IntakeLimits()

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.checkpoint import vkey
 from registry.ledger import Ledger
 from registry.signing import KeyStore, Signer
-from registry.verify import verify_ledger
 from registry.testing.ledger_helpers import seed, synthetic_verdicts
+from registry.verify import verify_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 ORIGIN = "provreg.local/log"  # the settings' default origin

@@ -20,9 +20,9 @@ from registry.models import Sighting
 from registry.proofs import inclusion_bundle
 from registry.sighting_log import legacy_sightings
 from registry.signing import Signer, Verifier
+from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.verify import verify_ledger
 from tests.conftest import PostgresAdmin
-from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})

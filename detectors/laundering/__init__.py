@@ -1,0 +1,1 @@
+"""Stable-Diffusion laundering detection (see detector.py)."""

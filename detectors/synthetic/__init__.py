@@ -1,0 +1,1 @@
+"""Synthetic-image detection from learned models in the store (see detector.py)."""
