@@ -43,6 +43,7 @@ from typing import Any
 
 from detectors.base import JSONValue, Verdict
 from registry.canonical import canonicalize, float_text
+from registry.errors import LedgerIntegrityError
 
 RECORD_SCHEMA = "provreg.verdict/v2"
 #: Every record schema verify accepts (older entries stay verifiable).
@@ -186,3 +187,29 @@ def without_nul(value: JSONValue) -> JSONValue:
 def canonical_bytes(record: Mapping[str, JSONValue]) -> bytes:
     """RFC 8785 canonical JSON of ``record``."""
     return canonicalize(record)
+
+
+def signed_record(canonical: bytes, index: int, key_id: str | None, what: str) -> dict[str, Any]:
+    """Parse a log entry's signed bytes and check what every entry shares: strict JSON in
+    RFC 8785 form, signed for ``index`` under ``key_id``. ``what`` names the entry in errors.
+
+    Raises :class:`~registry.errors.LedgerIntegrityError` on the first difference.
+    """
+    import json
+
+    try:
+        record = json.loads(canonical)
+        recanonical = canonical_bytes(record)
+    except (ValueError, TypeError) as exc:
+        raise LedgerIntegrityError(index, f"signed bytes are not valid JSON: {exc}") from exc
+    if recanonical != canonical:
+        raise LedgerIntegrityError(index, "signed bytes are not in RFC 8785 canonical form")
+    if not isinstance(record, dict):
+        raise LedgerIntegrityError(index, f"entry is not a signed {what}")
+    if record.get("log_index") != index:
+        raise LedgerIntegrityError(
+            index, f"entry was signed for log index {record.get('log_index')}"
+        )
+    if record.get("key_id") != key_id:
+        raise LedgerIntegrityError(index, f"key id column differs from the signed {what}")
+    return record

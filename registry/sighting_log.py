@@ -20,7 +20,6 @@ and the signed bytes say the same thing.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Session
 from registry import merkle
 from registry.errors import LedgerIntegrityError, VerificationError
 from registry.models import Sighting, VerdictRow
-from registry.records import canonical_bytes, format_time
+from registry.records import canonical_bytes, format_time, signed_record
 from registry.signing import Verifier
 
 SIGHTING_SCHEMA = "provreg.sighting/v1"
@@ -85,21 +84,9 @@ def check_sighting_row(row: Sighting, expected_index: int, verifier: Verifier) -
     if row.canonical is None or row.signature is None or row.key_id is None:
         raise LedgerIntegrityError(index, "signed sighting lost its signed bytes or signature")
     canonical = bytes(row.canonical)
-    try:
-        record = json.loads(canonical)
-        recanonical = canonical_bytes(record)
-    except (ValueError, TypeError) as exc:
-        raise LedgerIntegrityError(index, f"signed bytes are not valid JSON: {exc}") from exc
-    if recanonical != canonical:
-        raise LedgerIntegrityError(index, "signed bytes are not in RFC 8785 canonical form")
-    if not isinstance(record, dict) or record.get("schema") != SIGHTING_SCHEMA:
+    record = signed_record(canonical, index, row.key_id, "sighting")
+    if record.get("schema") != SIGHTING_SCHEMA:
         raise LedgerIntegrityError(index, "entry is not a signed sighting record")
-    if record.get("log_index") != index:
-        raise LedgerIntegrityError(
-            index, f"entry was signed for log index {record.get('log_index')}"
-        )
-    if record.get("key_id") != row.key_id:
-        raise LedgerIntegrityError(index, "key id column differs from the signed sighting")
     for name in SIGHTING_FIELDS:
         if record.get(name) != getattr(row, name):
             raise LedgerIntegrityError(

@@ -11,7 +11,6 @@ diverging from a signed checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,12 @@ from registry.canonical import float_text
 from registry.checkpoint import verify_checkpoint
 from registry.errors import CheckpointError, LedgerIntegrityError, VerificationError
 from registry.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
-from registry.records import KNOWN_SCHEMAS, MIRRORED_FIELDS, canonical_bytes, format_time
+from registry.records import (
+    KNOWN_SCHEMAS,
+    MIRRORED_FIELDS,
+    format_time,
+    signed_record,
+)
 from registry.sighting_log import check_sighting_row, log_rows
 from registry.signing import Verifier
 
@@ -64,19 +68,7 @@ def _check_content(row: VerdictRow, verifier: Verifier) -> bytes:
     """Check one row against its own signed bytes; return its leaf hash."""
     index = int(row.log_index)
     canonical = bytes(row.canonical)
-    try:
-        record = json.loads(canonical)
-        recanonical = canonical_bytes(record)
-    except (ValueError, TypeError) as exc:
-        raise LedgerIntegrityError(index, f"signed bytes are not valid JSON: {exc}") from exc
-    if recanonical != canonical:
-        raise LedgerIntegrityError(index, "signed bytes are not in RFC 8785 canonical form")
-    if record.get("log_index") != index:
-        raise LedgerIntegrityError(
-            index, f"entry was signed for log index {record.get('log_index')}"
-        )
-    if record.get("key_id") != row.key_id:
-        raise LedgerIntegrityError(index, "key id column differs from the signed record")
+    record = signed_record(canonical, index, row.key_id, "record")
     if record.get("schema") not in KNOWN_SCHEMAS:
         raise LedgerIntegrityError(index, f"unknown record schema {record.get('schema')!r}")
     for name in MIRRORED_FIELDS:
