@@ -15,17 +15,35 @@ Verdict conventions shared by every detector:
 - ``p_value`` is the probability of a result at least this strong by chance, where the
   detector can state one; otherwise ``None``.
 
-Time budget: each :meth:`Detector.detect_one` call has a wall-clock budget (the
-``time_budget_s`` option, default :data:`DEFAULT_TIME_BUDGET_S`; ``0`` turns it off, e.g. in
-``config.toml`` as ``[detector_options.c2pa] time_budget_s = 20``). Past it, the sample gets
-a ``timeout`` error verdict naming the detector and the budget, and the batch goes on.
+Budgets: each :meth:`Detector.detect_one` call has a wall-clock budget (the
+``time_budget_s`` option, default :data:`DEFAULT_TIME_BUDGET_S`) and a CPU-time budget (the
+``cpu_budget_s`` option, default :data:`DEFAULT_CPU_BUDGET_S`); ``0`` turns either off, e.g.
+in ``config.toml`` as ``[detector_options.c2pa] time_budget_s = 20`` and ``cpu_budget_s =
+10``. Past either, the sample gets a ``timeout`` error verdict whose evidence names the
+detector, which budget fired (``budget``: ``"cpu"`` or ``"wall"``) and its value
+(``budget_s``), and the batch goes on.
+
+Which one fires when: the CPU budget counts only the CPU time the call's own thread used,
+so it is the fair one on a loaded machine, where wall time inflates (waiting for a core, for
+the GIL, for I/O) and CPU time does not: a call that computes too long is stopped by the CPU
+budget after the same work however busy the machine is. The wall-clock budget catches what
+burns no CPU on that thread: a call blocked on I/O or a lock, sleeping, or waiting on native
+code that runs on *other* threads (torch intra-op pools, BLAS, ONNX Runtime workers), whose CPU
+a per-thread clock does not count. So the wall budget should stay above the CPU budget by
+the slack a loaded machine needs. The CPU clock is the thread's own
+(``time.pthread_getcpuclockid`` + ``time.clock_gettime``, Linux and most Unix); where that is
+unavailable only the wall-clock budget is enforced and ``cpu_budget_s`` is ignored
+(:data:`CPU_BUDGET_SUPPORTED` says which).
+
 Mechanism, and why: detectors are plain Python and C/Rust calls, and a thread cannot be
 killed, while a subprocess per call would copy every decoded image across a pipe. So each
-call runs on a worker thread that the caller waits on with a timeout; on a timeout the
-thread is abandoned (it is a daemon and finishes its call in the background) and a fresh
-one takes the next sample. The abandoned call still costs CPU until it returns; the caps
-intake and the detectors put on their parsing walks (registry/media_structure.py,
-detectors/c2pa_detector.py) keep that finite and linear. A detector that overrides
+call runs on a worker thread that the caller waits on, in slices of :data:`_POLL_S`, reading
+the worker's CPU clock after each slice; over a budget the thread is abandoned (it is a daemon
+and finishes its call in the background) and a fresh one takes the next sample. The abandoned
+call still costs CPU until it returns; the caps intake and the detectors put on their parsing
+walks (registry/media_structure.py, detectors/c2pa_detector.py) keep that finite and linear.
+A single C call that holds the GIL throughout cannot be interrupted by either budget until it
+returns (the waiting caller needs the GIL too). A detector that overrides
 :meth:`detect_batch` (real batching on a model) is not budgeted this way.
 """
 
@@ -36,7 +54,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -49,7 +67,15 @@ NOT_FOUND = "not-found"
 ERROR_LABEL = "error"
 #: Wall-clock seconds one ``detect_one`` call may take (see the module docstring).
 DEFAULT_TIME_BUDGET_S = 10.0
+#: CPU seconds the calling thread of one ``detect_one`` call may use (see the module docstring).
+DEFAULT_CPU_BUDGET_S = 5.0
 TIMEOUT_REASON = "timeout"
+#: Options every detector takes (a detector that rejects unknown options must allow these).
+BASE_OPTIONS = frozenset({"time_budget_s", "cpu_budget_s"})
+#: Whether this platform has per-thread CPU clocks, i.e. whether ``cpu_budget_s`` is enforced.
+CPU_BUDGET_SUPPORTED = hasattr(time, "pthread_getcpuclockid") and hasattr(time, "clock_gettime")
+#: Seconds between two looks at a running call's CPU clock.
+_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -118,8 +144,8 @@ class Detector(ABC):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Mapping[str, Any] = dict(options or {})
         self._loaded = False
-        budget = self.options.get("time_budget_s", DEFAULT_TIME_BUDGET_S)
-        self.time_budget_s = float(budget) if budget else 0.0
+        self.time_budget_s = _budget(self.options, "time_budget_s", DEFAULT_TIME_BUDGET_S)
+        self.cpu_budget_s = _budget(self.options, "cpu_budget_s", DEFAULT_CPU_BUDGET_S)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -171,7 +197,8 @@ class Detector(ABC):
         return verdicts
 
     def _budgeted(self, sample: Sample) -> Verdict:
-        if self.time_budget_s <= 0:
+        cpu_budget = self.cpu_budget_s if CPU_BUDGET_SUPPORTED else 0.0
+        if self.time_budget_s <= 0 and cpu_budget <= 0:
             return self.detect_one(sample)
         # One runner per calling thread, so concurrent callers never share one.
         runners: dict[int, _Runner] = self.__dict__.setdefault("_runners", {})
@@ -179,13 +206,15 @@ class Detector(ABC):
         runner = runners.get(caller)
         if runner is None:
             runner = runners[caller] = _Runner(self.name)
-        outcome = runner.run(self.detect_one, sample, self.time_budget_s)
-        if outcome is None:  # over budget: that thread is abandoned, a new one takes over
+        outcome = runner.run(self.detect_one, sample, self.time_budget_s, cpu_budget)
+        if isinstance(outcome, _Overrun):  # that thread is abandoned, a new one takes over
             del runners[caller]
+            spent = "CPU time" if outcome.kind == "cpu" else "wall-clock time"
             return self.error(sample, TIMEOUT_REASON, {
                 "detector": self.name,
-                "budget_s": self.time_budget_s,
-                "detail": f"{self.name} took longer than {self.time_budget_s:g} s "
+                "budget": outcome.kind,
+                "budget_s": outcome.budget_s,
+                "detail": f"{self.name} used more than {outcome.budget_s:g} s of {spent} "
                           "on this file; abandoned",
             })
         if isinstance(outcome, BaseException):
@@ -248,6 +277,18 @@ def _with_elapsed(verdict: Verdict, elapsed_ms: float) -> Verdict:
     return replace(verdict, elapsed_ms=round(elapsed_ms, 3))
 
 
+def _budget(options: Mapping[str, Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    return float(value) if value else 0.0
+
+
+class _Overrun(NamedTuple):
+    """A call went past a budget: which one (``"cpu"`` or ``"wall"``) and its seconds."""
+
+    kind: str
+    budget_s: float
+
+
 class _Runner:
     """One daemon thread that runs detector calls handed to it, one at a time."""
 
@@ -258,18 +299,54 @@ class _Runner:
         self._done = threading.Event()
         thread = threading.Thread(target=self._loop, name=f"detector-{name}", daemon=True)
         thread.start()
+        self._clock: int | None = None
+        if CPU_BUDGET_SUPPORTED and thread.ident is not None:
+            try:
+                self._clock = time.pthread_getcpuclockid(thread.ident)
+            except OSError:
+                self._clock = None
 
     def run(
-        self, call: Any, sample: Sample, timeout: float
-    ) -> Verdict | BaseException | None:
-        """``call(sample)``'s verdict or exception; ``None`` if it took over ``timeout``."""
+        self, call: Any, sample: Sample, wall_s: float, cpu_s: float
+    ) -> Verdict | BaseException | _Overrun:
+        """``call(sample)``'s verdict or exception, or the budget it went past (``0``: none).
+
+        The worker sits idle on its semaphore between calls, so its CPU clock read just
+        before the hand-over is the call's starting point.
+        """
+        watch_cpu = cpu_s > 0 and self._clock is not None
         self._done.clear()
         self._job = (call, sample)
+        cpu_start = self._cpu_time() if watch_cpu else 0.0
+        deadline = time.monotonic() + wall_s if wall_s > 0 else None
         self._ready.release()
-        if not self._done.wait(timeout):
-            return None
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            wait = _POLL_S if watch_cpu else left
+            if left is not None and wait is not None:
+                wait = min(wait, max(left, 0.0))
+            if self._done.wait(wait):
+                break
+            overrun = None
+            if deadline is not None and time.monotonic() >= deadline:
+                overrun = _Overrun("wall", wall_s)
+            elif watch_cpu and self._cpu_time() - cpu_start >= cpu_s:
+                overrun = _Overrun("cpu", cpu_s)
+            if overrun is not None and not self._done.is_set():
+                return overrun
         result, self._result = self._result, None
+        if result is None:
+            raise TypeError("detect_one returned no verdict")
         return result
+
+    def _cpu_time(self) -> float:
+        """CPU seconds the worker thread has used; 0 if its clock cannot be read."""
+        if self._clock is None:
+            return 0.0
+        try:
+            return time.clock_gettime(self._clock)
+        except OSError:  # the thread is gone (interpreter shutdown)
+            return 0.0
 
     def _loop(self) -> None:
         while True:

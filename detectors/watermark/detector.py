@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from detectors.base import Detector, JSONValue, Resources, Sample, Verdict
+from detectors.base import BASE_OPTIONS, Detector, JSONValue, Resources, Sample, Verdict
 from detectors.watermark.decode import (
     MIN_PIXELS,
     ORDERS,
@@ -64,7 +64,7 @@ STATISTICS = ("soft", "hard")
 LEARNED_RESOURCES = Resources(num_cpus=1.0, num_gpus=0.25, memory_mb=1536)
 """What one instance asks for when a learned decoder is configured."""
 _CODE_VERSION = "2.0.0"
-_OPTIONS = frozenset({
+_OPTIONS = BASE_OPTIONS | frozenset({
     "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders", "decoder_store",
 })
 
