@@ -19,6 +19,8 @@ config.toml example::
 
     [detector_options.watermark]
     fpr_target = 1e-6
+    time_budget_s = 10       # every detector: wall-clock and CPU seconds per file (0: off)
+    cpu_budget_s = 5
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,9 @@ from detectors.base import (
     Sample,
     Verdict,
 )
+from detectors.plugins import create_detectors, registered_entry_points
 from detectors.watermark.detector import WatermarkDetector
+from registry.settings import Settings
 
 needs_cpu_clock = pytest.mark.skipif(
     not CPU_BUDGET_SUPPORTED, reason="no per-thread CPU clock on this platform"
@@ -84,3 +87,16 @@ def test_budget_options_default_and_turn_off() -> None:
 def test_detectors_with_strict_options_accept_the_budgets() -> None:
     detector = WatermarkDetector({"cpu_budget_s": 2, "time_budget_s": 20})
     assert (detector.cpu_budget_s, detector.time_budget_s) == (2.0, 20.0)
+
+
+def test_every_registered_detector_takes_the_budgets_from_config_toml(tmp_path: Path) -> None:
+    names = list(registered_entry_points())
+    tables = "".join(
+        f'[detector_options."{name}"]\ncpu_budget_s = 0.5\ntime_budget_s = 3\n' for name in names
+    )
+    (tmp_path / "config.toml").write_text(tables)
+    settings = Settings.from_env({"PROVREG_HOME": str(tmp_path)})
+    detectors = create_detectors(names, settings.detector_options)
+    assert [(d.name, d.cpu_budget_s, d.time_budget_s) for d in detectors] == [
+        (name, 0.5, 3.0) for name in names
+    ]
