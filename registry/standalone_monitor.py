@@ -227,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("prefix", help="published directory or http(s):// prefix")
     parser.add_argument("--log-key", required=True, type=sv._parse_log_key,
-                        help="the log's checkpoint key: NAME=BASE64")
+                        help="the log's checkpoint key: NAME=PUBLIC_KEY (hex or base64)")
     parser.add_argument("--state", type=Path, default=Path("monitor_state.json"),
                         help="where the last accepted checkpoint is kept")
     args = parser.parse_args(argv)
-    name, key = args.log_key
+    name, key, _encoding = args.log_key
     try:
         for line in monitor(Source(args.prefix), name, key, args.state):
             print(f"OK   {line}")

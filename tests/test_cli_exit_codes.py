@@ -144,7 +144,8 @@ def test_proof_outside_the_log_is_not_a_verification_failure(
 ) -> None:
     assert provreg(env, "ingest", str(image)).returncode == 0
     result = provreg(env, "proof", "999999")
-    assert_typed_error(result, 2, "log index 999999 is not in the log (size 1)", "provreg verify")
+    # One verdict (file-facts) and its signed sighting: two log entries.
+    assert_typed_error(result, 2, "log index 999999 is not in the log (size 2)", "provreg verify")
     assert "verification failed" not in result.stderr
 
 

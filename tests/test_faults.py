@@ -108,7 +108,7 @@ def test_inline_ingest_survives_a_dropped_connection(
         assert len(batches) == 4  # three batches, the second written twice
         assert sorted(o.path or "" for o in outcomes) == sorted(str(p) for p in files)
         assert all(o.status == "ok" for o in outcomes)
-        assert _verify(registry) == 12
+        assert _verify(registry) == 12 + 12  # 12 verdicts and their 12 signed sightings
         with registry.sessions() as session:
             run = session.scalars(select(IngestRun)).one()
             assert (run.status, run.files_ok, run.verdicts_written) == ("finished", 12, 12)
@@ -177,7 +177,11 @@ def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
         with registry.sessions() as session:
             (run_id,) = session.scalars(select(IngestRun.id)).all()
             judged = session.scalar(select(func.count()).select_from(VerdictRow))
+            signed_sightings = session.scalar(
+                select(func.count()).select_from(Sighting).where(Sighting.log_index.is_not(None))
+            )
         assert judged is not None and 40 <= judged < 300
+        log_size_at_kill = judged + (signed_sightings or 0)  # verdicts and signed sightings
         deadline = time.monotonic() + 30  # the server notices the closed connection
         while _status(env)[run_id] != INTERRUPTED and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -190,7 +194,8 @@ def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
         # A line for every file: those judged before the kill replayed from the ledger (even
         # the batch committed but never printed), the rest judged now, each exactly once.
         assert sorted(line["path"] for line in lines) == sorted(str(p) for p in files)
-        fresh = [v for line in lines for v in line["verdicts"] if v["log_index"] >= judged]
+        fresh = [v for line in lines for v in line["verdicts"]
+                 if v["log_index"] >= log_size_at_kill]
         assert len(fresh) == 300 - judged
         with registry.sessions() as session:
             per_asset = session.execute(
@@ -201,7 +206,7 @@ def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
             assert run is not None and run.status == "finished" and run.files_ok == 300
         assert len(per_asset) == len(files) and all(n == 1 for _, n in per_asset)
         assert sighted == 300
-        assert _verify(registry) == 300
+        assert _verify(registry) == 300 + 300  # each verdict and its signed sighting
     finally:
         if driver.poll() is None:
             driver.kill()

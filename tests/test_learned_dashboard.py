@@ -47,7 +47,7 @@ def test_asset_page_shows_the_laundering_anomaly_map(seeded: tuple[Settings, See
     at.button(key=f"open_sha_{sha}").click().run()
     assert not at.exception
     page = texts(at)
-    assert "#### laundering" in page and "`laundered` · POSITIVE" in page
+    assert "#### `laundering`" in page and "`laundered` · POSITIVE" in page
     assert len(at.image) == 2, "the thumbnail and the anomaly map"
     assert "Anomaly map" in page
     assert "Reconstruction distance per candidate autoencoder" in page

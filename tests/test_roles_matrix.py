@@ -8,7 +8,8 @@ is rolled back, and records what the server did:
 - ``yes``: the server accepted it (or refused only the data, SQLSTATE class 23, after the
   privilege check had passed);
 - ``no``: permission denied;
-- ``append-only``: privileged, but refused by the append-only triggers (ledger, audit log).
+- ``append-only``: privileged, but refused by the append-only triggers (ledger, sightings,
+  audit log).
 
 The matrix in docs/security.md is generated from :data:`CASES` and the observed outcomes:
 this test fails when the document is stale; ``PROVREG_UPDATE_DOCS=1`` rewrites it.
@@ -119,9 +120,11 @@ CASES: list[Case] = [
     case("sightings", "SELECT", "SELECT count(*) FROM sightings", "owner writer reader"),
     case("sightings", "INSERT", "INSERT INTO sightings (asset_sha256, source, location) "
          f"VALUES ('{ASSET}', 'matrix', 'matrix')", "owner writer"),
-    case("sightings", "UPDATE", "UPDATE sightings SET source = 'rewritten'", "owner"),
-    case("sightings", "DELETE", "DELETE FROM sightings", "owner"),
-    case("sightings", "TRUNCATE", "TRUNCATE sightings CASCADE", "owner"),
+    # Sightings are signed log entries (migration 0005d): append-only like the ledger.
+    case("sightings", "UPDATE", "UPDATE sightings SET source = 'rewritten'", "owner",
+         guarded=True),
+    case("sightings", "DELETE", "DELETE FROM sightings", "owner", guarded=True),
+    case("sightings", "TRUNCATE", "TRUNCATE sightings CASCADE", "owner", guarded=True),
     case("ingest_runs", "SELECT", "SELECT count(*) FROM ingest_runs", "owner writer reader"),
     case("ingest_runs", "INSERT", "INSERT INTO ingest_runs (kind, parameters, files_ok, "
          "files_error, verdicts_written) VALUES ('ingest', '{}', 0, 0, 0)", "owner writer"),
