@@ -21,8 +21,6 @@ rename); the checkpoint goes last, so a reader never sees a checkpoint whose til
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +28,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.copy.atomic import write_atomically
 from registry import tiles
 from registry.checkpoint import parse_checkpoint
 from registry.errors import CheckpointError, ConfigurationError, LedgerIntegrityError
@@ -75,16 +74,7 @@ class DirectoryStore:
         """Create or replace ``path`` atomically."""
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda fh: fh.write(data))
 
 
 class ArrowStore:

@@ -32,8 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +40,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.copy.atomic import write_atomically
 from registry import merkle
 from registry.checkpoint import Checkpoint, verify_checkpoint
 from registry.errors import (
@@ -120,22 +119,8 @@ def _write_state(path: Path, state: TrustedState) -> None:
         "verified_at": state.verified_at, "legacy_sightings": state.legacy_sightings,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def check_consistent(
