@@ -19,7 +19,7 @@ from ray_jobs.rescan import RESCAN_WINDOW, RescanIdentity, outdated_detectors, r
 from ray_jobs.sources import ARCHIVE
 from ray_jobs.status import detector_counts, recent_runs
 from registry.app import Registry
-from registry.cli import Context
+from registry.cli_context import Context
 from registry.cli_summary import RunSummary, progress_bar
 
 

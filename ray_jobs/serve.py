@@ -30,9 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from registry.app import Registry
-from registry.cli import outcome_json
 from registry.ingest import FileOutcome, IngestLifecycle, judge_batch, run_parameters
 from registry.intake import intake_bytes
+from registry.json_lines import outcome_json
 from registry.settings import Settings
 
 ROUTE = "/ingest"

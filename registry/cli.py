@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from registry.cli_context import Context
 from registry.cli_errors import EXIT_ERROR, EXIT_UNJUDGED, EXIT_VERIFY_FAILED, fail
 from registry.cli_lazy import LazyGroup
-from registry.cli_summary import HomeSnapshot, RunSummary, progress_bar
-from registry.errors import NotInitialisedError, UnknownAssetError, VerificationError
+from registry.cli_summary import RunSummary, progress_bar
+from registry.errors import UnknownAssetError, VerificationError
+from registry.json_lines import entry_json, outcome_json
 from registry.settings import Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 if TYPE_CHECKING:
-    from registry.app import Registry
     from registry.ingest import FileOutcome
-    from registry.ledger import LedgerEntry
     from registry.verify import VerifyReport
 
 __all__ = ["EXIT_ERROR", "EXIT_VERIFY_FAILED", "Context", "entry_json", "main", "outcome_json",
@@ -68,45 +68,6 @@ def _emit(obj: dict[str, Any]) -> None:
     click.echo(json.dumps(obj, separators=(",", ":"), default=str))
 
 
-def entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    """The DESIGN.md verdict shape for --json output."""
-    from registry.records import json_number, json_safe
-
-    v = entry.verdict
-    return {
-        "detector": v.detector,
-        "version": v.version,
-        "model_checksum": v.model_checksum,
-        "label": v.label,
-        "positive": v.positive,
-        "score": json_number(v.score),
-        "p_value": json_number(v.p_value),
-        "evidence": json_safe(v.evidence),  # as signed: strict JSON, no NaN or lone surrogates
-        "error": v.error,
-        "log_index": entry.log_index,
-        "signature": base64.b64encode(entry.signature).decode(),
-        "key_id": entry.key_id,
-    }
-
-
-def outcome_json(outcome: FileOutcome) -> dict[str, Any]:
-    """One `ingest --json` line."""
-    from registry.intake import path_bytes_hex, path_text
-
-    line: dict[str, Any] = {
-        "sha256": outcome.sha256,
-        "path": None if outcome.path is None else path_text(outcome.path),
-        "status": outcome.status,
-        "error": outcome.error,
-        "error_detail": outcome.error_detail,
-        "verdicts": [entry_json(e) for e in outcome.entries],
-    }
-    exact = None if outcome.path is None else path_bytes_hex(outcome.path)
-    if exact is not None:  # a name that is not UTF-8: its exact bytes beside the text
-        line["path_bytes_hex"] = exact
-    return line
-
-
 def _shown(path: str | None) -> str:
     from registry.intake import path_text
 
@@ -140,35 +101,6 @@ def copy_hit_text(evidence: dict[str, Any]) -> str:
     kind = best.get("match_kind") or ("verified" if best.get("verification") else "hash")
     return (f" bank={best.get('bank')} ref={str(ref)[:16]}… match_kind={kind} "
             f"distance={best.get('distance')}")
-
-
-class Context:
-    """Lazily opened services shared by subcommands."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._registry: Registry | None = None
-
-    def registry(self, *, migrate: bool = False) -> Registry:
-        """The registry; ``migrate`` applies the migrations, else the schema must exist."""
-        if self._registry is None:
-            from registry.app import Registry
-
-            before = HomeSnapshot.take(self.settings)
-            registry = Registry.open(self.settings, migrate=migrate)
-            if not migrate and not registry.schema_ready():
-                registry.close()
-                raise NotInitialisedError("the database has no provreg schema yet")
-            self._registry = registry
-            context = click.get_current_context(silent=True)
-            if context is not None:
-                context.call_on_close(lambda: self._announce(before))
-        return self._registry
-
-    def _announce(self, before: HomeSnapshot) -> None:
-        """Say on stderr what this command created (embedded database, signing key)."""
-        for line in before.created(self.settings):
-            click.echo(f"first run: {line}", err=True)
 
 
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, summaries=SUMMARIES)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from registry.cli import Context
+from registry.cli_context import Context
 from registry.watermark_keys import DecoderRegistry, MarkInfo, WatermarkKeyring
 
 

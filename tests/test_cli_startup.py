@@ -42,3 +42,14 @@ def test_lazy_summaries_are_the_commands_own_help() -> None:
     assert shown["lazy"] == shown["eager"]
     for name in ("init", "ingest", "verify", "bank", "users", "dashboard", "rescan", "serve"):
         assert name in shown["listed"]
+
+
+def test_ray_jobs_and_command_plugins_do_not_import_the_command_line_module() -> None:
+    """The dependency arrow: ray_jobs (and the plugin command groups) use the context and the
+    JSON shapes, never ``registry.cli`` itself (#13)."""
+    loaded = json.loads(run_python(
+        "import json, sys\n"
+        "import ray_jobs.cli, ray_jobs.serve, registry.cli_watermark, registry.model_store.cli\n"
+        "print(json.dumps('registry.cli' in sys.modules))"
+    ))
+    assert loaded is False

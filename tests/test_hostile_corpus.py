@@ -18,9 +18,9 @@ import pytest
 from bench.hostile_corpus import Expected, cached_corpus
 from ray_jobs.ingest import ray_executor
 from registry.app import Registry
-from registry.cli import outcome_json
 from registry.ingest import FileOutcome, IngestExecutor, inline_executor
 from registry.intake import iter_media_paths
+from registry.json_lines import outcome_json
 from registry.settings import Settings
 from registry.verify import scan_ledger
 from tests.ray_fixtures import ray_address

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from registry.cli import Context
+from registry.cli_context import Context
 from registry.model_store.configure import store_for
 from registry.model_store.store import ModelEntry, ModelStore
 
