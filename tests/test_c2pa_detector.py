@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from detectors.base import ERROR_LABEL, NOT_FOUND, Sample, Verdict
 from detectors.c2pa_detector import C2paConfigError, C2paDetector
 from detectors.testing import c2pa_fixtures as fx
-from tests.detector_conformance import DetectorConformance, sample_from_bytes
+from detectors.testing.conformance import DetectorConformance, sample_from_bytes
 
 
 def _detect(data: bytes, **options: Any) -> Verdict:

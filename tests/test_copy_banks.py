@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from detectors.copy import signals
 from detectors.copy.detector import CopyDetector
+from detectors.testing.conformance import sample_from_image
 from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
 from registry import bank_ops, banks
 from registry.app import Registry
@@ -27,7 +28,6 @@ from registry.copy_index import load_references
 from registry.copy_search import search_image
 from registry.models_banks import BankReference
 from registry.settings import Settings
-from tests.detector_conformance import sample_from_image
 
 HASH_A = "f" * 32 + "0" * 32
 HASH_B = "0123456789abcdef" * 4

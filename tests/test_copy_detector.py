@@ -11,8 +11,8 @@ import pytest
 from detectors.base import Detector, Sample
 from detectors.copy.detector import CopyDetector
 from detectors.copy.matcher import ReferenceSet
+from detectors.testing.conformance import DetectorConformance, noise_image, sample_from_image
 from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
-from tests.detector_conformance import DetectorConformance, noise_image, sample_from_image
 
 REFS = ["astronaut", "rocket", "textured-1"]
 

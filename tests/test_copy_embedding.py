@@ -137,7 +137,7 @@ def test_reference_set_with_model_embedder_round_trips(
 ) -> None:
     from detectors.copy.detector import CopyDetector
     from detectors.copy.matcher import ReferenceSet, ReferenceSetError
-    from tests.detector_conformance import sample_from_image
+    from detectors.testing.conformance import sample_from_image
 
     path = models["onnx"]
     digest = sha256_file(path)

@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 
 from detectors.plugins import registered_entry_points
-from tests.detector_conformance import DetectorConformance
+from detectors.testing.conformance import DetectorConformance
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from detectors.base import Sample
 from detectors.file_facts import FileFactsDetector
-from tests.detector_conformance import DetectorConformance, noise_image, sample_from_image
+from detectors.testing.conformance import DetectorConformance, noise_image, sample_from_image
 
 
 class TestFileFacts(DetectorConformance):

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from detectors.base import Sample
 from detectors.laundering.detector import LaunderingDetector
+from detectors.testing.conformance import DetectorConformance
 from tests import learned_fixtures
-from tests.detector_conformance import DetectorConformance
 from tests.test_synthetic_detector import held_out
 
 

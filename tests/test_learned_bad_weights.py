@@ -21,8 +21,8 @@ from detectors.learned.errors import (
 )
 from detectors.learned.runtime import load_runner
 from detectors.synthetic.detector import SyntheticDetector
+from detectors.testing.conformance import noise_image, sample_from_image
 from registry.model_store import ModelFileError, ModelStore
-from tests.detector_conformance import noise_image, sample_from_image
 
 
 def onnx_mean_model(path: Path, shape: list[Any]) -> Path:

@@ -18,8 +18,8 @@ from PIL import Image
 from detectors.learned.archs import build
 from detectors.learned.runtime import load_module, load_runner
 from detectors.synthetic.detector import SyntheticDetector
+from detectors.testing.conformance import sample_from_image
 from registry.model_store import ModelStore
-from tests.detector_conformance import sample_from_image
 
 TINY_CLIP = {"input_resolution": 32, "patch_size": 8, "width": 32, "layers": 2, "heads": 4,
              "output_dim": 16}

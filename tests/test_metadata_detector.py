@@ -10,7 +10,7 @@ import pytest
 from detectors.base import Sample, Verdict
 from detectors.metadata import PRECEDENCE, MetadataDetector
 from detectors.testing import metadata_fixtures as fx
-from tests.detector_conformance import DetectorConformance, noise_image, sample_from_bytes
+from detectors.testing.conformance import DetectorConformance, noise_image, sample_from_bytes
 
 
 def _detect(data: bytes) -> Verdict:

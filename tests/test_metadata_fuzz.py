@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from detectors.base import Sample, Verdict
 from detectors.metadata import MetadataDetector
 from detectors.testing import metadata_fixtures as fx
-from tests.detector_conformance import noise_image, sample_from_bytes
+from detectors.testing.conformance import noise_image, sample_from_bytes
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

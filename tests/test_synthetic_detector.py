@@ -14,8 +14,8 @@ import pytest
 
 from detectors.base import Sample
 from detectors.synthetic.detector import SyntheticDetector
+from detectors.testing.conformance import DetectorConformance, sample_from_bytes
 from tests import learned_fixtures
-from tests.detector_conformance import DetectorConformance, sample_from_bytes
 
 
 def held_out(folder: str, count: int, seed: int) -> list[Sample]:

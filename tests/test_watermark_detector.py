@@ -14,6 +14,12 @@ from imwatermark import WatermarkDecoder
 from PIL import Image
 
 from detectors.base import NOT_FOUND, Sample
+from detectors.testing.conformance import (
+    DetectorConformance,
+    noise_image,
+    sample_from_bytes,
+    sample_from_image,
+)
 from detectors.testing.watermark_fixtures import crops, encode, marked_sample, natural_photos, photo
 from detectors.watermark import (
     BUILTIN_PAYLOADS,
@@ -33,12 +39,6 @@ from detectors.watermark.payloads import (
     table_digest,
 )
 from detectors.watermark.stats import binomial_tail, bonferroni
-from tests.detector_conformance import (
-    DetectorConformance,
-    noise_image,
-    sample_from_bytes,
-    sample_from_image,
-)
 
 CUSTOM = [
     {"name": "acme-studio", "bits": "0x5A17C3E9D2B4", "method": "dwtDct"},

@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from detectors.base import NOT_FOUND
+from detectors.testing.conformance import sample_from_bytes
 from detectors.testing.watermark_fixtures import encode, photo
 from detectors.watermark import WatermarkDetector, embed_payload
 from detectors.watermark.payloads import parse_bits, parse_payloads
 from registry.cli import main
 from registry.errors import KeyStoreError
 from registry.watermark_keys import ENV_KEY, WatermarkKeyError, WatermarkKeyring
-from tests.detector_conformance import sample_from_bytes
 
 KEY_HEX = "5a17c3e9d2b4"
 OTHER_HEX = "c3a5961e2d4b"

@@ -11,6 +11,7 @@ import pytest
 from imwatermark import WatermarkDecoder
 
 from detectors.base import NOT_FOUND, Sample
+from detectors.testing.conformance import sample_from_bytes
 from detectors.testing.watermark_fixtures import encode, photo
 from detectors.testing.watermark_learned_fixtures import (
     RIVAGAN_BITS,
@@ -34,7 +35,6 @@ from detectors.watermark.store import (
     DecoderStore,
     sha256_file,
 )
-from tests.detector_conformance import sample_from_bytes
 
 RIVA_OPTIONS = {"payloads": [{"name": "acme-riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]}
 PHOTOS = ("astronaut", "chelsea", "camera")

@@ -1,7 +1,10 @@
-"""The conformance suite every detector's tests inherit.
+"""The conformance suite every detector's tests inherit, built-in or third-party.
 
-A detector's test module subclasses :class:`DetectorConformance`, sets ``detector_class``
-(and ``options`` if needed) and implements :meth:`positive_examples` and
+It ships in the package (as python-threatexchange ships its signal-type test helper) so a
+detector published elsewhere runs the same contract tests: ``from detectors.testing.conformance
+import DetectorConformance``. A detector's test module subclasses
+:class:`DetectorConformance`, sets ``detector_class`` (and ``options`` if needed) and
+implements :meth:`positive_examples` and
 :meth:`negative_examples`. The inherited tests then check the contract from
 detectors/base.py: examples are detected with the right label, negatives are not positive,
 bad input yields an error verdict, output is deterministic, and every verdict is complete,
