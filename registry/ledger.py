@@ -89,18 +89,6 @@ def _copy_sql(table: str, columns: Sequence[str]) -> str:
     return f'COPY "{table}" ({column_list}) FROM STDIN'
 
 
-def copy_rows(
-    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
-) -> None:
-    """Bulk-insert with PostgreSQL COPY on the session's own connection and transaction.
-
-    COPY is several times faster than multi-row INSERT for the ledger's batches; it runs
-    inside the caller's transaction, so it commits or rolls back with everything else.
-    Rows are written in COPY text form (registry/copy_text.py) in one chunk.
-    """
-    copy_text_rows(session, table, columns, "".join([copy_text.line(row) for row in rows]))
-
-
 def copy_text_rows(session: Session, table: str, columns: Sequence[str], payload: str) -> None:
     """COPY ``payload``, rows already in COPY text form, in the session's transaction."""
     with _raw_cursor(session) as cursor, cursor.copy(_copy_sql(table, columns)) as copy:

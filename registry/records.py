@@ -75,11 +75,6 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def json_safe(value: Any, _depth: int = 0) -> JSONValue:
     """Bring detector evidence to the canonical form signed under ``provreg.verdict/v2``.
 
