@@ -17,6 +17,8 @@ from importlib.metadata import EntryPoint, entry_points
 
 import click
 
+from registry.errors import CommandClashError
+
 COMMAND_GROUP = "provreg.commands"
 
 
@@ -26,7 +28,10 @@ class LazyGroup(click.Group):
     ``lazy`` maps a command name to ``"module:attribute"``; ``summaries`` maps a lazy command
     name to its short help (as ``get_short_help_str`` would give it untruncated), shown by
     ``--help`` without importing the command. Entry points in the
-    ``provreg.commands`` group are added after the built-in names (a built-in name wins).
+    ``provreg.commands`` group are added after the built-in names; a plugin that claims a
+    built-in name, or two plugins that claim one name, raise
+    :class:`~registry.errors.CommandClashError` (as detectors do), never one silently
+    shadowing the other.
     """
 
     def __init__(self, *args: object, lazy: Mapping[str, str] | None = None,
@@ -39,10 +44,22 @@ class LazyGroup(click.Group):
     def plugins(self) -> dict[str, EntryPoint]:
         """Commands registered by other packages, by name (read once, imports nothing)."""
         if self._plugins is None:
-            self._plugins = {}
+            found: dict[str, EntryPoint] = {}
             for entry_point in entry_points(group=COMMAND_GROUP):
-                if entry_point.name not in self.commands and entry_point.name not in self.lazy:
-                    self._plugins.setdefault(entry_point.name, entry_point)
+                name = entry_point.name
+                if name in self.commands or name in self.lazy:
+                    raise CommandClashError(
+                        f"command {name!r} of {entry_point.value} clashes with the built-in "
+                        f"provreg {name}"
+                    )
+                previous = found.get(name)
+                if previous is not None and previous.value != entry_point.value:
+                    raise CommandClashError(
+                        f"command {name!r} is registered by both {previous.value} and "
+                        f"{entry_point.value}"
+                    )
+                found[name] = entry_point  # the same distribution seen twice is no clash
+            self._plugins = found
         return self._plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:

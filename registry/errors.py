@@ -11,6 +11,7 @@ dependency raises :class:`detectors.optional.MissingDependencyError` (an
 
     ProvregError
     ├── ConfigurationError        settings or environment that cannot work
+    │   └── CommandClashError     two command plugins (or a plugin and a built-in) share a name
     ├── DatabaseUnavailableError  no database could be reached or started
     ├── NotInitialisedError       the database has no provreg schema yet
     ├── UnknownAssetError         no asset has this sha256 (or the prefix is not unique)
@@ -42,6 +43,12 @@ class ConfigurationError(ProvregError):
     """Settings or environment that cannot work."""
 
     hint = "check PROVREG_* variables and $PROVREG_HOME/config.toml"
+
+
+class CommandClashError(ConfigurationError):
+    """Two ``provreg.commands`` entry points, or one and a built-in command, claim one name."""
+
+    hint = "uninstall or rename one of the two packages' commands (pip show the packages named)"
 
 
 class DatabaseUnavailableError(ProvregError):

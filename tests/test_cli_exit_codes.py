@@ -184,3 +184,26 @@ def test_strict_ingest_exits_3_when_a_file_cannot_be_judged(
     strict = provreg(env, "ingest", "--strict", str(image), str(bad))
     assert strict.returncode == 3, strict.stderr
     assert "Traceback" not in strict.stderr
+
+
+def _stage_commands(folder: Path, entries: dict[str, str], name: str) -> Path:
+    """A dist-info in ``folder`` declaring ``provreg.commands`` entry points."""
+    info = folder / f"{name}-0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0\n")
+    lines = "".join(f"{key} = {value}\n" for key, value in entries.items())
+    (info / "entry_points.txt").write_text(f"[provreg.commands]\n{lines}")
+    return folder
+
+
+@pytest.mark.parametrize(("entries", "words"), [
+    ({"verify": "registry.cli:main"}, ["command 'verify'", "clashes with the built-in"]),
+    ({"serve": "registry.cli:main"}, ["command 'serve' is registered by both"]),
+])
+def test_command_plugin_name_clash_is_a_typed_error(
+    env: dict[str, str], tmp_path: Path, entries: dict[str, str], words: list[str]
+) -> None:
+    """A third-party command never silently shadows a built-in or another plugin (#13)."""
+    plugins = _stage_commands(tmp_path / "plugins", entries, "provreg_clash_test")
+    staged = {**env, "PYTHONPATH": f"{plugins}:{env.get('PYTHONPATH', '')}".rstrip(":")}
+    assert_typed_error(provreg(staged, "--help"), 2, *words)
