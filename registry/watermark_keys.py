@@ -29,7 +29,6 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from detectors.copy.atomic import write_atomically
 from registry.errors import ConfigurationError, KeyStoreError
 
 if TYPE_CHECKING:
@@ -137,16 +137,8 @@ class WatermarkKeyring:
         plain = json.dumps(entries, sort_keys=True).encode()
         blob = nonce + AESGCM(master).encrypt(nonce, plain, _AAD)
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".keys-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(blob)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, 0o600)
-            os.replace(temp, self.keys_file)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        # mkstemp files are 0600, so the replaced keys file never exists with looser modes.
+        write_atomically(self.keys_file, lambda handle: handle.write(blob))
 
     def _fingerprint(self, method: str, bits: str) -> str:
         mac = hmac.new(self._master(create=True), b"id\x00" + method.encode() + b"\x00" +
