@@ -19,30 +19,18 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from registry.models_base import Base
 
 LEDGER_TABLES = ("signing_keys", "verdicts", "merkle_nodes", "checkpoints")
-
-
-class Base(DeclarativeBase):
-    """Declarative base with a stable constraint naming convention."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class SigningKey(Base):
@@ -103,6 +91,8 @@ class Sighting(Base):
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_id: Mapped[str | None] = mapped_column(ForeignKey("signing_keys.key_id"))
 
+    __table_args__ = (Index("ix_sightings_source_asset", "source", "asset_sha256"),)
+
 
 class IngestRun(Base):
     """One `provreg ingest` or re-scan invocation."""
@@ -161,6 +151,11 @@ class VerdictRow(Base):
         Index("ix_verdicts_detector_label_created", "detector", "label", "created_at"),
         Index("ix_verdicts_positive_created", "positive", "created_at"),
         Index("ix_verdicts_created", "created_at"),
+        # The dashboard's read API: keyset pagination (newest first by log_index within the
+        # common filters) and time ranges counted with index-only scans.
+        Index("ix_verdicts_detector_label_log", "detector", "label", "log_index"),
+        Index("ix_verdicts_positive_log", "log_index", postgresql_where=text("positive")),
+        Index("ix_verdicts_created_log", "created_at", "log_index"),
     )
 
 
@@ -190,7 +185,7 @@ class CheckpointRow(Base):
 
 
 # Feature tables live in their own modules; importing them here puts them on Base.metadata,
-# which is what Alembic compares against (they import Base from this module, hence last).
+# which is what Alembic compares against (they import Base from registry.models_base).
 from registry import models_auth as _models_auth  # noqa: E402,F401
 from registry import models_banks as _models_banks  # noqa: E402,F401
 from registry import models_rescan as _models_rescan  # noqa: E402,F401

@@ -1,9 +1,5 @@
 """Access-control tables: dashboard users (with roles), the append-only audit log and the
 ledger's sequencer row (locked by the writer alone; see ``registry.ledger.lock_sequencer``).
-
-Also declares the extra indexes the dashboard's read API relies on (keyset pagination by
-``log_index`` under detector/label/positive filters, and sightings by source), so the
-migration that creates them is generated from, and checked against, these models.
 """
 
 from __future__ import annotations
@@ -15,17 +11,15 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    Index,
     SmallInteger,
     String,
     Text,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base, Sighting, VerdictRow
+from registry.models_base import Base
 
 ROLES = ("viewer", "investigator", "admin")
 
@@ -77,20 +71,3 @@ class LedgerSequencer(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-
-# Keyset pagination: newest first by log_index within the common filters.
-Index(
-    "ix_verdicts_detector_label_log",
-    VerdictRow.detector,
-    VerdictRow.label,
-    VerdictRow.log_index,
-)
-Index(
-    "ix_verdicts_positive_log",
-    VerdictRow.log_index,
-    postgresql_where=text("positive"),
-)
-# Time ranges: count and bound a range's log indexes with index-only scans.
-Index("ix_verdicts_created_log", VerdictRow.created_at, VerdictRow.log_index)
-Index("ix_sightings_source_asset", Sighting.source, Sighting.asset_sha256)

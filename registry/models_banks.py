@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.models_base import Base
 
 DEFAULT_PDQ_THRESHOLD = 31
 """PDQ Hamming distance at or below which a bank's references match (Meta's value)."""

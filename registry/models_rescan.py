@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.models_base import Base
 
 
 class RescanProgress(Base):
