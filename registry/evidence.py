@@ -3,7 +3,9 @@
 Layout of the zip::
 
     README.md                 what was signed, in words, and how to check it
-    standalone_verify.py      a copy of registry/standalone_verify.py
+    standalone_verify.py      copies of the standalone verifier's three files
+    standalone_merkle.py      (registry/standalone_verify.py and the two it imports)
+    standalone_bundle.py
     manifest.json             asset, checkpoint, verdicts and sightings; one ``unsigned`` section
     checkpoint.txt            the signed checkpoint (C2SP signed note) the proofs lead to
     keys/<key_id>.pub         each public key, base64 raw Ed25519
@@ -12,7 +14,7 @@ Layout of the zip::
     signatures/<index>.sig    each entry's Ed25519 signature, base64
     proofs/<index>.json       one inclusion proof per entry (registry.proofs.inclusion_bundle)
 
-Every file except the verifier is built by ``standalone_verify.derived_files`` from the
+Every file except the verifier's is built by ``standalone_verify.derived_files`` from the
 proofs, so ``python standalone_verify.py .`` on the bundle's root rebuilds each one from the
 verified signed bytes and fails on any difference (an edited label in ``verdicts/N.json``, a
 changed line in the README, an added file). What is not signed (who exported it and when,
@@ -35,12 +37,13 @@ from registry.ledger import latest_checkpoint
 from registry.proofs import inclusion_bundle
 from registry.queries import asset_story
 from registry.signing import StoredKey
-from registry.standalone_verify import Failure, derived_files
+from registry.standalone_verify import VERIFIER_FILES, Failure, derived_files
 
 
-def standalone_verifier_source() -> bytes:
-    """The bytes of ``registry/standalone_verify.py`` (copied into every bundle)."""
-    return resources.files("registry").joinpath("standalone_verify.py").read_bytes()
+def standalone_verifier_source(name: str = "standalone_verify.py") -> bytes:
+    """The bytes of one of the standalone verifier's files (``VERIFIER_FILES``, copied into
+    every bundle)."""
+    return resources.files("registry").joinpath(name).read_bytes()
 
 
 def build_evidence_bundle(
@@ -53,7 +56,7 @@ def build_evidence_bundle(
 ) -> bytes:
     """The zip for every verdict and signed sighting of ``sha256`` the latest checkpoint covers.
 
-    Every file but the verifier itself is :func:`standalone_verify.derived_files` of the
+    Every file but the verifier's own is :func:`standalone_verify.derived_files` of the
     proofs, so the verifier can rebuild and compare each one. Raises :class:`ProofError` if
     the asset is unknown, no checkpoint covers any of its entries, or an entry is signed by a
     key outside ``trusted_keys``.
@@ -99,5 +102,6 @@ def build_evidence_bundle(
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for name, data in sorted(files.items()):
             bundle.writestr(name, data)
-        bundle.writestr("standalone_verify.py", standalone_verifier_source())
+        for name in VERIFIER_FILES:
+            bundle.writestr(name, standalone_verifier_source(name))
     return buffer.getvalue()

@@ -23,8 +23,9 @@ Each run audits the whole log (memory: 32 bytes per entry); tiles are immutable,
 long-running monitor could keep its own copy and read only new ones, which this one, meant
 to be read in one sitting, does not do.
 
-Like ``standalone_verify.py`` (whose checkpoint and hash functions it reuses: keep the two
-files together) it needs only Python and ``cryptography``.
+Like ``standalone_verify.py`` (whose checkpoint and hash functions it reuses: keep it and
+the two files it imports, ``standalone_merkle.py`` and ``standalone_bundle.py``, next to this
+one) it needs only Python and ``cryptography``.
 """
 
 from __future__ import annotations

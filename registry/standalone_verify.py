@@ -32,7 +32,7 @@ must hold, then every other file (``verdicts/N.json``, ``sightings/N.json``,
 is rebuilt from the verified signed bytes and must be byte for byte what the bundle holds.
 The only text not derived from signatures is the manifest's ``unsigned`` section (who
 exported the bundle and when), which the README shows under "Not signed". A missing or
-extra file fails; this program itself is the one file it cannot vouch for.
+extra file fails; this program's own three files are the ones it cannot vouch for.
 
 It prints one line per entry (``OK`` or ``FAIL`` with every check that failed) and exits 0
 only if every entry passed, 1 otherwise (2 for bad usage).
@@ -41,18 +41,19 @@ The keys inside a proof file only show that the file is self-consistent. To show
 a particular registry, pin its keys: ``--log-key NAME=KEY`` (hex or base64) for the checkpoint
 key and ``--key-id HEX`` for verdict signing keys (both repeatable).
 
-This file deliberately imports nothing from the ``registry`` package and needs only the Python
-standard library and ``cryptography``: it is copied into evidence bundles so that a third party
-can check them without installing provreg, and a verifier should be small enough to read in
-one sitting. The few hash and verification lines it shares with ``registry.merkle`` and
+The verifier is three files that import only each other, the Python standard library and
+``cryptography``, never the ``registry`` package: this one (the checks per entry and per
+bundle, the command line), ``standalone_merkle.py`` (RFC 9162 proofs, signed-note
+checkpoints, Ed25519) and ``standalone_bundle.py`` (the bundle's files rebuilt from its
+proofs). All three are copied into evidence bundles so that a third party can check them
+without installing provreg, and a verifier should be small enough to read in one sitting.
+The few hash and verification lines it shares with ``registry.merkle`` and
 ``registry.checkpoint`` are duplicated on purpose; the test suite runs both on the same data.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -61,8 +62,74 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+try:  # inside provreg: registry.standalone_merkle and registry.standalone_bundle
+    from .standalone_bundle import README_CHECK, derived_files, render_readme
+    from .standalone_merkle import (
+        Failure,
+        b64,
+        count,
+        ed25519_verify,
+        leaf_hash,
+        node_hash,
+        note_key_hash,
+        parse_public_key,
+        verify_checkpoint,
+        verify_consistency,
+        verify_inclusion,
+    )
+except ImportError:  # run as a script from a copy: the sibling files sit next to this one
+    # Named explicitly: ``python -I`` (as an auditor may run it) leaves this folder off the path.
+    # No __pycache__: in a bundle's root it would be an unexpected file in the checked folder.
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from standalone_bundle import (  # type: ignore[no-redef]
+        README_CHECK,
+        derived_files,
+        render_readme,
+    )
+    from standalone_merkle import (  # type: ignore[no-redef]
+        Failure,
+        b64,
+        count,
+        ed25519_verify,
+        leaf_hash,
+        node_hash,
+        note_key_hash,
+        parse_public_key,
+        verify_checkpoint,
+        verify_consistency,
+        verify_inclusion,
+    )
+
+VERIFIER_FILES = ("standalone_verify.py", "standalone_merkle.py", "standalone_bundle.py")
+"""The verifier's own files: travel in every evidence bundle, the ones it cannot vouch for."""
+
+__all__ = [
+    "FIELDS",
+    "README_CHECK",
+    "VERIFIER_FILES",
+    "Failure",
+    "b64",
+    "check_bundle",
+    "check_consistency",
+    "check_entry",
+    "check_object",
+    "count",
+    "derived_files",
+    "describe",
+    "ed25519_verify",
+    "leaf_hash",
+    "load",
+    "main",
+    "node_hash",
+    "note_key_hash",
+    "parse_public_key",
+    "render_readme",
+    "results",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+]
 
 FIELDS = (
     "entry",
@@ -76,165 +143,6 @@ FIELDS = (
     "checkpoint_public_key",
     "checkpoint_key_name",
 )
-
-
-class Failure(Exception):
-    """One check that did not pass."""
-
-
-def b64(value: Any, what: str) -> bytes:
-    """Strict standard base64 of a JSON string."""
-    if not isinstance(value, str):
-        raise Failure(f"{what} is not a base64 string")
-    try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
-        raise Failure(f"{what} is not valid base64") from exc
-
-
-def count(value: Any, what: str) -> int:
-    """A non-negative JSON integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Failure(f"{what} is not a non-negative integer")
-    return value
-
-
-def ed25519_verify(public_key: bytes, signature: bytes, data: bytes) -> bool:
-    """Whether ``signature`` is a valid Ed25519 signature of ``data``."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-# --- RFC 9162 (duplicated from registry.merkle on purpose) ---------------------------------
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> None:
-    """RFC 9162 §2.1.3.2; raises :class:`Failure`."""
-    if index >= size:
-        raise Failure(f"log_index {index} is not below tree_size {size}")
-    if any(len(p) != 32 for p in proof) or len(root) != 32:
-        raise Failure("inclusion proof hashes must be 32 bytes")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise Failure("inclusion proof is too long")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise Failure("inclusion proof is too short")
-    if not hmac.compare_digest(r, root):
-        raise Failure("inclusion proof does not lead to the checkpoint root")
-
-
-def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes,
-                       root2: bytes) -> None:
-    """RFC 9162 §2.1.4.2 (with the equal-size and empty-tree cases); raises :class:`Failure`."""
-    if any(len(p) != 32 for p in proof) or len(root1) != 32 or len(root2) != 32:
-        raise Failure("consistency proof hashes must be 32 bytes")
-    if size1 > size2:
-        raise Failure(f"old size {size1} exceeds new size {size2}")
-    if size1 == size2 or size1 == 0:
-        if proof:
-            raise Failure("consistency proof must be empty for these sizes")
-        if size1 == size2 and not hmac.compare_digest(root1, root2):
-            raise Failure("equal tree sizes with different roots")
-        if size1 == 0 and root1 != hashlib.sha256(b"").digest():
-            raise Failure("the empty tree's root must be SHA-256 of nothing")
-        return
-    if not proof:
-        raise Failure("consistency proof is empty")
-    path = [root1, *proof] if size1 & (size1 - 1) == 0 else list(proof)
-    fn, sn = size1 - 1, size2 - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise Failure("consistency proof is too long")
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise Failure("consistency proof is too short")
-    if not hmac.compare_digest(fr, root1):
-        raise Failure(f"consistency proof does not lead to the old root (size {size1})")
-    if not hmac.compare_digest(sr, root2):
-        raise Failure(f"consistency proof does not lead to the new root (size {size2})")
-
-
-# --- C2SP signed-note checkpoint (duplicated from registry.checkpoint on purpose) ------------
-
-
-def note_key_hash(name: str, public_key: bytes) -> bytes:
-    """SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
-
-
-def verify_checkpoint(note: Any, name: str, public_key: bytes) -> tuple[int, bytes]:
-    """Check the note's signature by ``name``/``public_key``; return (tree size, root)."""
-    if not isinstance(note, str) or not note.endswith("\n"):
-        raise Failure("checkpoint is not a note ending in a newline")
-    if any(ord(ch) < 0x20 and ch != "\n" for ch in note):
-        raise Failure("checkpoint contains a control character")
-    cut = note.rfind("\n\n")
-    if cut < 0:
-        raise Failure("checkpoint has no blank line before its signatures")
-    text, lines = note[: cut + 1], note[cut + 2 : -1].split("\n")
-    want = note_key_hash(name, public_key)
-    verified = False
-    for line in lines:
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != "\u2014":
-            raise Failure("checkpoint has a malformed signature line")
-        blob = b64(parts[2], "checkpoint signature")
-        if parts[1] != name or blob[:4] != want:
-            continue  # someone else's signature (a witness, an old key): ignored per the spec
-        if not ed25519_verify(public_key, blob[4:], text.encode()):
-            raise Failure(f"checkpoint signature by {name} does not verify")
-        verified = True
-    if not verified:
-        raise Failure(f"checkpoint carries no signature by {name} with the given key")
-    body = text[:-1].split("\n")
-    if len(body) < 3 or not body[0] or any(not line for line in body):
-        raise Failure("checkpoint body is not origin, size, root hash")
-    size_text = body[1]
-    if (
-        not size_text.isascii()
-        or not size_text.isdigit()
-        or (size_text != "0" and size_text[0] == "0")
-    ):
-        raise Failure("checkpoint tree size is not a canonical decimal")
-    root = b64(body[2], "checkpoint root hash")
-    if len(root) != 32:
-        raise Failure("checkpoint root hash is not 32 bytes")
-    return int(size_text), root
 
 
 # --- one entry -------------------------------------------------------------------------------
@@ -362,120 +270,6 @@ def describe(obj: dict[str, Any]) -> str:
 # --- evidence bundles ------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    """Untrusted text for the README: JSON-quoted, so it can never become markup or lines."""
-    return json.dumps(value, ensure_ascii=True)
-
-
-def derived_files(proofs: list[dict[str, Any]], unsigned: Any) -> dict[str, bytes]:
-    """Every file of an evidence bundle, rebuilt from its (verified) proofs.
-
-    The bundle builder (registry/evidence.py) writes exactly these bytes; the verifier rebuilds
-    them and compares. ``unsigned`` is the manifest's one unsigned section (who exported it).
-    """
-    if not proofs:
-        raise Failure("the bundle holds no proofs")
-    first = proofs[0]
-    note, key_name = first["checkpoint"], first["checkpoint_key_name"]
-    log_key = b64(first["checkpoint_public_key"], "checkpoint_public_key")
-    tree_size, root = verify_checkpoint(note, key_name, log_key)
-    files: dict[str, bytes] = {"checkpoint.txt": note.encode()}
-    keys = {hashlib.sha256(log_key).hexdigest(): first["checkpoint_public_key"]}
-    verdicts, sightings, assets = [], [], set()
-    for proof in sorted(proofs, key=lambda p: p["log_index"]):
-        if (proof["checkpoint"], proof["checkpoint_key_name"],
-                proof["checkpoint_public_key"]) != (note, key_name, first["checkpoint_public_key"]):
-            raise Failure("the proofs do not all lead to the same checkpoint")
-        index, kind = proof["log_index"], proof.get("entry_type", "verdict")
-        entry = b64(proof["entry"], "entry")
-        try:
-            record = json.loads(entry)
-        except ValueError as exc:
-            raise Failure(f"entry {index} is not JSON") from exc
-        if not isinstance(record, dict) or record.get("log_index") != index:
-            raise Failure(f"entry {index} is not a record signed for log index {index}")
-        assets.add(record.get("asset_sha256"))
-        folder = {"verdict": "verdicts", "sighting": "sightings"}.get(kind)
-        if folder is None:
-            raise Failure(f"entry {index} has an unknown entry_type {kind!r}")
-        files[f"{folder}/{index}.json"] = entry
-        files[f"signatures/{index}.sig"] = (proof["signature"] + "\n").encode()
-        files[f"proofs/{index}.json"] = (json.dumps(proof, indent=2) + "\n").encode()
-        keys[proof["key_id"]] = proof["public_key"]
-        if kind == "verdict":
-            verdicts.append({name: record.get(name) for name in (
-                "log_index", "detector", "version", "label", "positive", "score", "p_value",
-                "error", "created_at", "key_id")})
-        else:
-            sightings.append({name: record.get(name) for name in (
-                "log_index", "seen_at", "source", "location", "ingest_run_id", "key_id")})
-    if len(assets) != 1:
-        raise Failure("the entries are not all about one asset")
-    for key_id, public in keys.items():
-        files[f"keys/{key_id}.pub"] = (public + "\n").encode()
-    manifest = {
-        "asset_sha256": assets.pop(),
-        "checkpoint": {"tree_size": tree_size, "root_hash": root.hex(), "key_name": key_name,
-                       "key_id": hashlib.sha256(log_key).hexdigest()},
-        "verdicts": verdicts, "sightings": sightings, "unsigned": unsigned,
-    }
-    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
-    files["README.md"] = render_readme(manifest, log_key).encode()
-    return files
-
-
-README_CHECK = """## Check it
-
-Needs Python 3.9+ and the `cryptography` package (`pip install cryptography`), nothing else.
-From this folder:
-
-    python standalone_verify.py .
-
-Every line must read `OK`; the exit status is 0 only if everything holds. That checks each
-entry's signature and inclusion in the signed checkpoint, and that every file here (this
-README included) says exactly what was signed. To show it comes from the registry, pin its
-published keys (compare them with the ones the registry publishes):
-
-    python standalone_verify.py {pins} .
-
-Files: `verdicts/N.json` and `sightings/N.json` are the exact signed bytes (RFC 8785
-canonical JSON) of log entry N; `signatures/N.sig` its Ed25519 signature; `proofs/N.json`
-its RFC 9162 inclusion proof; `checkpoint.txt` the signed checkpoint (c2sp.org/signed-note);
-`keys/` the public keys (key id = hex SHA-256 of the raw key); `manifest.json` a summary.
-"""
-
-
-def render_readme(manifest: dict[str, Any], log_key: bytes) -> str:
-    """The README of a bundle, every fact in it taken from ``manifest``."""
-    cp = manifest["checkpoint"]
-    lines = [
-        "# provreg evidence bundle", "",
-        f"Asset: `{manifest['asset_sha256']}`",
-        f"Checkpoint: tree size {cp['tree_size']}, root {cp['root_hash']}, signed by "
-        f"{_text(cp['key_name'])}", "",
-        "## What was signed", "",
-        f"Verdicts ({len(manifest['verdicts'])}):",
-    ]
-    for v in manifest["verdicts"]:
-        verdict = "positive" if v["positive"] else "negative"
-        error = f", error {_text(v['error'])}" if v["error"] else ""
-        lines.append(f"- [{v['log_index']}] {_text(v['detector'])} {_text(v['version'])}: "
-                     f"label {_text(v['label'])} ({verdict}{error}), signed {v['created_at']}")
-    lines.append(f"Sightings ({len(manifest['sightings'])}):")
-    for s in manifest["sightings"]:
-        lines.append(f"- [{s['log_index']}] seen {s['seen_at']} at {_text(s['location'])} "
-                     f"(source {_text(s['source'])}, ingest run {s['ingest_run_id']})")
-    lines += ["", "## Not signed", "",
-              "The manifest's `unsigned` section, shown as stored:",
-              f"    {_text(manifest['unsigned'])}", ""]
-    pins = " ".join(
-        [f"--log-key {cp['key_name']}={base64.b64encode(log_key).decode()}"]
-        + [f"--key-id {key_id}" for key_id in
-           sorted({v["key_id"] for v in manifest["verdicts"] + manifest["sightings"]})]
-    )
-    return "\n".join(lines) + "\n" + README_CHECK.format(pins=pins)
-
-
 def check_bundle(
     root: Path, log_keys: dict[str, bytes] | None, key_ids: set[str] | None
 ) -> Iterator[tuple[str, list[str], str]]:
@@ -504,7 +298,8 @@ def check_bundle(
         path.relative_to(root).as_posix(): path
         for path in sorted(root.rglob("*")) if path.is_file() or path.is_symlink()
     }
-    present.pop("standalone_verify.py", None)  # this program: the one file it cannot vouch for
+    for own in VERIFIER_FILES:  # this program: the files it cannot vouch for
+        present.pop(own, None)
     for name in sorted(set(expected) | set(present)):
         if name not in present:
             yield str(root / name), ["missing from the bundle"], ""
@@ -531,35 +326,6 @@ def load(paths: list[Path]) -> Iterator[tuple[str, Any]]:
                     yield f"{file}[{i}]", item
             else:
                 yield str(file), data
-
-
-ED25519_PUBLIC_KEY_BYTES = 32
-
-
-def parse_public_key(encoded: str) -> tuple[bytes, str]:
-    """A raw Ed25519 public key written in hex or base64, and which encoding it was.
-
-    ``provreg keys list`` and the ``.pub`` files show hex, proof bundles carry base64; both
-    are accepted, optionally prefixed ``hex:`` or ``base64:``. The two cannot be confused for
-    a 32-byte key: hex spells it in 64 characters, base64 in 44 ending with ``=``.
-    """
-    prefix, sep, rest = encoded.partition(":")
-    wanted = prefix.lower() if sep and prefix.lower() in ("hex", "base64") else None
-    body = rest if wanted else encoded
-    attempts = [wanted] if wanted else (
-        ["hex"] if len(body) == 2 * ED25519_PUBLIC_KEY_BYTES else ["base64"])
-    for encoding in attempts:
-        try:
-            raw = bytes.fromhex(body) if encoding == "hex" else base64.b64decode(
-                body, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"public key is not valid {encoding}") from exc
-        if len(raw) != ED25519_PUBLIC_KEY_BYTES:
-            raise argparse.ArgumentTypeError(
-                f"public key is {len(raw)} bytes as {encoding}; an Ed25519 key is 32 "
-                "(give it in hex, 64 characters, or base64, 44 characters)")
-        return raw, encoding
-    raise argparse.ArgumentTypeError("public key is neither hex nor base64")
 
 
 def _parse_log_key(text: str) -> tuple[str, bytes, str]:

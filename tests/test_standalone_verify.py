@@ -64,11 +64,12 @@ def ledger() -> Ledger:
 
 @pytest.fixture
 def script(tmp_path: Path) -> Path:
-    """The verifier copied out of the package, as it travels in an evidence bundle."""
-    target = tmp_path / "bundle" / "standalone_verify.py"
-    target.parent.mkdir()
-    shutil.copy(SCRIPT, target)
-    return target
+    """The verifier's files copied out of the package, as they travel in an evidence bundle."""
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for name in sv.VERIFIER_FILES:
+        shutil.copy(SCRIPT.with_name(name), folder / name)
+    return folder / "standalone_verify.py"
 
 
 def run(script: Path, *args: object) -> subprocess.CompletedProcess[str]:
@@ -88,15 +89,18 @@ def write(path: Path, obj: object) -> Path:
 
 
 def test_imports_only_stdlib_and_cryptography() -> None:
-    tree = ast.parse(SCRIPT.read_text())
+    """The verifier's files import each other, the standard library and cryptography only."""
+    own = {name.removesuffix(".py") for name in sv.VERIFIER_FILES}
     roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            roots.add((node.module or "").split(".")[0])
+    for name in sv.VERIFIER_FILES:
+        for node in ast.walk(ast.parse(SCRIPT.with_name(name).read_text())):
+            if isinstance(node, ast.Import):
+                roots.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                roots.add((node.module or "").split(".")[0])
     assert "registry" not in roots
-    assert roots - set(sys.stdlib_module_names) == {"cryptography"}
+    assert own - {"standalone_verify"} <= roots  # the two it imports
+    assert roots - set(sys.stdlib_module_names) - own == {"cryptography"}
 
 
 def test_every_entry_verifies(ledger: Ledger, script: Path, tmp_path: Path) -> None:
