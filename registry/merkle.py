@@ -10,7 +10,8 @@ like (one SQL query for the coordinates a function asks for) and hand back a map
 
 Written here rather than taken from a library: the Python packages for RFC 6962/9162 either
 rebuild whole trees in memory or store nodes in their own layout, while the ledger needs the
-coordinates of the few nodes a proof needs so that it can read them in one query. The
+coordinates of the few nodes a proof needs so that it can read them in one query. The hashes
+and node coordinates live in :mod:`registry.merkle_nodes` and are re-exported here. The
 verifiers follow RFC 9162 §2.1.3.2 and §2.1.4.2 step by step and are checked against the
 transparency-dev/merkle test vectors (tests/data/merkle).
 
@@ -20,11 +21,27 @@ call and writes about 2k new ones; a proof needs at most ``2 * log2 n`` stored n
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from registry.errors import LedgerIntegrityError, ProofError
+from registry.errors import ProofError
+from registry.merkle_nodes import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Coord,
+    NodeGetter,
+    check_size,
+    flatten_coordinates,
+    frontier_coordinates,
+    largest_power_of_two_below,
+    leaf_hash,
+    lookup_nodes,
+    node_hash,
+    range_coordinates,
+    range_hash,
+    root_coordinates,
+    root_from_nodes,
+)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -49,104 +66,6 @@ __all__ = [
     "verify_inclusion",
 ]
 
-Coord = tuple[int, int]
-"""A perfect subtree node: ``(level, index)``."""
-
-NodeGetter = Callable[[Iterable[Coord]], Mapping[Coord, bytes]]
-
-HASH_SIZE = 32
-EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """RFC 9162 leaf hash: SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """RFC 9162 interior node hash: SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _largest_power_of_two_below(n: int) -> int:
-    """The largest power of two strictly smaller than ``n`` (``n >= 2``)."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-def _check_size(size: int, what: str = "tree size") -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ProofError(f"{what} must be a non-negative integer, got {size!r}")
-
-
-# --- coordinates -----------------------------------------------------------------------------
-
-
-def range_coordinates(start: int, end: int) -> list[Coord]:
-    """The perfect subtrees making up leaves ``[start, end)``, largest first.
-
-    The range must have RFC 9162 shape: ``start`` is a multiple of the largest power of two not
-    above ``end - start`` (true of every range that appears in a root or proof). Then the RFC's
-    MTH of those leaves is the right fold of these nodes (:func:`range_hash`).
-    """
-    _check_size(start, "range start")
-    _check_size(end, "range end")
-    if end < start:
-        raise ProofError(f"range [{start}, {end}) is reversed")
-    length = end - start
-    if length and start % (1 << (length.bit_length() - 1)):
-        raise ProofError(f"range [{start}, {end}) is not an RFC 9162 subtree")
-    coords: list[Coord] = []
-    offset = start
-    for level in range(length.bit_length() - 1, -1, -1):
-        if length >> level & 1:
-            coords.append((level, offset >> level))
-            offset += 1 << level
-    return coords
-
-
-def frontier_coordinates(size: int) -> list[Coord]:
-    """The perfect subtrees covering leaves ``[0, size)``, largest first.
-
-    They are the only existing nodes an append needs (the left siblings of new nodes).
-    """
-    return range_coordinates(0, size)
-
-
-def root_coordinates(size: int) -> list[Coord]:
-    """The stored nodes whose right fold is the root at ``size`` (empty for the empty tree)."""
-    return frontier_coordinates(size)
-
-
-def range_hash(hashes: Sequence[bytes]) -> bytes:
-    """Right fold of the node hashes of a range (:func:`range_coordinates` order)."""
-    if not hashes:
-        return EMPTY_ROOT
-    acc = hashes[-1]
-    for left in reversed(hashes[:-1]):
-        acc = node_hash(left, acc)
-    return acc
-
-
-def _lookup(nodes: Mapping[Coord, bytes], coords: Iterable[Coord]) -> list[bytes]:
-    found = []
-    for coord in coords:
-        value = nodes.get(coord)
-        if value is None:
-            raise LedgerIntegrityError(None, f"Merkle node (level, index) = {coord} is missing")
-        found.append(value)
-    return found
-
-
-def root_from_nodes(size: int, nodes: Mapping[Coord, bytes]) -> bytes:
-    """The RFC 9162 root hash of the first ``size`` leaves, from stored perfect nodes."""
-    return range_hash(_lookup(nodes, root_coordinates(size)))
-
-
-def flatten_coordinates(groups: Iterable[Iterable[Coord]]) -> list[Coord]:
-    """Every distinct coordinate in ``groups``, in first-seen order (one fetch for a proof)."""
-    return list(dict.fromkeys(coord for group in groups for coord in group))
-
-
 # --- appends ---------------------------------------------------------------------------------
 
 
@@ -158,7 +77,7 @@ def new_nodes_for_append(
     ``get_node`` is called at most once, with :func:`frontier_coordinates` of ``start_size``
     (at most ``log2 n`` nodes), so a batch costs one read however large it is.
     """
-    _check_size(start_size, "start size")
+    check_size(start_size, "start size")
     for leaf in leaf_hashes:
         if len(leaf) != HASH_SIZE:
             raise ProofError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf)}")
@@ -170,7 +89,7 @@ def new_nodes_for_append(
     old: dict[Coord, bytes] = {}
     if frontier:
         old = dict(get_node(frontier))
-        _lookup(old, frontier)  # fail early, naming the missing node
+        lookup_nodes(old, frontier)  # fail early, naming the missing node
     level = 0
     # Parents at level+1 that become complete: those containing leaf start_size onwards
     # and ending at or before `end`.
@@ -190,7 +109,7 @@ def _path_ranges(index: int, lo: int, hi: int) -> list[tuple[int, int]]:
     """RFC 9162 PATH(index, D[lo:hi]) as leaf ranges, leaf side first."""
     ranges: list[tuple[int, int]] = []
     while hi - lo > 1:
-        k = _largest_power_of_two_below(hi - lo)
+        k = largest_power_of_two_below(hi - lo)
         if index < lo + k:
             ranges.append((lo + k, hi))
             hi = lo + k
@@ -206,7 +125,7 @@ def _subproof_ranges(m: int, lo: int, hi: int) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     complete = True
     while m != hi:
-        k = _largest_power_of_two_below(hi - lo)
+        k = largest_power_of_two_below(hi - lo)
         if m <= lo + k:
             ranges.append((lo + k, hi))
             hi = lo + k
@@ -222,8 +141,8 @@ def _subproof_ranges(m: int, lo: int, hi: int) -> list[tuple[int, int]]:
 
 def inclusion_proof_coordinates(index: int, size: int) -> list[list[Coord]]:
     """For each element of the RFC 9162 inclusion proof, the stored nodes to fold."""
-    _check_size(size)
-    _check_size(index, "leaf index")
+    check_size(size)
+    check_size(index, "leaf index")
     if index >= size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")
     return [range_coordinates(a, b) for a, b in _path_ranges(index, 0, size)]
@@ -231,8 +150,8 @@ def inclusion_proof_coordinates(index: int, size: int) -> list[list[Coord]]:
 
 def consistency_proof_coordinates(size1: int, size2: int) -> list[list[Coord]]:
     """For each element of the RFC 9162 consistency proof, the stored nodes to fold."""
-    _check_size(size1, "first size")
-    _check_size(size2, "second size")
+    check_size(size1, "first size")
+    check_size(size2, "second size")
     if size1 > size2:
         raise ProofError(f"first size {size1} exceeds second size {size2}")
     if size1 == 0 or size1 == size2:
@@ -241,7 +160,7 @@ def consistency_proof_coordinates(size1: int, size2: int) -> list[list[Coord]]:
 
 
 def _hashes(groups: list[list[Coord]], nodes: Mapping[Coord, bytes]) -> list[bytes]:
-    return [range_hash(_lookup(nodes, group)) for group in groups]
+    return [range_hash(lookup_nodes(nodes, group)) for group in groups]
 
 
 def inclusion_proof(index: int, size: int, nodes: Mapping[Coord, bytes]) -> list[bytes]:
@@ -273,8 +192,8 @@ def verify_inclusion(
 
     RFC 9162 §2.1.3.2. Raises :class:`ProofError` for any failure, malformed input included.
     """
-    _check_size(size)
-    _check_size(index, "leaf index")
+    check_size(size)
+    check_size(index, "leaf index")
     _check_hash(leaf_hash, "leaf hash")
     _check_hash(root, "root hash")
     for i, element in enumerate(proof):
@@ -308,8 +227,8 @@ def verify_consistency(
     RFC 9162 §2.1.4.2, plus the degenerate cases: equal sizes need an empty proof and equal
     roots; an empty first tree needs an empty proof (it is a prefix of every tree).
     """
-    _check_size(size1, "first size")
-    _check_size(size2, "second size")
+    check_size(size1, "first size")
+    check_size(size2, "second size")
     _check_hash(root1, "first root")
     _check_hash(root2, "second root")
     for i, element in enumerate(proof):
