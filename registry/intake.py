@@ -20,27 +20,27 @@ Every input, however hostile, comes back as an :class:`IntakeResult`; bad conten
 
 ``warnings.catch_warnings`` mutates the interpreter's warning filters, so decode one image
 per thread at a time (Ray actors and worker processes each have their own interpreter).
+
+:func:`intake_bytes` is the one place content is sniffed and dispatched; steps 4 and 5 live in
+:mod:`registry.intake_decode`, the walk of folders and the forms of non-UTF-8 names in
+:mod:`registry.intake_paths` (re-exported here).
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import hashlib
-import io
 import os
 import stat
-import struct
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from detectors.base import Sample
 from registry.errors import ConfigurationError, IntakeError
+from registry.intake_decode import check_dimensions, decode_first_frame, pillow_supports
+from registry.intake_paths import iter_media_paths, path_bytes_hex, path_location, path_text
 from registry.media_sniff import DECODABLE, OCTET_STREAM, is_image_type, sniff
 from registry.media_structure import MAX_CHUNKS, Framing, check_structure
 
@@ -161,15 +161,15 @@ def intake_bytes(
     if not is_image_type(media_type):
         return failure("not-an-image", f"content is {media_type}")
     pillow_format = DECODABLE.get(media_type)
-    if pillow_format is None or not _pillow_supports(pillow_format):
+    if pillow_format is None or not pillow_supports(pillow_format):
         return failure("unsupported-format", f"{media_type} is recognised but not decodable")
     framing = Framing()
     try:
         framing = check_structure(media_type, data, limits.max_frames, limits.max_chunks)
         if framing.width is not None and framing.height is not None:
-            _check_dimensions(framing.width, framing.height, limits)
+            check_dimensions(framing.width, framing.height, limits)
         decodable = data if framing.decode_data is None else framing.decode_data
-        image, frames = _decode(decodable, pillow_format, framing, limits)
+        image, frames = decode_first_frame(decodable, pillow_format, framing, limits)
     except IntakeError as exc:
         return failure(exc.reason, exc.detail, framing)
     sample = Sample(sha256=sha256, data=data, media_type=media_type, image=image, source=source,
@@ -259,80 +259,6 @@ def intake_batches(
         yield batch
 
 
-def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Every path named directly, and every entry under folders, in a deterministic order.
-
-    Folders are walked recursively in sorted order. A symbolic link to a folder is never
-    followed, even when named directly: it is yielded itself and gets its own
-    ``not-a-regular-file`` line (no loops, no escaping the tree, and walking the walk's own
-    output yields it unchanged, which the executors rely on). Nothing is skipped or dropped:
-    hidden files and folders are walked and ingested like any other; FIFOs, devices,
-    sockets and dangling or looping links are yielded so that :func:`intake_path` gives
-    each its own ``not-a-regular-file`` line; so is a folder that cannot be listed
-    (detail: "a folder that cannot be listed"). Names that are not UTF-8 stay lossless in memory
-    (``surrogateescape``; see :func:`path_text` and :func:`path_bytes_hex` for their
-    stored and printed forms). Only a path named directly that does not exist at all (not
-    even as a dangling link) raises ``IntakeError("not-found")``.
-    """
-    for path in paths:
-        if not os.path.lexists(path):
-            raise IntakeError("not-found", path_text(str(path)))
-        if os.path.isdir(path) and not os.path.islink(path):
-            yield from _walk(path)
-        else:
-            yield path
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda entry: os.fsencode(entry.name))
-    except OSError:
-        yield folder  # cannot be listed: one line for the folder, and the walk goes on
-        return
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            yield from _walk(Path(entry.path))
-        else:
-            yield Path(entry.path)
-
-
-def path_text(path: str) -> str:
-    """A path as text that any database, terminal or JSON encoder accepts.
-
-    Valid UTF-8 names are unchanged; in a name that is not (kept in memory with
-    ``surrogateescape``), each undecodable byte becomes U+FFFD. This form is for display
-    and for the ``path`` field; :func:`path_bytes_hex` keeps the exact bytes beside it.
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "replace")
-    return path
-
-
-def path_bytes_hex(path: str) -> str | None:
-    """The exact bytes of a name that is not valid UTF-8, in hex; ``None`` for UTF-8 names."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path).hex()
-    return None
-
-
-def path_location(path: str) -> str:
-    """The lossless text stored as a sighting's ``location``: the name itself when it is
-    UTF-8, else each undecodable byte escaped as ``\\xNN`` (as ``ls -b`` writes it)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
-    return path
-
-
 def _link_problem(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symbolic link loop"
@@ -376,109 +302,3 @@ def _unreadable(path: str, detail: str) -> IntakeResult:
         error="unreadable",
         error_detail=detail,
     )
-
-
-@functools.cache
-def _pillow_supports(pillow_format: str) -> bool:
-    """Whether Pillow here can open the format; registers pillow-heif once, on first need."""
-    if pillow_format == "HEIF":
-        try:
-            import pillow_heif
-        except ImportError:
-            return False
-        pillow_heif.register_heif_opener()
-    Image.init()
-    return pillow_format in Image.OPEN
-
-
-def _check_dimensions(width: int, height: int, limits: IntakeLimits) -> None:
-    if width <= 0 or height <= 0:
-        raise IntakeError("corrupt", f"declared size {width}x{height}")
-    if max(width, height) > limits.max_dimension or width * height > limits.max_pixels:
-        raise IntakeError(
-            "decompression-bomb",
-            f"declared size {width}x{height} is over the limits "
-            f"({limits.max_dimension} per side, {limits.max_pixels} pixels)",
-        )
-
-
-def _decode(
-    data: bytes, pillow_format: str, framing: Framing, limits: IntakeLimits
-) -> tuple[Image.Image, int]:
-    with warnings.catch_warnings():
-        # Other decoder warnings (odd EXIF, short tag reads) are noise in bulk intake;
-        # what matters is the verdict. The bomb warning is raised and becomes one.
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=[pillow_format]) as opened:
-                _check_dimensions(opened.width, opened.height, limits)
-                frames = _count_frames(opened, framing, limits)
-                opened.load()
-                return _oriented(opened), frames
-        except IntakeError:
-            raise
-        except UnidentifiedImageError as exc:
-            # Image.open hides why the plugin refused; ask the plugin itself for the reason.
-            cause = _header_error(data, pillow_format) or exc
-            raise IntakeError(_classify(cause), _describe(cause)) from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise IntakeError("decompression-bomb", f"{type(exc).__name__}: {exc}") from exc
-        except Exception as exc:  # any decoder failure is a verdict, not a crash
-            raise IntakeError(_classify(exc), _describe(exc)) from exc
-
-
-def _count_frames(image: Image.Image, framing: Framing, limits: IntakeLimits) -> int:
-    if framing.frames is not None:
-        frames = framing.frames
-    elif image.format == "TIFF":
-        # Pillow's TIFF n_frames walks every IFD; seek one at a time and stop past the limit.
-        frames = 1
-        while frames <= limits.max_frames:
-            try:
-                image.seek(frames)
-            except EOFError:
-                break
-            frames += 1
-        image.seek(0)
-    else:
-        frames = int(getattr(image, "n_frames", 1))
-    if frames > limits.max_frames:
-        raise IntakeError("too-many-frames", f"more than {limits.max_frames} frames")
-    return frames
-
-
-def _oriented(image: Image.Image) -> Image.Image:
-    try:
-        result = ImageOps.exif_transpose(image)
-    except Exception:  # a malformed EXIF block does not spoil the pixels
-        result = None
-    oriented = result if result is not None else image.copy()
-    oriented.format = image.format
-    return oriented
-
-
-def _header_error(data: bytes, pillow_format: str) -> Exception | None:
-    factory, _accept = Image.OPEN[pillow_format]
-    try:
-        factory(io.BytesIO(data), "")
-    except Exception as exc:  # the exception is the answer sought
-        return exc
-    return None
-
-
-_TRUNCATED_HINTS: Final = ("truncated", "unexpected end of file", "insufficient input")
-_UNSUPPORTED_HINTS: Final = ("not available", "unsupported", "not supported", "unknown pixel mode")
-
-
-def _classify(exc: Exception) -> str:
-    message = str(exc).lower()
-    if isinstance(exc, EOFError | struct.error) or any(h in message for h in _TRUNCATED_HINTS):
-        return "truncated"
-    if any(hint in message for hint in _UNSUPPORTED_HINTS):
-        return "unsupported-format"
-    return "corrupt"
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
