@@ -13,11 +13,9 @@ from dashboard.learned_view import render_learned
 from dashboard.media import asset_preview
 from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_identity
 from dashboard.untrusted import ident, show, table
-from registry.errors import ProofError
+from registry import AssetView, EntryCheck, VerdictFacts, check_asset, show_asset
+from registry.errors import ProofError, UnknownAssetError
 from registry.evidence import build_evidence_bundle
-from registry.integrity import EntryCheck, check_verdicts
-from registry.models import VerdictRow
-from registry.queries import AssetStory, asset_story
 
 
 def render() -> None:
@@ -28,13 +26,16 @@ def render() -> None:
         st.caption("Open an asset from Search, or paste its sha256.")
         return
     reg = registry()
-    with reg.sessions() as session:
-        story = asset_story(session, sha)
-        audit_once("view_asset", {"sha256": sha, "found": story is not None})
-        if story is None:
-            st.warning("Unknown asset.")
-            return
-        report = check_verdicts(session, story.verdicts, reg.verifier(), reg.checkpoint_vkeys())
+    try:
+        story: AssetView | None = show_asset(reg, sha)
+    except UnknownAssetError:
+        story = None
+    audit_once("view_asset", {"sha256": sha, "found": story is not None})
+    if story is None:
+        st.warning("Unknown asset.")
+        return
+    sha = story.asset.sha256  # a unique prefix opens its asset
+    report = check_asset(reg, sha)
     checks = {e.log_index: e for e in report.entries}
     _facts(story)
     _integrity(report.ok, report.checkpoint_detail, checks)
@@ -44,7 +45,7 @@ def render() -> None:
     _export(sha)
 
 
-def _facts(story: AssetStory) -> None:
+def _facts(story: AssetView) -> None:
     a = story.asset
     left, right = st.columns([1, 2])
     preview = asset_preview(a.sha256, a.location, registry().settings.limits)
@@ -85,7 +86,7 @@ def _integrity(ok: bool, checkpoint_detail: str, checks: dict[int, EntryCheck]) 
     )
 
 
-def _timeline(story: AssetStory) -> None:
+def _timeline(story: AssetView) -> None:
     st.subheader("Timeline")
     data = [{"created": v.created_at.isoformat(), "detector": v.detector,
              "detector version": f"{v.detector} {v.version}",
@@ -110,9 +111,9 @@ def _timeline(story: AssetStory) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-def _verdicts(story: AssetStory, checks: dict[int, EntryCheck]) -> None:
+def _verdicts(story: AssetView, checks: dict[int, EntryCheck]) -> None:
     st.subheader("Verdicts by detector (versions side by side)")
-    by_detector: dict[str, list[VerdictRow]] = defaultdict(list)
+    by_detector: dict[str, list[VerdictFacts]] = defaultdict(list)
     for v in story.verdicts:
         by_detector[v.detector].append(v)
     for detector, rows in sorted(by_detector.items()):
@@ -122,7 +123,7 @@ def _verdicts(story: AssetStory, checks: dict[int, EntryCheck]) -> None:
                 _verdict_card(v, checks.get(int(v.log_index)))
 
 
-def _verdict_card(v: VerdictRow, check: EntryCheck | None) -> None:
+def _verdict_card(v: VerdictFacts, check: EntryCheck | None) -> None:
     mark = "POSITIVE" if v.positive else ("error" if v.error else "negative / not found")
     verified = (":green[✓ verified]" if check is not None and check.ok
                 else ":red[✗ does not verify]")
@@ -139,7 +140,7 @@ def _verdict_card(v: VerdictRow, check: EntryCheck | None) -> None:
         render_learned(v.evidence or {})
 
 
-def _sightings(story: AssetStory) -> None:
+def _sightings(story: AssetView) -> None:
     st.subheader("Sightings")
     if not story.sightings:
         st.info("No sightings recorded.")

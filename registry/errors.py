@@ -23,6 +23,7 @@ dependency raises :class:`detectors.optional.MissingDependencyError` (an
     │   ├── ProofError            an inclusion or consistency proof does not hold
     │   ├── CheckpointError       a checkpoint is malformed or badly signed
     │   └── LedgerIntegrityError  the stored log disagrees with itself (names the first bad index)
+    │       └── LedgerTamperedError  a full scan found bad entries (lists each one)
     ├── IntakeError               media could not be read (carries a reason from the vocabulary)
     ├── BankError                 (registry.banks) unknown bank, bad name or hash, nothing to remove
     ├── CopyIndexError            (registry.copy_index) the copy index cannot be read or written
@@ -30,6 +31,8 @@ dependency raises :class:`detectors.optional.MissingDependencyError` (an
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class ProvregError(Exception):
@@ -112,6 +115,16 @@ class LedgerIntegrityError(VerificationError):
         super().__init__(f"log index {index}: {message}" if index is not None else message)
         self.index = index
         self.reason = message
+
+
+class LedgerTamperedError(LedgerIntegrityError):
+    """A full scan of the ledger found bad entries; ``errors`` lists each (the first first, up
+    to the scan's limit) and ``truncated`` says whether the scan stopped at that limit."""
+
+    def __init__(self, errors: Sequence[LedgerIntegrityError], *, truncated: bool) -> None:
+        super().__init__(errors[0].index, errors[0].reason)
+        self.errors = tuple(errors)
+        self.truncated = truncated
 
 
 class IntakeError(ProvregError):
