@@ -94,11 +94,24 @@ def check_sighting_row(row: Sighting, expected_index: int, verifier: Verifier) -
             )
     if record.get("seen_at") != format_time(row.seen_at):
         raise LedgerIntegrityError(index, "column 'seen_at' differs from the signed sighting")
+    return signed_leaf(index, canonical, row.leaf_hash, row.key_id, bytes(row.signature), verifier)
+
+
+def signed_leaf(
+    index: int,
+    canonical: bytes,
+    stored_leaf: bytes | None,
+    key_id: str,
+    signature: bytes,
+    verifier: Verifier,
+) -> bytes:
+    """The leaf hash of a log entry's signed bytes, once the stored leaf hash matches it and
+    the signature holds (any log entry: verdict or sighting); else :class:`LedgerIntegrityError`."""
     leaf = merkle.leaf_hash(canonical)
-    if row.leaf_hash is None or bytes(row.leaf_hash) != leaf:
+    if stored_leaf is None or bytes(stored_leaf) != leaf:
         raise LedgerIntegrityError(index, "stored leaf hash does not match the signed bytes")
     try:
-        verifier.verify(row.key_id, canonical, bytes(row.signature))
+        verifier.verify(key_id, canonical, signature)
     except VerificationError as exc:
         raise LedgerIntegrityError(index, f"signature: {exc}") from exc
     return leaf

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from registry import merkle
 from registry.canonical import float_text
 from registry.checkpoint import verify_checkpoint
-from registry.errors import CheckpointError, LedgerIntegrityError, VerificationError
+from registry.errors import CheckpointError, LedgerIntegrityError
 from registry.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
 from registry.records import (
     KNOWN_SCHEMAS,
@@ -30,7 +30,7 @@ from registry.records import (
     format_time,
     signed_record,
 )
-from registry.sighting_log import check_sighting_row, log_rows
+from registry.sighting_log import check_sighting_row, log_rows, signed_leaf
 from registry.signing import Verifier
 
 
@@ -76,14 +76,7 @@ def _check_content(row: VerdictRow, verifier: Verifier) -> bytes:
             raise LedgerIntegrityError(index, f"column {name!r} differs from the signed record")
     if record.get("created_at") != format_time(row.created_at):
         raise LedgerIntegrityError(index, "column 'created_at' differs from the signed record")
-    leaf = merkle.leaf_hash(canonical)
-    if bytes(row.leaf_hash) != leaf:
-        raise LedgerIntegrityError(index, "stored leaf hash does not match the signed bytes")
-    try:
-        verifier.verify(row.key_id, canonical, bytes(row.signature))
-    except VerificationError as exc:
-        raise LedgerIntegrityError(index, f"signature: {exc}") from exc
-    return leaf
+    return signed_leaf(index, canonical, row.leaf_hash, row.key_id, bytes(row.signature), verifier)
 
 
 def same_json(signed: object, stored: object) -> bool:
