@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.copy import journal, matcher
+from detectors.copy import journal, matcher, reference_store
 from detectors.copy.matcher import ReferenceSet, manifest_generation
 from detectors.testing.copy_fixtures import EDITS, textured
 
@@ -108,7 +108,7 @@ def test_refresh_picks_up_appends_and_notices_compaction(tmp_path: Path) -> None
 
 def test_log_compacts_past_a_fraction_of_the_base(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(matcher, "COMPACT_MIN_BYTES", 0)
+    monkeypatch.setattr(reference_store, "COMPACT_MIN_BYTES", 0)
     refs = ReferenceSet()
     for i in range(20):
         refs.add_hash(i, _hex(i), 90)
@@ -149,13 +149,13 @@ def test_refresh_reads_the_manifest_only_when_it_was_replaced(
     writer.save(tmp_path)
     reader = ReferenceSet.load(tmp_path)
     parses: list[int] = []
-    real = matcher.manifest_generation
+    real = reference_store.manifest_generation
 
     def counting(directory: str | Path) -> int | None:
         parses.append(1)
         return real(directory)
 
-    monkeypatch.setattr(matcher, "manifest_generation", counting)
+    monkeypatch.setattr(reference_store, "manifest_generation", counting)
     for _ in range(5):
         assert reader.refresh(tmp_path)
     writer.add_hash(2, _hex(2), 90)

@@ -26,6 +26,9 @@ ids, codes, live flags and the CSR tables for ``mih``, so loading does not re-so
 temporary file in the same directory, fsyncs it and renames it over the target, so a reader
 sees either the old or the new index, never a torn one. Format-1 files (FAISS serialised
 indexes of earlier versions) are still read: their entries are re-indexed on load.
+
+The errors and the batched :class:`SearchResult` live in :mod:`detectors.copy.binary_results`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -43,6 +45,17 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.copy.atomic import write_atomically
+from detectors.copy.binary_results import (
+    BinaryIndexError,
+    Codes,
+    DuplicateIdError,
+    Ids,
+    IndexFileError,
+    SearchResult,
+    empty_result,
+    result_from_pairs,
+    sorted_result,
+)
 from detectors.copy.mih import Layout, MultiIndexHash
 
 IndexKind = Literal["auto", "flat", "mih"]
@@ -58,41 +71,16 @@ _FORMAT: Final = 2
 _AUTO_COMPACT: Final = 0.5
 """Fraction of dead rows at which an MIH index compacts itself on removal."""
 
-Ids = npt.NDArray[np.int64]
-Codes = npt.NDArray[np.uint8]
-
-
-class BinaryIndexError(Exception):
-    """Base class for binary-index errors."""
-
-
-class DuplicateIdError(BinaryIndexError):
-    """An id given to :meth:`BinaryHashIndex.add` is already in the index."""
-
-
-class IndexFileError(BinaryIndexError):
-    """An index file is missing, unreadable or of an unknown format."""
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """Results of a batched search in CSR form: query ``i`` owns ``lims[i]:lims[i+1]``.
-
-    Within each query the hits are sorted by distance, then id.
-    """
-
-    lims: npt.NDArray[np.int64]
-    ids: Ids
-    distances: npt.NDArray[np.int32]
-
-    def __len__(self) -> int:
-        return len(self.lims) - 1
-
-    def hits(self, query: int) -> list[tuple[int, int]]:
-        """``(id, distance)`` pairs for one query, nearest first."""
-        lo, hi = int(self.lims[query]), int(self.lims[query + 1])
-        return [(int(i), int(d)) for i, d in zip(self.ids[lo:hi], self.distances[lo:hi],
-                                                   strict=True)]
+__all__ = [
+    "FLAT_MAX_SIZE",
+    "MIH_LAYOUTS",
+    "BinaryHashIndex",
+    "BinaryIndexError",
+    "DuplicateIdError",
+    "IndexFileError",
+    "IndexKind",
+    "SearchResult",
+]
 
 
 class BinaryHashIndex:
@@ -282,13 +270,13 @@ class BinaryHashIndex:
         """
         q = self._queries(queries)
         if len(self) == 0:
-            return _empty_result(len(q))
+            return empty_result(len(q))
         if self._mih is None:
             lims, dist, ids = self._flat.range_search(q, int(radius) + 1)
-            return _sorted(np.asarray(lims, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+            return sorted_result(np.asarray(lims, dtype=np.int64), np.asarray(ids, dtype=np.int64),
                            np.asarray(dist, dtype=np.int32))
         qidx, rows, dist = self._sharded(self._mih, q, int(radius), threads)
-        return _from_pairs(len(q), qidx, self._ids[rows], dist)
+        return result_from_pairs(len(q), qidx, self._ids[rows], dist)
 
     def _sharded(self, mih: MultiIndexHash, q: Codes, radius: int, threads: int
                  ) -> tuple[Ids, Ids, npt.NDArray[np.int32]]:
@@ -308,10 +296,10 @@ class BinaryHashIndex:
         among the candidates sharing a chunk with the query)."""
         q = self._queries(queries)
         if len(self) == 0 or k <= 0:
-            return _empty_result(len(q))
+            return empty_result(len(q))
         if self._mih is not None:
             qidx, rows, dist = self._sharded(self._mih, q, self.bits, 1)
-            result = _from_pairs(len(q), qidx, self._ids[rows], dist)
+            result = result_from_pairs(len(q), qidx, self._ids[rows], dist)
             rank = np.arange(len(result.ids)) - np.repeat(result.lims[:-1], np.diff(result.lims))
             keep = rank < k
             counts = np.minimum(np.diff(result.lims), k)
@@ -323,7 +311,7 @@ class BinaryHashIndex:
         dist = np.asarray(dist, dtype=np.int32)
         valid = ids >= 0
         counts = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int64)
-        return _sorted(counts, ids[valid], dist[valid])
+        return sorted_result(counts, ids[valid], dist[valid])
 
     # --- persistence --------------------------------------------------------------------
 
@@ -401,23 +389,3 @@ def _load_format1(meta: dict[str, Any], arrays: dict[str, Any]) -> BinaryHashInd
     index = BinaryHashIndex(meta["bits"], meta["kind"], flat_max_size=meta["flat_max_size"])
     index.rebuild(ids[keep], codes[keep])
     return index
-
-
-def _empty_result(n: int) -> SearchResult:
-    return SearchResult(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                        np.zeros(0, dtype=np.int32))
-
-
-def _from_pairs(nq: int, qidx: Ids, ids: Ids, dist: npt.NDArray[np.int32]) -> SearchResult:
-    """A result from unordered ``(query, id, distance)`` triples."""
-    lims = np.zeros(nq + 1, dtype=np.int64)
-    np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
-    order = np.lexsort((ids, dist, qidx))
-    return SearchResult(lims, ids[order], dist[order].astype(np.int32))
-
-
-def _sorted(lims: npt.NDArray[np.int64], ids: Ids, dist: npt.NDArray[np.int32]) -> SearchResult:
-    """Sort each query's hits by (distance, id)."""
-    qidx = np.repeat(np.arange(len(lims) - 1), np.diff(lims))
-    order = np.lexsort((ids, dist, qidx))
-    return SearchResult(lims, ids[order], dist[order])

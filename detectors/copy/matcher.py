@@ -15,7 +15,8 @@
    Candidates found only by pHash or the embedding are verified (and reported) only when no
    reference matched on PDQ alone.
 
-Persistence: a directory holding a base snapshot and an append-only delta log.
+Persistence (:mod:`detectors.copy.reference_store`; the records in
+:mod:`detectors.copy.references`): a directory holding a base snapshot and an append-only delta log.
 :meth:`ReferenceSet.save` with ``compact=True`` (and whenever the log has grown past
 :data:`COMPACT_FRACTION` of the base) writes a new generation: generation-numbered files
 (``pdq.<gen>.index``, ``phash.<gen>.index``, ``embed.<gen>.index``, and the SIFT features,
@@ -35,180 +36,62 @@ registry holds an ``fcntl`` lock around load, change and save).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from detectors.copy import journal, signals
-from detectors.copy.atomic import write_atomically
-from detectors.copy.binary_index import BinaryHashIndex, IndexFileError
+from detectors.copy import signals
+from detectors.copy.binary_index import BinaryHashIndex
 from detectors.copy.embedding import Embedder, HandcraftedEmbedder
-from detectors.copy.feature_store import FeatureStore, FeatureStoreError
+from detectors.copy.feature_store import FeatureStore
+from detectors.copy.reference_store import (
+    COMPACT_FRACTION,
+    COMPACT_MIN_BYTES,
+    MANIFEST,
+    ManifestStamp,
+    ReferenceStore,
+    manifest_generation,
+    manifest_stamp,
+    read_manifest,
+)
+from detectors.copy.references import (
+    MAX_SIDE,
+    Match,
+    MatchConfig,
+    NewReference,
+    QueryReport,
+    Reference,
+    ReferenceSetError,
+    bounded_rgb,
+)
 from detectors.copy.vector_index import VectorIndex
-from detectors.copy.verification import Features, GeometricVerifier, VerificationResult
+from detectors.copy.verification import Features, GeometricVerifier
 
-MANIFEST: Final = "manifest.json"
-_FORMAT: Final = 1
-COMPACT_FRACTION: Final = 0.25
-"""A save compacts (writes a new base) once the delta log would exceed this fraction of the
-base's size, or :data:`COMPACT_MIN_BYTES` if that is larger."""
-COMPACT_MIN_BYTES: Final = 1 << 20
-
-
-class ReferenceSetError(Exception):
-    """Base class for reference-set errors (bad directory, unknown embedder, bad id)."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One known image: caller id, content hash, bank and its hashes."""
-
-    ref_id: int
-    sha256: str
-    bank: str
-    pdq: str
-    quality: int
-    phash: str
-    """64-bit pHash hex; empty for a hash-only reference (see :meth:`ReferenceSet.add_hash`)."""
-
-    @property
-    def hash_only(self) -> bool:
-        """True when only a PDQ hash is known (no image: no pHash, embedding or features)."""
-        return not self.phash
+__all__ = [
+    "COMPACT_FRACTION",
+    "COMPACT_MIN_BYTES",
+    "MANIFEST",
+    "MAX_SIDE",
+    "ManifestStamp",
+    "Match",
+    "MatchConfig",
+    "NewReference",
+    "QueryReport",
+    "Reference",
+    "ReferenceSet",
+    "ReferenceSetError",
+    "bounded_rgb",
+    "manifest_generation",
+    "manifest_stamp",
+]
 
 
-@dataclass(frozen=True)
-class NewReference:
-    """An image to add with :meth:`ReferenceSet.add_many` (see :meth:`ReferenceSet.add`)."""
-
-    ref_id: int
-    image: Image.Image
-    sha256: str | None = None
-    bank: str = "default"
-
-
-@dataclass(frozen=True)
-class Match:
-    """One candidate reference for a query and how it was judged."""
-
-    reference: Reference
-    signal: str
-    """What decided: ``pdq`` (hash within threshold) or ``verification`` (SIFT + RANSAC)."""
-    distance: int
-    """Best PDQ Hamming distance over the query's eight dihedral variants."""
-    variant: str
-    """The dihedral variant of the query that gave ``distance``."""
-    quality: int
-    """PDQ quality of the query."""
-    phash_distance: int | None
-    """``None`` for a hash-only reference."""
-    embedding_similarity: float | None
-    matched: bool
-    """True when this candidate is beyond the decision threshold (a copy)."""
-    verification: VerificationResult | None = None
-
-    @property
-    def match_kind(self) -> str | None:
-        """How a match was decided: ``hash`` (PDQ within ``threshold - verify_band`` on
-        trusted-quality hashes, no verification needed) or ``verified`` (SIFT + RANSAC
-        confirmed it, whatever the PDQ distance: a bank's threshold bounds hash matches, not
-        verified ones); None when not a match."""
-        if not self.matched:
-            return None
-        return "hash" if self.verification is None else "verified"
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready evidence for this candidate."""
-        return {
-            "ref_id": self.reference.ref_id, "bank": self.reference.bank,
-            "reference_sha256": self.reference.sha256, "signal": self.signal,
-            "distance": self.distance, "variant": self.variant, "quality": self.quality,
-            "reference_quality": self.reference.quality, "phash_distance": self.phash_distance,
-            "embedding_similarity": None if self.embedding_similarity is None
-            else round(self.embedding_similarity, 4),
-            "match": self.matched, "match_kind": self.match_kind,
-            "verification": None if self.verification is None else self.verification.to_json(),
-        }
-
-
-@dataclass
-class QueryReport:
-    """Everything :meth:`ReferenceSet.query` learned about one image."""
-
-    matches: list[Match]
-    query_quality: int
-    best_distance: int | None
-    candidates: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class MatchConfig:
-    """Decision thresholds (defaults documented in docs/detectors/copy.md)."""
-
-    pdq_threshold: int = signals.PDQ_MATCH_THRESHOLD
-    verify_band: int = 4
-    candidate_radius: int = 48
-    phash_threshold: int = signals.PHASH_MATCH_THRESHOLD
-    embed_k: int = 5
-    max_verify: int = 8
-    bank_thresholds: dict[str, int] = field(default_factory=dict)
-    """Per-bank PDQ thresholds overriding ``pdq_threshold`` for references of that bank."""
-
-    def threshold_for(self, bank: str) -> int:
-        """The PDQ match threshold for references of ``bank``."""
-        return self.bank_thresholds.get(bank, self.pdq_threshold)
-
-
-MAX_SIDE: Final = 1024
-"""Images are shrunk to this longest side before any signal is computed (references and
-queries alike): it bounds the cost of a 24-megapixel upload to that of a 1-megapixel one and
-changes PDQ by a few bits at most."""
-
-
-def bounded_rgb(image: Image.Image) -> Image.Image:
-    """``image`` as RGB with its longest side at most :data:`MAX_SIDE`."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    scale = MAX_SIDE / max(rgb.width, rgb.height, 1)
-    if scale >= 1.0:
-        return rgb
-    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    return rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-
-
-ManifestStamp = tuple[int, int, int]
-
-
-def manifest_stamp(directory: str | Path) -> ManifestStamp | None:
-    """(inode, size, mtime ns) of ``directory``'s manifest, or ``None`` if absent.
-
-    The manifest is only ever replaced whole, by rename, so an unchanged stamp means an
-    unchanged generation: checked per batch, it spares parsing a manifest that lists every
-    reference (about 180 bytes each for hash-only references: ~180 MB at a million).
-    """
-    try:
-        stat = os.stat(Path(directory) / MANIFEST)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-
-def manifest_generation(directory: str | Path) -> int | None:
-    """The generation number written in ``directory``'s manifest, or ``None`` if absent."""
-    try:
-        return int(json.loads((Path(directory) / MANIFEST).read_text())["generation"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-class ReferenceSet:
-    """Known images and the indexes that find copies of them."""
+class ReferenceSet(ReferenceStore):
+    """Known images and the indexes that find copies of them (persistence:
+    :class:`~detectors.copy.reference_store.ReferenceStore`)."""
 
     def __init__(self, config: MatchConfig | None = None, *,
                  embedder: Embedder | None = None,
@@ -238,10 +121,6 @@ class ReferenceSet:
 
     def __contains__(self, ref_id: object) -> bool:
         return ref_id in self._refs
-
-    def references(self) -> list[Reference]:
-        """All references, by id."""
-        return [self._refs[i] for i in sorted(self._refs)]
 
     def add(self, ref_id: int, image: Image.Image, *, sha256: str | None = None,
             bank: str = "default") -> Reference:
@@ -392,132 +271,6 @@ class ReferenceSet:
         return Match(match.reference, signal, match.distance, match.variant, match.quality,
                      match.phash_distance, match.embedding_similarity, result.verified, result)
 
-    # --- persistence --------------------------------------------------------------------
-
-    def save(self, directory: str | Path, *, compact: bool = False) -> int:
-        """Persist the changes since load to ``directory``; returns the generation.
-
-        Appends one delta-log record when this set was loaded from (or last saved to) the
-        newest generation there and the log stays small; otherwise, or with ``compact``,
-        writes a new base generation.
-        """
-        root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
-        config = dict(self.config.__dict__)
-        if not compact and self._home == root.resolve() and self._current_on_disk(root):
-            log = root / _log_name(self.generation)
-            unseen, _ = journal.read(log, self._log_end)
-            if not unseen:  # nothing appended by another writer (a torn tail is dropped)
-                if not self._journal and config == self._saved_config:
-                    return self.generation
-                record = journal.encode(self._commit(config))
-                limit = max(COMPACT_FRACTION * self._base_bytes, COMPACT_MIN_BYTES)
-                if self._log_end + len(record) <= limit:
-                    self._log_end = journal.append(log, record, self._log_end)
-                    self._journal, self._saved_config = [], config
-                    self.revision += 1
-                    return self.generation
-        return self._snapshot(root, config)
-
-    def _snapshot(self, root: Path, config: dict[str, Any]) -> int:
-        gen = max(self.generation, manifest_generation(root) or 0) + 1
-        files = {"pdq": f"pdq.{gen}.index", "phash": f"phash.{gen}.index",
-                 "embed": f"embed.{gen}.index"}
-        self._pdq.save(root / files["pdq"])
-        self._phash.save(root / files["phash"])
-        self._embed.save(root / files["embed"])
-        files.update(self._features.save(root, gen))
-        self._features = FeatureStore.load(root, files)  # the overlay is now on disk
-        manifest = {
-            "format": _FORMAT, "generation": gen, "revision": self.revision + 1,
-            "files": files,
-            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim,
-                         "checksum": self.embedder.checksum},
-            "config": config,
-            "references": [ref.__dict__ for ref in self.references()],
-        }
-        (root / _log_name(gen)).unlink(missing_ok=True)  # a leftover of a crashed compaction
-        data = json.dumps(manifest, indent=1).encode()
-        write_atomically(root / MANIFEST, lambda fh: fh.write(data))
-        self._stamp = manifest_stamp(root)
-        self.generation, self.revision = gen, self.revision + 1
-        self._log_end, self._journal, self._saved_config = 0, [], config
-        self._home = root.resolve()
-        self._base_bytes = sum((root / name).stat().st_size for name in files.values())
-        for old in root.iterdir():
-            parts = old.name.split(".")
-            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < gen - 1:
-                old.unlink(missing_ok=True)
-        return gen
-
-    def _commit(self, config: dict[str, Any]) -> journal.Commit:
-        """The journal since the last save as one log record."""
-        ops: list[dict[str, Any]] = []
-        arrays: dict[str, np.ndarray[Any, Any]] = {}
-        for n, (kind, payload) in enumerate(self._journal):
-            if kind == "remove":
-                ops.append({"op": "remove", "ref_id": int(payload)})
-                continue
-            refs, pdq, phash, embedding, features = payload
-            ops.append({"op": "add", "key": n, "refs": [ref.__dict__ for ref in refs]})
-            arrays[f"pdq_{n}"] = pdq
-            if phash is not None:
-                arrays[f"phash_{n}"] = phash
-                arrays[f"embed_{n}"] = embedding
-                arrays.update(_pack_features(f"_{n}", features))
-        if config != self._saved_config:
-            ops.append({"op": "config", "config": config})
-        return journal.Commit(self.revision + 1, ops, arrays)
-
-    def _apply(self, commit: journal.Commit) -> None:
-        """Replay one log record (see :meth:`_commit`)."""
-        arrays = commit.arrays
-        for op in commit.ops:
-            if op["op"] == "remove":
-                if self._refs.pop(int(op["ref_id"]), None) is not None:
-                    for index in (self._pdq, self._phash, self._embed):
-                        index.remove([int(op["ref_id"])])
-                    self._features.pop(int(op["ref_id"]))
-            elif op["op"] == "config":
-                self.config = MatchConfig(**op["config"])
-                self._saved_config = dict(op["config"])
-            elif op["op"] == "add":
-                key = op["key"]
-                refs = [Reference(**r) for r in op["refs"]]
-                if f"phash_{key}" in arrays:
-                    self._insert(refs, arrays[f"pdq_{key}"], arrays[f"phash_{key}"],
-                                 arrays[f"embed_{key}"], _unpack_features(f"_{key}", arrays),
-                                 journal_it=False)
-                else:
-                    self._insert(refs, arrays[f"pdq_{key}"], journal_it=False)
-        self.revision = commit.revision
-
-    def refresh(self, directory: str | Path) -> bool:
-        """Apply log records appended since this set was loaded.
-
-        Returns False (and changes nothing) when a compaction replaced this set's
-        generation: the caller should :meth:`load` again.
-        """
-        root = Path(directory)
-        if not self._current_on_disk(root):
-            return False
-        commits, self._log_end = journal.read(root / _log_name(self.generation),
-                                              self._log_end)
-        for commit in commits:
-            self._apply(commit)
-        return True
-
-    def _current_on_disk(self, root: Path) -> bool:
-        """Whether ``root``'s manifest still names this set's generation (parsed only when
-        the file changed since this set last read or wrote it)."""
-        stamp = manifest_stamp(root)
-        if stamp is not None and stamp == self._stamp:
-            return True
-        if manifest_generation(root) != self.generation:
-            return False
-        self._stamp = stamp
-        return True
-
     @classmethod
     def load(cls, directory: str | Path, *, embedder: Embedder | None = None,
              verifier: GeometricVerifier | None = None) -> ReferenceSet:
@@ -526,70 +279,7 @@ class ReferenceSet:
         The embedder must be the one the set was built with (same name and checksum).
         """
         root = Path(directory)
-        stamp = manifest_stamp(root)  # before reading: a newer file then differs from it
-        try:
-            manifest = json.loads((root / MANIFEST).read_text())
-        except (OSError, ValueError) as exc:
-            raise ReferenceSetError(f"no readable manifest in {root}: {exc}") from exc
-        if manifest.get("format") != _FORMAT:
-            raise ReferenceSetError(f"unknown reference-set format {manifest.get('format')!r}")
-        embedder = embedder or HandcraftedEmbedder()
-        spec = manifest["embedder"]
-        if spec["name"] != embedder.name or spec["checksum"] != embedder.checksum:
-            raise ReferenceSetError(
-                f"reference set was built with embedder {spec['name']} ({spec['checksum']}),"
-                f" not {embedder.name} ({embedder.checksum})")
+        manifest, stamp, embedder = read_manifest(root, embedder)
         self = cls(MatchConfig(**manifest["config"]), embedder=embedder, verifier=verifier)
-        files = manifest["files"]
-        try:
-            self._pdq = BinaryHashIndex.load(root / files["pdq"])
-            self._phash = BinaryHashIndex.load(root / files["phash"])
-            self._embed = VectorIndex.load(root / files["embed"])
-            self._features = FeatureStore.load(root, files)
-            self._base_bytes = sum((root / name).stat().st_size for name in files.values())
-        except (IndexFileError, FeatureStoreError, OSError) as exc:
-            raise ReferenceSetError(str(exc)) from exc
-        self._refs = {int(r["ref_id"]): Reference(**r) for r in manifest["references"]}
-        self.generation = int(manifest["generation"])
-        self.revision = int(manifest.get("revision", self.generation))
-        self._saved_config = dict(manifest["config"])
-        self._home = root.resolve()
-        self._stamp = stamp
-        try:
-            self.refresh(root)
-        except (KeyError, TypeError, ValueError, IndexFileError) as exc:
-            raise ReferenceSetError(f"cannot replay the delta log in {root}: {exc}") from exc
-        self._journal = []
+        self._restore(root, manifest, stamp)
         return self
-
-
-def _log_name(generation: int) -> str:
-    return f"delta.{generation}.log"
-
-
-def _pack_features(suffix: str, features: list[Features]) -> dict[str, np.ndarray[Any, Any]]:
-    """Features of several references as flat arrays (``None`` descriptors: count -1)."""
-    counts = np.array([len(f.points) if f.descriptors is not None else -1 - len(f.points)
-                       for f in features], dtype=np.int64)
-    points = np.concatenate([f.points for f in features]).astype(np.float32) \
-        if features else np.zeros((0, 2), dtype=np.float32)
-    desc = [f.descriptors for f in features if f.descriptors is not None]
-    descriptors = np.concatenate(desc).astype(np.uint8) if desc else \
-        np.zeros((0, 128), dtype=np.uint8)
-    return {f"fcount{suffix}": counts, f"fpoints{suffix}": points.reshape(-1, 2),
-            f"fdesc{suffix}": descriptors}
-
-
-def _unpack_features(suffix: str, arrays: dict[str, np.ndarray[Any, Any]]) -> list[Features]:
-    out: list[Features] = []
-    p = d = 0
-    points, descriptors = arrays[f"fpoints{suffix}"], arrays[f"fdesc{suffix}"]
-    for count in arrays[f"fcount{suffix}"].tolist():
-        n = count if count >= 0 else -1 - count
-        desc = descriptors[d:d + n] if count >= 0 else None
-        out.append(Features(points[p:p + n], desc))
-        p += n
-        d += n if count >= 0 else 0
-    return out
-
-
