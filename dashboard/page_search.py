@@ -13,13 +13,8 @@ from dashboard.untrusted import ident, plain, show
 from registry.banks import list_banks, references_with_banks
 from registry.copy_search import search_intake
 from registry.intake import IntakeResult, intake_bytes
-from registry.queries import (
-    VerdictFilter,
-    facets,
-    find_asset,
-    find_assets_by_prefix,
-    search_verdicts,
-)
+from registry.queries import VerdictFilter, facets, search_verdicts
+from registry.queries_assets import assets_by_prefix, known_asset
 
 ANY = "(any)"
 PAGE_SIZE = 50
@@ -62,7 +57,7 @@ def _hash_search() -> None:
     audit_once("search_sha256", {"prefix": prefix})
     with registry().sessions() as session:
         assets = [(a.sha256, a.media_type, a.last_seen) for a in
-                  find_assets_by_prefix(session, prefix, limit=20)]
+                  assets_by_prefix(session, prefix, limit=20)]
     if not assets:
         st.info("No asset matches.")
     for sha, media_type, last_seen in assets:
@@ -164,7 +159,7 @@ def _image_search() -> None:
         if image is not None:
             st.image(image, width=256)
     with reg.sessions() as session:
-        match = find_asset(session, result.sha256)
+        match = known_asset(session, result.sha256)
     if match is None:
         st.info("No exact match: these bytes were never ingested.")
     else:

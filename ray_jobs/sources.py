@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyarrow import fs as pafs
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.intake import IntakeLimits, IntakeResult, intake_bytes, intake_path, iter_media_paths
 from registry.media_sniff import OCTET_STREAM
-from registry.models import Asset
+from registry.queries_assets import stored_locations
 
 ARCHIVE = "archive"
 
@@ -44,17 +43,12 @@ def archive_items(sessions: sessionmaker[Session], page: int = 10_000) -> Iterat
     last = ""
     while True:
         with sessions() as session:
-            rows = session.execute(
-                select(Asset.sha256, Asset.location)
-                .where(Asset.location.is_not(None), Asset.sha256 > last)
-                .order_by(Asset.sha256)
-                .limit(page)
-            ).all()
+            rows = stored_locations(session, after=last, limit=page)
         for sha256, location in rows:
-            yield Item(f"sha256:{sha256}", str(location))
+            yield Item(f"sha256:{sha256}", location)
         if len(rows) < page:
             return
-        last = str(rows[-1][0])
+        last = rows[-1][0]
 
 
 def folder_items(folder: Path) -> Iterator[Item]:

@@ -285,11 +285,29 @@ def version_counts(session: Session) -> list[VersionCount]:
     return [VersionCount(d, v, int(n)) for d, v, n in session.execute(stmt)]
 
 
-def recent_runs(session: Session, limit: int = 20) -> list[IngestRun]:
+@dataclass(frozen=True)
+class RunRecord:
+    """One ingest or re-scan run, as the overview lists it."""
+
+    id: int
+    kind: str
+    source: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    files_ok: int
+    files_error: int
+    verdicts_written: int
+    status: str
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[RunRecord]:
     """The latest ingest and re-scan runs, newest first."""
-    return list(
-        session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
-    )
+    rows = session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
+    return [
+        RunRecord(r.id, r.kind, r.source, r.started_at, r.finished_at, r.files_ok,
+                  r.files_error, r.verdicts_written, r.status)
+        for r in rows
+    ]
 
 
 def verdict_rows(session: Session, log_indexes: Sequence[int]) -> list[VerdictRow]:
@@ -301,8 +319,3 @@ def verdict_rows(session: Session, log_indexes: Sequence[int]) -> list[VerdictRo
             .order_by(VerdictRow.log_index)
         )
     )
-
-
-def find_asset(session: Session, sha256: str) -> Asset | None:
-    """The asset with exactly this sha256, if known."""
-    return session.get(Asset, sha256.strip().lower())

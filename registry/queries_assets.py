@@ -134,6 +134,29 @@ def resolve_asset(session: Session, sha256: str) -> str:
     return matches[0].sha256
 
 
+def assets_by_prefix(session: Session, prefix: str, limit: int = 20) -> list[AssetFacts]:
+    """Assets whose sha256 starts with ``prefix`` (hex, case-insensitive), in sha256 order."""
+    return [asset_facts(row) for row in find_assets_by_prefix(session, prefix, limit)]
+
+
+def known_asset(session: Session, sha256: str) -> AssetFacts | None:
+    """The asset with exactly this sha256, if known."""
+    row = session.get(Asset, sha256.strip().lower())
+    return None if row is None else asset_facts(row)
+
+
+def stored_locations(session: Session, *, after: str, limit: int) -> list[tuple[str, str]]:
+    """``(sha256, location)`` of up to ``limit`` assets with a stored location whose sha256
+    sorts after ``after``, in sha256 order (one keyset page of the archive)."""
+    rows = session.execute(
+        select(Asset.sha256, Asset.location)
+        .where(Asset.location.is_not(None), Asset.sha256 > after)
+        .order_by(Asset.sha256)
+        .limit(limit)
+    ).all()
+    return [(str(sha256), str(location)) for sha256, location in rows]
+
+
 def asset_view(session: Session, sha256: str) -> AssetView | None:
     """The asset with exactly this sha256 as records, or None when it is unknown."""
     story = asset_story(session, sha256)
