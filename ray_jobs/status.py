@@ -8,7 +8,6 @@ A run still marked ``running`` whose owner lock is free (its process is gone) is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -17,21 +16,13 @@ from sqlalchemy.orm import Session
 from registry.ingest.ownership import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING, lock_key
 from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
+from registry.queries import RunRecord
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class RunSummary(RunRecord):
     """One ingest or re-scan run; ``done``/``total`` are set for re-scans."""
 
-    id: int
-    kind: str
-    status: str
-    source: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    files_ok: int
-    files_error: int
-    verdicts_written: int
     parameters: dict[str, Any]
     done: int | None
     total: int | None

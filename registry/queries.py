@@ -287,25 +287,26 @@ def version_counts(session: Session) -> list[VersionCount]:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One ingest or re-scan run, as the overview lists it."""
+    """One ingest or re-scan run, as the overview lists it (``provreg status`` adds
+    re-scan progress: ``ray_jobs.status.RunSummary``)."""
 
     id: int
     kind: str
+    status: str
     source: str | None
     started_at: datetime
     finished_at: datetime | None
     files_ok: int
     files_error: int
     verdicts_written: int
-    status: str
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[RunRecord]:
     """The latest ingest and re-scan runs, newest first."""
     rows = session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
     return [
-        RunRecord(r.id, r.kind, r.source, r.started_at, r.finished_at, r.files_ok,
-                  r.files_error, r.verdicts_written, r.status)
+        RunRecord(r.id, r.kind, r.status, r.source, r.started_at, r.finished_at, r.files_ok,
+                  r.files_error, r.verdicts_written)
         for r in rows
     ]
 
