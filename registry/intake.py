@@ -40,6 +40,7 @@ from typing import Final
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detectors.base import Sample
+from detectors.model import MODEL_TYPES, is_model_folder
 from registry.errors import ConfigurationError, IntakeError
 from registry.media_sniff import DECODABLE, OCTET_STREAM, is_image_type, sniff
 from registry.media_structure import MAX_CHUNKS, Framing, check_structure
@@ -71,6 +72,7 @@ ERROR_REASONS: Final = frozenset(
         "unreadable",
         "not-a-regular-file",
         "too-many-chunks",
+        "unsafe-pickle", "non-finite-weights",  # model files (registry/lineage/intake.py)
     }
 )
 
@@ -158,6 +160,10 @@ def intake_bytes(
         return failure("empty", "zero bytes")
     if size > limits.max_bytes:
         return failure("too-large", f"{size} bytes is over the limit of {limits.max_bytes}")
+    if media_type in MODEL_TYPES:  # model files are parsed by detectors/model, never decoded
+        from registry.lineage.intake import model_result
+
+        return model_result(data, media_type, sha256=sha256, path=path, source=source)
     if not is_image_type(media_type):
         return failure("not-an-image", f"content is {media_type}")
     pillow_format = DECODABLE.get(media_type)
@@ -204,6 +210,10 @@ def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) 
         if os.path.islink(path):
             return _not_regular(name, _link_problem(exc))
         return _unreadable(name, exc.strerror or type(exc).__name__)
+    if stat.S_ISDIR(info.st_mode) and not os.path.islink(path) and is_model_folder(path):
+        from registry.lineage.intake import folder_result
+
+        return folder_result(path, limits, source)
     if not stat.S_ISREG(info.st_mode):
         return _not_regular(name, _kind(path, info.st_mode))
     try:
@@ -277,7 +287,7 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if not os.path.lexists(path):
             raise IntakeError("not-found", path_text(str(path)))
-        if os.path.isdir(path) and not os.path.islink(path):
+        if os.path.isdir(path) and not os.path.islink(path) and not is_model_folder(path):
             yield from _walk(path)
         else:
             yield path
@@ -294,7 +304,7 @@ def _walk(folder: Path) -> Iterator[Path]:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
             is_dir = False
-        if is_dir:
+        if is_dir and not is_model_folder(Path(entry.path)):  # a model folder is one asset
             yield from _walk(Path(entry.path))
         else:
             yield Path(entry.path)
