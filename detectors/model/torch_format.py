@@ -33,7 +33,7 @@ def parse(data: bytes) -> list[Tensor]:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        named = [line for line in lines if "global" in line.lower()]
+        named = [line for line in lines if "unpickler error" in line.lower() or "global" in line.lower()]
         reason = (named or lines or ["refused"])[0][:200]
         raise ModelFormatError(
             "unsafe-pickle", f"refused by torch.load(weights_only=True): {reason}") from None
