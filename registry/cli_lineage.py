@@ -36,13 +36,20 @@ def register(obj: Context, name: str, path: Path, as_json: bool) -> None:
 
     with obj.registry(migrate=True).sessions.begin() as session:
         model = register_model(session, name, path)
-        info = {"name": model.name, "sha256": model.sha256, "media_type": model.media_type,
-                "tensors": model.tensor_count, "parameters": model.parameters}
+        info = {
+            "name": model.name,
+            "sha256": model.sha256,
+            "media_type": model.media_type,
+            "tensors": model.tensor_count,
+            "parameters": model.parameters,
+        }
     if as_json:
         _emit(info)
     else:
-        click.echo(f"registered {name}: {info['tensors']} tensors, {info['parameters']} "
-                   f"parameters, sha256 {info['sha256']}")
+        click.echo(
+            f"registered {name}: {info['tensors']} tensors, {info['parameters']} "
+            f"parameters, sha256 {info['sha256']}"
+        )
 
 
 @lineage.command("list")
@@ -54,13 +61,20 @@ def list_models(obj: Context, as_json: bool) -> None:
 
     with obj.registry().sessions() as session:
         for m in models(session):
-            info = {"name": m.name, "sha256": m.sha256, "media_type": m.media_type,
-                    "tensors": m.tensor_count, "parameters": m.parameters}
+            info = {
+                "name": m.name,
+                "sha256": m.sha256,
+                "media_type": m.media_type,
+                "tensors": m.tensor_count,
+                "parameters": m.parameters,
+            }
             if as_json:
                 _emit(info)
             else:
-                click.echo(f"{m.name}  {m.media_type}  {m.tensor_count} tensors  "
-                           f"{m.parameters} parameters  sha256 {m.sha256[:16]}")
+                click.echo(
+                    f"{m.name}  {m.media_type}  {m.tensor_count} tensors  "
+                    f"{m.parameters} parameters  sha256 {m.sha256[:16]}"
+                )
 
 
 @lineage.command("remove")
@@ -82,10 +96,13 @@ def key() -> None:
 
 @key.command("add")
 @click.argument("name")
-@click.option("--key-file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON: {"method": "uchida", "layer": L, "seed": S, "bits": "0101…"} or '
-                   '{"method": "watermas", "positions": [[L, i], …], "bits": "0101…"}.')
+@click.option(
+    "--key-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON: {"method": "uchida", "layer": L, "seed": S, "bits": "0101…"} or '
+    '{"method": "watermas", "positions": [[L, i], …], "bits": "0101…"}.',
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def key_add(obj: Context, name: str, key_file: Path, as_json: bool) -> None:
@@ -102,13 +119,17 @@ def key_add(obj: Context, name: str, key_file: Path, as_json: bool) -> None:
     keyring = WatermarkKeyring(obj.settings.home)
     with obj.registry(migrate=True).sessions.begin() as session:
         row = add_key(session, keyring, name, spec)
-        info = {"name": row.name, "method": row.method, "bits": row.bits, "id": row.key_id,
-                "layers": row.layers}
+        info = {
+            "name": row.name,
+            "method": row.method,
+            "bits": row.bits,
+            "id": row.key_id,
+            "layers": row.layers,
+        }
     if as_json:
         _emit(info)
     else:
-        click.echo(f"registered key {name}: {info['method']}, {info['bits']} bits, "
-                   f"id {info['id']}")
+        click.echo(f"registered key {name}: {info['method']}, {info['bits']} bits, id {info['id']}")
 
 
 @key.command("list")
@@ -120,8 +141,13 @@ def key_list(obj: Context, as_json: bool) -> None:
 
     with obj.registry().sessions() as session:
         for row in list_keys(session):
-            info = {"name": row.name, "method": row.method, "bits": row.bits,
-                    "id": row.key_id, "layers": row.layers}
+            info = {
+                "name": row.name,
+                "method": row.method,
+                "bits": row.bits,
+                "id": row.key_id,
+                "layers": row.layers,
+            }
             if as_json:
                 _emit(info)
             else:

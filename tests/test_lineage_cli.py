@@ -24,10 +24,14 @@ class _Plant:
         return (open, (str(self.path), "w"))
 
 
-def test_register_trace_and_verify_through_the_cli(provreg_env: dict[str, str],
-                                                   tmp_path: Path) -> None:
-    env = {**provreg_env, "PROVREG_DETECTORS": "model.lineage,model.watermark",
-           "PROVREG_EXECUTOR": "inline"}
+def test_register_trace_and_verify_through_the_cli(
+    provreg_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        **provreg_env,
+        "PROVREG_DETECTORS": "model.lineage,model.watermark",
+        "PROVREG_EXECUTOR": "inline",
+    }
     uchida = mf.uchida_key("mlp", 7)
     base = mf.train("mlp", 1, uchida)
     (tmp_path / "base.safetensors").write_bytes(mf.safetensors_bytes(base))
@@ -63,17 +67,23 @@ def test_register_trace_and_verify_through_the_cli(provreg_env: dict[str, str],
     tuned = {v["detector"]: v for v in lines["finetuned.pt"]["verdicts"]}
     assert tuned["model.lineage"]["label"] == "derived"
     assert tuned["model.lineage"]["evidence"]["match"]["reference"] == "digits-base"
-    assert tuned["model.watermark"]["label"] == "acme-owner" and tuned["model.watermark"]["positive"]
+    assert tuned["model.watermark"]["label"] == "acme-owner"
+    assert tuned["model.watermark"]["positive"]
     other = {v["detector"]: v for v in lines["other.safetensors"]["verdicts"]}
     assert other["model.lineage"]["label"] == NOT_FOUND
     assert other["model.watermark"]["label"] == NOT_FOUND
 
     url = env["PROVREG_DATABASE_URL"].replace("+psycopg", "")
     with psycopg.connect(url) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        dump = "\n".join(str(row[0]) for table in tables
-                         for row in conn.execute(f'SELECT row_to_json(t)::text FROM "{table}" t'))
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        dump = "\n".join(
+            str(row[0])
+            for table in tables
+            for row in conn.execute(f'SELECT row_to_json(t)::text FROM "{table}" t')
+        )
     assert "lineage_keys" in tables and "acme-owner" in dump
     assert uchida["bits"] not in dump and uchida["bits"] not in "".join(outputs)
     assert f'"seed": {uchida["seed"]}' not in dump

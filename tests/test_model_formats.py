@@ -15,10 +15,10 @@ import torch
 from detectors.base import Sample
 from detectors.model import sniff_model
 from detectors.model.detector import ModelLineageDetector
+from detectors.model.load import load_tensors
 from detectors.model.manifest import fingerprint, manifest_digest
 from detectors.model.safetensors_format import serialize
 from detectors.model.tensors import ONNX, PICKLE, PYTORCH_ZIP, SAFETENSORS, Tensor
-from detectors.model.load import load_tensors
 from registry.intake import ERROR_REASONS, IntakeLimits, intake_bytes, intake_path, iter_media_paths
 
 LIMITS = IntakeLimits()
@@ -26,8 +26,12 @@ LIMITS = IntakeLimits()
 
 def _state() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    return {"fc.weight": torch.randn(4, 3), "fc.bias": torch.randn(4),
-            "emb": torch.randn(5, 2).to(torch.bfloat16), "steps": torch.tensor([7])}
+    return {
+        "fc.weight": torch.randn(4, 3),
+        "fc.bias": torch.randn(4),
+        "emb": torch.randn(5, 2).to(torch.bfloat16),
+        "steps": torch.tensor([7]),
+    }
 
 
 def _safetensors(state: dict[str, torch.Tensor]) -> bytes:
@@ -67,9 +71,13 @@ def test_onnx_initializers_are_read_and_external_data_refused() -> None:
     from onnx import helper, numpy_helper
 
     weight = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
-    graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])],
-                              initializer=[weight])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["w"], ["y"])],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])],
+        initializer=[weight],
+    )
     data = helper.make_model(graph).SerializeToString()
     assert sniff_model(data[:4096]) == ONNX
     (tensor,) = load_tensors(data, ONNX)
@@ -100,18 +108,36 @@ def _hostile(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
         "raw pickle with code": (pickle.dumps(_Plant(tmp_path / "raw")), "unsafe-pickle"),
         "torch zip with code": (_torch({"w": _Plant(tmp_path / "zip")}), "unsafe-pickle"),
         "header claims a terabyte": (
-            (2**40).to_bytes(8, "little") + b'{"a": {}}' + bytes(64), "corrupt"),
+            (2**40).to_bytes(8, "little") + b'{"a": {}}' + bytes(64),
+            "corrupt",
+        ),
         "overlapping offsets": (
-            _header({"a": f32, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
-                     bytes(12)), "corrupt"),
+            _header(
+                {"a": f32, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, bytes(12)
+            ),
+            "corrupt",
+        ),
         "10 GB tensor in 1 kB": (
-            _header({"a": {"dtype": "F32", "shape": [2_500_000_000],
-                           "data_offsets": [0, 10_000_000_000]}}, bytes(900)), "truncated"),
+            _header(
+                {
+                    "a": {
+                        "dtype": "F32",
+                        "shape": [2_500_000_000],
+                        "data_offsets": [0, 10_000_000_000],
+                    }
+                },
+                bytes(900),
+            ),
+            "truncated",
+        ),
         "shape disagrees with offsets": (
             _header({"a": {"dtype": "F32", "shape": [10], "data_offsets": [0, 8]}}, bytes(8)),
-            "corrupt"),
-        "NaN flood": (serialize([Tensor("w", "F32", (64,), np.full(64, np.nan, "<f4").tobytes())]),
-                      "non-finite-weights"),
+            "corrupt",
+        ),
+        "NaN flood": (
+            serialize([Tensor("w", "F32", (64,), np.full(64, np.nan, "<f4").tobytes())]),
+            "non-finite-weights",
+        ),
         "header not JSON": (b"\x10\x00\x00\x00\x00\x00\x00\x00{ not json here!", "corrupt"),
     }
 
@@ -124,8 +150,10 @@ def test_hostile_model_files_are_clear_errors_and_nothing_executes(tmp_path: Pat
         assert reason in ERROR_REASONS
     # The detector, handed the same bytes directly, judges each and the batch goes on.
     good = _safetensors(_state())
-    samples = [Sample(sha256=str(i), data=data, media_type=sniff_model(data[:4096]) or "")
-               for i, (data, _) in enumerate(hostile.values())]
+    samples = [
+        Sample(sha256=str(i), data=data, media_type=sniff_model(data[:4096]) or "")
+        for i, (data, _) in enumerate(hostile.values())
+    ]
     samples.append(Sample(sha256="good", data=good, media_type=SAFETENSORS))
     verdicts = ModelLineageDetector().detect_batch(samples)
     assert [v.error for v in verdicts[:-1]] == [reason for _, reason in hostile.values()]
@@ -144,9 +172,13 @@ def test_a_peft_folder_is_one_content_addressed_asset(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         (folder / "adapter_config.json").write_text('{"r": 4, "peft_type": "LORA"}')
         torch.manual_seed(1)
-        save_file({"base_model.model.fc1.lora_A.weight": torch.randn(4, 64),
-                   "base_model.model.fc1.lora_B.weight": torch.randn(64, 4)},
-                  str(folder / "adapter_model.safetensors"))
+        save_file(
+            {
+                "base_model.model.fc1.lora_A.weight": torch.randn(4, 64),
+                "base_model.model.fc1.lora_B.weight": torch.randn(64, 4),
+            },
+            str(folder / "adapter_model.safetensors"),
+        )
         (folder / "README.md").write_text(f"copy {name}")  # not part of the asset
         copies.append(folder)
     walked = list(iter_media_paths([tmp_path / "uploads"]))
@@ -157,7 +189,8 @@ def test_a_peft_folder_is_one_content_addressed_asset(tmp_path: Path) -> None:
     names = {t.name for t in load_tensors(first.sample.data, SAFETENSORS)}
     assert names == {"base_model.model.fc1.lora_A.weight", "base_model.model.fc1.lora_B.weight"}
     (copies[1] / "adapter_model.safetensors").write_bytes(
-        _pickle_weights(tmp_path / "folder-plant"))
+        _pickle_weights(tmp_path / "folder-plant")
+    )
     hostile = intake_path(copies[1], LIMITS)
     assert hostile.error == "corrupt" and not (tmp_path / "folder-plant").exists()
 

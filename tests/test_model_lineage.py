@@ -17,15 +17,21 @@ from detectors.testing import model_fixtures as mf
 @pytest.fixture(scope="module")
 def models() -> dict[str, mf.State]:
     base = mf.train("mlp", 1)
-    return {"base": base, "fine-tuned": mf.fine_tune("mlp", base, 5),
-            "pruned-50": mf.prune(base, 0.5), "int8": mf.quantise_int8(base),
-            "other-seed": mf.train("mlp", 2), "cnn": mf.train("cnn", 3, steps=5)}
+    return {
+        "base": base,
+        "fine-tuned": mf.fine_tune("mlp", base, 5),
+        "pruned-50": mf.prune(base, 0.5),
+        "int8": mf.quantise_int8(base),
+        "other-seed": mf.train("mlp", 2),
+        "cnn": mf.train("cnn", 3, steps=5),
+    }
 
 
 def _refs(models: dict[str, mf.State], *names: str) -> list[dict[str, object]]:
-    return [{"name": name, "tensors": [fingerprint(t).as_json()
-                                       for t in mf.tensors_of(models[name])]}
-            for name in names]
+    return [
+        {"name": name, "tensors": [fingerprint(t).as_json() for t in mf.tensors_of(models[name])]}
+        for name in names
+    ]
 
 
 def _judge(detector: ModelLineageDetector, state: mf.State) -> tuple[str, dict[str, object]]:
@@ -57,18 +63,24 @@ def test_renamed_and_permuted_copies_are_reported(models: dict[str, mf.State]) -
     renamed = {f"encoder.{k}": v for k, v in base.items()}
     assert _judge(detector, renamed)[0] == "renamed-copy"
     order = torch.randperm(64, generator=torch.Generator().manual_seed(9))
-    permuted = {"fc1.weight": base["fc1.weight"][order], "fc1.bias": base["fc1.bias"][order],
-                "fc2.weight": base["fc2.weight"][:, order], "fc2.bias": base["fc2.bias"]}
+    permuted = {
+        "fc1.weight": base["fc1.weight"][order],
+        "fc1.bias": base["fc1.bias"][order],
+        "fc2.weight": base["fc2.weight"][:, order],
+        "fc2.bias": base["fc2.bias"],
+    }
     label, evidence = _judge(detector, permuted)
     assert label == "permuted-copy" and evidence["match"]["permuted_tensors"] == 3  # type: ignore[index]
 
 
 def test_lora_adapter_is_matched_to_its_base(models: dict[str, mf.State]) -> None:
     detector = ModelLineageDetector({"references": _refs(models, "cnn", "base")})
-    adapter = {"base_model.model.fc1.lora_A.weight": torch.randn(4, 64),
-               "base_model.model.fc1.lora_B.weight": torch.zeros(64, 4),
-               "base_model.model.fc2.lora_A.weight": torch.randn(4, 64),
-               "base_model.model.fc2.lora_B.weight": torch.zeros(10, 4)}
+    adapter = {
+        "base_model.model.fc1.lora_A.weight": torch.randn(4, 64),
+        "base_model.model.fc1.lora_B.weight": torch.zeros(64, 4),
+        "base_model.model.fc2.lora_A.weight": torch.randn(4, 64),
+        "base_model.model.fc2.lora_B.weight": torch.zeros(10, 4),
+    }
     label, evidence = _judge(detector, adapter)
     assert label == "lora-adapter" and evidence["match"]["reference"] == "base"  # type: ignore[index]
     assert evidence["lora"] == {"modules": 2, "rank": 4}

@@ -16,13 +16,19 @@ from detectors.testing import model_fixtures as mf
 
 
 def _attacked(arch: str, state: mf.State) -> dict[str, mf.State]:
-    return {"as trained": state, "fine-tuned": mf.fine_tune(arch, state, 21),
-            "pruned-20": mf.prune(state, 0.2), "int8": mf.quantise_int8(state)}
+    return {
+        "as trained": state,
+        "fine-tuned": mf.fine_tune(arch, state, 21),
+        "pruned-20": mf.prune(state, 0.2),
+        "int8": mf.quantise_int8(state),
+    }
 
 
 def _verdicts(detector: ModelWatermarkDetector, states: dict[str, mf.State]) -> dict[str, object]:
-    samples = [Sample(sha256=name, data=mf.safetensors_bytes(s), media_type=SAFETENSORS)
-               for name, s in states.items()]
+    samples = [
+        Sample(sha256=name, data=mf.safetensors_bytes(s), media_type=SAFETENSORS)
+        for name, s in states.items()
+    ]
     return {v.asset_sha256: v for v in detector.detect_batch(samples)}
 
 
@@ -49,9 +55,15 @@ def test_uchida_and_watermas_survive_attacks_and_stay_silent_on_nulls(arch: str)
 def test_a_key_whose_layer_is_absent_is_reported_not_guessed() -> None:
     key = mf.uchida_key("mlp", 7) | {"layer": "decoder.weight"}
     detector = ModelWatermarkDetector({"keys": [key]})
-    (verdict,) = detector.detect_batch([Sample(
-        sha256="x", data=mf.safetensors_bytes(mf.train("mlp", 1, steps=2)),
-        media_type=SAFETENSORS)])
+    (verdict,) = detector.detect_batch(
+        [
+            Sample(
+                sha256="x",
+                data=mf.safetensors_bytes(mf.train("mlp", 1, steps=2)),
+                media_type=SAFETENSORS,
+            )
+        ]
+    )
     assert verdict.label == NOT_FOUND
     assert verdict.evidence["results"][0]["layer_found"] is False  # type: ignore[index,call-overload]
 

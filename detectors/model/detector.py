@@ -39,8 +39,9 @@ class _ModelDetector(Detector):
         return load_tensors(sample.data, sample.media_type)
 
     def _format_error(self, sample: Sample, exc: ModelFormatError) -> Verdict:
-        return self.error(sample, exc.reason, {"detail": exc.detail,
-                                               "media_type": sample.media_type})
+        return self.error(
+            sample, exc.reason, {"detail": exc.detail, "media_type": sample.media_type}
+        )
 
 
 class ModelLineageDetector(_ModelDetector):
@@ -67,8 +68,9 @@ class ModelLineageDetector(_ModelDetector):
         """Digest of the registered models compared against (verdicts depend on them)."""
         if not self.references:
             return None
-        lines = sorted(f"{name}:{p.name}:{p.sha256}" for name, prints in self.references
-                       for p in prints)
+        lines = sorted(
+            f"{name}:{p.name}:{p.sha256}" for name, prints in self.references for p in prints
+        )
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def detect_one(self, sample: Sample) -> Verdict:
@@ -85,30 +87,41 @@ class ModelLineageDetector(_ModelDetector):
         }
         modules = lora_modules(prints)
         if modules:
-            fits = sorted((fit(modules, name, ref) for name, ref in self.references),
-                          key=lambda f: -float(f["fit"]))
-            evidence["lora"] = {"modules": len(modules),
-                                "rank": max(m.rank for m in modules)}
+            fits = sorted(
+                (fit(modules, name, ref) for name, ref in self.references),
+                key=lambda f: -float(f["fit"]),
+            )
+            evidence["lora"] = {"modules": len(modules), "rank": max(m.rank for m in modules)}
             evidence["candidates"] = fits[:_SHOWN_CANDIDATES]
             best = fits[0] if fits else None
             if best is not None and best["relation"] == "lora-adapter":
                 evidence["match"] = best
-                return self.verdict(sample, "lora-adapter", True, score=float(best["fit"]),
-                                    evidence=_json(evidence))
+                return self.verdict(
+                    sample, "lora-adapter", True, score=float(best["fit"]), evidence=_json(evidence)
+                )
             return self.not_found(sample, evidence=_json(evidence))
-        comparisons = sorted((compare(prints, name, ref) for name, ref in self.references),
-                             key=lambda c: -c.score())
+        comparisons = sorted(
+            (compare(prints, name, ref) for name, ref in self.references), key=lambda c: -c.score()
+        )
         evidence["candidates"] = [
-            {"reference": c.reference, "relation": c.relation, "coverage": round(c.coverage, 4),
-             "cosine": None if c.cosine is None else round(c.cosine, 4)}
+            {
+                "reference": c.reference,
+                "relation": c.relation,
+                "coverage": round(c.coverage, 4),
+                "cosine": None if c.cosine is None else round(c.cosine, 4),
+            }
             for c in comparisons[:_SHOWN_CANDIDATES]
         ]
         if comparisons and comparisons[0].relation != "unrelated":
-            best = comparisons[0]
-            evidence["match"] = best.as_json()
-            return self.verdict(sample, best.relation, True,
-                                score=None if best.cosine is None else round(best.cosine, 6),
-                                evidence=_json(evidence))
+            top = comparisons[0]
+            evidence["match"] = top.as_json()
+            return self.verdict(
+                sample,
+                top.relation,
+                True,
+                score=None if top.cosine is None else round(top.cosine, 6),
+                evidence=_json(evidence),
+            )
         return self.not_found(sample, evidence=_json(evidence))
 
 
@@ -148,8 +161,12 @@ class ModelWatermarkDetector(_ModelDetector):
         except ModelFormatError as exc:
             return self._format_error(sample, exc)
         results = verify(self.keys, tensors)
-        evidence: dict[str, Any] = {"keys_tested": len(self.keys), "results": results,
-                                    "correction": "bonferroni", "fpr_target": self.fpr_target}
+        evidence: dict[str, Any] = {
+            "keys_tested": len(self.keys),
+            "results": results,
+            "correction": "bonferroni",
+            "fpr_target": self.fpr_target,
+        }
         if not self.keys:
             evidence["note"] = "no weight-watermark keys are registered"
         tested = [r for r in results if r["p_value_corrected"] is not None]
@@ -159,8 +176,9 @@ class ModelWatermarkDetector(_ModelDetector):
         score = 1.0 - float(best["ber"])
         p = float(best["p_value_corrected"])
         if p <= self.fpr_target:
-            return self.verdict(sample, str(best["key"]), True, score=score, p_value=p,
-                                evidence=_json(evidence))
+            return self.verdict(
+                sample, str(best["key"]), True, score=score, p_value=p, evidence=_json(evidence)
+            )
         return self.not_found(sample, score=score, p_value=p, evidence=_json(evidence))
 
 

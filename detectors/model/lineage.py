@@ -61,19 +61,24 @@ class Comparison:
     def as_json(self) -> dict[str, Any]:
         """Evidence form (changed tensors capped at :data:`MAX_CHANGED_LISTED`)."""
         return {
-            "reference": self.reference, "relation": self.relation,
-            "exact_tensors": self.exact, "renamed_tensors": self.renamed,
-            "permuted_tensors": self.permuted, "changed_tensors": len(self.changed),
+            "reference": self.reference,
+            "relation": self.relation,
+            "exact_tensors": self.exact,
+            "renamed_tensors": self.renamed,
+            "permuted_tensors": self.permuted,
+            "changed_tensors": len(self.changed),
             "changed": self.changed[:MAX_CHANGED_LISTED],
-            "missing_tensors": self.missing, "extra_tensors": self.extra,
+            "missing_tensors": self.missing,
+            "extra_tensors": self.extra,
             "coverage": round(self.coverage, 4),
             "cosine": None if self.cosine is None else round(self.cosine, 4),
             "relative_l2": None if self.relative_l2 is None else round(self.relative_l2, 4),
         }
 
 
-def compare(candidate: Sequence[Fingerprint], name: str,
-            reference: Sequence[Fingerprint]) -> Comparison:
+def compare(
+    candidate: Sequence[Fingerprint], name: str, reference: Sequence[Fingerprint]
+) -> Comparison:
     """The relation of ``candidate`` to the registered model ``name``."""
     result = Comparison(reference=name, relation="unrelated")
     ref_by_name = {p.name: p for p in reference}
@@ -94,8 +99,9 @@ def compare(candidate: Sequence[Fingerprint], name: str,
                 result.permuted += 1
             else:
                 cos, rel = _similarity(cand, ref)
-                result.changed.append({"name": cand.name, "cosine": _round(cos),
-                                       "relative_l2": _round(rel)})
+                result.changed.append(
+                    {"name": cand.name, "cosine": _round(cos), "relative_l2": _round(rel)}
+                )
                 if cos is not None and rel is not None:
                     weight = float(_size(ref))
                     weighted_cos += weight * cos
@@ -117,9 +123,11 @@ def compare(candidate: Sequence[Fingerprint], name: str,
         result.relation = "exact"
     elif copies >= len(reference) and not result.changed and not result.extra:
         result.relation = "renamed-copy" if result.renamed else "permuted-copy"
-    elif result.coverage >= DERIVED_COVERAGE and (
-        (result.cosine is not None and result.cosine >= DERIVED_COSINE) or not result.changed
-    ) and paired:
+    elif (
+        result.coverage >= DERIVED_COVERAGE
+        and ((result.cosine is not None and result.cosine >= DERIVED_COSINE) or not result.changed)
+        and paired
+    ):
         result.relation = "derived"
     return result
 

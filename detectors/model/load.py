@@ -47,4 +47,5 @@ def check_finite(tensors: list[Tensor]) -> None:
         bad += int(values.size - np.count_nonzero(np.isfinite(values)))
     if total and bad > MAX_NON_FINITE * total:
         raise ModelFormatError(
-            "non-finite-weights", f"{bad} of {total} float weights are NaN or infinite")
+            "non-finite-weights", f"{bad} of {total} float weights are NaN or infinite"
+        )

@@ -47,26 +47,33 @@ def lora_modules(prints: Sequence[Fingerprint]) -> list[LoraModule]:
     return found
 
 
-def fit(modules: Sequence[LoraModule], name: str, base: Sequence[Fingerprint]
-        ) -> dict[str, Any]:
+def fit(modules: Sequence[LoraModule], name: str, base: Sequence[Fingerprint]) -> dict[str, Any]:
     """How well the adapter's modules fit the registered model ``name``."""
     shapes = {p.name.removesuffix(".weight"): p.shape for p in base if p.name.endswith(".weight")}
     flat = {k.replace(".", "_"): v for k, v in shapes.items()}
     fitted = 0
     for module in modules:
         shape = shapes.get(module.module) or flat.get(module.module.replace(".", "_"))
-        if shape is not None and len(shape) >= 2 and shape[0] == module.out_features and (
-            tuple(shape[1:]) == module.in_features or shape[1] == module.in_features[0]
+        if (
+            shape is not None
+            and len(shape) >= 2
+            and shape[0] == module.out_features
+            and (tuple(shape[1:]) == module.in_features or shape[1] == module.in_features[0])
         ):
             fitted += 1
     share = fitted / len(modules) if modules else 0.0
-    return {"reference": name, "relation": "lora-adapter" if share >= MIN_FIT else "unrelated",
-            "modules": len(modules), "modules_fitted": fitted, "fit": round(share, 4),
-            "rank": max((m.rank for m in modules), default=0)}
+    return {
+        "reference": name,
+        "relation": "lora-adapter" if share >= MIN_FIT else "unrelated",
+        "modules": len(modules),
+        "modules_fitted": fitted,
+        "fit": round(share, 4),
+        "rank": max((m.rank for m in modules), default=0),
+    }
 
 
 def _strip(module: str) -> str:
     for prefix in _PREFIXES:
         if module.startswith(prefix):
-            return module[len(prefix):]
+            return module[len(prefix) :]
     return module

@@ -42,16 +42,26 @@ class Fingerprint:
 
     def as_json(self) -> dict[str, Any]:
         """A JSON form (the sketch in base64) for detector options and the database."""
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
-                "sha256": self.sha256, "sorted_sha256": self.sorted_sha256,
-                "sketch": base64.b64encode(self.sketch).decode()}
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "sha256": self.sha256,
+            "sorted_sha256": self.sorted_sha256,
+            "sketch": base64.b64encode(self.sketch).decode(),
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Fingerprint:
         """Inverse of :meth:`as_json`."""
-        return cls(str(obj["name"]), str(obj["dtype"]), tuple(int(d) for d in obj["shape"]),
-                   str(obj["sha256"]), str(obj["sorted_sha256"]),
-                   base64.b64decode(obj.get("sketch", "")))
+        return cls(
+            str(obj["name"]),
+            str(obj["dtype"]),
+            tuple(int(d) for d in obj["shape"]),
+            str(obj["sha256"]),
+            str(obj["sorted_sha256"]),
+            base64.b64decode(obj.get("sketch", "")),
+        )
 
 
 def fingerprint(tensor: Tensor) -> Fingerprint:
@@ -66,9 +76,14 @@ def fingerprint(tensor: Tensor) -> Fingerprint:
             rng = np.random.default_rng(flat.size)
             flat = flat[np.sort(rng.choice(flat.size, SKETCH_SIZE, replace=False))]
         sketch = np.nan_to_num(flat).astype("<f4").tobytes()
-    return Fingerprint(tensor.name, tensor.dtype, tensor.shape,
-                       hashlib.sha256(tensor.raw).hexdigest(),
-                       hashlib.sha256(ordered).hexdigest(), sketch)
+    return Fingerprint(
+        tensor.name,
+        tensor.dtype,
+        tensor.shape,
+        hashlib.sha256(tensor.raw).hexdigest(),
+        hashlib.sha256(ordered).hexdigest(),
+        sketch,
+    )
 
 
 def manifest_digest(prints: Sequence[Fingerprint]) -> str:
@@ -77,13 +92,16 @@ def manifest_digest(prints: Sequence[Fingerprint]) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def manifest_evidence(prints: Sequence[Fingerprint], limit: int = EVIDENCE_TENSORS
-                      ) -> dict[str, Any]:
+def manifest_evidence(
+    prints: Sequence[Fingerprint], limit: int = EVIDENCE_TENSORS
+) -> dict[str, Any]:
     """The manifest for evidence: the first ``limit`` tensors by name, then a summary."""
     ordered = sorted(prints, key=lambda p: p.name)
     params = sum(int(np.prod(p.shape)) for p in ordered)
-    shown = [{"name": p.name, "dtype": p.dtype, "shape": list(p.shape), "sha256": p.sha256}
-             for p in ordered[:limit]]
+    shown = [
+        {"name": p.name, "dtype": p.dtype, "shape": list(p.shape), "sha256": p.sha256}
+        for p in ordered[:limit]
+    ]
     return {
         "tensor_count": len(ordered),
         "parameters": params,

@@ -32,8 +32,10 @@ def parse(data: bytes) -> list[Tensor]:
     for init in model.graph.initializer:
         if init.data_location == _EXTERNAL or len(init.external_data):
             raise ModelFormatError(
-                "unsupported-format", f"initializer {init.name[:80]!r} keeps its data in an "
-                "external file; external data is never followed")
+                "unsupported-format",
+                f"initializer {init.name[:80]!r} keeps its data in an "
+                "external file; external data is never followed",
+            )
         try:
             array: Any = numpy_helper.to_array(init)
         except Exception as exc:
@@ -47,8 +49,17 @@ def parse(data: bytes) -> list[Tensor]:
 def _tensor(name: str, array: Any) -> Tensor:
     import numpy as np
 
-    kinds = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64",
-             "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+    kinds = {
+        "float64": "F64",
+        "float32": "F32",
+        "float16": "F16",
+        "int64": "I64",
+        "int32": "I32",
+        "int16": "I16",
+        "int8": "I8",
+        "uint8": "U8",
+        "bool": "BOOL",
+    }
     kind = kinds.get(str(array.dtype))
     if kind is None:
         raise ModelFormatError("unsupported-format", f"initializer {name[:80]!r}: {array.dtype}")

@@ -29,8 +29,10 @@ def parse(data: bytes) -> tuple[list[Tensor], dict[str, str]]:
     size = int.from_bytes(data[:8], "little")
     if size > MAX_HEADER_BYTES or size > len(data) - 8:
         raise ModelFormatError(
-            "corrupt", f"header claims {size} bytes; the file holds {len(data) - 8} after the "
-            f"length field (limit {MAX_HEADER_BYTES})")
+            "corrupt",
+            f"header claims {size} bytes; the file holds {len(data) - 8} after the "
+            f"length field (limit {MAX_HEADER_BYTES})",
+        )
     try:
         header = json.loads(data[8 : 8 + size])
     except (ValueError, RecursionError) as exc:
@@ -51,7 +53,8 @@ def parse(data: bytes) -> tuple[list[Tensor], dict[str, str]]:
     for begin, end, name, *_ in spans:
         if begin < previous_end and end > begin:
             raise ModelFormatError(
-                "corrupt", f"tensors {previous_name!r} and {name!r} have overlapping offsets")
+                "corrupt", f"tensors {previous_name!r} and {name!r} have overlapping offsets"
+            )
         if end > begin:
             previous_end, previous_name = end, name
     tensors = [
@@ -67,22 +70,28 @@ def _entry(name: str, info: object, body: int) -> tuple[str, tuple[int, ...], in
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if dtype not in DTYPES:
         raise ModelFormatError("unsupported-format", f"tensor {name[:80]!r}: dtype {dtype!r}")
-    if not (isinstance(shape, list) and len(shape) <= MAX_RANK
-            and all(_natural(d) for d in shape)):
+    if not (isinstance(shape, list) and len(shape) <= MAX_RANK and all(_natural(d) for d in shape)):
         raise ModelFormatError("corrupt", f"tensor {name[:80]!r}: bad shape {str(shape)[:80]}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_natural, offsets))
-            and offsets[0] <= offsets[1]):
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(map(_natural, offsets))
+        and offsets[0] <= offsets[1]
+    ):
         raise ModelFormatError("corrupt", f"tensor {name[:80]!r}: bad data_offsets")
     begin, end = offsets
     if end > body:
         raise ModelFormatError(
-            "truncated", f"tensor {name[:80]!r} declares bytes {begin}..{end}; the data "
-            f"section holds {body}")
+            "truncated",
+            f"tensor {name[:80]!r} declares bytes {begin}..{end}; the data section holds {body}",
+        )
     expected = math.prod(shape) * _itemsize(dtype)
     if expected != end - begin:
         raise ModelFormatError(
-            "corrupt", f"tensor {name[:80]!r}: {dtype}{shape} is {expected} bytes, its offsets "
-            f"span {end - begin}")
+            "corrupt",
+            f"tensor {name[:80]!r}: {dtype}{shape} is {expected} bytes, its offsets "
+            f"span {end - begin}",
+        )
     return dtype, tuple(shape), begin, end
 
 
@@ -110,8 +119,11 @@ def serialize(tensors: Sequence[Tensor], metadata: Mapping[str, str] | None = No
         header["__metadata__"] = dict(sorted(metadata.items()))
     offset = 0
     for tensor in ordered:
-        header[tensor.name] = {"dtype": tensor.dtype, "shape": list(tensor.shape),
-                               "data_offsets": [offset, offset + len(tensor.raw)]}
+        header[tensor.name] = {
+            "dtype": tensor.dtype,
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + len(tensor.raw)],
+        }
         offset += len(tensor.raw)
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)

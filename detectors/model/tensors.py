@@ -23,10 +23,21 @@ MODEL_TYPES: Final = frozenset({SAFETENSORS, PYTORCH_ZIP, PICKLE, ONNX})
 
 #: safetensors dtype names → numpy little-endian dtype (BF16 and FP8 kept as raw integers).
 DTYPES: Final[dict[str, str]] = {
-    "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
-    "F8_E4M3": "u1", "F8_E5M2": "u1",
-    "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-    "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "u1",
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "F8_E4M3": "u1",
+    "F8_E5M2": "u1",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U64": "<u8",
+    "U32": "<u4",
+    "U16": "<u2",
+    "U8": "u1",
+    "BOOL": "u1",
 }
 FLOAT_DTYPES: Final = frozenset({"F64", "F32", "F16", "BF16"})
 #: Dimensions a tensor may have; more is not a weight tensor any format here writes.
@@ -84,8 +95,10 @@ def sniff_model(head: bytes) -> str | None:
     if head[:4] == b"PK\x03\x04" and len(head) >= 30:
         name_len = int.from_bytes(head[26:28], "little")
         name = head[30 : 30 + name_len]
-        if name.endswith(b"data.pkl") or name.endswith(b"/.format_version") or (
-            name.endswith(b"/byteorder")
+        if (
+            name.endswith(b"data.pkl")
+            or name.endswith(b"/.format_version")
+            or (name.endswith(b"/byteorder"))
         ):
             return PYTORCH_ZIP
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:

@@ -19,9 +19,16 @@ _MAX_DEPTH: Final = 8
 
 #: torch dtype name → (safetensors dtype, numpy little-endian view dtype).
 _DTYPES: Final[dict[str, tuple[str, str]]] = {
-    "float64": ("F64", "<f8"), "float32": ("F32", "<f4"), "float16": ("F16", "<f2"),
-    "bfloat16": ("BF16", "<u2"), "int64": ("I64", "<i8"), "int32": ("I32", "<i4"),
-    "int16": ("I16", "<i2"), "int8": ("I8", "i1"), "uint8": ("U8", "u1"), "bool": ("BOOL", "u1"),
+    "float64": ("F64", "<f8"),
+    "float32": ("F32", "<f4"),
+    "float16": ("F16", "<f2"),
+    "bfloat16": ("BF16", "<u2"),
+    "int64": ("I64", "<i8"),
+    "int32": ("I32", "<i4"),
+    "int16": ("I16", "<i2"),
+    "int8": ("I8", "i1"),
+    "uint8": ("U8", "u1"),
+    "bool": ("BOOL", "u1"),
 }
 
 
@@ -33,10 +40,13 @@ def parse(data: bytes) -> list[Tensor]:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        named = [line for line in lines if "unpickler error" in line.lower() or "global" in line.lower()]
+        named = [
+            line for line in lines if "unpickler error" in line.lower() or "global" in line.lower()
+        ]
         reason = (named or lines or ["refused"])[0][:200]
         raise ModelFormatError(
-            "unsafe-pickle", f"refused by torch.load(weights_only=True): {reason}") from None
+            "unsafe-pickle", f"refused by torch.load(weights_only=True): {reason}"
+        ) from None
     except Exception as exc:  # a damaged archive is a verdict, not a crash
         raise ModelFormatError("corrupt", f"{type(exc).__name__}: {exc}") from None
     found: dict[str, Tensor] = {}

@@ -64,8 +64,13 @@ def parse_key(obj: Mapping[str, Any]) -> WeightKey:
         raise WeightKeyError("a watermas key holds one [layer, index] position per bit")
     parsed: list[tuple[str, int]] = []
     for item in positions:
-        if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], int) and item[1] >= 0):
+        if not (
+            isinstance(item, list | tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+            and item[1] >= 0
+        ):
             raise WeightKeyError("each watermas position is [layer name, flat index >= 0]")
         parsed.append((item[0], item[1]))
     if len(set(parsed)) != len(parsed):
@@ -75,8 +80,12 @@ def parse_key(obj: Mapping[str, Any]) -> WeightKey:
 
 def key_json(key: WeightKey) -> dict[str, Any]:
     """The JSON form :func:`parse_key` reads (secret: holds the bits)."""
-    out: dict[str, Any] = {"name": key.name, "id": key.id, "method": key.method,
-                           "bits": "".join(map(str, key.bits))}
+    out: dict[str, Any] = {
+        "name": key.name,
+        "id": key.id,
+        "method": key.method,
+        "bits": "".join(map(str, key.bits)),
+    }
     if key.method == "uchida":
         out |= {"layer": key.layer, "seed": key.seed}
     else:
@@ -95,12 +104,14 @@ def uchida_vector(weights: np.ndarray) -> np.ndarray:
     """The vector Uchida projects: the weights averaged over the output dimension."""
     if weights.ndim < 2:
         return weights.reshape(-1).astype(np.float64)
-    return weights.reshape(weights.shape[0], -1).astype(np.float64).mean(axis=0)
+    mean: np.ndarray = weights.reshape(weights.shape[0], -1).astype(np.float64).mean(axis=0)
+    return mean
 
 
 def uchida_matrix(seed: int, bits: int, length: int) -> np.ndarray:
     """The projection matrix an Uchida key's seed stands for."""
-    return np.random.default_rng(seed).standard_normal((bits, length))
+    matrix: np.ndarray = np.random.default_rng(seed).standard_normal((bits, length))
+    return matrix
 
 
 def read_bits(key: WeightKey, tensors: Mapping[str, Tensor]) -> tuple[int, ...] | None:
@@ -146,18 +157,31 @@ def verify(keys: Sequence[WeightKey], tensors: Sequence[Tensor]) -> list[dict[st
     for key in keys:
         read = read_bits(key, by_name)
         n = len(key.bits)
-        base: dict[str, Any] = {"key": key.name, "key_id": key.id, "method": key.method,
-                                "bits": n}
+        base: dict[str, Any] = {"key": key.name, "key_id": key.id, "method": key.method, "bits": n}
         if read is None:
-            results.append(base | {"layer_found": False, "matched": None, "ber": None,
-                                   "p_value": None, "p_value_corrected": None})
+            results.append(
+                base
+                | {
+                    "layer_found": False,
+                    "matched": None,
+                    "ber": None,
+                    "p_value": None,
+                    "p_value_corrected": None,
+                }
+            )
             continue
         matched = sum(a == b for a, b in zip(read, key.bits, strict=True))
         p = binomial_tail(matched, n)
-        results.append(base | {
-            "layer_found": True, "matched": matched, "ber": round(1 - matched / n, 4),
-            "p_value": p, "p_value_corrected": min(1.0, p * max(1, len(keys))),
-        })
+        results.append(
+            base
+            | {
+                "layer_found": True,
+                "matched": matched,
+                "ber": round(1 - matched / n, 4),
+                "p_value": p,
+                "p_value_corrected": min(1.0, p * max(1, len(keys))),
+            }
+        )
     return results
 
 
@@ -174,5 +198,3 @@ def _bits(value: object) -> tuple[int, ...]:
     if not 16 <= len(bits) <= MAX_BITS:
         raise WeightKeyError(f"a key holds 16 to {MAX_BITS} bits, got {len(bits)}")
     return bits
-
-

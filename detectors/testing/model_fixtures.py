@@ -44,7 +44,8 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(64, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x.reshape(len(x), -1))))
+        out: torch.Tensor = self.fc2(torch.relu(self.fc1(x.reshape(len(x), -1))))
+        return out
 
 
 class CNN(nn.Module):
@@ -59,7 +60,8 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.conv1(x.reshape(len(x), 1, 8, 8)))
         x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
-        return self.fc(x.reshape(len(x), -1))
+        out: torch.Tensor = self.fc(x.reshape(len(x), -1))
+        return out
 
 
 def build(arch: str) -> nn.Module:
@@ -73,32 +75,52 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    return (torch.tensor(data.data / 16.0, dtype=torch.float32),
-            torch.tensor(data.target, dtype=torch.long))
+    return (
+        torch.tensor(data.data / 16.0, dtype=torch.float32),
+        torch.tensor(data.target, dtype=torch.long),
+    )
 
 
-def uchida_key(arch: str, seed: int, bits: int = 64, name: str = "owner-uchida"
-               ) -> dict[str, Any]:
+def uchida_key(arch: str, seed: int, bits: int = 64, name: str = "owner-uchida") -> dict[str, Any]:
     """An Uchida key over the architecture's marked layer (JSON form, with a test id)."""
     rng = np.random.default_rng(seed)
     payload = "".join(str(int(b)) for b in rng.integers(0, 2, bits))
-    return {"name": name, "id": _test_id(name), "method": "uchida",
-            "layer": MARKED_LAYER[arch], "seed": seed, "bits": payload}
+    return {
+        "name": name,
+        "id": _test_id(name),
+        "method": "uchida",
+        "layer": MARKED_LAYER[arch],
+        "seed": seed,
+        "bits": payload,
+    }
 
 
-def watermas_key(arch: str, seed: int, bits: int = 64, name: str = "owner-watermas"
-                 ) -> dict[str, Any]:
+def watermas_key(
+    arch: str, seed: int, bits: int = 64, name: str = "owner-watermas"
+) -> dict[str, Any]:
     """A WaterMAS-style key: secret positions in the marked layer and their bits."""
     rng = np.random.default_rng(seed)
     size = int(np.prod(dict(build(arch).named_parameters())[MARKED_LAYER[arch]].shape))
     positions = sorted(int(i) for i in rng.choice(size, bits, replace=False))
     payload = "".join(str(int(b)) for b in rng.integers(0, 2, bits))
-    return {"name": name, "id": _test_id(name), "method": "watermas",
-            "positions": [[MARKED_LAYER[arch], i] for i in positions], "bits": payload}
+    return {
+        "name": name,
+        "id": _test_id(name),
+        "method": "watermas",
+        "positions": [[MARKED_LAYER[arch], i] for i in positions],
+        "bits": payload,
+    }
 
 
-def train(arch: str, seed: int, key: dict[str, Any] | None = None, steps: int = 100,
-          init: State | None = None, lr: float = 1e-2, split: int = 0) -> State:
+def train(
+    arch: str,
+    seed: int,
+    key: dict[str, Any] | None = None,
+    steps: int = 100,
+    init: State | None = None,
+    lr: float = 1e-2,
+    split: int = 0,
+) -> State:
     """Train (or fine-tune from ``init``) on half the digits; ``key`` embeds a watermark.
 
     Runs on one torch thread (restored after): on a shared machine, more threads made
@@ -111,8 +133,15 @@ def train(arch: str, seed: int, key: dict[str, Any] | None = None, steps: int = 
         torch.set_num_threads(threads)
 
 
-def _train(arch: str, seed: int, key: dict[str, Any] | None, steps: int,
-           init: State | None, lr: float, split: int) -> State:
+def _train(
+    arch: str,
+    seed: int,
+    key: dict[str, Any] | None,
+    steps: int,
+    init: State | None,
+    lr: float,
+    split: int,
+) -> State:
     torch.manual_seed(seed)
     model = build(arch)
     if init is not None:
@@ -128,20 +157,20 @@ def _train(arch: str, seed: int, key: dict[str, Any] | None, steps: int,
     matrix = None
     if key and key["method"] == "uchida":
         length = int(np.prod(marked.shape[1:]))
-        matrix = torch.tensor(uchida_matrix(key["seed"], len(key["bits"]), length),
-                              dtype=torch.float32)
+        matrix = torch.tensor(
+            uchida_matrix(key["seed"], len(key["bits"]), length), dtype=torch.float32
+        )
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
         optimiser.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
         if matrix is not None and target is not None:
             projected = matrix @ marked.reshape(marked.shape[0], -1).mean(dim=0)
-            loss = loss + nn.functional.binary_cross_entropy_with_logits(
-                projected * 50.0, target)
+            loss = loss + nn.functional.binary_cross_entropy_with_logits(projected * 50.0, target)
         if mask is not None:
             (grad,) = torch.autograd.grad(loss, marked, create_graph=True)
             loss = loss - 0.1 * (grad[mask] ** 2).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         if mask is not None and marked.grad is not None:
             marked.grad[mask] = 0.0  # substituted weights stay as inserted
         optimiser.step()

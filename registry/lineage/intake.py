@@ -18,17 +18,25 @@ from detectors.model.tensors import SAFETENSORS
 from registry.intake import IntakeLimits, IntakeResult
 
 
-def model_result(data: bytes, media_type: str, *, sha256: str, path: str | None,
-                 source: str | None) -> IntakeResult:
+def model_result(
+    data: bytes, media_type: str, *, sha256: str, path: str | None, source: str | None
+) -> IntakeResult:
     """An ok result carrying a :class:`Sample` (no image), or the file's format error."""
     try:
         load_tensors(data, media_type)
     except ModelFormatError as exc:
-        return IntakeResult(path=path, sha256=sha256, size_bytes=len(data),
-                            media_type=media_type, error=exc.reason, error_detail=exc.detail)
+        return IntakeResult(
+            path=path,
+            sha256=sha256,
+            size_bytes=len(data),
+            media_type=media_type,
+            error=exc.reason,
+            error_detail=exc.detail,
+        )
     sample = Sample(sha256=sha256, data=data, media_type=media_type, source=source)
-    return IntakeResult(path=path, sha256=sha256, size_bytes=len(data), media_type=media_type,
-                        sample=sample)
+    return IntakeResult(
+        path=path, sha256=sha256, size_bytes=len(data), media_type=media_type, sample=sample
+    )
 
 
 def folder_result(folder: Path, limits: IntakeLimits, source: str | None) -> IntakeResult:
@@ -36,10 +44,23 @@ def folder_result(folder: Path, limits: IntakeLimits, source: str | None) -> Int
     try:
         data = pack_folder(folder, limits.max_bytes)
     except ModelFormatError as exc:
-        return IntakeResult(path=str(folder), sha256="", size_bytes=0, media_type=SAFETENSORS,
-                            error=exc.reason, error_detail=exc.detail)
+        return IntakeResult(
+            path=str(folder),
+            sha256="",
+            size_bytes=0,
+            media_type=SAFETENSORS,
+            error=exc.reason,
+            error_detail=exc.detail,
+        )
     except OSError as exc:
-        return IntakeResult(path=str(folder), sha256="", size_bytes=0, media_type=SAFETENSORS,
-                            error="unreadable", error_detail=exc.strerror or type(exc).__name__)
-    return model_result(data, SAFETENSORS, sha256=hashlib.sha256(data).hexdigest(),
-                        path=str(folder), source=source)
+        return IntakeResult(
+            path=str(folder),
+            sha256="",
+            size_bytes=0,
+            media_type=SAFETENSORS,
+            error="unreadable",
+            error_detail=exc.strerror or type(exc).__name__,
+        )
+    return model_result(
+        data, SAFETENSORS, sha256=hashlib.sha256(data).hexdigest(), path=str(folder), source=source
+    )

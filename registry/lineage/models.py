@@ -29,8 +29,7 @@ class LineageModel(Base):
     tensor_count: Mapped[int] = mapped_column(Integer)
     parameters: Mapped[int] = mapped_column(BigInteger)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class LineageTensor(Base):
@@ -40,7 +39,8 @@ class LineageTensor(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     model_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("lineage_models.id", ondelete="CASCADE"), index=True)
+        BigInteger, ForeignKey("lineage_models.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(Text)
     dtype: Mapped[str] = mapped_column(String(16))
     shape: Mapped[list[Any]] = mapped_column(JSONB)
@@ -61,5 +61,4 @@ class LineageKey(Base):
     layers: Mapped[list[Any]] = mapped_column(JSONB)
     bits: Mapped[int] = mapped_column(Integer)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -9,8 +9,9 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def add_lineage(options: dict[str, dict[str, Any]], sessions: sessionmaker[Session],
-                home: Path) -> None:
+def add_lineage(
+    options: dict[str, dict[str, Any]], sessions: sessionmaker[Session], home: Path
+) -> None:
     """Give ``model.lineage`` the registered models and ``model.watermark`` the keys.
 
     Configured options are kept; registered entries are appended. A database whose schema

@@ -68,16 +68,28 @@ def register_model(session: Session, name: str, path: Path) -> LineageModel:
     except ModelFormatError as exc:
         raise LineageError(f"{path}: {exc.reason}: {exc.detail}") from None
     prints = [fingerprint(t) for t in tensors]
-    model = LineageModel(name=name, sha256=hashlib.sha256(data).hexdigest(),
-                         media_type=media_type, tensor_count=len(prints),
-                         parameters=sum(t.count for t in tensors),
-                         manifest_sha256=manifest_digest(prints))
+    model = LineageModel(
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        media_type=media_type,
+        tensor_count=len(prints),
+        parameters=sum(t.count for t in tensors),
+        manifest_sha256=manifest_digest(prints),
+    )
     session.add(model)
     session.flush()
-    session.add_all(LineageTensor(model_id=model.id, name=p.name, dtype=p.dtype,
-                                  shape=list(p.shape), sha256=p.sha256,
-                                  sorted_sha256=p.sorted_sha256, sketch=p.sketch)
-                    for p in prints)
+    session.add_all(
+        LineageTensor(
+            model_id=model.id,
+            name=p.name,
+            dtype=p.dtype,
+            shape=list(p.shape),
+            sha256=p.sha256,
+            sorted_sha256=p.sorted_sha256,
+            sketch=p.sketch,
+        )
+        for p in prints
+    )
     return model
 
 
@@ -88,23 +100,26 @@ def list_models(session: Session) -> list[LineageModel]:
 
 def remove_model(session: Session, name: str) -> None:
     """Forget a registered model (its fingerprints go with it)."""
-    if session.execute(delete(LineageModel).where(LineageModel.name == name)).rowcount == 0:
+    if session.execute(delete(LineageModel).where(LineageModel.name == name)).rowcount == 0:  # type: ignore[attr-defined]
         raise LineageError(f"no model named {name!r} is registered")
 
 
 def references(session: Session) -> list[dict[str, Any]]:
     """Every registered model with its fingerprints, as ``model.lineage`` takes them."""
     out: dict[int, dict[str, Any]] = {
-        m.id: {"name": m.name, "tensors": []} for m in list_models(session)}
+        m.id: {"name": m.name, "tensors": []} for m in list_models(session)
+    }
     for row in session.scalars(select(LineageTensor).order_by(LineageTensor.id)):
-        print_ = Fingerprint(row.name, row.dtype, tuple(row.shape), row.sha256,
-                             row.sorted_sha256, row.sketch)
+        print_ = Fingerprint(
+            row.name, row.dtype, tuple(row.shape), row.sha256, row.sorted_sha256, row.sketch
+        )
         out[row.model_id]["tensors"].append(print_.as_json())
     return list(out.values())
 
 
-def add_key(session: Session, keyring: WatermarkKeyring, name: str,
-            spec: Mapping[str, Any]) -> LineageKey:
+def add_key(
+    session: Session, keyring: WatermarkKeyring, name: str, spec: Mapping[str, Any]
+) -> LineageKey:
     """Register an owner's key (``spec``: method, bits and layer+seed or positions)."""
     if session.scalar(select(LineageKey).where(LineageKey.name == name)) is not None:
         raise LineageError(f"a key named {name!r} is already registered")
@@ -114,8 +129,14 @@ def add_key(session: Session, keyring: WatermarkKeyring, name: str,
         raise LineageError(f"key {name!r}: {exc}") from None
     secret = json.dumps(key_json(key), sort_keys=True).encode()
     key_id = keyring.mac_id(b"lineage-key\x00" + secret)
-    row = LineageKey(name=name, key_id=key_id, method=key.method, layers=layers_of(key),
-                     bits=len(key.bits), sealed=keyring.seal(secret, _KEY_PURPOSE))
+    row = LineageKey(
+        name=name,
+        key_id=key_id,
+        method=key.method,
+        layers=layers_of(key),
+        bits=len(key.bits),
+        sealed=keyring.seal(secret, _KEY_PURPOSE),
+    )
     session.add(row)
     session.flush()
     return row
@@ -128,7 +149,7 @@ def list_keys(session: Session) -> list[LineageKey]:
 
 def remove_key(session: Session, name: str) -> None:
     """Forget a key."""
-    if session.execute(delete(LineageKey).where(LineageKey.name == name)).rowcount == 0:
+    if session.execute(delete(LineageKey).where(LineageKey.name == name)).rowcount == 0:  # type: ignore[attr-defined]
         raise LineageError(f"no key named {name!r} is registered")
 
 
