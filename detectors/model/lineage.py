@@ -1,7 +1,7 @@
 """Compare a model's fingerprints with registered models: exact, renamed, permuted, derived.
 
 Per reference, tensors are paired by name and shape. A pair with equal hashes is *exact*; a
-pair whose sorted-value hashes agree is a *permuted* copy (its elements reordered, e.g. hidden
+pair whose multiset hashes agree is a *permuted* copy (its elements reordered, e.g. hidden
 neurons swapped); any other pair is *changed* and gets a cosine similarity and relative L2
 distance from the sketches. Candidate tensors not paired by name are looked up by hash among
 the reference's tensors (*renamed*). The relation:
@@ -83,7 +83,7 @@ def compare(
     result = Comparison(reference=name, relation="unrelated")
     ref_by_name = {p.name: p for p in reference}
     ref_hashes = {p.sha256 for p in reference}
-    ref_sorted = {p.sorted_sha256 for p in reference if _size(p) > 1}
+    ref_multiset = {p.multiset_hash for p in reference if _size(p) > 1}
     total = sum(_size(p) for p in reference) or 1
     paired = 0
     weighted_cos = weighted_l2 = changed_weight = 0.0
@@ -95,7 +95,7 @@ def compare(
             paired += _size(ref)
             if ref.sha256 == cand.sha256:
                 result.exact += 1
-            elif ref.sorted_sha256 == cand.sorted_sha256 and _size(ref) > 1:
+            elif ref.multiset_hash == cand.multiset_hash and _size(ref) > 1:
                 result.permuted += 1
             else:
                 cos, rel = _similarity(cand, ref)
@@ -109,7 +109,7 @@ def compare(
                     changed_weight += weight
         elif cand.sha256 in ref_hashes:
             result.renamed += 1
-        elif cand.sorted_sha256 in ref_sorted:
+        elif cand.multiset_hash in ref_multiset:
             result.permuted += 1
         else:
             result.extra += 1

@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('dtype', sa.String(length=16), nullable=False),
     sa.Column('shape', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('sorted_sha256', sa.String(length=64), nullable=False),
+    sa.Column('multiset_hash', sa.String(length=64), nullable=False),
     sa.Column('sketch', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['model_id'], ['lineage_models.id'], name=op.f('fk_lineage_tensors_model_id_lineage_models'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lineage_tensors'))

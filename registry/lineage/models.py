@@ -45,7 +45,7 @@ class LineageTensor(Base):
     dtype: Mapped[str] = mapped_column(String(16))
     shape: Mapped[list[Any]] = mapped_column(JSONB)
     sha256: Mapped[str] = mapped_column(String(64))
-    sorted_sha256: Mapped[str] = mapped_column(String(64))
+    multiset_hash: Mapped[str] = mapped_column(String(64))
     sketch: Mapped[bytes] = mapped_column(LargeBinary)
 
 

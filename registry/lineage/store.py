@@ -85,7 +85,7 @@ def register_model(session: Session, name: str, path: Path) -> LineageModel:
             dtype=p.dtype,
             shape=list(p.shape),
             sha256=p.sha256,
-            sorted_sha256=p.sorted_sha256,
+            multiset_hash=p.multiset_hash,
             sketch=p.sketch,
         )
         for p in prints
@@ -111,7 +111,7 @@ def references(session: Session) -> list[dict[str, Any]]:
     }
     for row in session.scalars(select(LineageTensor).order_by(LineageTensor.id)):
         print_ = Fingerprint(
-            row.name, row.dtype, tuple(row.shape), row.sha256, row.sorted_sha256, row.sketch
+            row.name, row.dtype, tuple(row.shape), row.sha256, row.multiset_hash, row.sketch
         )
         out[row.model_id]["tensors"].append(print_.as_json())
     return list(out.values())
