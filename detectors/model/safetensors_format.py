@@ -57,8 +57,9 @@ def parse(data: bytes) -> tuple[list[Tensor], dict[str, str]]:
             )
         if end > begin:
             previous_end, previous_name = end, name
+    view = memoryview(data)  # slices share the file's bytes: no copy of the weights
     tensors = [
-        Tensor(name, dtype, shape, data[body_start + begin : body_start + end])
+        Tensor(name, dtype, shape, view[body_start + begin : body_start + end])
         for begin, end, name, dtype, shape in spans
     ]
     return tensors, metadata

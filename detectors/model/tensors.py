@@ -60,7 +60,7 @@ class Tensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
-    raw: bytes
+    raw: bytes | memoryview
 
     @property
     def count(self) -> int:
