@@ -11,6 +11,7 @@ accuracy after each attack; and the lineage cosine of each version to its regist
 against the largest cosine of a null model to any base.
 
     nice -n 10 .venv/bin/python bench/model_watermark_eval.py [--trials 5] [--nulls 20]
+        [--arch mlp|cnn ...] [--method uchida|watermas ...] [--uchida-bits N]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def judge(key: dict[str, Any], state: mf.State) -> tuple[bool, float]:
     sample = Sample(sha256="x", data=mf.safetensors_bytes(state), media_type=SAFETENSORS)
     (verdict,) = ModelWatermarkDetector({"keys": [key]}).detect_batch([sample])
     p = verdict.evidence["results"][0]["p_value_corrected"]  # type: ignore[index,call-overload]
-    return verdict.positive, float(p) if p is not None else 1.0
+    return verdict.positive, float(p) if p is not None else 1.0  # type: ignore[arg-type]
 
 
 def prints(state: mf.State) -> list[Any]:
@@ -53,7 +54,8 @@ def prints(state: mf.State) -> list[Any]:
     return [fingerprint(t) for t in mf.tensors_of(state)]
 
 
-def run(arch: str, method: str, trials: int, nulls: list[mf.State]) -> dict[str, Any]:
+def run(arch: str, method: str, trials: int, nulls: list[mf.State],
+        uchida_bits: int | None = None) -> dict[str, Any]:
     """One architecture x method row set."""
     hits = {a: 0 for a in ATTACKS}
     acc: dict[str, list[float]] = {a: [] for a in ATTACKS}
@@ -62,8 +64,10 @@ def run(arch: str, method: str, trials: int, nulls: list[mf.State]) -> dict[str,
     null_cos: list[float] = []
     for trial in range(trials):
         seed = 1000 * (ATTACKS.index("none") + 1) + 10 * trial + (method == "watermas")
-        make = mf.uchida_key if method == "uchida" else mf.watermas_key
-        key = make(arch, seed + 7, name=f"{method}-{trial}")
+        if method == "uchida":
+            key = mf.uchida_key(arch, seed + 7, uchida_bits, name=f"{method}-{trial}")
+        else:
+            key = mf.watermas_key(arch, seed + 7, name=f"{method}-{trial}")
         base = mf.train(arch, seed, key)
         reference = prints(base)
         for attack, state in attacked(arch, base, seed + 3).items():
@@ -77,7 +81,8 @@ def run(arch: str, method: str, trials: int, nulls: list[mf.State]) -> dict[str,
             null_cos.append(compare(prints(null), "base", reference).cosine or 0.0)
     false = sum(p <= DEFAULT_FPR_TARGET for p in null_p)
     return {
-        "arch": arch, "method": method, "trials": trials, "null_tests": len(null_p),
+        "arch": arch, "method": method, "bits": len(key["bits"]), "trials": trials,
+        "null_tests": len(null_p),
         "tpr": {a: hits[a] / trials for a in ATTACKS},
         "fpr": false / len(null_p), "min_null_p": min(null_p),
         "accuracy": {a: round(sum(v) / len(v), 3) for a, v in acc.items()},
@@ -91,19 +96,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--nulls", type=int, default=20)
+    parser.add_argument("--arch", choices=mf.ARCHS, action="append",
+                        help="architectures to run (default: all)")
+    parser.add_argument("--method", choices=("uchida", "watermas"), action="append",
+                        help="key methods to run (default: both)")
+    parser.add_argument("--uchida-bits", type=int, default=None,
+                        help="Uchida key length (default: 64 for the MLP, 32 for the CNN)")
     args = parser.parse_args()
     rows = []
-    for arch in mf.ARCHS:
+    for arch in args.arch or mf.ARCHS:
         nulls = [mf.train(arch, 5000 + s) for s in range(args.nulls)]
-        for method in ("uchida", "watermas"):
-            row = run(arch, method, args.trials, nulls)
+        for method in args.method or ("uchida", "watermas"):
+            row = run(arch, method, args.trials, nulls, args.uchida_bits)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| model | key | " + " | ".join(f"TPR {a}" for a in ATTACKS)
+    print("\n| model | key (bits) | " + " | ".join(f"TPR {a}" for a in ATTACKS)
           + " | FPR (nulls) | min null p | max null cos | min cos to base |")
     print("|---" * (len(ATTACKS) + 6) + "|")
     for r in rows:
-        print(f"| {r['arch']} | {r['method']} | "
+        print(f"| {r['arch']} | {r['method']} ({r['bits']}) | "
               + " | ".join(f"{r['tpr'][a]:.2f} (acc {r['accuracy'][a]:.2f})" for a in ATTACKS)
               + f" | {r['fpr']:.3f} of {r['null_tests']} | {r['min_null_p']:.1e} | "
               f"{r['max_null_cosine']:.3f} | {min(r['min_cosine_to_base'].values()):.3f} |")

@@ -81,8 +81,15 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def uchida_key(arch: str, seed: int, bits: int = 64, name: str = "owner-uchida") -> dict[str, Any]:
-    """An Uchida key over the architecture's marked layer (JSON form, with a test id)."""
+def uchida_key(
+    arch: str, seed: int, bits: int | None = None, name: str = "owner-uchida"
+) -> dict[str, Any]:
+    """An Uchida key over the architecture's marked layer (JSON form, with a test id).
+
+    Default length: 64 bits for the MLP (its averaged ``fc1`` vector has 64 entries), 32 for
+    the CNN (``conv2`` averages to 4 x 3 x 3 = 36 entries; more bits than entries leaves
+    the regulariser too little room, measured in docs/detectors/model.md)."""
+    bits = bits or (64 if arch == "mlp" else 32)
     rng = np.random.default_rng(seed)
     payload = "".join(str(int(b)) for b in rng.integers(0, 2, bits))
     return {
