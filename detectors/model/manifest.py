@@ -10,9 +10,9 @@ The multiset hash is written here (no library offers one over numpy arrays): eve
 bit pattern goes through a splitmix64-style multiply-xorshift mix and two nonlinear
 read-outs of it are summed modulo 2**64, in cache-sized chunks, in one pass; the digest is
 SHA-256 over the count and the two sums. It is linear-time (sorting the values, the obvious
-alternative, was about 4x slower per GB here: docs/benchmarks.md) and not collision-resistant against an
-adversary who crafts a different tensor with the same sums; it is meant to recognise permuted
-copies, not to prove two tensors differ.
+alternative, was about 4x slower per GB here: docs/benchmarks.md) and not collision-resistant
+against an adversary who crafts a different tensor with the same sums; it is meant to
+recognise permuted copies, not to prove two tensors differ.
 """
 
 from __future__ import annotations
