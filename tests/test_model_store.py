@@ -46,15 +46,15 @@ def test_unknown_architecture_is_refused(tmp_path: Path) -> None:
     from registry.model_store import ModelStoreError
 
     with pytest.raises(ModelStoreError, match="unknown architecture"):
-        ModelStore(tmp_path).add(
-            "x", _weights(tmp_path / "a.pth"), kind="synthetic", architecture="resnet9000"
-        )
+        ModelStore(tmp_path).add("x", _weights(tmp_path / "a.pth"), kind="synthetic",
+                                 architecture="resnet9000")
 
 
 def test_registry_gives_learned_detectors_their_newest_model(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = Settings(home=home, database_url="postgresql+psycopg://unused/none")
-    registry = Registry(settings=settings, url=settings.database_url or "", engine=None)  # type: ignore[arg-type]
+    registry = Registry(settings=settings, url=settings.database_url or "",
+                        engine=None)  # type: ignore[arg-type]
     names = [d.name for d in registry.detectors()]
     assert "synthetic" not in names and "laundering" not in names  # no weights: left out
     (named,) = registry.detectors(["synthetic"])  # asked for by name: runs, says unavailable
@@ -67,50 +67,23 @@ def test_registry_gives_learned_detectors_their_newest_model(tmp_path: Path) -> 
     options = by_name["synthetic"].options["model"]
     assert options["name"] in {"old", "new"}
     assert options["sha256"] == store.get(options["name"]).sha256
-    pinned = Registry(
-        settings=Settings(home=home, detector_options={"synthetic": {"model": "old"}}),
-        url="",
-        engine=None,
-    )  # type: ignore[arg-type]
+    pinned = Registry(settings=Settings(home=home, detector_options={
+        "synthetic": {"model": "old"}}), url="", engine=None)  # type: ignore[arg-type]
     (chosen,) = pinned.detectors(["synthetic"])
     assert chosen.options["model"]["name"] == "old"
 
 
 def test_models_cli(provreg_env: dict[str, str], tmp_path: Path) -> None:
     file = _weights(tmp_path / "npr.pth")
-    bad = provreg(
-        provreg_env,
-        "models",
-        "add",
-        "npr",
-        str(file),
-        "--kind",
-        "synthetic",
-        "--sha256",
-        "f" * 64,
-        check=False,
-    )
+    bad = provreg(provreg_env, "models", "add", "npr", str(file), "--kind", "synthetic",
+                  "--sha256", "f" * 64, check=False)
     assert bad.returncode == 2 and "SHA-256" in bad.stderr
-    added = json_lines(
-        provreg(
-            provreg_env,
-            "models",
-            "add",
-            "npr",
-            str(file),
-            "--kind",
-            "synthetic",
-            "--arch",
-            "npr_tiny",
-            "--licence",
-            "Apache-2.0",
-            "--json",
-        ).stdout
-    )[0]
+    added = json_lines(provreg(provreg_env, "models", "add", "npr", str(file), "--kind",
+                               "synthetic", "--arch", "npr_tiny", "--licence", "Apache-2.0",
+                               "--json").stdout)[0]
     listed = json_lines(provreg(provreg_env, "models", "list", "--json").stdout)
     assert [(m["name"], m["sha256"], m["architecture"]) for m in listed] == [
-        ("npr", added["sha256"], "npr_tiny")
-    ]
+        ("npr", added["sha256"], "npr_tiny")]
     shown = json.loads(provreg(provreg_env, "models", "show", "npr").stdout)
     assert shown["licence"] == "Apache-2.0" and shown["format"] == "pytorch"
     provreg(provreg_env, "models", "remove", "npr")
