@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.evidence_view import render_evidence
 from dashboard.learned_view import render_learned
 from dashboard.media import asset_preview
+from dashboard.model_view import render_model
 from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_identity
 from dashboard.untrusted import ident, show, table
 from registry import AssetView, EntryCheck, VerdictFacts, check_asset, show_asset
@@ -138,6 +139,7 @@ def _verdict_card(v: VerdictFacts, check: EntryCheck | None) -> None:
     with st.expander("Evidence", expanded=v.positive):
         render_evidence(v.evidence or {}, v.p_value)
         render_learned(v.evidence or {})
+        render_model(v.detector, v.evidence or {})
 
 
 def _sightings(story: AssetView) -> None:

@@ -15,6 +15,7 @@ from detectors.plugins import available_detectors, create_detectors
 from registry.checkpoint import vkey
 from registry.db import make_engine, resolve_database_url, upgrade_schema
 from registry.ledger import Ledger
+from registry.lineage.options import add_lineage
 from registry.model_store.configure import add_models, default_names, store_for
 from registry.settings import Settings
 from registry.signing import KeyStore, Signer, Verifier
@@ -107,6 +108,7 @@ class Registry:
                     mark_options[key] = [*mark_options.get(key, []), *marks[key]]
             mark_options.setdefault("decoder_store", marks["decoder_store"])
         add_models(options, available_detectors, store_for(self.settings.home))
+        add_lineage(options, self.sessions, self.settings.home)  # registry/lineage (issue 19)
         return options
 
     def close(self) -> None:

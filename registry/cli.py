@@ -54,6 +54,8 @@ SUMMARIES = {
                  "for.",
     "models": "The weight store for learned detectors ($PROVREG_HOME/models).",
     "train": "Train learned detectors on labelled folders and store them with a model card.",
+    "lineage": "Registered models that model uploads are traced to, and owners' weight-watermark "
+               "keys.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Final
 
 from detectors.base import Sample
+from detectors.model import MODEL_TYPES, is_model_folder
 from registry.errors import ConfigurationError, IntakeError
 from registry.intake_decode import check_dimensions, decode_first_frame, pillow_supports
 from registry.intake_paths import iter_media_paths, path_bytes_hex, path_location, path_text
@@ -71,6 +72,7 @@ ERROR_REASONS: Final = frozenset(
         "unreadable",
         "not-a-regular-file",
         "too-many-chunks",
+        "unsafe-pickle", "non-finite-weights",  # model files (registry/lineage/intake.py)
     }
 )
 
@@ -158,6 +160,10 @@ def intake_bytes(
         return failure("empty", "zero bytes")
     if size > limits.max_bytes:
         return failure("too-large", f"{size} bytes is over the limit of {limits.max_bytes}")
+    if media_type in MODEL_TYPES:  # model files are parsed by detectors/model, never decoded
+        from registry.lineage.intake import model_result
+
+        return model_result(data, media_type, sha256=sha256, path=path, source=source)
     if not is_image_type(media_type):
         return failure("not-an-image", f"content is {media_type}")
     pillow_format = DECODABLE.get(media_type)
@@ -204,6 +210,10 @@ def intake_path(path: Path, limits: IntakeLimits, *, source: str | None = None) 
         if os.path.islink(path):
             return _not_regular(name, _link_problem(exc))
         return _unreadable(name, exc.strerror or type(exc).__name__)
+    if stat.S_ISDIR(info.st_mode) and not os.path.islink(path) and is_model_folder(path):
+        from registry.lineage.intake import folder_result
+
+        return folder_result(path, limits, source)
     if not stat.S_ISREG(info.st_mode):
         return _not_regular(name, _kind(path, info.st_mode))
     try:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from detectors.model import is_model_folder
 from registry.errors import IntakeError
 
 
@@ -28,7 +29,7 @@ def iter_media_paths(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if not os.path.lexists(path):
             raise IntakeError("not-found", path_text(str(path)))
-        if os.path.isdir(path) and not os.path.islink(path):
+        if os.path.isdir(path) and not os.path.islink(path) and not is_model_folder(path):
             yield from _walk(path)
         else:
             yield path
@@ -45,7 +46,7 @@ def _walk(folder: Path) -> Iterator[Path]:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
             is_dir = False
-        if is_dir:
+        if is_dir and not is_model_folder(Path(entry.path)):  # a model folder is one asset
             yield from _walk(Path(entry.path))
         else:
             yield Path(entry.path)

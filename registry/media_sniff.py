@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from detectors.model.tensors import sniff_model
+
 OCTET_STREAM: Final = "application/octet-stream"
 
 #: Types the hardened decoder opens, with the Pillow format name it is restricted to.
@@ -69,6 +71,9 @@ _BMP_HEADER_SIZES: Final = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
 
 def sniff(data: bytes) -> str:
     """The MIME type that ``data`` really is, or ``application/octet-stream``."""
+    model = sniff_model(data)  # model files first: a PyTorch zip is a model, not a zip
+    if model is not None:
+        return model
     for prefix, media_type in _PREFIXES:
         if data.startswith(prefix):
             return media_type

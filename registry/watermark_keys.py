@@ -120,25 +120,32 @@ class WatermarkKeyring:
         if not self.keys_file.exists():
             return []
         blob = self.keys_file.read_bytes()
-        try:
-            plain = AESGCM(master).decrypt(blob[:_NONCE], blob[_NONCE:], _AAD)
-        except (InvalidTag, ValueError) as exc:
-            raise KeyStoreError(
-                f"{self.keys_file} does not decrypt with this master key (wrong key or altered)"
-            ) from exc
+        plain = _unseal(master, blob, _AAD, str(self.keys_file))
         entries = json.loads(plain)
         if not isinstance(entries, list):
             raise KeyStoreError(f"{self.keys_file}: unexpected content")
         return entries
 
     def _write(self, entries: list[dict[str, str]]) -> None:
-        master = self._master(create=True)
-        nonce = secrets.token_bytes(_NONCE)
-        plain = json.dumps(entries, sort_keys=True).encode()
-        blob = nonce + AESGCM(master).encrypt(nonce, plain, _AAD)
+        blob = self.seal(json.dumps(entries, sort_keys=True).encode(), _AAD)
         self.folder.mkdir(parents=True, exist_ok=True)
         # mkstemp files are 0600, so the replaced keys file never exists with looser modes.
         write_atomically(self.keys_file, lambda handle: handle.write(blob))
+
+    def seal(self, plain: bytes, purpose: bytes) -> bytes:
+        """``plain`` encrypted under the master key (AES-256-GCM, fresh nonce, ``purpose``
+        bound in as associated data); other secret stores reuse this, e.g. weight keys."""
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + AESGCM(self._master(create=True)).encrypt(nonce, plain, purpose)
+
+    def unseal(self, blob: bytes, purpose: bytes, where: str = "a sealed record") -> bytes:
+        """Inverse of :meth:`seal`; :class:`KeyStoreError` if the key or ``purpose`` differ."""
+        return _unseal(self._master(create=False), blob, purpose, where)
+
+    def mac_id(self, data: bytes) -> str:
+        """A 16-hex-digit HMAC-SHA-256 id of ``data`` under the master key (names a secret
+        without revealing it)."""
+        return hmac.new(self._master(create=True), data, hashlib.sha256).hexdigest()[:16]
 
     def _fingerprint(self, method: str, bits: str) -> str:
         mac = hmac.new(self._master(create=True), b"id\x00" + method.encode() + b"\x00" +
@@ -256,6 +263,15 @@ def _decode_master(text: str) -> bytes:
     if len(key) != 32:
         raise KeyStoreError(f"the watermark master key must be 32 bytes, got {len(key)}")
     return key
+
+
+def _unseal(master: bytes, blob: bytes, purpose: bytes, where: str) -> bytes:
+    try:
+        return AESGCM(master).decrypt(blob[:_NONCE], blob[_NONCE:], purpose)
+    except (InvalidTag, ValueError) as exc:
+        raise KeyStoreError(
+            f"{where} does not decrypt with this master key (wrong key or altered)"
+        ) from exc
 
 
 def _without(message: str, secret: str) -> str:
