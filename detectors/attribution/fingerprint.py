@@ -13,7 +13,7 @@ in the file's metadata), so the SHA-256 of the file pins everything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,11 @@ NEGATIVES = 64
 
 @dataclass(frozen=True)
 class Null:
-    """Scores of the open-space negatives against one fingerprint component."""
+    """Scores of the open-space negatives against one fingerprint component, and the mean
+    leave-one-out score of the enrolment images themselves (``positive``)."""
 
     scores: tuple[float, ...]
+    positive: float = 1.0
 
     @property
     def mean(self) -> float:
@@ -47,11 +49,13 @@ class Null:
         return max(float(np.std(self.scores)), 1e-6)
 
     def z(self, score: float) -> float:
-        """``score`` in null standard deviations above the null mean."""
-        return (score - self.mean) / self.std
+        """Affinity of ``score``: 0 at the null mean, 1 at the generator's own typical
+        (leave-one-out) score, so generators whose raw scores differ in scale compare."""
+        return (score - self.mean) / max(self.positive - self.mean, self.std)
 
     def z_threshold(self, far: float) -> float:
-        """The z above which at most ``far`` of the null lies (empirical, +1 corrected)."""
+        """The affinity above which at most ``far`` of the null lies (empirical, +1
+        corrected)."""
         from detectors.learned.calibration import calibrate
 
         return self.z(calibrate(list(self.scores), far, "open-space").threshold)
@@ -79,7 +83,9 @@ class Fingerprint:
             "name": self.name, "method": self.method, "size": list(self.size),
             "image_count": self.image_count, "far": self.far, "backbone": self.backbone,
             "residual_null": list(self.residual_null.scores) if self.residual_null else None,
+            "residual_positive": self.residual_null.positive if self.residual_null else None,
             "feature_null": list(self.feature_null.scores) if self.feature_null else None,
+            "feature_positive": self.feature_null.positive if self.feature_null else None,
             **self.extra,
         }
 
@@ -104,16 +110,23 @@ class Fingerprint:
             keys = set(handle.keys())
             res = handle.get_tensor("residual") if "residual" in keys else None
             proto = handle.get_tensor("prototype") if "prototype" in keys else None
-        return cls(
-            name=str(meta["name"]), method=str(meta["method"]),
-            size=(int(meta["size"][0]), int(meta["size"][1])),
-            image_count=int(meta["image_count"]), far=float(meta["far"]),
-            residual=res, prototype=proto, backbone=meta.get("backbone"),
-            residual_null=Null(tuple(meta["residual_null"])) if meta.get("residual_null")
-            else None,
-            feature_null=Null(tuple(meta["feature_null"])) if meta.get("feature_null")
-            else None,
-        )
+        return from_metadata(meta, res, proto)
+
+
+def _null(meta: Mapping[str, Any], which: str) -> Null | None:
+    scores = meta.get(f"{which}_null")
+    if not scores:
+        return None
+    return Null(tuple(float(x) for x in scores), float(meta.get(f"{which}_positive") or 1.0))
+
+
+def from_metadata(meta: Mapping[str, Any], res: Any, proto: Any) -> Fingerprint:
+    """A fingerprint from its metadata and tensors (a file's or a gallery's)."""
+    return Fingerprint(
+        name=str(meta["name"]), method=str(meta["method"]),
+        size=(int(meta["size"][0]), int(meta["size"][1])), image_count=int(meta["image_count"]),
+        far=float(meta["far"]), residual=res, prototype=proto, backbone=meta.get("backbone"),
+        residual_null=_null(meta, "residual"), feature_null=_null(meta, "feature"))
 
 
 def enrol(name: str, images: Sequence[Pixels], method: str = "residual", *, far: float = 0.05,
@@ -133,13 +146,20 @@ def enrol(name: str, images: Sequence[Pixels], method: str = "residual", *, far:
                      else NEGATIVES, seed=seed)
     res = res_null = proto = feat_null = None
     if method in ("residual", "both"):
-        res = np.mean([residual(img) for img in images], axis=0).astype(np.float32)
-        res_null = Null(tuple(match(residual(n), res) for n in negs))
+        residuals = [residual(img) for img in images]
+        res = np.mean(residuals, axis=0).astype(np.float32)
+        count = len(residuals)
+        loo = [match(r, (res * count - r) / (count - 1)) for r in residuals]
+        res_null = Null(tuple(match(residual(n), res) for n in negs), float(np.mean(loo)))
     if method in ("features", "both"):
         from detectors.attribution.features import embed, prototype
 
         runner, spec = backbone
-        proto = prototype(embed(runner, spec, images))
-        feat_null = Null(tuple(float(x) for x in embed(runner, spec, negs) @ proto))
+        feats = embed(runner, spec, images)
+        proto = prototype(feats)
+        loo = [float(feats[i] @ prototype(np.delete(feats, i, axis=0)))
+               for i in range(len(feats))]
+        feat_null = Null(tuple(float(x) for x in embed(runner, spec, negs) @ proto),
+                         float(np.mean(loo)))
     return Fingerprint(name, method, (height, width), len(images), far, res, res_null, proto,
                        feat_null, getattr(backbone[1], "name", None) if backbone else None)

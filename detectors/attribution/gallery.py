@@ -2,8 +2,10 @@
 
 Per generator ``g`` and query ``q``: the residual score is :func:`~.residual.match` of their
 residuals, the feature score the cosine of ``q``'s feature with ``g``'s prototype; each is
-put on ``g``'s own null scale (z, from its open-space negatives), and a generator enrolled
-with both methods gets ``(z_residual + z_features) / sqrt(2)``. ``g``'s margin is its z minus
+put on ``g``'s own scale: the affinity ``z`` is 0 at the mean score of its open-space negatives
+and 1 at the mean leave-one-out score of its own enrolment images (so generators whose raw
+correlations differ in scale compare); a generator enrolled with both methods gets
+``(z_residual + z_features) / sqrt(2)``. ``g``'s margin is its z minus
 its threshold: its own (the z its open-space null exceeds at the enrolment FAR), or, once
 ``provreg generator calibrate`` has run, the gallery-wide threshold calibrated on held-out
 known and unknown generators. Generators are ranked by margin; the top one is the label when
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detectors.attribution.fingerprint import Fingerprint, Null
+from detectors.attribution.fingerprint import Fingerprint, Null, from_metadata
 from detectors.attribution.residual import Residual, match
 
 UNKNOWN = "unknown-generator"
@@ -155,15 +157,6 @@ class Gallery:
             tensors = {k: handle.get_tensor(k) for k in keys}
         fps = []
         for index, data in enumerate(meta["generators"]):
-            fps.append(_fingerprint(data, tensors.get(f"{index}.residual"),
-                                    tensors.get(f"{index}.prototype")))
+            fps.append(from_metadata(data, tensors.get(f"{index}.residual"),
+                                     tensors.get(f"{index}.prototype")))
         return cls(fps, list(meta.get("records") or []), meta.get("calibration"))
-
-
-def _fingerprint(meta: Mapping[str, Any], res: Any, proto: Any) -> Fingerprint:
-    return Fingerprint(
-        name=str(meta["name"]), method=str(meta["method"]),
-        size=(int(meta["size"][0]), int(meta["size"][1])), image_count=int(meta["image_count"]),
-        far=float(meta["far"]), residual=res, prototype=proto, backbone=meta.get("backbone"),
-        residual_null=Null(tuple(meta["residual_null"])) if meta.get("residual_null") else None,
-        feature_null=Null(tuple(meta["feature_null"])) if meta.get("feature_null") else None)
