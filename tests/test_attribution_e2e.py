@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.attribution.queries import assets_attributed_to, attributed_generators
 from registry.app import Registry
+from registry.attribution.queries import assets_attributed_to, attributed_generators
 from registry.settings import Settings
 from tests import attribution_fixtures as fx
 from tests.dashboard_helpers import seed_registry
