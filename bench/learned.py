@@ -8,6 +8,10 @@ batch size: preprocessing (crops, normalisation) included, decoding not. Median 
 
     nice -n 10 .venv/bin/python bench/learned.py [--device cpu|cuda] [--batches 1,8,32]
         [--cases npr-tiny,npr-resnet50,univfd-vitl14,laundering-patch,sd-vae-512] [--repeat 3]
+
+Case ``attribution`` enrols ``--generators`` generators from 64 of those photos each (noise
+of a different seed added per generator, so their fingerprints differ), prints the enrolment
+time per 1,000 images (line ``attribution-enrol``), then times the detector on that gallery.
 """
 
 from __future__ import annotations
@@ -94,7 +98,40 @@ def case(name: str, store: ModelStore, tmp: Path) -> Callable[[dict[str, Any]], 
 
         return lambda o: LaunderingDetector({"model": store.resolve(name).to_options(),
                                              "recon_side": 512, **o})
+    if name == "attribution":
+        return _attribution(store, tmp)
     raise SystemExit(f"unknown case {name}")
+
+
+ENROL_IMAGES = 64
+
+
+def _attribution(store: ModelStore, tmp: Path) -> Callable[[dict[str, Any]], Detector]:
+    from detectors.attribution.detector import AttributionDetector
+    from detectors.attribution.fingerprint import enrol
+    from detectors.attribution.gallery import Gallery
+
+    base = [np.asarray(s.image, dtype=np.uint8) for s in photos(ENROL_IMAGES)]
+    fingerprints, seconds = [], 0.0
+    for index in range(GENERATORS[0]):
+        rng = np.random.default_rng(index)
+        pattern = rng.normal(0, 3, base[0].shape)
+        images = [np.clip(img + pattern, 0, 255).astype(np.uint8) for img in base]
+        started = time.perf_counter()
+        fingerprints.append(enrol(f"gen-{index}", images))
+        seconds += time.perf_counter() - started
+    print(json.dumps({"case": "attribution-enrol", "image_size": list(base[0].shape[:2]),
+                      "images": ENROL_IMAGES * len(fingerprints),
+                      "s_per_1000_images": round(seconds / (ENROL_IMAGES * len(fingerprints))
+                                                 * 1000, 1)}), flush=True)
+    Gallery(fingerprints).save(tmp / "gallery.safetensors")
+    store.add("attribution-gallery", tmp / "gallery.safetensors", kind="attribution",
+              fmt="safetensors", card={"method": "gallery"})
+    return lambda o: AttributionDetector({"model": store.resolve("attribution-gallery")
+                                          .to_options(), **o})
+
+
+GENERATORS = [4]
 
 
 def measure(detector: Detector, batch: list[Sample], repeat: int) -> tuple[float, float]:
@@ -124,7 +161,10 @@ def main() -> None:
                         default="npr-tiny,npr-resnet50,univfd-vitl14,laundering-patch,sd-vae-512")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--generators", type=int, default=4,
+                        help="generators enrolled for the attribution case")
     args = parser.parse_args()
+    GENERATORS[0] = args.generators
     torch.set_num_threads(args.threads)
     batches = [int(b) for b in args.batches.split(",")]
     images = photos(max(batches))

@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.attribution_view import render_attribution
 from dashboard.evidence_view import render_evidence
 from dashboard.learned_view import render_learned
 from dashboard.media import asset_preview
@@ -42,6 +43,7 @@ def render() -> None:
     _integrity(report.ok, report.checkpoint_detail, checks)
     _timeline(story)
     _verdicts(story, checks)
+    render_attribution(story.verdicts)
     _sightings(story)
     _export(sha)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.attribution_view import render_attribution_filter
 from dashboard.media import asset_preview, thumbnail
 from dashboard.state import audit, audit_once, open_asset, registry
 from dashboard.untrusted import ident, plain, show
@@ -42,6 +43,7 @@ def render() -> None:
         _hash_search()
     with by_filters:
         _filter_search()
+        render_attribution_filter()
     with by_image:
         _image_search()
 

@@ -56,6 +56,7 @@ SUMMARIES = {
     "train": "Train learned detectors on labelled folders and store them with a model card.",
     "lineage": "Registered models that model uploads are traced to, and owners' weight-watermark "
                "keys.",
+    "generator": "Generators enrolled for open-set attribution (fingerprints, calibration).",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 

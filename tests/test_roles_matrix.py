@@ -177,6 +177,19 @@ CASES: list[Case] = [
     case("ledger_sequencer", "UPDATE", "UPDATE ledger_sequencer SET id = 1", "owner writer"),
     case("ledger_sequencer", "DELETE", "DELETE FROM ledger_sequencer", "owner"),
     case("ledger_sequencer", "TRUNCATE", "TRUNCATE ledger_sequencer", "owner"),
+    *[c for table, insert in (
+        ("generator_enrolments", "INSERT INTO generator_enrolments (name, version, action, "
+         "actor) VALUES ('matrix', 9, 'remove', 'm')"),
+        ("attribution_calibrations", "INSERT INTO attribution_calibrations (far, threshold, "
+         "known_images, unknown_images, metrics, generators, actor) "
+         "VALUES (0.05, 1, 1, 1, '{}', '{}', 'm')"),
+    ) for c in (
+        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
+        case(table, "INSERT", insert, "owner writer"),
+        case(table, "UPDATE", f"UPDATE {table} SET actor = 'rewritten'", "owner"),
+        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+        case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
+    )],
     case("provreg_audit()", "EXECUTE",
          "SELECT provreg_audit('ivy', 'investigator', 'matrix', '{}'::jsonb)",
          "owner reader accounts"),
@@ -213,6 +226,11 @@ def _seed(url: str) -> None:
             INSERT INTO users (username, password_hash, role)
                 VALUES ('ivy', '$argon2id$fake', 'investigator'), ('orphan', 'x', 'viewer');
             SELECT provreg_audit('ivy', 'investigator', 'seed', '{{}}'::jsonb);
+            INSERT INTO generator_enrolments (name, version, action, actor)
+                VALUES ('seeded', 1, 'remove', 's');
+            INSERT INTO attribution_calibrations (far, threshold, known_images,
+                unknown_images, metrics, generators, actor)
+                VALUES (0.05, 1, 1, 1, '{{}}', '{{}}', 's');
         """)  # type: ignore[arg-type]
 
 

@@ -49,7 +49,20 @@ class LearnedDetector(Detector, Generic[P]):
 
     @property
     def model_checksum(self) -> str | None:
-        return self.spec.checksum() if self.spec is not None else None  # type: ignore[no-any-return]
+        # Known before load(): a re-scan names its identity in the driver, where the
+        # detector is never loaded (its actors load it).
+        if self.spec is not None:
+            return self.spec.checksum()  # type: ignore[no-any-return]
+        model = self.options.get("model")
+        if not model:
+            return None
+        from detectors.learned.errors import LearnedModelError
+        from detectors.learned.spec import ModelSpec
+
+        try:
+            return ModelSpec.from_options(model).checksum()
+        except LearnedModelError:
+            return None
 
     def load(self) -> None:
         """Resolve and load the weights; a failure is remembered, not raised."""

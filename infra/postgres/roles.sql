@@ -65,6 +65,11 @@ GRANT SELECT ON banks, bank_references TO provreg_writer;
 GRANT SELECT, UPDATE ON ledger_sequencer TO provreg_writer;
 GRANT USAGE ON SEQUENCE checkpoints_id_seq, sightings_id_seq, ingest_runs_id_seq
     TO provreg_writer;
+-- Generator enrolments and calibrations are versioned records: added, never edited.
+GRANT SELECT, INSERT ON generator_enrolments, attribution_calibrations TO provreg_writer;
+GRANT USAGE ON SEQUENCE generator_enrolments_id_seq, attribution_calibrations_id_seq
+    TO provreg_writer;
+GRANT SELECT ON generator_enrolments, attribution_calibrations TO provreg_reader;
 
 -- Reader (dashboard): reads, plus the two functions.
 GRANT SELECT ON signing_keys, verdicts, merkle_nodes, checkpoints, assets, sightings,
