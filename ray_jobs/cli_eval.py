@@ -78,8 +78,8 @@ def _detectors(names: tuple[str, ...], preset: str | None) -> list[str] | None:
     "--attacks",
     "suite",
     default=None,
-    help="Attack suite: default, standard, adversarial, watermark, copy, c2pa, "
-    "metadata (default: the preset's, else default).",
+    help="Attack suite (default, standard, adversarial, watermark, copy, c2pa, "
+    "metadata) or comma-separated attack families; default: the preset's, else default.",
 )
 @click.option(
     "--preset",
@@ -118,8 +118,12 @@ def run(
 
     started = time.monotonic()
     suite = suite or preset or "default"
-    if suite not in suites.SUITES:
-        raise click.UsageError(f"unknown suite {suite!r}; pick one of {', '.join(suites.SUITES)}")
+    try:
+        attacks = suites.build(suite, quick)
+    except KeyError as exc:
+        raise click.UsageError(
+            f"{exc.args[0]}; pick a suite ({', '.join(suites.SUITES)}) or attack families"
+        ) from exc
     try:
         corpus = corpus_mod.load(corpus_dir)
     except corpus_mod.CorpusError as exc:
@@ -131,7 +135,6 @@ def run(
         for name in (wanted or _registered())
     }
     detectors = create_detectors(wanted, options)
-    attacks = suites.build(suite, quick)
     ensure_ray(obj.settings)
     result = run_eval(
         corpus,

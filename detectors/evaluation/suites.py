@@ -170,8 +170,16 @@ PRESET_DETECTORS = {
 
 
 def build(suite: str, quick: bool) -> list[Attack]:
-    """The attacks of ``suite`` (raises ``KeyError`` for an unknown name)."""
-    return SUITES[suite](quick)
+    """The attacks of ``suite``: a suite name or comma-separated family names (all their
+    strengths); raises ``KeyError`` naming what is unknown."""
+    if suite in SUITES:
+        return SUITES[suite](quick)
+    families = [name.strip() for name in suite.split(",") if name.strip()]
+    every = SUITES["default"](quick)
+    unknown = sorted(set(families) - {a.family for a in every})
+    if unknown or not families:
+        raise KeyError(f"unknown suite or attack family: {', '.join(unknown) or suite!r}")
+    return [a for a in every if a.family in families]
 
 
 def shared_state(

@@ -65,7 +65,9 @@ def crop(fraction: float) -> AttackFn:
     def run(data: bytes, ctx: AttackContext) -> bytes:
         image = decode_rgb(data)
         side = (1.0 - fraction) ** 0.5
-        w, h = max(1, round(image.width * side)), max(1, round(image.height * side))
+        # Floor, and at least one row/column off: a small crop must still crop.
+        w = max(1, min(image.width - 1, int(image.width * side)))
+        h = max(1, min(image.height - 1, int(image.height * side)))
         rng = ctx.rng(f"crop{fraction}")
         x = int(rng.integers(0, image.width - w + 1))
         y = int(rng.integers(0, image.height - h + 1))
