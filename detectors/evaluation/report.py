@@ -76,9 +76,9 @@ def write(
 ) -> Path:
     """Write every file of the report under ``out``; returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / REPORT_JSON).write_text(
-        json.dumps(_json_safe({"meta": dict(meta), "rows": list(rows)}), indent=1)
-    )
+    document = {"meta": dict(meta), "headline": headline(rows), "rows": list(rows),
+                "plot": PLOT}
+    (out / REPORT_JSON).write_text(json.dumps(_json_safe(document), indent=1))
     with (out / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
