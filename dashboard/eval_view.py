@@ -51,7 +51,8 @@ def render(folder: Path) -> None:
         st.caption(f"No evaluation report in {folder}; run `provreg eval run --corpus DIR "
                    "--out DIR` (see docs/robustness.md).")
         return
-    meta = document.get("meta") if isinstance(document.get("meta"), dict) else {}
+    found = document.get("meta")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
     st.caption(f"`{str(meta.get('command', ''))[:300]}` · seed {meta.get('seed')} · "
                f"suite {meta.get('suite')}")
     st.dataframe(headline_rows(document), hide_index=True, width="stretch")
