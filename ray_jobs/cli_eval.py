@@ -48,6 +48,10 @@ def eval_group() -> None:
 def make_corpus_command(out: Path, quick: bool, size: int) -> None:
     """Build the default corpus in OUT from the shipped photos and fixture builders."""
     from detectors.evaluation.make_corpus import make_corpus
+    from detectors.optional import check_installed
+
+    for module in ("skimage", "sklearn"):
+        check_installed(module, extra="eval", feature="provreg eval make-corpus")
 
     manifest = make_corpus(out, quick=quick, size=size)
     click.echo(str(manifest))
@@ -116,6 +120,10 @@ def run(
     from ray_jobs.evaluate import run_eval
     from ray_jobs.runtime import ensure_ray
 
+    from detectors.optional import check_installed
+
+    for module in ("matplotlib", "skimage", "sklearn", "augly"):
+        check_installed(module, extra="eval", feature="provreg eval")
     started = time.monotonic()
     suite = suite or preset or "default"
     try:
