@@ -25,8 +25,11 @@ def _rate(flags: Sequence[bool]) -> float:
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
-    kept = [v for v in values if v is not None and not math.isinf(v)]
-    return round(statistics.fmean(kept), 4) if kept else None
+    given = [v for v in values if v is not None]
+    kept = [v for v in given if not math.isinf(v)]
+    if not kept:
+        return math.inf if given else None  # every copy identical: PSNR is infinite
+    return round(statistics.fmean(kept), 4)
 
 
 def summarise(
