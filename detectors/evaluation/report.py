@@ -76,8 +76,7 @@ def write(
 ) -> Path:
     """Write every file of the report under ``out``; returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
-    document = {"meta": dict(meta), "headline": headline(rows), "rows": list(rows),
-                "plot": PLOT}
+    document = {"meta": dict(meta), "headline": headline(rows), "rows": list(rows), "plot": PLOT}
     (out / REPORT_JSON).write_text(json.dumps(_json_safe(document), indent=1))
     with (out / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
@@ -300,13 +299,15 @@ def plot(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
                 continue
             # A small vertical offset per family keeps coinciding lines visible.
             offset = (n - len(families) / 2) * 0.004
-            xs = [0.0] + [p[0] for p in pts]
-            ys = [base + offset] + [p[1] + offset for p in pts]
+            # A family measured at one strength is a marker, not a line from the origin.
+            single = len(pts) == 1
+            xs = ([] if single else [0.0]) + [p[0] for p in pts]
+            ys = ([] if single else [base + offset]) + [p[1] + offset for p in pts]
             ax.plot(
                 xs,
                 ys,
-                marker="o",
-                ms=3,
+                marker="D" if single else "o",
+                ms=5 if single else 3,
                 lw=1.2,
                 color=cmap(n % 10),
                 linestyle=("-", "--", ":")[n // 10 % 3],
