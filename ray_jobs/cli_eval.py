@@ -116,11 +116,10 @@ def run(
     from detectors.evaluation import corpus as corpus_mod
     from detectors.evaluation import report, suites
     from detectors.evaluation.summary import summarise
+    from detectors.optional import check_installed
     from detectors.plugins import create_detectors
     from ray_jobs.evaluate import run_eval
     from ray_jobs.runtime import ensure_ray
-
-    from detectors.optional import check_installed
 
     for module in ("matplotlib", "skimage", "sklearn", "augly"):
         check_installed(module, extra="eval", feature="provreg eval")
