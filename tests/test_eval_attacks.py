@@ -84,3 +84,19 @@ def test_quick_suite_is_a_subset_and_names_are_unique() -> None:
     assert [a.family for a in suites.build("crop,flip", quick=True)] == ["crop", "crop", "flip"]
     with pytest.raises(KeyError):
         suites.build("no-such-family", quick=True)
+
+
+def test_evaluation_package_imports_neither_registry_nor_ray() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import detectors.evaluation.adversarial, detectors.evaluation.corpus\n"
+            "import detectors.evaluation.make_corpus, detectors.evaluation.metrics\n"
+            "import detectors.evaluation.outcomes, detectors.evaluation.regenerate\n"
+            "import detectors.evaluation.report, detectors.evaluation.suites\n"
+            "import detectors.evaluation.summary, detectors.evaluation.transforms\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'registry', 'ray'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
