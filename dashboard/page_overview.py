@@ -10,7 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.state import registry
+from dashboard import eval_view
+from dashboard.state import dashboard_settings, registry
 from registry.queries import daily_counts, recent_runs, score_histogram, version_counts
 
 
@@ -47,6 +48,7 @@ def render() -> None:
     with right:
         _versions(data["versions"])
     _runs(data["runs"])
+    eval_view.render(dashboard_settings().eval_report_dir)
 
 
 def _counts(counts: list[dict[str, Any]]) -> None:

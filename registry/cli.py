@@ -57,6 +57,7 @@ SUMMARIES = {
     "lineage": "Registered models that model uploads are traced to, and owners' weight-watermark "
                "keys.",
     "generator": "Generators enrolled for open-set attribution (fingerprints, calibration).",
+    "eval": "Robustness benchmark: attack a corpus, run detectors, write a report.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 

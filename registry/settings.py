@@ -56,6 +56,14 @@ class Settings:
     batch_size: int = 64
     dashboard_database_url: str | None = None
     db_outage_s: float = DEFAULT_OUTAGE_S
+    #: Where ``provreg eval run`` publishes its latest report (the dashboard shows it).
+    eval_report_path: Path | None = None
+
+    @property
+    def eval_report_dir(self) -> Path:
+        """The latest evaluation report: ``eval_report_dir`` in config.toml (or
+        ``PROVREG_EVAL_REPORT_DIR``), else ``$PROVREG_HOME/eval/latest``."""
+        return self.eval_report_path or self.home / "eval" / "latest"
 
     @property
     def retry(self) -> RetryPolicy:
@@ -116,7 +124,13 @@ class Settings:
             or config.get("dashboard_database_url")
             or None,
             db_outage_s=_outage(env.get("PROVREG_DB_OUTAGE_S") or config.get("db_outage_s")),
+            eval_report_path=_optional_path(
+                env.get("PROVREG_EVAL_REPORT_DIR") or config.get("eval_report_dir")),
         )
+
+
+def _optional_path(value: object) -> Path | None:
+    return Path(str(value)).expanduser() if value else None
 
 
 def _outage(value: object) -> float:
