@@ -30,6 +30,8 @@ from imwatermark import WatermarkDecoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detectors.watermark.store import sha256_file
+
 from detectors.testing.samples import sample_from_bytes
 from detectors.testing.watermark_fixtures import encode, natural_photos, photo
 from detectors.testing.watermark_learned_fixtures import (
@@ -40,7 +42,6 @@ from detectors.testing.watermark_learned_fixtures import (
 from detectors.watermark import WatermarkDetector
 from detectors.watermark.decode import block_count, decode_blocks
 from detectors.watermark.learned import DecoderManifest, LearnedDecoder, rivagan_manifest
-from detectors.watermark.store import sha256_file
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
