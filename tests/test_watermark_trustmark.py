@@ -61,7 +61,8 @@ def _checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
 def test_trustmark_decoder_loads_a_pinned_checkpoint(tmp_path: Path) -> None:
     path, module = _checkpoint(tmp_path)
     manifest = DecoderManifest.from_mapping(
-        trustmark_manifest("tm-c", "C", sha256_file(path), path=str(path)))
+        trustmark_manifest("tm-c", "C", sha256_file(path), path=str(path))
+    )
     assert manifest.input_size == (245, 245) and manifest.architecture == "trustmark-C"
     decoder = LearnedDecoder(manifest)
     tile = fit_image(Image.fromarray(photo("chelsea", (300, 400))), manifest)
@@ -69,12 +70,12 @@ def test_trustmark_decoder_loads_a_pinned_checkpoint(tmp_path: Path) -> None:
     ours = decoder.scores(tile[None])[0]
     # The package's own preprocessing: ToTensor() * 2 - 1, then the network (which resizes
     # 245 -> 224 inside).
-    expected = module(torch.from_numpy(tile).float().permute(2, 0, 1)[None] / 127.5 - 1)
+    expected = module(torch.from_numpy(tile.copy()).float().permute(2, 0, 1)[None] / 127.5 - 1)
     assert np.allclose(ours, expected.detach().numpy()[0], atol=1e-4)
 
 
 def test_bad_trustmark_files_are_clear_errors_at_load(tmp_path: Path) -> None:
-    path, module = _checkpoint(tmp_path)
+    path, _ = _checkpoint(tmp_path)
     entry = trustmark_manifest("tm-c", "C", sha256_file(path), path=str(path))
     # Wrong hash.
     with pytest.raises(DecoderHashError, match="refusing to load"):
@@ -86,22 +87,29 @@ def test_bad_trustmark_files_are_clear_errors_at_load(tmp_path: Path) -> None:
     hostile = tmp_path / "hostile.ckpt"
     hostile.write_bytes(pickle.dumps(print))
     with pytest.raises(DecoderFileError, match="would not load"):
-        LearnedDecoder(DecoderManifest.from_mapping(
-            {**entry, "sha256": sha256_file(hostile), "path": str(hostile)}))
+        LearnedDecoder(
+            DecoderManifest.from_mapping(
+                {**entry, "sha256": sha256_file(hostile), "path": str(hostile)}
+            )
+        )
 
 
 def test_trustmark_decoder_is_a_model_store_entry(tmp_path: Path) -> None:
     path, _ = _checkpoint(tmp_path)
     home = tmp_path / "home"
-    manifest = {k: v for k, v in trustmark_manifest("tm-c", "C", "0" * 64).items()
-                if k != "sha256"}
+    manifest = {k: v for k, v in trustmark_manifest("tm-c", "C", "0" * 64).items() if k != "sha256"}
     DecoderRegistry(home).add(manifest, path)
     (resolved,) = DecoderRegistry(home).manifests()
     assert resolved["architecture"] == "trustmark-C" and resolved["ecc"] == "trustmark"
     assert Path(resolved["path"]).name == sha256_file(path)
     options = watermark_options(home, environ={"PROVREG_WATERMARK_KEY": "44" * 32})
-    detector = WatermarkDetector({**options, "builtin": False, "payloads": [
-        {"name": "acme-tm", "bits": PAYLOAD61, "method": "tm-c"}]})
+    detector = WatermarkDetector(
+        {
+            **options,
+            "builtin": False,
+            "payloads": [{"name": "acme-tm", "bits": PAYLOAD61, "method": "tm-c"}],
+        }
+    )
     detector.load()
     (verdict,) = detector.detect_batch([sample_from_bytes(encode(photo("coffee")))])
     row = verdict.evidence["best"]
@@ -113,10 +121,20 @@ def test_trustmark_decoder_is_a_model_store_entry(tmp_path: Path) -> None:
 def _toy_detector(tmp_path: Path, payload: str) -> WatermarkDetector:
     """A 100-bit toy spread-spectrum decoder (NOT TrustMark's network) with TrustMark's ECC."""
     path = write_spread_decoder(tmp_path / "spread100.pt", count=100)
-    entry = {**spread_manifest(sha256_file(path)), "name": "toy-tm", "bits": 100,
-             "path": str(path), "ecc": "trustmark"}
-    return WatermarkDetector({"builtin": False, "decoders": [entry], "payloads": [
-        {"name": "acme-tm", "bits": payload, "method": "toy-tm"}]})
+    entry = {
+        **spread_manifest(sha256_file(path)),
+        "name": "toy-tm",
+        "bits": 100,
+        "path": str(path),
+        "ecc": "trustmark",
+    }
+    return WatermarkDetector(
+        {
+            "builtin": False,
+            "decoders": [entry],
+            "payloads": [{"name": "acme-tm", "bits": payload, "method": "toy-tm"}],
+        }
+    )
 
 
 def test_trustmark_packet_round_trip_toy_decoder_not_trustmarks_network(tmp_path: Path) -> None:
@@ -124,14 +142,20 @@ def test_trustmark_packet_round_trip_toy_decoder_not_trustmarks_network(tmp_path
     flipped = list(packet)
     for i in (2, 40, 70):  # three bit errors: within BCH_5's five
         flipped[i] ^= 1
-    samples = [sample_from_bytes(encode(spread_embed(photo("chelsea"), tuple(flipped),
-                                                     strength=12.0)))]
+    samples = [
+        sample_from_bytes(encode(spread_embed(photo("chelsea"), tuple(flipped), strength=12.0)))
+    ]
     (verdict,) = _toy_detector(tmp_path, PAYLOAD61).detect_batch(samples)
     row = verdict.evidence["best"]
     assert verdict.positive and verdict.label == "acme-tm", row
     assert isinstance(row, dict) and row["n"] == 100
-    assert row["ecc"] == {"schema": "BCH_5", "decoded": True, "corrected_bits": 3,
-                          "payload_match": True, "data_bits": PAYLOAD61}
+    assert row["ecc"] == {
+        "schema": "BCH_5",
+        "decoded": True,
+        "corrected_bits": 3,
+        "payload_match": True,
+        "data_bits": PAYLOAD61,
+    }
     (wrong,) = _toy_detector(tmp_path, OTHER61).detect_batch(samples)
     wrong_row = wrong.evidence["best"]
     assert not wrong.positive and isinstance(wrong_row, dict)

@@ -29,8 +29,12 @@ from detectors.watermark.payloads import PayloadError
 
 TRUSTMARK_BITS = 100
 TRUSTMARK_POLY = 137
-TRUSTMARK_SCHEMAS = {0: ("BCH_SUPER", 40, 8), 1: ("BCH_5", 61, 5), 2: ("BCH_4", 68, 4),
-                     3: ("BCH_3", 75, 3)}
+TRUSTMARK_SCHEMAS = {
+    0: ("BCH_SUPER", 40, 8),
+    1: ("BCH_5", 61, 5),
+    2: ("BCH_4", 68, 4),
+    3: ("BCH_3", 75, 3),
+}
 """Version number -> (schema name, data bits, correctable errors), as TrustMark defines them."""
 
 
@@ -50,7 +54,8 @@ class Correction:
     def evidence(self, payload_data: tuple[int, ...], with_data: bool) -> dict[str, Any]:
         """Evidence row: schema, corrected bits, whether it decoded to ``payload_data``."""
         row: dict[str, Any] = {
-            "schema": self.schema, "decoded": self.decoded,
+            "schema": self.schema,
+            "decoded": self.decoded,
             "corrected_bits": self.corrected_bits,
             "payload_match": self.decoded and self.data == payload_data,
         }
@@ -76,7 +81,7 @@ class Codec(Protocol):
 
 def _to_bytes(bits: tuple[int, ...] | list[int]) -> bytearray:
     padded = list(bits) + [0] * (-len(bits) % 8)
-    return bytearray(int("".join(map(str, padded[i:i + 8])), 2) for i in range(0, len(padded), 8))
+    return bytearray(int("".join(map(str, padded[i : i + 8])), 2) for i in range(0, len(padded), 8))
 
 
 def _to_bits(data: bytes, count: int) -> tuple[int, ...]:
@@ -90,8 +95,10 @@ class BchCodec:
         try:
             import bchlib
         except ImportError as exc:
-            raise EccError("ecc 'bch' / 'trustmark' needs the bchlib package: "
-                           "pip install -c constraints.txt 'provreg[ecc]'") from exc
+            raise EccError(
+                "ecc 'bch' / 'trustmark' needs the bchlib package: "
+                "pip install -c constraints.txt 'provreg[ecc]'"
+            ) from exc
         try:
             self._bch = bchlib.BCH(t, prim_poly=prim_poly)
         except (ValueError, RuntimeError) as exc:
@@ -99,11 +106,18 @@ class BchCodec:
         self.t, self.prim_poly, self.k = t, prim_poly, data_bits
         self.parity = int(self._bch.ecc_bits)
         if 8 * -(-data_bits // 8) + self.parity > int(self._bch.n):
-            raise EccError(f"ecc bch: {data_bits} data (padded to bytes) + {self.parity} parity "
-                           f"bits exceed the code length {self._bch.n}")
-        self.data_bits = (data_bits,)
+            raise EccError(
+                f"ecc bch: {data_bits} data (padded to bytes) + {self.parity} parity "
+                f"bits exceed the code length {self._bch.n}"
+            )
+        self.data_bits: tuple[int, ...] = (data_bits,)
         self.n = data_bits + self.parity
-        self.spec = {"type": "bch", "t": t, "prim_poly": prim_poly, "data_bits": data_bits}
+        self.spec: dict[str, Any] = {
+            "type": "bch",
+            "t": t,
+            "prim_poly": prim_poly,
+            "data_bits": data_bits,
+        }
 
     def encode(self, data: tuple[int, ...]) -> tuple[int, ...]:
         """``data`` followed by its BCH parity bits."""
@@ -113,7 +127,7 @@ class BchCodec:
     def correct(self, bits: tuple[int, ...]) -> Correction:
         """Correct up to ``t`` flipped bits of ``bits`` (data then parity)."""
         schema = f"BCH(t={self.t},poly={self.prim_poly})"
-        data, ecc = _to_bytes(bits[:self.k]), _to_bytes(bits[self.k:self.n])
+        data, ecc = _to_bytes(bits[: self.k]), _to_bytes(bits[self.k : self.n])
         flips = int(self._bch.decode(bytes(data), bytes(ecc)))
         if flips < 0:
             return Correction(schema, False, None, None)
@@ -149,8 +163,7 @@ class TrustMarkCodec:
         for version, (_, k, _) in TRUSTMARK_SCHEMAS.items():
             if k == data_bits:
                 return version
-        raise EccError(f"TrustMark payloads have {list(self.data_bits)} data bits, not "
-                       f"{data_bits}")
+        raise EccError(f"TrustMark payloads have {list(self.data_bits)} data bits, not {data_bits}")
 
     def encode(self, data: tuple[int, ...]) -> tuple[int, ...]:
         """The 100-bit packet for ``data``; its length picks the schema."""
@@ -183,8 +196,12 @@ def parse_ecc(value: object, bits: int, where: str) -> Codec | None:
                 raise EccError(f"{where}: ecc bch '{key}' must be a positive integer")
         codec = BchCodec(int(t), int(poly), int(k))  # type: ignore[arg-type]
         if codec.n != bits:
-            raise EccError(f"{where}: BCH codeword has {codec.n} bits ({k} data + "
-                           f"{codec.parity} parity), the decoder {bits}")
+            raise EccError(
+                f"{where}: BCH codeword has {codec.n} bits ({k} data + "
+                f"{codec.parity} parity), the decoder {bits}"
+            )
         return codec
-    raise EccError(f"{where}: ecc must be 'none', 'trustmark' or "
-                   "{'type': 'bch', 't', 'prim_poly', 'data_bits'}")
+    raise EccError(
+        f"{where}: ecc must be 'none', 'trustmark' or "
+        "{'type': 'bch', 't', 'prim_poly', 'data_bits'}"
+    )

@@ -42,7 +42,9 @@ class BasicBlock(nn.Module):
         """One residual block."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        result: torch.Tensor = self.relu(out + shortcut)
+        return result
 
 
 class Bottleneck(nn.Module):
@@ -65,14 +67,17 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        result: torch.Tensor = self.relu(out + shortcut)
+        return result
 
 
 class ResNet(nn.Module):
     """torchvision's ResNet layout: stem, four stages, global average pool, ``fc``."""
 
-    def __init__(self, block: type[BasicBlock | Bottleneck], layers: tuple[int, ...],
-                 num_classes: int) -> None:
+    def __init__(
+        self, block: type[BasicBlock | Bottleneck], layers: tuple[int, ...], num_classes: int
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1, self.relu = nn.BatchNorm2d(64), nn.ReLU(inplace=True)
@@ -93,7 +98,8 @@ class ResNet(nn.Module):
         """Logits for a batch of images."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        logits: torch.Tensor = self.fc(torch.flatten(self.avgpool(x), 1))
+        return logits
 
 
 def resnet(depth: int, num_classes: int) -> ResNet:

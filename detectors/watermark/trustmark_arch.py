@@ -36,7 +36,12 @@ from torch import nn
 from detectors.watermark.files import DecoderFileError
 from detectors.watermark.resnet import resnet
 
-VARIANTS: dict[str, tuple[int, int]] = {"Q": (50, 245), "B": (50, 245), "C": (18, 245), "P": (50, 224)}
+VARIANTS: dict[str, tuple[int, int]] = {
+    "Q": (50, 245),
+    "B": (50, 245),
+    "C": (18, 245),
+    "P": (50, 224),
+}
 """Variant -> (ResNet depth, input size the package resizes to)."""
 SECRET_LEN = 100
 
@@ -52,7 +57,8 @@ def variant_of(architecture: str) -> str:
     if not architecture.startswith("trustmark-") or variant not in VARIANTS:
         raise DecoderFileError(
             f"unknown architecture {architecture!r}; one of "
-            f"{', '.join(architecture_name(v) for v in VARIANTS)}")
+            f"{', '.join(architecture_name(v) for v in VARIANTS)}"
+        )
     return variant
 
 
@@ -68,8 +74,8 @@ class SecretDecoder(nn.Module):
         """Bit logits; images larger than ``resolution`` are resized to it first (bilinear)."""
         if min(image.shape[-2:]) > self.resolution:
             image = nn.functional.interpolate(
-                image, size=(self.resolution, self.resolution), mode="bilinear",
-                align_corners=False)
+                image, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False
+            )
         out: torch.Tensor = self.decoder(image)
         return out
 
@@ -80,15 +86,27 @@ def build_decoder(variant: str) -> SecretDecoder:
 
 
 def trustmark_manifest(
-    name: str, variant: str, sha256: str, fmt: str = "pytorch", path: str | None = None,
+    name: str,
+    variant: str,
+    sha256: str,
+    fmt: str = "pytorch",
+    path: str | None = None,
 ) -> dict[str, Any]:
     """The manifest of one of Adobe's TrustMark decoders as the package feeds it."""
     size = VARIANTS[variant][1]
     entry: dict[str, Any] = {
-        "name": name, "format": fmt, "architecture": architecture_name(variant),
-        "sha256": sha256, "bits": SECRET_LEN, "input_size": [size, size],
-        "fit": "resize-bilinear", "mean": [0.5] * 3, "std": [0.5] * 3, "output": "logits",
-        "threshold": 0.0, "ecc": "trustmark",
+        "name": name,
+        "format": fmt,
+        "architecture": architecture_name(variant),
+        "sha256": sha256,
+        "bits": SECRET_LEN,
+        "input_size": [size, size],
+        "fit": "resize-bilinear",
+        "mean": [0.5] * 3,
+        "std": [0.5] * 3,
+        "output": "logits",
+        "threshold": 0.0,
+        "ecc": "trustmark",
     }
     return entry | ({"path": path} if path else {})
 
@@ -113,15 +131,19 @@ def load_decoder(variant: str, path: Path, fmt: str) -> SecretDecoder:
     state = read_state_dict(path, fmt)
     # Lightning checkpoints hold the whole TrustMark_Arch: keep its decoder's keys only.
     if any(k.startswith("decoder.decoder.") for k in state):
-        state = {k.removeprefix("decoder."): v for k, v in state.items()
-                 if k.startswith("decoder.decoder.")}
+        state = {
+            k.removeprefix("decoder."): v
+            for k, v in state.items()
+            if k.startswith("decoder.decoder.")
+        }
     wanted = set(module.state_dict())
     missing, unexpected = sorted(wanted - set(state)), sorted(set(state) - wanted)
     if missing or unexpected:
         raise DecoderFileError(
             f"{path} does not fit {architecture_name(variant)}: missing {missing[:5]}"
             f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
-            f"{' ...' if len(unexpected) > 5 else ''}")
+            f"{' ...' if len(unexpected) > 5 else ''}"
+        )
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # shape mismatches
