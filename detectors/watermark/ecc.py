@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from detectors.watermark.payloads import PayloadError
+from detectors.watermark.files import DecoderFileError
 
 TRUSTMARK_BITS = 100
 TRUSTMARK_POLY = 137
@@ -38,7 +38,7 @@ TRUSTMARK_SCHEMAS = {
 """Version number -> (schema name, data bits, correctable errors), as TrustMark defines them."""
 
 
-class EccError(PayloadError):
+class EccError(DecoderFileError):
     """An ``ecc`` description is malformed or its library is missing."""
 
 
