@@ -8,9 +8,12 @@ Median of ``--repeat`` runs, wall and CPU time.
 Then images/s per method at 512 x 512 (``--batch`` images per call; the learned decoders
 run one forward pass per call): dwtDct (one order, one array type, soft scores included),
 dwtDctSvd (library), RivaGAN (shipped ONNX decoder, 256 x 256 centre crop), a TorchScript
-manifest decoder (128 x 128), and the whole detector with the built-ins plus one RivaGAN
-key. The device column says where the learned decoders ran (``cpu`` unless onnxruntime's
-CUDA provider / torch CUDA is present).
+manifest decoder (128 x 128), TrustMark's decoder architecture (variants C = ResNet-18 and
+Q = ResNet-50, 245 x 245 resized to 224 inside; seeded random weights, since no TrustMark
+weights are here -- speed does not depend on the weights), TrustMark's BCH packet correction
+(bchlib, per image), and the whole detector with the built-ins plus one RivaGAN key. The
+device column says where the learned decoders ran (``cpu`` unless onnxruntime's CUDA provider /
+torch CUDA is present).
 
     nice -n 10 .venv/bin/python -m bench.watermark_decode_speed [--repeat N] [--batch B]
 """
@@ -39,8 +42,10 @@ from detectors.testing.watermark_learned_fixtures import (
 )
 from detectors.watermark import WatermarkDetector
 from detectors.watermark.decode import block_count, decode_blocks
+from detectors.watermark.ecc import TrustMarkCodec
+from detectors.watermark.files import sha256_file
 from detectors.watermark.learned import DecoderManifest, LearnedDecoder, rivagan_manifest
-from detectors.watermark.store import sha256_file
+from detectors.watermark.trustmark_arch import build_decoder, trustmark_manifest
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -71,7 +76,22 @@ def per_method(batch: int, repeat: int) -> None:
         path = write_spread_decoder(Path(folder) / "spread.pt")
         entry = {**spread_manifest(sha256_file(path)), "path": str(path)}
         spread = LearnedDecoder(DecoderManifest.from_mapping(entry))
+        trustmark = {}
+        for variant in ("C", "Q"):
+            import torch
+
+            torch.manual_seed(0)
+            weights = Path(folder) / f"trustmark_{variant}.pt"
+            torch.save(build_decoder(variant).state_dict(), weights)
+            trustmark[variant] = LearnedDecoder(DecoderManifest.from_mapping(trustmark_manifest(
+                f"tm-{variant}", variant, sha256_file(weights), path=str(weights))))
     spread_tiles = np.ascontiguousarray(tiles[:, 192:320, 192:320])
+    tm_tiles = np.ascontiguousarray(tiles[:, 133:378, 133:378])
+    codec = TrustMarkCodec()
+    rng = np.random.default_rng(0)
+    packets = [tuple(int(b) ^ int(e) for b, e in zip(
+        codec.encode(tuple(int(v) for v in rng.integers(0, 2, 61))), rng.random(100) < 0.03,
+        strict=True)) for _ in range(batch)]
     detector = WatermarkDetector({"payloads": [
         {"name": "riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]})
     detector.load()
@@ -83,6 +103,12 @@ def per_method(batch: int, repeat: int) -> None:
         ("RivaGAN (ONNX, 256 crop)", riva.device, lambda: riva.scores(riva_tiles)),
         ("TorchScript manifest decoder (128 crop)", spread.device,
          lambda: spread.scores(spread_tiles)),
+        ("TrustMark-C arch (ResNet-18, 245 -> 224), random weights", trustmark["C"].device,
+         lambda: trustmark["C"].scores(tm_tiles)),
+        ("TrustMark-Q/B/P arch (ResNet-50, 245 -> 224), random weights",
+         trustmark["Q"].device, lambda: trustmark["Q"].scores(tm_tiles)),
+        ("TrustMark BCH packet correction (bchlib)", "cpu",
+         lambda: [codec.correct(packet) for packet in packets]),
         ("detector: built-ins + 1 RivaGAN key", detector.devices["rivaGan"],
          lambda: detector.detect_batch(samples)),
     ]

@@ -106,7 +106,6 @@ class Registry:
             for key in ("payloads", "decoders"):
                 if key in marks:
                     mark_options[key] = [*mark_options.get(key, []), *marks[key]]
-            mark_options.setdefault("decoder_store", marks["decoder_store"])
         add_models(options, available_detectors, store_for(self.settings.home))
         add_lineage(options, self.sessions, self.settings.home)  # registry/lineage (issue 19)
         return options

@@ -14,9 +14,9 @@ any group or other user may read is refused. The detector receives each mark wit
 ``id`` (an HMAC of the mark under the master key) that stands in for its bits in verdict
 identity, and leaves decoded bits out of evidence; nothing here logs a key.
 
-Decoder manifests (learned decoders, see ``detectors.watermark.learned``) are not secret:
-``$PROVREG_HOME/watermark/decoders.json`` lists them and their files live in the
-content-addressed ``DecoderStore`` under ``$PROVREG_HOME/watermark`` (pinned by SHA-256).
+Decoder manifests (learned decoders, see ``detectors.watermark.learned``) are not secret: each
+is a model-store entry of kind ``watermark-decoder`` (``registry.model_store``) whose blob is the
+weight file, pinned by SHA-256; the detector gets the manifest with the blob's path.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from detectors.copy.atomic import write_atomically
 from registry.errors import ConfigurationError, KeyStoreError
+from registry.model_store.store import ModelStore
 
 if TYPE_CHECKING:
     from detectors.watermark.learned import DecoderManifest
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
 ENV_KEY = "PROVREG_WATERMARK_KEY"
 _AAD = b"provreg watermark keys v1"
 _NONCE = 12
+
+
+DECODER_KIND = "watermark-decoder"
+"""Model-store kind of learned watermark decoders."""
 
 
 class WatermarkKeyError(ConfigurationError):
@@ -202,50 +207,72 @@ class WatermarkKeyring:
 
 
 class DecoderRegistry:
-    """Learned-decoder manifests (``decoders.json``) and their pinned files."""
+    """Learned-decoder manifests and their weight files, as model-store entries.
+
+    Each decoder is an entry of kind :data:`DECODER_KIND` in ``$PROVREG_HOME/models`` (so
+    ``provreg models list`` shows it): the blob is the weight file, pinned by its SHA-256, and
+    the entry's ``config`` is the manifest. :meth:`manifests` resolves every entry to a
+    manifest with the blob's ``path``; the detector hashes the file again before loading it.
+    Manifests registered before the move (``$PROVREG_HOME/watermark/decoders.json`` with files
+    under ``watermark/sha256/``) are still read.
+    """
 
     def __init__(self, home: Path) -> None:
         self.folder = Path(home) / "watermark"
+        self.store = ModelStore(Path(home) / "models")
 
     @property
     def manifests_file(self) -> Path:
-        """The list of registered manifests."""
+        """Where manifests lived before they moved into the model store (read only)."""
         return self.folder / "decoders.json"
 
     def manifests(self) -> list[dict[str, Any]]:
-        """Registered manifests (as the detector's ``decoders`` option takes them)."""
-        if not self.manifests_file.exists():
-            return []
-        found = json.loads(self.manifests_file.read_text())
-        if not isinstance(found, list):
-            raise WatermarkKeyError(f"{self.manifests_file}: expected a list of manifests")
+        """Registered manifests with ``path`` (as the detector's ``decoders`` option takes them)."""
+        found = [
+            {**entry.config, "name": entry.name, "sha256": entry.sha256,
+             "path": str(self.store.blob_path(entry.sha256))}
+            for entry in self.store.entries() if entry.kind == DECODER_KIND
+        ]
+        names = {m["name"] for m in found}
+        if self.manifests_file.exists():
+            legacy = json.loads(self.manifests_file.read_text())
+            if not isinstance(legacy, list):
+                raise WatermarkKeyError(f"{self.manifests_file}: expected a list of manifests")
+            found += [
+                {**m, "path": str(self.folder / "sha256" / str(m.get("sha256")))}
+                for m in legacy if isinstance(m, dict) and m.get("name") not in names
+            ]
         return found
 
     def add(self, manifest: Mapping[str, Any], weights: Path) -> DecoderManifest:
-        """Copy ``weights`` into the store and register ``manifest`` pinned to its SHA-256."""
+        """Copy ``weights`` into the model store and register ``manifest`` pinned to its hash."""
+        from detectors.learned.files import sha256_file
+        from detectors.watermark.files import DecoderFileError
         from detectors.watermark.learned import DecoderManifest
-        from detectors.watermark.store import DecoderFileError, DecoderStore
 
-        digest = DecoderStore(self.folder).put(weights)
+        digest = sha256_file(weights)
         if manifest.get("sha256") not in (None, digest):
             raise DecoderFileError(
                 f"{weights} hashes to {digest}, the manifest pins {manifest['sha256']}"
             )
-        entry = {k: v for k, v in manifest.items() if k != "path"} | {"sha256": digest}
-        parsed = DecoderManifest.from_mapping(entry)
-        current = [m for m in self.manifests() if m.get("name") != parsed.name]
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temp = self.manifests_file.with_suffix(".tmp")
-        temp.write_text(json.dumps([*current, parsed.as_json()], indent=2, sort_keys=True))
-        os.replace(temp, self.manifests_file)
+        parsed = DecoderManifest.from_mapping(
+            {k: v for k, v in manifest.items() if k != "path"} | {"sha256": digest})
+        existing = {e.name: e for e in self.store.entries()}
+        if parsed.name in existing and existing[parsed.name].kind != DECODER_KIND:
+            raise DecoderFileError(
+                f"model store entry {parsed.name!r} is a {existing[parsed.name].kind} model; "
+                "give the decoder another name")
+        config = {k: v for k, v in parsed.as_json().items() if k not in ("name", "sha256")}
+        self.store.add(parsed.name, weights, kind=DECODER_KIND, sha256=digest,
+                       fmt=parsed.format, config=config, source="provreg watermark add-decoder",
+                       replace=True)
         return parsed
 
 
 def watermark_options(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Options to merge into the watermark detector's: registered marks, decoders, store."""
-    decoders = DecoderRegistry(home)
-    options: dict[str, Any] = {"decoder_store": str(decoders.folder)}
-    manifests = decoders.manifests()
+    """Options to merge into the watermark detector's: registered marks and decoders."""
+    options: dict[str, Any] = {}
+    manifests = DecoderRegistry(home).manifests()
     if manifests:
         options["decoders"] = manifests
     payloads = WatermarkKeyring(home, environ).detector_payloads()

@@ -207,6 +207,10 @@ def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
     listed = runner.invoke(main, ["watermark", "list", "--json"], env=env)
     kinds = [json.loads(line)["kind"] for line in listed.output.splitlines()]
     assert kinds == ["mark", "decoder"] and "3c96a5e1" not in listed.output.lower()
+    # The decoder is a model-store entry (provreg models list shows it), pinned by SHA-256.
+    models = runner.invoke(main, ["models", "list"], env=env)
+    assert models.exit_code == 0 and "acme-spread" in models.output, models.output
+    assert "watermark-decoder" in models.output
 
     from registry.watermark_keys import watermark_options
 

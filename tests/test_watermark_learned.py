@@ -22,19 +22,19 @@ from detectors.testing.watermark_learned_fixtures import (
     write_spread_decoder,
 )
 from detectors.watermark import WatermarkDetector
+from detectors.watermark.files import (
+    DecoderFileError,
+    DecoderHashError,
+    DecoderMissingError,
+    sha256_file,
+)
 from detectors.watermark.learned import (
     RIVAGAN_DECODER_SHA256,
     DecoderManifest,
     LearnedDecoder,
     rivagan_manifest,
 )
-from detectors.watermark.store import (
-    DecoderFileError,
-    DecoderHashError,
-    DecoderMissingError,
-    DecoderStore,
-    sha256_file,
-)
+from registry.model_store.store import ModelStore
 
 RIVA_OPTIONS = {"payloads": [{"name": "acme-riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]}
 PHOTOS = ("astronaut", "chelsea", "camera")
@@ -122,14 +122,18 @@ def test_wrong_hash_is_a_clear_error_at_load(tmp_path: Path) -> None:
         LearnedDecoder(DecoderManifest.from_mapping(pinned))
 
 
-def test_manifest_decoder_from_the_store(tmp_path: Path) -> None:
-    """A TorchScript decoder registered by manifest, loaded from the content-addressed store."""
-    store = DecoderStore(tmp_path / "watermark")
-    digest = store.put(write_spread_decoder(tmp_path / "spread.pt"))
-    assert store.path(digest).name == digest
+def test_manifest_decoder_from_the_model_store(tmp_path: Path) -> None:
+    """A TorchScript decoder kept in the model store: the registry side resolves the blob's
+    path, the detector gets manifest + path and hashes the file again at load."""
+    store = ModelStore(tmp_path / "models")
+    entry = store.add("acme-spread", write_spread_decoder(tmp_path / "spread.pt"),
+                      kind="watermark-decoder", fmt="torchscript")
+    digest = entry.sha256
+    blob = store.blob_path(digest)
+    assert blob.name == digest
     bits = "0x3C96A5E1"
     options = {
-        "decoders": [spread_manifest(digest)], "decoder_store": str(store.root),
+        "decoders": [{**spread_manifest(digest), "path": str(blob)}],
         "payloads": [{"name": "acme-spread-key", "bits": bits, "method": "acme-spread"}],
     }
     key = tuple(int(b) for b in format(0x3C96A5E1, "032b"))
@@ -140,10 +144,16 @@ def test_manifest_decoder_from_the_store(tmp_path: Path) -> None:
     verdicts = detector.detect_batch(samples)
     assert [v.label for v in verdicts] == ["acme-spread-key"] * 3 + [NOT_FOUND] * 3
     assert detector._decoders["acme-spread"].forward_passes == 1
-    # Tamper with the stored file: the next load refuses it.
-    store.path(digest).write_bytes(b"not a model")
-    with pytest.raises(DecoderHashError):
+    # Tamper with the stored file (blobs are read-only; an attacker is not stopped by that):
+    # the next load refuses it.
+    blob.chmod(0o644)
+    blob.write_bytes(b"not a model")
+    with pytest.raises(DecoderHashError, match="refusing to load"):
         WatermarkDetector(options).load()
+    # No path handed over (the detector never looks anything up itself): a clear error.
+    no_path = {**options, "decoders": [spread_manifest(digest)]}
+    with pytest.raises(DecoderFileError, match="no 'path'"):
+        WatermarkDetector(no_path).load()
 
 
 @pytest.mark.parametrize(
@@ -153,6 +163,9 @@ def test_manifest_decoder_from_the_store(tmp_path: Path) -> None:
         ({"bits": 8}, "'bits'"),
         ({"input_size": [0, 10]}, "input_size"),
         ({"ecc": "bch"}, "ecc"),
+        ({"ecc": {"type": "bch", "t": 5, "data_bits": 61}}, "codeword has 96 bits"),
+        ({"architecture": "trustmark-Q"}, "takes no 'architecture'"),
+        ({"format": "pytorch", "architecture": "resnet"}, "unknown architecture"),
         ({"std": [1.0, 0.0, 1.0]}, "positive"),
         ({"sha256": "abc"}, "64 hex"),
         ({"weights_url": "http://x"}, "unknown key"),

@@ -32,17 +32,17 @@ SPREAD_SIZE = 128
 SPREAD_BITS = 32
 
 
-def spread_patterns(seed: int = 11) -> np.ndarray:
-    """``bits x 128 x 128`` zero-mean +-1 patterns, one per message bit (luma only)."""
+def spread_patterns(seed: int = 11, count: int = SPREAD_BITS) -> np.ndarray:
+    """``count x 128 x 128`` zero-mean +-1 patterns, one per message bit (luma only)."""
     rng = np.random.default_rng(seed)
-    return rng.choice([-1.0, 1.0], size=(SPREAD_BITS, SPREAD_SIZE, SPREAD_SIZE))
+    return rng.choice([-1.0, 1.0], size=(count, SPREAD_SIZE, SPREAD_SIZE))
 
 
 def spread_embed(rgb: np.ndarray, bits: tuple[int, ...], strength: float = 6.0) -> np.ndarray:
     """Add ``strength * sum_i (2 b_i - 1) P_i`` to every channel of a 128 x 128 centre crop."""
-    patterns = spread_patterns()
+    patterns = spread_patterns(count=len(bits))
     signal = np.tensordot(2 * np.asarray(bits, dtype=np.float64) - 1, patterns, axes=1)
-    signal *= strength / np.sqrt(SPREAD_BITS)
+    signal *= strength / np.sqrt(len(bits))
     out = rgb.astype(np.float64).copy()
     top = (rgb.shape[0] - SPREAD_SIZE) // 2
     left = (rgb.shape[1] - SPREAD_SIZE) // 2
@@ -61,9 +61,9 @@ class _SpreadDecoder(torch.nn.Module):
         return torch.einsum("nhw,bhw->nb", luma, self.patterns) / 64.0
 
 
-def write_spread_decoder(path: Path) -> Path:
-    """Save the matching correlation decoder as TorchScript; returns ``path``."""
-    patterns = torch.from_numpy(spread_patterns().astype(np.float32))
+def write_spread_decoder(path: Path, count: int = SPREAD_BITS) -> Path:
+    """Save the matching correlation decoder (``count`` bits) as TorchScript; returns ``path``."""
+    patterns = torch.from_numpy(spread_patterns(count=count).astype(np.float32))
     torch.jit.script(_SpreadDecoder(patterns)).save(str(path))  # type: ignore[no-untyped-call]
     return path
 

@@ -2,14 +2,9 @@
 
 from detectors.watermark.detector import WatermarkDetector, WatermarkOptionsError
 from detectors.watermark.embed import embed_payload
+from detectors.watermark.files import DecoderFileError, DecoderHashError, DecoderMissingError
 from detectors.watermark.learned import DecoderManifest, LearnedDecoder
 from detectors.watermark.payloads import BUILTIN_PAYLOADS, Payload, PayloadError
-from detectors.watermark.store import (
-    DecoderFileError,
-    DecoderHashError,
-    DecoderMissingError,
-    DecoderStore,
-)
 
 __all__ = [
     "BUILTIN_PAYLOADS",
@@ -17,7 +12,6 @@ __all__ = [
     "DecoderHashError",
     "DecoderManifest",
     "DecoderMissingError",
-    "DecoderStore",
     "LearnedDecoder",
     "Payload",
     "PayloadError",

@@ -19,13 +19,17 @@ A negative verdict means "not found": dwt marks do not survive 4:2:0 JPEG, resiz
 cropping, and anyone with the public encoder can add them to any image (spoofable).
 Secret payloads' bits never enter the evidence: the decoded bits are left out whenever
 one is configured.
+
+A decoder whose manifest names an error-correcting code (:mod:`detectors.watermark.ecc`) takes
+payloads as data bits: each is expanded to its codeword, the test runs on the codeword bits, and
+the row's ``ecc`` evidence gives the code's schema, whether the read bits decoded, how many
+bits were corrected and whether they decoded to the payload.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +43,8 @@ from detectors.watermark.decode import (
     block_count,
     decode_blocks,
 )
+from detectors.watermark.ecc import Codec
+from detectors.watermark.files import DecoderFileError
 from detectors.watermark.learned import (
     RIVAGAN,
     DecoderManifest,
@@ -56,7 +62,6 @@ from detectors.watermark.payloads import (
 )
 from detectors.watermark.soft import soft_p_value
 from detectors.watermark.stats import binomial_tail, bonferroni
-from detectors.watermark.store import DecoderFileError, DecoderStore
 
 DEFAULT_FPR_TARGET = 1e-6
 DEFAULT_MAX_PIXELS = 1024 * 1024  # an SDXL frame; a 136-bit payload still gets 120 votes a bit
@@ -65,7 +70,7 @@ LEARNED_RESOURCES = Resources(num_cpus=1.0, num_gpus=0.25, memory_mb=1536)
 """What one instance asks for when a learned decoder is configured."""
 _CODE_VERSION = "2.0.0"
 _OPTIONS = BASE_OPTIONS | frozenset({
-    "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders", "decoder_store",
+    "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders",
 })
 
 
@@ -107,12 +112,11 @@ class WatermarkDetector(Detector):
         if self.statistic not in STATISTICS:
             raise WatermarkOptionsError(f"option 'statistic' must be one of {STATISTICS}")
         self.manifests = _manifests(self.options.get("decoders", []))
-        store = self.options.get("decoder_store")
-        if store is not None and not isinstance(store, str):
-            raise WatermarkOptionsError("option 'decoder_store' must be a folder path")
-        self._store = DecoderStore(Path(store)) if store else None
+        codecs = {m.name: m.codec for m in self.manifests.values()}
+        self._codecs: dict[str, Codec] = {k: c for k, c in codecs.items() if c is not None}
         extra = parse_payloads(
-            self.options.get("payloads", []), {m.name: m.bits for m in self.manifests.values()}
+            self.options.get("payloads", []),
+            {m.name: m.payload_bits for m in self.manifests.values()},
         )
         self.payloads: tuple[Payload, ...] = (BUILTIN_PAYLOADS if builtin else ()) + extra
         if not self.payloads:
@@ -122,6 +126,11 @@ class WatermarkDetector(Detector):
             self.manifests.setdefault(RIVAGAN, rivagan_manifest())
         self.manifests = {k: v for k, v in self.manifests.items() if k in used}
         self._secret = any(p.secret for p in self.payloads)
+        # Payloads of decoders with an ECC are data bits; the network reads their codewords.
+        self._codewords = {
+            p.name: self._codecs[p.method].encode(p.bits)
+            for p in self.payloads if p.method in self._codecs
+        }
         self._default = (
             builtin and not extra and self.fpr_target == DEFAULT_FPR_TARGET
             and self.statistic == "soft"
@@ -157,7 +166,7 @@ class WatermarkDetector(Detector):
         """Hash-check and load every learned decoder a payload needs (a typed error if not)."""
         for name, manifest in self.manifests.items():
             if name not in self._decoders:
-                self._decoders[name] = LearnedDecoder(manifest, self._store)
+                self._decoders[name] = LearnedDecoder(manifest)
         super().load()
 
     @property
@@ -262,13 +271,18 @@ class WatermarkDetector(Detector):
             if soft is None:
                 raise ValueError(f"no decode for payload {payload.name!r}")
             hard = tuple(int(v > 0) for v in soft)
-        k = sum(a == b for a, b in zip(hard, payload.bits, strict=True))
-        p_hard = binomial_tail(k, payload.n)
-        p_soft, agreement = soft_p_value(soft, payload.bits) if soft is not None else (None, None)
+        bits = self._codewords.get(payload.name, payload.bits)
+        k = sum(a == b for a, b in zip(hard, bits, strict=True))
+        p_hard = binomial_tail(k, len(bits))
+        p_soft, agreement = soft_p_value(soft, bits) if soft is not None else (None, None)
         p_raw = p_soft if self.statistic == "soft" and p_soft is not None else p_hard
+        ecc = None
+        if payload.method in self._codecs:
+            fixed = self._codecs[payload.method].correct(hard)
+            ecc = fixed.evidence(payload.bits, with_data=not self._secret)
         return _Match(
             payload, order, domain, hard, k, p_hard, p_soft, agreement, p_raw,
-            bonferroni(p_raw, self.tests_per_image),
+            bonferroni(p_raw, self.tests_per_image), len(bits), ecc,
         )
 
     def _judge(
@@ -291,7 +305,7 @@ class WatermarkDetector(Detector):
             "fpr_target": self.fpr_target,
             "skipped": [p.name for p in self.payloads if p not in usable],
         }
-        score = round(best.k / best.payload.n, 6)
+        score = round(best.k / best.n, 6)
         if positive:
             return self.verdict(
                 sample, best.payload.name, True, score=score, p_value=best.p_corrected,
@@ -314,22 +328,27 @@ class _Match:
     agreement: float | None
     p_raw: float
     p_corrected: float
+    n: int  # bits tested: the payload's, or its codeword's
+    ecc: dict[str, Any] | None = None
 
     def row(self) -> dict[str, JSONValue]:
-        return {
+        row: dict[str, JSONValue] = {
             "payload": self.payload.name,
             "method": self.payload.method,
             "order": self.order,
             "domain": self.domain,
-            "n": self.payload.n,
+            "n": self.n,
             "k": self.k,
-            "bit_accuracy": round(self.k / self.payload.n, 6),
+            "bit_accuracy": round(self.k / self.n, 6),
             "p_value": self.p_raw,
             "p_value_corrected": self.p_corrected,
             "p_value_hard": self.p_hard,
             "p_value_soft": self.p_soft,
             "soft_agreement": None if self.agreement is None else round(self.agreement, 6),
         }
+        if self.ecc is not None:
+            row["ecc"] = self.ecc
+        return row
 
 
 def _manifests(entries: object) -> dict[str, DecoderManifest]:

@@ -15,9 +15,13 @@ in one forward pass (onnxruntime's CUDA provider or torch on CUDA when present, 
 otherwise). Files are hashed before they are loaded: a wrong or corrupt file is a typed
 error at load, never a silent mis-read.
 
-ECC: only ``"none"`` (the network's raw message bits are the payload) is implemented. A
-decoder whose payload is a BCH codeword (TrustMark's schemas) is registered with the raw
-codeword bits; correcting errors before testing would break the exact null of the test.
+ECC (:mod:`detectors.watermark.ecc`): ``"none"`` (the raw message bits are the payload), a
+generic BCH code, or TrustMark's packet; payloads of such a decoder are its data bits.
+
+TrustMark decoders (``architecture: "trustmark-Q"`` / B / C / P, format ``pytorch`` or
+``safetensors``) are built from the ``trustmark`` package's own classes and loaded from the
+pinned state dict (:mod:`detectors.watermark.trustmark_arch`); ONNX and TorchScript files
+carry their own graph and take no ``architecture``.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from detectors.watermark.store import DecoderFileError, DecoderStore, check_sha256, verify_file
+from detectors.watermark.ecc import Codec, parse_ecc
+from detectors.watermark.files import DecoderFileError, check_sha256, verify_file
 
-FORMATS = ("onnx", "torchscript")
-FITS = ("center-crop", "resize")
+FORMATS = ("onnx", "torchscript", "pytorch", "safetensors")
+FITS = ("center-crop", "resize", "resize-bilinear")
 LAYOUTS = ("nchw", "nc1hw")
 OUTPUTS = ("logits", "probabilities")
 RIVAGAN = "rivaGan"
@@ -44,7 +49,7 @@ RIVAGAN_ENCODER_SHA256 = "66bc7814fadac7d686105c8ab26c6cf2cc8e40deb83e67bb6ef5b9
 """SHA-256 of ``imwatermark/rivagan_encoder.onnx`` (used by tests and the benchmark)."""
 _MANIFEST_KEYS = frozenset({
     "name", "format", "sha256", "path", "bits", "input_size", "fit", "channel_order",
-    "mean", "std", "layout", "output", "threshold", "ecc",
+    "mean", "std", "layout", "output", "threshold", "ecc", "architecture",
 })
 
 
@@ -64,8 +69,20 @@ class DecoderManifest:
     layout: str = "nchw"
     output: str = "logits"
     threshold: float = 0.0
-    ecc: str = "none"
+    ecc: str | dict[str, Any] = "none"
     path: str | None = None
+    architecture: str | None = None
+
+    @property
+    def codec(self) -> Codec | None:
+        """The error-correcting code of the message bits (None for ``"none"``)."""
+        return parse_ecc(self.ecc, self.bits, f"decoder {self.name!r}")
+
+    @property
+    def payload_bits(self) -> int | tuple[int, ...]:
+        """Lengths a payload of this decoder may have: ``bits``, or the code's data bits."""
+        codec = self.codec
+        return self.bits if codec is None else codec.data_bits
 
     @classmethod
     def from_mapping(cls, entry: Mapping[str, Any]) -> DecoderManifest:
@@ -78,7 +95,7 @@ class DecoderManifest:
             raise DecoderFileError("decoder manifest: 'name' must be a non-empty string")
         where = f"decoder {name!r}"
         choices = {"format": FORMATS, "fit": FITS, "layout": LAYOUTS, "output": OUTPUTS,
-                   "channel_order": ("rgb", "bgr"), "ecc": ("none",)}
+                   "channel_order": ("rgb", "bgr")}
         for key, allowed in choices.items():
             if key in entry and entry[key] not in allowed:
                 raise DecoderFileError(f"{where}: {key} {entry[key]!r} not in {allowed}")
@@ -93,6 +110,15 @@ class DecoderManifest:
         path = entry.get("path")
         if path is not None and not isinstance(path, str):
             raise DecoderFileError(f"{where}: 'path' must be a string")
+        architecture = entry.get("architecture")
+        if entry["format"] in ("pytorch", "safetensors"):
+            from detectors.watermark.trustmark_arch import variant_of
+
+            variant_of(str(architecture))  # the only architectures a state dict loads into
+        elif architecture is not None:
+            raise DecoderFileError(f"{where}: an {entry['format']} file takes no 'architecture'")
+        ecc = entry.get("ecc", "none")
+        codec = parse_ecc(ecc, bits, where)
         return cls(
             name=name, format=str(entry["format"]), sha256=check_sha256(entry.get("sha256")),
             bits=bits, input_size=(int(size[0]), int(size[1])),
@@ -101,7 +127,10 @@ class DecoderManifest:
             mean=_triple(entry.get("mean", (0.0, 0.0, 0.0)), where, "mean"),
             std=_triple(entry.get("std", (1.0, 1.0, 1.0)), where, "std", positive=True),
             layout=str(entry.get("layout", "nchw")), output=str(entry.get("output", "logits")),
-            threshold=_number(entry.get("threshold", 0.0), where), ecc="none", path=path,
+            threshold=_number(entry.get("threshold", 0.0), where),
+            ecc="none" if codec is None else dict(codec.spec) if codec.spec.get("type") == "bch"
+            else str(ecc),
+            path=path, architecture=None if architecture is None else str(architecture),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -111,7 +140,7 @@ class DecoderManifest:
             "input_size": list(self.input_size), "fit": self.fit,
             "channel_order": self.channel_order, "mean": list(self.mean), "std": list(self.std),
             "layout": self.layout, "output": self.output, "threshold": self.threshold,
-            "ecc": self.ecc,
+            "ecc": self.ecc, **({"architecture": self.architecture} if self.architecture else {}),
         }
 
 
@@ -136,8 +165,10 @@ def fit_image(image: Image.Image, manifest: DecoderManifest) -> np.ndarray | Non
     """The decoder's input tile as RGB uint8 (H x W x 3), or None if the image is too small."""
     height, width = manifest.input_size
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    if manifest.fit == "resize":
-        return np.asarray(rgb.resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8)
+    if manifest.fit in ("resize", "resize-bilinear"):
+        resample = Image.Resampling.BICUBIC if manifest.fit == "resize" else (
+            Image.Resampling.BILINEAR)
+        return np.asarray(rgb.resize((width, height), resample), dtype=np.uint8)
     if rgb.height < height or rgb.width < width:
         return None
     top, left = (rgb.height - height) // 2, (rgb.width - width) // 2
@@ -147,21 +178,23 @@ def fit_image(image: Image.Image, manifest: DecoderManifest) -> np.ndarray | Non
 class LearnedDecoder:
     """One loaded decoder network: tiles in, per-bit scores (logit minus threshold) out."""
 
-    def __init__(self, manifest: DecoderManifest, store: DecoderStore | None = None) -> None:
+    def __init__(self, manifest: DecoderManifest) -> None:
         self.manifest = manifest
-        if manifest.path is not None:
-            path = verify_file(Path(manifest.path), manifest.sha256)
-        elif store is not None:
-            path = store.path(manifest.sha256)
-        else:
+        if manifest.path is None:
             raise DecoderFileError(
-                f"decoder {manifest.name!r}: no 'path' and no decoder store to find it in"
+                f"decoder {manifest.name!r}: no 'path' (the registry resolves it from the model "
+                "store: provreg watermark add-decoder)"
             )
+        path = verify_file(Path(manifest.path), manifest.sha256)
         self.device = "cpu"
         self.forward_passes = 0  # how many times the network ran (one per batch)
         try:
-            self._run = self._load_onnx(path) if manifest.format == "onnx" else (
-                self._load_torchscript(path))
+            if manifest.format == "onnx":
+                self._run = self._load_onnx(path)
+            elif manifest.format == "torchscript":
+                self._run = self._load_torchscript(path)
+            else:
+                self._run = self._load_state_dict(path)
         except DecoderFileError:
             raise
         except Exception as exc:  # onnxruntime / torch raise their own types on bad files
@@ -187,6 +220,23 @@ class LearnedDecoder:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         module = torch.jit.load(str(path), map_location=device).eval()  # type: ignore[no-untyped-call]
+        self.device = device
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                out = module(torch.from_numpy(batch).to(device))
+            return np.asarray(out.detach().float().cpu().numpy())
+
+        return run
+
+    def _load_state_dict(self, path: Path) -> Any:
+        import torch
+
+        from detectors.watermark.trustmark_arch import load_decoder, variant_of
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        variant = variant_of(str(self.manifest.architecture))
+        module = load_decoder(variant, path, self.manifest.format).to(device)
         self.device = device
 
         def run(batch: np.ndarray) -> np.ndarray:

@@ -138,17 +138,18 @@ def parse_bits(text: str) -> tuple[int, ...]:
 
 
 def parse_payloads(
-    entries: object, decoders: Mapping[str, int] | None = None
+    entries: object, decoders: Mapping[str, int | tuple[int, ...]] | None = None
 ) -> tuple[Payload, ...]:
     """Validate the ``payloads`` option: a list of ``{"name", "bits", "method"?, "domains"?,
     "secret"?, "id"?}``.
 
     ``method`` defaults to ``dwtDct``; ``domains`` (a list drawn from :data:`DOMAINS`) to
     ``["uint8"]`` (dwt methods only). ``decoders`` maps each learned decoder's name to its
-    message length (``rivaGan``: 32); a learned payload must have exactly that many bits.
+    message length (``rivaGan``: 32), or the data lengths its error-correcting code takes;
+    a learned payload must have exactly (one of) that many bits.
     ``secret: true`` needs an ``id`` (see the module docstring).
     """
-    learned = {"rivaGan": 32, **(decoders or {})}
+    learned: dict[str, int | tuple[int, ...]] = {"rivaGan": 32, **(decoders or {})}
     if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
         raise PayloadError("option 'payloads' must be a list of {name, bits, method} objects")
     payloads: list[Payload] = []
@@ -188,10 +189,9 @@ def parse_payloads(
             raise PayloadError(f"{where}: {exc}") from None
         if not MIN_BITS <= len(bits) <= MAX_BITS:
             raise PayloadError(f"{where}: {len(bits)} bits; need {MIN_BITS} to {MAX_BITS}")
-        if method in learned and len(bits) != learned[str(method)]:
-            raise PayloadError(
-                f"{where}: {len(bits)} bits, but decoder {method!r} reads {learned[str(method)]}"
-            )
+        reads = learned.get(str(method))
+        if reads is not None and len(bits) not in (reads if isinstance(reads, tuple) else (reads,)):
+            raise PayloadError(f"{where}: {len(bits)} bits, but decoder {method!r} reads {reads}")
         worst = constant_decode_p(bits)
         if worst < MIN_CONSTANT_DECODE_P:
             raise PayloadError(

@@ -22,7 +22,7 @@ from registry.model_store.configure import store_for
 from registry.model_store.store import ModelEntry, ModelStore
 
 KINDS = ("synthetic", "laundering", "backbone", "autoencoder", "attribution", "watermark",
-         "copy-embedding")
+         "copy-embedding", "watermark-decoder")
 
 
 def _store(obj: Context) -> ModelStore:
