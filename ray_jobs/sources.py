@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyarrow import fs as pafs
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.intake import IntakeLimits, IntakeResult, intake_bytes, intake_path, iter_media_paths
+from registry.media.models import MediaObject
 from registry.media_sniff import OCTET_STREAM
 from registry.models import Asset
 
@@ -35,8 +36,14 @@ def is_uri(location: str) -> bool:
     return "://" in location
 
 
+def _kept_in_store() -> ColumnElement[bool]:
+    return exists().where(MediaObject.asset_sha256 == Asset.sha256,
+                          MediaObject.kind == "original", MediaObject.deleted_at.is_(None))
+
+
 def archive_items(sessions: sessionmaker[Session], page: int = 10_000) -> Iterator[Item]:
-    """Every asset in the ledger that has a stored location, in content-address order.
+    """Every asset in the ledger that has a stored location or is kept in the media store,
+    in content-address order (the re-scan reads the store first: registry.media).
 
     Read a page at a time by keyset (``sha256 > last``), each page in its own short
     transaction: a re-scan of millions of assets holds neither a snapshot nor the list open.
@@ -46,12 +53,12 @@ def archive_items(sessions: sessionmaker[Session], page: int = 10_000) -> Iterat
         with sessions() as session:
             rows = session.execute(
                 select(Asset.sha256, Asset.location)
-                .where(Asset.location.is_not(None), Asset.sha256 > last)
+                .where(Asset.location.is_not(None) | _kept_in_store(), Asset.sha256 > last)
                 .order_by(Asset.sha256)
                 .limit(page)
             ).all()
         for sha256, location in rows:
-            yield Item(f"sha256:{sha256}", str(location))
+            yield Item(f"sha256:{sha256}", str(location or ""))
         if len(rows) < page:
             return
         last = str(rows[-1][0])

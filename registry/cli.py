@@ -60,6 +60,7 @@ SUMMARIES = {
                  "for.",
     "models": "The weight store for learned detectors ($PROVREG_HOME/models).",
     "train": "Train learned detectors on labelled folders and store them with a model card.",
+    "media": "The media store: originals and thumbnails of ingested assets.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 
