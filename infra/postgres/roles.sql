@@ -88,4 +88,3 @@ GRANT EXECUTE ON FUNCTION provreg_audit(text, text, text, jsonb) TO provreg_acco
 GRANT SELECT, INSERT, UPDATE ON media_objects, archive_hashes, retro_runs TO provreg_writer;
 GRANT USAGE ON SEQUENCE archive_hashes_id_seq, retro_runs_id_seq TO provreg_writer;
 GRANT SELECT ON media_objects, archive_hashes, retro_runs TO provreg_reader;
-GRANT EXECUTE ON FUNCTION provreg_audit(text, text, text, jsonb) TO provreg_writer;
