@@ -24,9 +24,31 @@ def _say(report: RetroReport) -> None:
         f"{report.verdicts_written} new signed verdict(s)", err=True)
 
 
+def _denied(exc: Exception) -> bool:
+    """Whether ``exc`` says this database role may not do the retro step's writes."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from registry.ledger import SequencerDeniedError
+
+    return isinstance(exc, SequencerDeniedError) or (
+        isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.errors.InsufficientPrivilege))
+
+
+def _deferred(bank: str, exc: Exception) -> None:
+    click.echo(f"retro-match deferred: this database role may not sign verdicts "
+               f"({str(exc).splitlines()[0][:120]}); the bank change is recorded; run "
+               f"`provreg bank retro-match {bank}` as the writer role to search the archive",
+               err=True)
+
+
 def run_retro(registry: Registry, bank: str, trigger: str,
-              reference_ids: Sequence[int] | None) -> list[RetroReport]:
-    """Search the archive for ``bank``'s new references; a line per run on stderr."""
+              reference_ids: Sequence[int] | None, *,
+              deferrable: bool = True) -> list[RetroReport]:
+    """Search the archive for ``bank``'s new references; a line per run on stderr.
+
+    ``deferrable``: a role that may change banks but not sign verdicts (``provreg_banks``,
+    infra/postgres/roles.sql) gets a line saying who runs the search, not an error."""
     from registry.banks_retro.matching import retro_match
     from registry.cli_summary import progress_bar
 
@@ -42,6 +64,11 @@ def run_retro(registry: Registry, bank: str, trigger: str,
     try:
         reports = retro_match(registry, bank, trigger=trigger, reference_ids=reference_ids,
                               progress=progress)
+    except Exception as exc:
+        if not (deferrable and _denied(exc)):
+            raise
+        _deferred(bank, exc)
+        return []
     finally:
         if bar is not None:
             bar.close()
@@ -55,7 +82,14 @@ def run_withdraw(registry: Registry, bank: str, rows: Sequence[BankReference],
     """Append the withdrawals of removed references; a line on stderr."""
     from registry.banks_retro.matching import withdraw
 
-    _say(withdraw(registry, bank, rows, removed_by=removed_by))
+    try:
+        report = withdraw(registry, bank, rows, removed_by=removed_by)
+        if report is not None:
+            _say(report)
+    except Exception as exc:
+        if not _denied(exc):
+            raise
+        _deferred(bank, exc)
 
 
 @click.command("matches")
@@ -90,5 +124,12 @@ def bank_matches(obj: Any, bank_name: str, active: bool, as_json: bool) -> None:
 @click.argument("bank_name", metavar="BANK")
 @click.pass_obj
 def bank_retro_match(obj: Any, bank_name: str) -> None:
-    """Search the archive for every active reference of BANK (resuming unfinished runs)."""
-    run_retro(obj.registry(migrate=True), bank_name, "manual", None)
+    """Search the archive for every active reference of BANK (resuming unfinished runs) and
+    withdraw the matches of its removed references not withdrawn yet."""
+    from registry.banks_retro.matching import withdraw_removed
+
+    registry = obj.registry(migrate=True)
+    run_retro(registry, bank_name, "manual", None, deferrable=False)
+    report = withdraw_removed(registry, bank_name)
+    if report is not None:
+        _say(report)

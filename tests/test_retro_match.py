@@ -158,4 +158,8 @@ def test_issue_reproduction_through_the_cli(provreg_env: dict[str, str], tmp_pat
     shown = json_lines(provreg(env, "show", copied, "--json").stdout)[0]["verdicts"]
     labels = sorted(v["label"] for v in shown if v["version"] == RETRO_VERSION)
     assert labels == ["copy", "withdrawn"]
+    again = provreg(env, "bank", "retro-match", "art")  # nothing left to find or withdraw
+    assert "withdrew" not in again.stderr
+    shown = json_lines(provreg(env, "show", copied, "--json").stdout)[0]["verdicts"]
+    assert len([v for v in shown if v["version"] == RETRO_VERSION]) == 2
     assert provreg(env, "verify").returncode == 0

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
@@ -191,12 +191,16 @@ def _finish(session: Session, run: RetroRun, archive_size: int, matches: int) ->
 
 
 def withdraw(registry: Registry, bank: str, removed: Sequence[BankReference], *,
-             removed_by: str | None) -> RetroReport:
-    """Append a ``withdrawn`` verdict for every positive match on the removed references."""
-    run = _start(registry, bank, "remove", [r.id for r in removed])
+             removed_by: str | None) -> RetroReport | None:
+    """Append a ``withdrawn`` verdict for every positive match on the removed references
+    that has none yet; None (and no run) when there is nothing to withdraw."""
     with registry.sessions() as session:
-        verdicts = [_withdrawal(session, bank, ref, run, removed_by) for ref in removed]
-    flat = [v for group in verdicts for v in group]
+        pending = [(ref, _withdrawn(session, ref)) for ref in removed]
+    if not any(found for _, found in pending):
+        return None
+    run = _start(registry, bank, "remove", [r.id for r in removed])
+    flat = [_withdrawal(bank, ref, sha256, indexes, run.generation, removed_by)
+            for ref, found in pending for sha256, indexes in sorted(found.items())]
     lifecycle = IngestLifecycle.for_registry(
         registry, kind="retro-match", source=f"bank:{bank}",
         parameters={"bank": bank, "generation": run.generation, "trigger": "remove",
@@ -212,26 +216,44 @@ def withdraw(registry: Registry, bank: str, removed: Sequence[BankReference], *,
                        written, False)
 
 
-def _withdrawal(session: Session, bank: str, ref: BankReference, run: RetroRun,
-                removed_by: str | None) -> list[Verdict]:
+def withdraw_removed(registry: Registry, bank: str) -> RetroReport | None:
+    """Withdraw the matches of every removed reference of ``bank`` not withdrawn yet (what
+    ``provreg bank retro-match`` adds when a role without ledger rights removed them)."""
+    with registry.sessions() as session:
+        removed = [r for r in banks.bank_references(session, bank, include_removed=True)
+                   if r.removed_at is not None]
+        session.expunge_all()
+    return withdraw(registry, bank, removed, removed_by=None) if removed else None
+
+
+def _withdrawn(session: Session, ref: BankReference) -> dict[str, list[int]]:
+    """Assets with a positive match on ``ref`` and no withdrawal yet: their match indexes."""
     retro = (VerdictRow.version == RETRO_VERSION) & (
         VerdictRow.model_checksum == f"ref:{ref.id}")
     at_ingest = (VerdictRow.version != RETRO_VERSION) & VerdictRow.evidence.contains(
         {"matches": [{"ref_id": ref.id, "match": True}]})
+    done = select(VerdictRow.asset_sha256).where(
+        VerdictRow.detector == "copy", VerdictRow.version == RETRO_VERSION,
+        VerdictRow.model_checksum == f"ref:{ref.id}:withdrawn")
     rows = session.execute(
         select(VerdictRow.asset_sha256, VerdictRow.log_index)
         .where(VerdictRow.detector == "copy", VerdictRow.positive.is_(True),
-               retro | at_ingest).order_by(VerdictRow.log_index)).all()
-    by_asset: dict[str, list[int]] = {}
+               retro | at_ingest, VerdictRow.asset_sha256.not_in(done))
+        .order_by(VerdictRow.log_index)).all()
+    found: dict[str, list[int]] = {}
     for sha256, log_index in rows:
-        by_asset.setdefault(str(sha256), []).append(int(log_index))
+        found.setdefault(str(sha256), []).append(int(log_index))
+    return found
+
+
+def _withdrawal(bank: str, ref: BankReference, sha256: str, indexes: list[int],
+                generation: int, removed_by: str | None) -> Verdict:
     when = (ref.removed_at or datetime.now(UTC)).isoformat()
-    return [Verdict(
+    return Verdict(
         detector="copy", version=RETRO_VERSION, model_checksum=f"ref:{ref.id}:withdrawn",
         asset_sha256=sha256, label="withdrawn", positive=False,
         evidence={"retro": True, "bank": bank, "reference_id": ref.id,
                   "reference_sha256": ref.sha256, "reference_pdq": ref.pdq,
-                  "withdrawn_at": when, "withdrawn_by": removed_by,
-                  "withdraws_log_indexes": list(indexes), "bank_generation": run.generation,
+                  "withdrawn_at": when, "withdrawn_by": removed_by or ref.removed_by,
+                  "withdraws_log_indexes": list(indexes), "bank_generation": generation,
                   "trigger": "remove"})
-        for sha256, indexes in sorted(by_asset.items())]
