@@ -22,6 +22,7 @@ from registry.banks_retro.models import ArchiveHash, RetroRun
 from registry.banks_retro.queries import bank_matches
 from registry.ingest import inline_executor
 from registry.models import VerdictRow
+from registry.queries import VerdictFilter, search_verdicts
 from registry.settings import Settings
 from tests.test_cli import json_lines, provreg
 
@@ -79,6 +80,11 @@ def test_run_twice_appends_nothing_the_second_time(registry: Registry, tmp_path:
     assert first.generation == 1 and first.verdicts_written == 2 and first.matches == 2
     found = {m.asset_sha256 for m in _matches(registry)}
     assert found == {shas["a-coffee-q50.jpg"], shas["b-coffee-half.png"]}
+
+    with registry.sessions() as session:  # the dashboard's "Copy of bank" filter
+        rows = search_verdicts(session, VerdictFilter(bank="art")).rows
+        other = search_verdicts(session, VerdictFilter(bank="elsewhere")).rows
+    assert {r.asset_sha256 for r in rows} == found and other == []
 
     (second,) = retro_match(registry, "art")
     assert second.generation == 2 and second.matches == 2 and second.verdicts_written == 0

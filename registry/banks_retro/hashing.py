@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from detectors.copy import signals
 from detectors.copy.embedding import Embedder, EmbeddingError
 from registry.banks_retro.models import ArchiveHash
+from registry.copy_index import embedder_for
+from registry.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,21 @@ def signals_of(sha256: str, image: Image.Image,
         except (EmbeddingError, ValueError, RuntimeError) as exc:
             log.warning("archive: no embedding for %s: %s", sha256, exc)
     return ArchiveSignals(sha256, pdq.hex, int(pdq.quality), embedding)
+
+
+class ArchiveHasher:
+    """:func:`signals_of` with the copy embedder ``settings`` configure (loaded on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedder: Embedder | None = None
+        self._loaded = False
+
+    def signals(self, sha256: str, image: Image.Image) -> ArchiveSignals | None:
+        """The archive signals of one image."""
+        if not self._loaded:
+            self._embedder, self._loaded = embedder_for(self.settings), True
+        return signals_of(sha256, image, self._embedder)
 
 
 def record_signals(session: Session, rows: list[ArchiveSignals]) -> None:

@@ -27,8 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.banks_retro.hashing import ArchiveSignals, record_signals, signals_of
-from registry.copy_index import embedder_for
+from registry.banks_retro.hashing import ArchiveHasher, ArchiveSignals, record_signals
 from registry.intake import IntakeResult, intake_bytes
 from registry.media.models import MediaObject
 from registry.media.policy import MediaPolicy
@@ -66,7 +65,7 @@ class Archiver:
         self.sessions = sessions
         self.policy = MediaPolicy.parse(settings.media, settings.home)
         self.store = MediaStore(self.policy.url)
-        self.embedder = embedder_for(settings)
+        self.hasher = ArchiveHasher(settings)
 
     def prepare(self, facts: Sequence[IntakeResult],
                 sources: Sequence[str | None]) -> Prepared:
@@ -114,7 +113,7 @@ class Archiver:
             decoded = intake_bytes(data, self.settings.limits)
             image = decoded.sample.image if decoded.sample is not None else None
         if image is not None:
-            found = signals_of(fact.sha256, image, self.embedder)
+            found = self.hasher.signals(fact.sha256, image)
             if found is not None:
                 prepared.signals.append(found)
         if banned or policy.keep == "none":
