@@ -135,7 +135,10 @@ def outdated_detectors(session: Session, detectors: Sequence[Detector]) -> list[
         current = (VerdictRow.detector == identity.detector) & (
             VerdictRow.version == identity.version) & (
             func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
-        other = (VerdictRow.detector == identity.detector) & ~current
+        # Retro-match verdicts (registry.banks_retro: "<version>+retro") are not a detector
+        # version the archive was judged with.
+        other = ((VerdictRow.detector == identity.detector) & ~current
+                 & ~VerdictRow.version.endswith("+retro"))
         judged_now = select(VerdictRow.asset_sha256).where(current)
         assets = session.scalar(
             select(func.count(func.distinct(VerdictRow.asset_sha256)))

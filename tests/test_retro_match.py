@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from detectors.copy.detector import CopyDetector
 from detectors.testing.copy_fixtures import (
     EDITS,
     copy_cli_env,
@@ -15,6 +16,7 @@ from detectors.testing.copy_fixtures import (
     save_image,
     textured,
 )
+from ray_jobs.rescan import outdated_detectors
 from registry import bank_ops
 from registry.app import Registry
 from registry.banks_retro.matching import RETRO_VERSION, retro_match
@@ -85,6 +87,8 @@ def test_run_twice_appends_nothing_the_second_time(registry: Registry, tmp_path:
         rows = search_verdicts(session, VerdictFilter(bank="art")).rows
         other = search_verdicts(session, VerdictFilter(bank="elsewhere")).rows
     assert {r.asset_sha256 for r in rows} == found and other == []
+    with registry.sessions() as session:  # retro verdicts are no detector version to re-run
+        assert outdated_detectors(session, [CopyDetector()]) == []
 
     (second,) = retro_match(registry, "art")
     assert second.generation == 2 and second.matches == 2 and second.verdicts_written == 0
