@@ -8,6 +8,8 @@ from pathlib import Path
 from PIL import Image
 
 from registry.intake import IntakeLimits, IntakeResult, intake_bytes
+from registry.media import read_media, read_thumbnail
+from registry.settings import Settings
 
 THUMBNAIL_SIZE = (384, 384)
 
@@ -29,8 +31,21 @@ def thumbnail(result: IntakeResult) -> Image.Image | None:
     return image.convert("RGB")
 
 
-def asset_preview(sha256: str, location: str | None, limits: IntakeLimits) -> Preview:
-    """The asset's thumbnail from where it was last ingested, if the file still holds it."""
+def asset_preview(sha256: str, location: str | None, limits: IntakeLimits,
+                  settings: Settings | None = None) -> Preview:
+    """The asset's thumbnail: from the media store (with ``settings``), else from where it
+    was last ingested, if the file still holds it."""
+    if settings is not None:
+        stored = read_thumbnail(settings, sha256)
+        if stored is not None:
+            result = intake_bytes(stored, limits, path=f"media store thumbnail of {sha256}")
+            if result.ok:
+                return Preview(thumbnail(result), "media store")
+        original = read_media(settings, sha256)
+        if original is not None:
+            result = intake_bytes(original, limits, path=f"media store: {sha256}")
+            if result.ok:
+                return Preview(thumbnail(result), "media store")
     if not location:
         return Preview(None, "no stored location for this asset")
     path = Path(location)

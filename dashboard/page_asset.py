@@ -51,7 +51,8 @@ def render() -> None:
 def _facts(story: AssetView) -> None:
     a = story.asset
     left, right = st.columns([1, 2])
-    preview = asset_preview(a.sha256, a.location, registry().settings.limits)
+    preview = asset_preview(a.sha256, a.location, registry().settings.limits,
+                            settings=registry().settings)
     with left:
         if preview.image is not None:
             st.image(preview.image)

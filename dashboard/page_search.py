@@ -186,7 +186,8 @@ def _copy_candidates(result: IntakeResult, name: str) -> None:
         ref = rows.get(candidate.ref_id)
         left, right = st.columns([1, 3])
         with left:
-            preview = (asset_preview(candidate.reference_sha256, ref.location, reg.settings.limits)
+            preview = (asset_preview(candidate.reference_sha256, ref.location, reg.settings.limits,
+                                     settings=reg.settings)
                        if ref is not None and candidate.reference_sha256 else None)
             if preview is not None and preview.image is not None:
                 st.image(preview.image, width=128)

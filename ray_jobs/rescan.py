@@ -35,7 +35,10 @@ from ray_jobs.runtime import cluster_gpus, ensure_ray
 from ray_jobs.sources import ARCHIVE, Item, items_for, read_item
 from registry.app import Registry
 from registry.ingest import IngestLifecycle, assemble, write_batch
-from registry.intake import IntakeLimits, IntakeResult
+from registry.intake import IntakeLimits, IntakeResult, intake_bytes
+from registry.media.policy import MediaPolicy
+from registry.media.store import MediaStore
+from registry.media_sniff import OCTET_STREAM
 from registry.models import IngestRun, VerdictRow
 from registry.models_rescan import RescanProgress
 
@@ -73,13 +76,31 @@ class RescanResult:
 class RescanWorker:
     """Ray Data callable class: reads items, takes them in, runs the detector on one batch."""
 
-    def __init__(self, spec: DetectorSpec, limits: IntakeLimits) -> None:
+    def __init__(self, spec: DetectorSpec, limits: IntakeLimits,
+                 media_url: str | None = None) -> None:
+        """``media_url``: the media store archive items are read from (registry.media)."""
         self.worker = DetectorWorker(spec)
         self.limits = limits
+        self.store = MediaStore(media_url) if media_url else None
+
+    def read(self, key: str, location: str) -> IntakeResult:
+        """An archive item from the media store (SHA-256 checked), else from its location."""
+        if self.store is not None and key.startswith("sha256:"):
+            try:
+                data = self.store.read_original(key.removeprefix("sha256:"))
+            except Exception:  # an unreachable store: fall back to the original path
+                data = None
+            if data is not None:
+                return intake_bytes(data, self.limits, path=location or key)
+        if not location:
+            return IntakeResult(key, "", 0, OCTET_STREAM, error="unreadable",
+                                error_detail="not in the media store and no stored location")
+        return read_item(location, self.limits)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
         """Columns ``key``, ``facts`` (JSON intake facts) and ``verdict`` (JSON or empty)."""
-        results = [read_item(str(location), self.limits) for location in batch["location"]]
+        results = [self.read(str(key), str(location))
+                   for key, location in zip(batch["key"], batch["location"], strict=True)]
         samples = [r.sample for r in results if r.sample is not None]
         verdicts = iter(self.worker.detect(PackedSamples.pack(samples)))
         facts, judged = [], []
@@ -114,7 +135,10 @@ def outdated_detectors(session: Session, detectors: Sequence[Detector]) -> list[
         current = (VerdictRow.detector == identity.detector) & (
             VerdictRow.version == identity.version) & (
             func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
-        other = (VerdictRow.detector == identity.detector) & ~current
+        # Retro-match verdicts (registry.banks_retro: "<version>+retro") are not a detector
+        # version the archive was judged with.
+        other = ((VerdictRow.detector == identity.detector) & ~current
+                 & ~VerdictRow.version.endswith("+retro"))
         judged_now = select(VerdictRow.asset_sha256).where(current)
         assets = session.scalar(
             select(func.count(func.distinct(VerdictRow.asset_sha256)))
@@ -293,7 +317,9 @@ def _judged_batches(
         override_num_blocks=max(1, len(todo) // batch_size),
     ).map_batches(
         RescanWorker,
-        fn_constructor_args=(DetectorSpec.of(detector), registry.settings.limits),
+        fn_constructor_args=(DetectorSpec.of(detector), registry.settings.limits,
+                             MediaPolicy.parse(registry.settings.media,
+                                               registry.settings.home).url),
         batch_size=batch_size,
         concurrency=concurrency,
         batch_format="numpy",

@@ -35,7 +35,8 @@ def is_uri(location: str) -> bool:
 
 
 def archive_items(sessions: sessionmaker[Session], page: int = 10_000) -> Iterator[Item]:
-    """Every asset in the ledger that has a stored location, in content-address order.
+    """Every asset in the ledger that has a stored location or is kept in the media store,
+    in content-address order (the re-scan reads the store first: registry.media).
 
     Read a page at a time by keyset (``sha256 > last``), each page in its own short
     transaction: a re-scan of millions of assets holds neither a snapshot nor the list open.

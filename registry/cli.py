@@ -58,6 +58,7 @@ SUMMARIES = {
                "keys.",
     "generator": "Generators enrolled for open-set attribution (fingerprints, calibration).",
     "eval": "Robustness benchmark: attack a corpus, run detectors, write a report.",
+    "media": "The media store: originals and thumbnails of ingested assets.",
 }
 """``--help`` summaries of lazy commands, so listing them imports nothing (a test pins them)."""
 

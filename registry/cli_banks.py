@@ -17,6 +17,7 @@ import click
 
 from registry import banks
 from registry.bank_csv import ExportFormat, ExportRow, parse_hash_list, write_hash_list
+from registry.cli_banks_retro import bank_matches, bank_retro_match, run_retro, run_withdraw
 from registry.cli_summary import RunSummary, progress_bar
 from registry.errors import IntakeError
 from registry.intake import iter_media_paths
@@ -75,12 +76,15 @@ def bank_add(obj: Any, bank_name: str, paths: tuple[Path, ...], reason: str | No
     summary = RunSummary(f"bank add {bank_name}", obj.settings, new_what="new reference(s)",
                          runs_recorded=False)
     bar = progress_bar(len(files), "file", f"bank {bank_name}")
+    added: list[int] = []
     try:
         for outcome in bank_ops.add_files(registry, bank_name, files,
                                           added_by=_user(added_by), reason=reason,
                                           pdq_threshold=threshold):
             summary.count("error" if outcome.status == "error" else "ok", outcome.error,
                           int(outcome.status == "added"))
+            if outcome.status == "added" and outcome.ref_id is not None:
+                added.append(outcome.ref_id)
             if bar is not None:
                 bar.update(1)
                 bar.clear()
@@ -95,6 +99,7 @@ def bank_add(obj: Any, bank_name: str, paths: tuple[Path, ...], reason: str | No
         if bar is not None:
             bar.close()
     summary.emit()
+    run_retro(registry, bank_name, "add", added)
 
 
 @bank.command("list")
@@ -134,8 +139,10 @@ def bank_enable(obj: Any, bank_name: str) -> None:
     """Match BANK's references again."""
     from registry import bank_ops
 
-    change = bank_ops.set_enabled(obj.registry(migrate=True), bank_name, True)
+    registry = obj.registry(migrate=True)
+    change = bank_ops.set_enabled(registry, bank_name, True)
     click.echo(f"bank {bank_name} enabled; {_change_text(change)}")
+    run_retro(registry, bank_name, "enable", None)
 
 
 @bank.command("threshold")
@@ -169,10 +176,11 @@ def bank_remove(obj: Any, bank_name: str, key: str, removed_by: str | None) -> N
     """Remove a reference (by file SHA-256, or PDQ hash for hash-only ones): a tombstone."""
     from registry import bank_ops
 
-    rows = bank_ops.remove(obj.registry(migrate=True), bank_name, key,
-                           removed_by=_user(removed_by))
+    registry = obj.registry(migrate=True)
+    rows = bank_ops.remove(registry, bank_name, key, removed_by=_user(removed_by))
     click.echo(f"removed {len(rows)} reference(s) from {bank_name}: "
                + ", ".join(str(r.id) for r in rows))
+    run_withdraw(registry, bank_name, rows, _user(removed_by))
 
 
 @bank.command("import")
@@ -188,10 +196,13 @@ def bank_import(obj: Any, bank_name: str, file: Path, reason: str | None,
     from registry import bank_ops
 
     fmt, rows = parse_hash_list(file.read_text(encoding="utf-8-sig"))
+    registry = obj.registry(migrate=True)
     added, existing = bank_ops.import_hashes(
-        obj.registry(migrate=True), bank_name, rows, added_by=_user(added_by),
+        registry, bank_name, rows, added_by=_user(added_by),
         reason=reason or f"imported from {file.name}", pdq_threshold=threshold)
     click.echo(f"{fmt}: {added} hash(es) added to {bank_name}, {existing} already there")
+    if added:
+        run_retro(registry, bank_name, "import", None)
 
 
 @bank.command("export")
@@ -223,6 +234,10 @@ def bank_rebuild_index(obj: Any) -> None:
 
     change = bank_ops.rebuild_index(obj.registry(migrate=True))
     click.echo(_change_text(change))
+
+
+bank.add_command(bank_matches)
+bank.add_command(bank_retro_match)
 
 
 @click.command()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry.models import Asset, IngestRun, Sighting, VerdictRow
@@ -131,9 +131,12 @@ def search_verdicts(
         conditions += _time_range_plan(session, times)
     if flt.bank:
         conditions.append(VerdictRow.detector == "copy")
-        conditions.append(
-            VerdictRow.evidence.contains({"matches": [{"bank": flt.bank, "match": True}]})
-        )
+        conditions.append(or_(
+            VerdictRow.evidence.contains({"matches": [{"bank": flt.bank, "match": True}]}),
+            # retro-match verdicts (registry.banks_retro): found when the bank changed
+            VerdictRow.evidence.contains({"bank": flt.bank, "retro": True})
+            & VerdictRow.positive.is_(True),
+        ))
     if flt.source:
         seen_there = select(Sighting.asset_sha256).where(Sighting.source == flt.source)
         conditions.append(VerdictRow.asset_sha256.in_(seen_there))

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from registry.errors import UnknownAssetError
 from registry.integrity import IntegrityReport, check_verdicts
+from registry.media.models import MediaObject
 from registry.models import Asset, Sighting, VerdictRow
 from registry.queries import asset_story, find_assets_by_prefix
 from registry.signing import Verifier
@@ -146,15 +147,21 @@ def known_asset(session: Session, sha256: str) -> AssetFacts | None:
 
 
 def stored_locations(session: Session, *, after: str, limit: int) -> list[tuple[str, str]]:
-    """``(sha256, location)`` of up to ``limit`` assets with a stored location whose sha256
-    sorts after ``after``, in sha256 order (one keyset page of the archive)."""
+    """``(sha256, location)`` of up to ``limit`` assets with a stored location or an original
+    kept in the media store (location ``""`` when only the store has it), whose sha256 sorts
+    after ``after``, in sha256 order (one keyset page of the archive)."""
+    kept_in_store = exists().where(
+        MediaObject.asset_sha256 == Asset.sha256,
+        MediaObject.kind == "original",
+        MediaObject.deleted_at.is_(None),
+    )
     rows = session.execute(
         select(Asset.sha256, Asset.location)
-        .where(Asset.location.is_not(None), Asset.sha256 > after)
+        .where(Asset.location.is_not(None) | kept_in_store, Asset.sha256 > after)
         .order_by(Asset.sha256)
         .limit(limit)
     ).all()
-    return [(str(sha256), str(location)) for sha256, location in rows]
+    return [(str(sha256), str(location or "")) for sha256, location in rows]
 
 
 def asset_view(session: Session, sha256: str) -> AssetView | None:

@@ -56,6 +56,8 @@ class Settings:
     batch_size: int = 64
     dashboard_database_url: str | None = None
     db_outage_s: float = DEFAULT_OUTAGE_S
+    media: Mapping[str, Any] = field(default_factory=dict)
+    """The ``[media]`` table of config.toml plus ``PROVREG_MEDIA_URL`` (docs/media.md)."""
     #: Where ``provreg eval run`` publishes its latest report (the dashboard shows it).
     eval_report_path: Path | None = None
 
@@ -124,6 +126,7 @@ class Settings:
             or config.get("dashboard_database_url")
             or None,
             db_outage_s=_outage(env.get("PROVREG_DB_OUTAGE_S") or config.get("db_outage_s")),
+            media=_media(config.get("media", {}), env.get("PROVREG_MEDIA_URL")),
             eval_report_path=_optional_path(
                 env.get("PROVREG_EVAL_REPORT_DIR") or config.get("eval_report_dir")),
         )
@@ -131,6 +134,12 @@ class Settings:
 
 def _optional_path(value: object) -> Path | None:
     return Path(str(value)).expanduser() if value else None
+
+
+def _media(table: object, url: str | None) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigurationError("[media] in config.toml must be a table")
+    return {**table, "url": url} if url else dict(table)
 
 
 def _outage(value: object) -> float:

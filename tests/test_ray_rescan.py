@@ -123,10 +123,26 @@ def test_rescan_over_a_uri_source(
     assert scalar(url, "SELECT count(*) FROM assets WHERE location LIKE 'file://%'") == 13
 
 
+def test_rescan_reads_the_media_store_not_the_moved_originals(
+    envs: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    env1, env2 = envs
+    make_images(tmp_path / "archive", 4, seed=17)
+    provreg(env1, "ingest", str(tmp_path / "archive"), "--detector", "slow-facts")
+    (tmp_path / "archive").rename(tmp_path / "moved")  # the original folder is gone
+    report = json.loads(provreg(env2, "rescan", "--detector", "slow-facts", "--json").stdout)
+    assert report["processed"] == 4 and report["errors"] == 0
+    url = env2["PROVREG_DATABASE_URL"]
+    assert scalar(url, "SELECT count(*) FROM verdicts WHERE version = '2.0.0'") == 4
+    provreg(env2, "verify")
+
+
 def test_archive_file_whose_content_changed_is_reported_not_judged(
     envs: tuple[dict[str, str], dict[str, str]], tmp_path: Path
 ) -> None:
     env1, env2 = envs
+    # Without the media store (which would serve the ingested bytes): the original paths.
+    (Path(env1["PROVREG_HOME"]) / "config.toml").write_text('[media]\nkeep = "none"\n')
     files = make_images(tmp_path / "archive", 4, seed=13)
     provreg(env1, "ingest", str(tmp_path / "archive"), "--detector", "slow-facts")
     make_images(tmp_path / "other", 1, seed=99)[0].replace(files[1])  # same path, new bytes

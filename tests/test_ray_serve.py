@@ -22,6 +22,7 @@ from sqlalchemy import select
 from ray_jobs import serve as endpoint
 from registry.app import Registry
 from registry.intake import IntakeLimits
+from registry.media import read_media, read_thumbnail
 from registry.models import Sighting
 from registry.settings import Settings
 from registry.verify import verify_ledger
@@ -96,6 +97,10 @@ def test_uploads_over_http_are_judged_signed_and_logged_once(
     # 7 verdicts and a signed sighting per readable upload (9), together the whole log
     assert report.tree_size == 7 + 9 and len(signed_sightings) == 9
     assert verdict_indexes | signed_sightings == set(range(16))
+    # uploads are kept in the media store: bytes and a thumbnail for every image (issue #16)
+    for data in images:
+        sha = hashlib.sha256(data).hexdigest()
+        assert read_media(settings, sha) == data and read_thumbnail(settings, sha) is not None
 
 
 def test_uploads_batched_together_keep_their_own_source(

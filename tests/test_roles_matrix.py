@@ -195,6 +195,22 @@ CASES: list[Case] = [
          "owner reader accounts"),
     case("provreg_password_hash()", "EXECUTE", "SELECT provreg_password_hash('ivy')",
          "owner reader"),
+    # Media store and retro-matching (migration 0006m): written by ingestion / retro runs.
+    *[c for table, insert, update in (
+        ("media_objects", "INSERT INTO media_objects (asset_sha256, kind, size_bytes) "
+         f"VALUES ('{ASSET}', 'original', 1)", "size_bytes = size_bytes"),
+        ("archive_hashes", "INSERT INTO archive_hashes (asset_sha256, pdq, quality) "
+         f"VALUES ('{ASSET}', repeat('f', 64), 100)", "quality = quality"),
+        ("retro_runs", "INSERT INTO retro_runs (bank_id, generation, trigger, reference_ids, "
+         "archive_size, matches, verdicts_written) SELECT id, 99, 'manual', '[]', 0, 0, 0 "
+         "FROM banks WHERE name = 'known'", "matches = matches"),
+    ) for c in (
+        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
+        case(table, "INSERT", insert, "owner writer"),
+        case(table, "UPDATE", f"UPDATE {table} SET {update}", "owner writer"),
+        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+        case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
+    )],
     case("schema public", "CREATE", "CREATE TABLE matrix_probe (id int)", "owner"),
 ]
 

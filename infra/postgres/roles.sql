@@ -86,3 +86,10 @@ GRANT USAGE ON SEQUENCE banks_id_seq, bank_references_id_seq TO provreg_banks;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users TO provreg_accounts;
 GRANT USAGE ON SEQUENCE users_id_seq TO provreg_accounts;
 GRANT EXECUTE ON FUNCTION provreg_audit(text, text, text, jsonb) TO provreg_accounts;
+
+-- Media store and retroactive matching (docs/media.md, docs/detectors/copy.md): ingestion
+-- records what it stored and hashed; retro-matching (run by bank managers' commands through
+-- the writer) records its runs; the dashboard reads them.
+GRANT SELECT, INSERT, UPDATE ON media_objects, archive_hashes, retro_runs TO provreg_writer;
+GRANT USAGE ON SEQUENCE archive_hashes_id_seq, retro_runs_id_seq TO provreg_writer;
+GRANT SELECT ON media_objects, archive_hashes, retro_runs TO provreg_reader;

@@ -21,6 +21,7 @@ from registry.ledger import Ledger
 
 if TYPE_CHECKING:
     from registry.app import Registry
+    from registry.media.archiver import Archiver
 
 EXECUTOR_GROUP = "provreg.executors"
 
@@ -37,6 +38,7 @@ def ingest_paths(
     on_batch: Callable[[list[FileOutcome]], None] | None = None,
     retry: RetryPolicy | None = None,
     resume: int | None = None,
+    archiver: Archiver | None = None,
 ) -> Iterator[FileOutcome]:
     """Ingest files and folders in-process, one transaction per batch, then sign a checkpoint.
 
@@ -45,7 +47,7 @@ def ingest_paths(
         detector.load()
     lifecycle = IngestLifecycle(sessions, ledger, kind="ingest", source=source,
                                 parameters=run_parameters(detectors), retry=retry,
-                                resume=resume, detectors=detectors)
+                                resume=resume, detectors=detectors, archiver=archiver)
     with lifecycle:
         todo = lifecycle.skip_judged(iter_media_paths(paths))
         yield from lifecycle.replay()
@@ -79,10 +81,13 @@ def inline_executor(
     resume: int | None = None,
 ) -> Iterator[FileOutcome]:
     """Ingest in this process (no Ray)."""
+    from registry.media.archiver import Archiver
+
     return ingest_paths(
         registry.sessions, registry.ledger, detectors, files,
         limits=registry.settings.limits, source=source, batch_size=registry.settings.batch_size,
         retry=registry.settings.retry, resume=resume,
+        archiver=Archiver(registry.settings, registry.sessions),
     )
 
 

@@ -69,6 +69,7 @@ from registry.models import IngestRun, Sighting, VerdictRow
 
 if TYPE_CHECKING:
     from registry.app import Registry
+    from registry.media.archiver import Archiver
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -90,8 +91,10 @@ class IngestLifecycle:
         retry: RetryPolicy | None = None,
         resume: int | None = None,
         detectors: Sequence[Detector] = (),
+        archiver: Archiver | None = None,
     ) -> None:
-        """``detectors`` name the identities a resumed file must already have verdicts from."""
+        """``detectors`` name the identities a resumed file must already have verdicts from;
+        ``archiver`` keeps each written batch's media and archive hashes (registry.media)."""
         self.sessions = sessions
         self.ledger = ledger
         self.kind = kind
@@ -100,6 +103,7 @@ class IngestLifecycle:
         self.retry = retry or RetryPolicy()
         self.resume = resume
         self.identities = {(d.name, d.version) for d in detectors}
+        self.archiver = archiver
         self.run_id: int | None = None
         self.skipped = 0
         self._lock: RunLock | None = None
@@ -112,10 +116,13 @@ class IngestLifecycle:
         parameters: dict[str, object], detectors: Sequence[Detector] = (),
         resume: int | None = None,
     ) -> IngestLifecycle:
-        """A lifecycle with the registry's sessions, ledger and retry policy."""
+        """A lifecycle with the registry's sessions, ledger, retry policy and media store."""
+        from registry.media.archiver import Archiver  # PIL, detectors.copy: only when used
+
         return cls(registry.sessions, registry.ledger, kind=kind, source=source,
                    parameters=parameters, retry=registry.settings.retry, resume=resume,
-                   detectors=detectors)
+                   detectors=detectors,
+                   archiver=Archiver(registry.settings, registry.sessions))
 
     @property
     def id(self) -> int:
@@ -268,6 +275,7 @@ class IngestLifecycle:
 
         ``sources`` gives each file its own source tag (Serve); by default the run's."""
         tags = list(sources) if sources is not None else [self.source] * len(facts)
+        kept = self.archiver.prepare(facts, tags) if self.archiver is not None else None
 
         def work(session: Session) -> list[FileOutcome]:
             outcomes: list[FileOutcome | None] = [None] * len(facts)
@@ -279,6 +287,8 @@ class IngestLifecycle:
                 for i, outcome in zip(picked, written, strict=True):
                     outcomes[i] = outcome
             done = [outcome for outcome in outcomes if outcome is not None]
+            if kept is not None and self.archiver is not None:
+                self.archiver.record(session, kept)
             count_outcomes(session, self.id, done)
             return done
 
