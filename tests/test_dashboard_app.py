@@ -210,16 +210,19 @@ def test_audit_log_records_searches_and_views_for_admins_only(
                    if not e.action.startswith("login_")]
     registry.close()
     assert [(e.username, e.action) for e in entries] == [
-        ("ivy", "search_sha256"), ("ivy", "search_filters"), ("ivy", "view_asset"),
+        ("ivy", "view_recent"), ("ivy", "search_sha256"), ("ivy", "search_filters"),
+        ("ivy", "view_asset"),
     ]
-    assert entries[0].query == {"prefix": seed.beta[0][:12]}
-    assert entries[1].query["label"] == "sdxl"
-    assert entries[2].query["sha256"] in {seed.rescanned, seed.beta[0]}
+    assert entries[0].query == {"positive_only": True, "limit": 50}
+    assert entries[1].query == {"prefix": seed.beta[0][:12]}
+    assert entries[2].query["label"] == "sdxl"
+    assert entries[3].query["sha256"] in {seed.rescanned, seed.beta[0]}
     admin = open_page(login(app(), "ada"), "Audit")
     assert not admin.exception
     shown = admin.dataframe[0].value
-    assert list(shown["action"])[:2] == ["view_audit", "login_success"]  # ada's own, first
-    assert list(shown["user"])[2:5] == ["ivy", "ivy", "ivy"]
+    # ada's own, newest first: she landed on Recent, then opened the Audit page
+    assert list(shown["action"])[:3] == ["view_audit", "view_recent", "login_success"]
+    assert list(shown["user"])[3:7] == ["ivy", "ivy", "ivy", "ivy"]
     assert "search_filters" in set(shown["action"])
 
 
