@@ -25,11 +25,18 @@ def valid_sha256(value: object) -> str | None:
 
 
 def apply_url(allowed: list[str]) -> None:
-    """Open the asset named in the URL, once per new value (navigation stays free after)."""
-    raw = st.query_params.get(PARAM)
-    if raw is None or raw == st.session_state.get(APPLIED_KEY):
+    """Open the asset named in the URL, once per session (the first run after sign-in).
+
+    Once only: the browser re-sends the address it shows with every rerun, which may lag
+    behind :func:`sync_url`; applying it again would pull the user back to the asset.
+    A new link opened in the browser is a new session, so it is applied.
+    """
+    if APPLIED_KEY in st.session_state:
         return
+    raw = st.query_params.get(PARAM)
     st.session_state[APPLIED_KEY] = raw
+    if raw is None:
+        return
     sha = valid_sha256(raw)
     if sha is None:
         st.warning("The link's asset is not a sha256 (64 hexadecimal characters); ignored.")
@@ -45,10 +52,8 @@ def sync_url() -> None:
     if st.session_state.get(PAGE_KEY) == "Asset" and sha is not None:
         if st.query_params.get(PARAM) != sha:
             st.query_params[PARAM] = sha
-        st.session_state[APPLIED_KEY] = sha
     elif PARAM in st.query_params:
         del st.query_params[PARAM]
-        st.session_state.pop(APPLIED_KEY, None)
 
 
 def asset_link(sha256: str) -> str:

@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.charts import show_chart
 from dashboard.colours import outcome, outcome_scale
 from dashboard.evidence_images import load_image
 from dashboard.media import asset_preview
@@ -109,10 +110,9 @@ def _timeline(story: AssetStory) -> None:
                             legend=alt.Legend(orient="bottom", title="outcome")),
             tooltip=["log_index:Q", "detector:N", "version:N", "label:N", "outcome:N"],
         )
-        .properties(width="container",
-                    height=40 + 32 * len({d["detector version"] for d in data}))
+        .properties(height=40 + 32 * len({d["detector version"] for d in data}))
     )
-    st.altair_chart(chart, width="stretch")
+    show_chart(chart)
 
 
 def _verdicts(story: AssetStory, checks: dict[int, EntryCheck]) -> None:

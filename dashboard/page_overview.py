@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.charts import show_chart
 from dashboard.colours import (
     LEGEND,
     OUTCOME_COLOURS,
@@ -79,9 +80,9 @@ def _counts(counts: list[dict[str, Any]]) -> None:
                         color=alt.Color("outcome:N", scale=outcome_scale(), legend=None),
                         tooltip=["day:T", "label:N", "outcome:N", "sum(count):Q"],
                     )
-                    .properties(width="container", height=180)
+                    .properties(height=140)
                 )
-                st.altair_chart(chart, width="stretch")
+                show_chart(chart)
 
 
 def _histograms(bins: list[dict[str, Any]]) -> None:
@@ -103,9 +104,9 @@ def _histograms(bins: list[dict[str, Any]]) -> None:
                 color=alt.Color("detector:N", scale=scale, legend=None),
                 tooltip=["detector:N", "low:Q", "high:Q", "count:Q"],
             )
-            .properties(width="container", height=110)
+            .properties(height=110)
         )
-        st.altair_chart(chart, width="stretch")
+        show_chart(chart)
 
 
 def _versions(versions: list[dict[str, Any]]) -> None:
@@ -128,9 +129,9 @@ def _versions(versions: list[dict[str, Any]]) -> None:
                             legend=None),
             tooltip=["detector version:N", "assets judged:Q"],
         )
-        .properties(width="container", height=40 + 28 * len(frame))
+        .properties(height=40 + 28 * len(frame))
     )
-    st.altair_chart(chart, width="stretch")
+    show_chart(chart)
 
 
 def _runs(runs: list[dict[str, Any]]) -> None:
@@ -153,6 +154,6 @@ def _runs(runs: list[dict[str, Any]]) -> None:
                 range=[OUTCOME_COLOURS["negative"], OUTCOME_COLOURS["error"]])),
             tooltip=["run:N", "started:T", "what:N", "files:Q"],
         )
-        .properties(width="container", height=220)
+        .properties(height=220)
     )
-    st.altair_chart(chart, width="stretch")
+    show_chart(chart)

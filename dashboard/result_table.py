@@ -66,9 +66,12 @@ def verdict_table(rows: Sequence[VerdictSummary], *, key: str, what: str,
     st.dataframe(
         shown, hide_index=True, width="stretch", key=key, on_select=lambda: _open_selected(
             key, shas), selection_mode="single-row", row_height=56,
+        column_order=["thumbnail", "detector", "version", "label", "outcome", "score",
+                      "p_value", "created_utc", "asset_sha256", "link", "log_index"],
         column_config={
             "thumbnail": st.column_config.ImageColumn("", width="small"),
-            "asset_sha256": st.column_config.TextColumn("asset sha256", width="medium"),
+            "asset_sha256": st.column_config.TextColumn("asset sha256", width="large"),
+            "created_utc": st.column_config.TextColumn("created (UTC)"),
             "p_value": st.column_config.NumberColumn(format="%.3e"),
             "score": st.column_config.NumberColumn(format="%.4f"),
             "link": st.column_config.LinkColumn("link", display_text="open ↗"),

@@ -69,8 +69,10 @@ class TestCopyDetector(DetectorConformance):
         assert {"distance", "quality", "signal"} <= set(best)
         # The score measures what decided: SIFT inliers here, not the far-off PDQ distance.
         inliers = best["verification"]["inliers"]
-        assert best["match_kind"] == "verified" and verdict.evidence["score_basis"] == "sift-inliers"
-        assert verdict.score == min(1.0, inliers / 100) and verdict.score > 1 - best["distance"] / 256
+        assert best["match_kind"] == "verified"
+        assert verdict.evidence["score_basis"] == "sift-inliers"
+        assert verdict.score == min(1.0, inliers / 100)
+        assert verdict.score > 1 - best["distance"] / 256
         pairs = best["verification"]["inlier_pairs"]
         assert 4 <= len(pairs) <= min(40, inliers)
         assert all(len(p) == 4 and all(0 <= v <= 512 for v in p) for p in pairs)

@@ -74,7 +74,7 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
         show_fields(rest, title="Other fields")
 
 
-def _summary(match: Mapping[str, Any]) -> dict[str, str]:
+def _summary(match: Mapping[str, Any], *, with_hash: bool = True) -> dict[str, str]:
     verification = match.get("verification")
     verification = verification if isinstance(verification, Mapping) else {}
     distance = number(match.get("distance"))
@@ -87,7 +87,7 @@ def _summary(match: Mapping[str, Any]) -> dict[str, str]:
         "mirrored": leaf_text(verification.get("mirrored")),
         "pHash distance": leaf_text(match.get("phash_distance")),
         "embedding similarity": leaf_text(match.get("embedding_similarity")),
-        "reference sha256": leaf_text(match.get("reference_sha256")),
+        **({"reference sha256": leaf_text(match.get("reference_sha256"))} if with_hash else {}),
     }
 
 
@@ -98,7 +98,7 @@ def _match(rank: int, match: Mapping[str, Any], context: EvidenceContext) -> Non
     ref_sha = match.get("reference_sha256")
     st.caption("Reference sha256 (full; copy with the button on the right):")
     st.code(str(ref_sha) if ref_sha else "(none: a hash-only reference)", language=None)
-    table([_summary(match)])
+    table([_summary(match, with_hash=False)])  # the hash is shown in full just above
     query = context.load_image(context.asset_sha256)
     reference = context.load_image(str(ref_sha)) if isinstance(ref_sha, str) else None
     verification = match.get("verification")

@@ -63,9 +63,10 @@ def draw_matches(query: Image.Image, reference: Image.Image, pairs: Any, *,
     q_points = [cv2.KeyPoint(x=qx, y=qy, size=6.0) for qx, qy, _, _ in good]
     r_points = [cv2.KeyPoint(x=rx, y=ry, size=6.0) for _, _, rx, ry in good]
     matches = [cv2.DMatch(i, i, 0.0) for i in range(len(good))]
+    out = np.zeros((max(q.height, r.height), q.width + r.width, 3), dtype=np.uint8)
     canvas = cv2.drawMatches(
         np.asarray(q)[:, :, ::-1].copy(), q_points, np.asarray(r)[:, :, ::-1].copy(), r_points,
-        matches, None, matchColor=(0, 220, 0), singlePointColor=(0, 0, 255),
+        matches, out, matchColor=(0, 220, 0), singlePointColor=(0, 0, 255),
         flags=cv2.DrawMatchesFlags_NOT_DRAW_SINGLE_POINTS,
     )
-    return Image.fromarray(np.ascontiguousarray(canvas[:, :, ::-1]))
+    return Image.fromarray(np.ascontiguousarray(np.asarray(canvas)[:, :, ::-1]))

@@ -192,7 +192,7 @@ class GeometricVerifier:
 
 
 def _sample_pairs(
-    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], mask: npt.NDArray[np.uint8]
+    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], mask: npt.NDArray[Any]
 ) -> tuple[tuple[float, float, float, float], ...]:
     """Evenly spaced inlier pairs, at most :data:`MAX_EVIDENCE_PAIRS` (evidence stays small)."""
     index = np.flatnonzero(mask.ravel())
