@@ -110,7 +110,7 @@ def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:
             p = f" — p-value {p_value:.3g}" if p_value is not None else ""
             st.markdown(f"**Watermark bits**{p}")
             show(key)
-            st.code(bits_text(value) or "", language=None)
+            st.code(bits_text(value) or "", language=None, wrap_lines=True)
         else:
             rest[key] = value
     if rest:

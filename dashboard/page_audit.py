@@ -37,7 +37,8 @@ def render() -> None:
     rows = [{"id": e.id, "when": e.at.strftime("%Y-%m-%d %H:%M:%S"), "user": e.username,
              "role": e.role, "action": e.action, "db_role": e.db_role or "—",
              "query": json.dumps(e.query, sort_keys=True)} for e in entries]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 height=min(760, 40 + 35 * len(rows)))  # all rows of short pages, no scroll
     csv_download(rows, what="audit-log", query={"user": user, "before": cursors[-1]},
                  key="audit_csv")
     prev_col, next_col = st.columns(2)

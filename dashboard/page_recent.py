@@ -15,7 +15,7 @@ def render() -> None:
     """The Recent positives page."""
     st.header("Recent positives")
     st.caption("The newest positive verdicts from every detector: a signed claim, a match "
-               "or a detection. Click a row to see the evidence.")
+               "or a detection.")
     flt = VerdictFilter(positive_only=True)
     audit_once("view_recent", {**flt.describe(), "limit": LIMIT})
     with registry().sessions() as session:

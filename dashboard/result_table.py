@@ -21,6 +21,8 @@ from registry.evidence_queries import asset_locations
 from registry.queries import VerdictSummary
 
 MAX_THUMBNAILS = 100
+ROW_HEIGHT = 56
+MAX_HEIGHT = 760
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=2000)
@@ -64,15 +66,16 @@ def verdict_table(rows: Sequence[VerdictSummary], *, key: str, what: str,
     shas = [r.asset_sha256 for r in rows]
     st.caption("Click a row to open its asset; the link column is each asset's address.")
     st.dataframe(
-        shown, hide_index=True, width="stretch", key=key, on_select=lambda: _open_selected(
-            key, shas), selection_mode="single-row", row_height=56,
+        shown, hide_index=True, width="stretch", key=key,
+        height=min(MAX_HEIGHT, 40 + ROW_HEIGHT * len(shown)), on_select=lambda: _open_selected(
+            key, shas), selection_mode="single-row", row_height=ROW_HEIGHT,
         column_order=["thumbnail", "detector", "version", "label", "outcome", "score",
-                      "p_value", "created_utc", "asset_sha256", "link", "log_index"],
+                      "p_value", "created_utc", "link", "asset_sha256", "log_index"],
         column_config={
             "thumbnail": st.column_config.ImageColumn("", width="small"),
             "asset_sha256": st.column_config.TextColumn("asset sha256", width="large"),
             "created_utc": st.column_config.TextColumn("created (UTC)"),
-            "p_value": st.column_config.NumberColumn(format="%.3e"),
+            "p_value": st.column_config.NumberColumn(format="%.1e"),
             "score": st.column_config.NumberColumn(format="%.4f"),
             "link": st.column_config.LinkColumn("link", display_text="open ↗"),
         },

@@ -113,6 +113,9 @@ def _settle(page: object, extra_ms: int = 1500) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     page.wait_for_timeout(extra_ms)
+    # The main column scrolls inside the page: start every screenshot at its top.
+    page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
 
 
 def _nav(page: object, name: str) -> None:
@@ -196,13 +199,14 @@ def test_investigator_flow_in_chromium(
         bundle = tmp / "bundle.zip"
         download_info.value.save_as(bundle)
 
+        page.set_viewport_size({"width": 1400, "height": 2000})
         _nav(page, "Overview")
         expect(page.get_by_text("Verdicts per day", exact=False)).to_be_visible()
         _settle(page, 2500)  # let Vega finish drawing before the screenshot
         page.screenshot(path=shots / "overview.png", full_page=True)
 
         # A link to the copy asset opens it after sign-in, with the evidence side by side.
-        linked = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+        linked = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
         linked.set_default_timeout(60_000)
         _login(linked, f"{url}/?asset={crop}", "ivy")
         expect(linked.get_by_text("geometric verification found", exact=False)).to_be_visible()
@@ -211,7 +215,7 @@ def test_investigator_flow_in_chromium(
         _settle(linked, 2500)
         linked.screenshot(path=shots / "asset-copy.png", full_page=True)
 
-        admin = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        admin = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
         admin.set_default_timeout(60_000)
         _login(admin, url, "ada")
         _nav(admin, "Audit")

@@ -56,7 +56,7 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
         decoded = best.get("decoded_hex")
         if decoded:
             st.caption("Decoded payload (hex):")
-            st.code(str(decoded)[:512], language=None)
+            st.code(str(decoded)[:512], language=None, wrap_lines=True)
     rows = evidence.get("table")
     if isinstance(rows, list) and rows:
         st.markdown("**Every payload tried**")
@@ -64,7 +64,7 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     for key, value in evidence.items():
         if "bits" in key and bits_text(value) is not None:
             st.caption("Decoded bits:")
-            st.code(bits_text(value) or "", language=None)
+            st.code(bits_text(value) or "", language=None, wrap_lines=True)
     rest = {k: v for k, v in evidence.items() if k not in SHOWN}
     if rest:
         show_fields(rest, title="Other fields")
