@@ -58,7 +58,7 @@ class CopyDetector(Detector):
     """Finds copies of reference images with PDQ, pHash, embeddings and SIFT verification."""
 
     name: ClassVar[str] = "copy"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     media_types: ClassVar[frozenset[str]] = frozenset({"image/*"})
     resources: ClassVar[Resources] = Resources(num_cpus=1.0, memory_mb=1024)
 
