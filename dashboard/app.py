@@ -11,7 +11,8 @@ import logging
 
 import streamlit as st
 
-from dashboard import page_asset, page_audit, page_overview, page_search
+from dashboard import page_asset, page_audit, page_overview, page_recent, page_search
+from dashboard.links import apply_url, sync_url
 from dashboard.login import expire_idle_session, login_form, logout
 from dashboard.state import PAGE_KEY, identity, is_script_control
 from dashboard.untrusted import plain
@@ -19,6 +20,7 @@ from registry.auth import PAGES_BY_ROLE
 
 LOG = logging.getLogger("provreg.dashboard")
 PAGES = {
+    "Recent": page_recent.render,
     "Search": page_search.render,
     "Asset": page_asset.render,
     "Overview": page_overview.render,
@@ -36,6 +38,7 @@ def render() -> None:
         login_form()
         return
     allowed = list(PAGES_BY_ROLE.get(who.role, ()))
+    apply_url(allowed)
     if st.session_state.get(PAGE_KEY) not in allowed:
         st.session_state[PAGE_KEY] = allowed[0]
     with st.sidebar:
@@ -43,6 +46,7 @@ def render() -> None:
         st.radio("Page", allowed, key=PAGE_KEY)
         st.button("Sign out", key="logout", on_click=logout)
     PAGES[st.session_state[PAGE_KEY]]()
+    sync_url()
 
 
 def main() -> None:

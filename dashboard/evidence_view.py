@@ -1,4 +1,6 @@
-"""Readable rendering of verdict evidence: generic JSON, with special cases for known keys.
+"""Readable rendering of verdict evidence: generic JSON, with special cases for known keys
+(the generic renderer of ``dashboard.renderers``; nested values become tables, never a
+``key=value`` wall).
 
 The parsing helpers are pure (tested without Streamlit). The A1111 ``parameters`` parser is
 written here because it is a tiny display-only format (a prompt, an optional ``Negative
@@ -14,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.evidence_table import record_rows, show_fields
 from dashboard.untrusted import show, table
 
 _SETTING = re.compile(r'\s*([\w ./()-]+):\s*("(?:[^"\\]|\\.)*"|[^,]*)(?:,|$)')
@@ -96,12 +99,7 @@ def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:
             _render_codes(key, value)
         elif key == "actions" and isinstance(value, list):
             st.markdown("**C2PA actions**")
-            table(
-                {"action": action.get("action", "?"),
-                 "details": _inline({k: v for k, v in action.items() if k != "action"})}
-                if isinstance(action, Mapping) else {"action": action, "details": ""}
-                for action in value
-            )
+            table(record_rows(value))
         elif key == "validation_state":
             if value in ("Valid", "Trusted"):
                 st.markdown(f"**C2PA validation state:** :green[{value}]")
@@ -112,11 +110,11 @@ def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:
             p = f" — p-value {p_value:.3g}" if p_value is not None else ""
             st.markdown(f"**Watermark bits**{p}")
             show(key)
-            st.code(bits_text(value) or "", language=None)
+            st.code(bits_text(value) or "", language=None, wrap_lines=True)
         else:
             rest[key] = value
     if rest:
-        table({"field": k, "value": _inline(v)} for k, v in rest.items())
+        show_fields(rest)
 
 
 def _render_a1111(key: str, text: str) -> None:
@@ -135,11 +133,3 @@ def _render_a1111(key: str, text: str) -> None:
 def _render_codes(key: str, value: Any) -> None:
     st.markdown(f"**C2PA {key.replace('_', ' ') if key in C2PA_CODE_KEYS else 'codes'}**")
     table({"ok": "✗" if _is_failure_code(row["code"]) else "✓", **row} for row in code_rows(value))
-
-
-def _inline(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_inline(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return "[" + ", ".join(_inline(v) for v in value) + "]"
-    return "—" if value is None else str(value)

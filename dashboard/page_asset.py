@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.attribution_view import render_attribution
-from dashboard.evidence_view import render_evidence
-from dashboard.learned_view import render_learned
+from dashboard.charts import show_chart
+from dashboard.colours import outcome, outcome_scale
+from dashboard.evidence_images import load_image
 from dashboard.media import asset_preview
-from dashboard.model_view import render_model
+from dashboard.renderers import EvidenceContext, render_evidence
 from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_identity
 from dashboard.untrusted import ident, show, table
 from registry import AssetView, EntryCheck, VerdictFacts, check_asset, show_asset
@@ -95,6 +96,7 @@ def _timeline(story: AssetView) -> None:
     data = [{"created": v.created_at.isoformat(), "detector": v.detector,
              "detector version": f"{v.detector} {v.version}",
              "version": v.version, "label": v.label, "positive": v.positive,
+             "outcome": outcome(v.positive, v.error),
              "log_index": v.log_index} for v in story.verdicts]
     if not data:
         st.info("No verdicts yet.")
@@ -106,13 +108,15 @@ def _timeline(story: AssetView) -> None:
             x=alt.X("created:T", title="signed at (UTC)",
                     scale=alt.Scale(padding=30),
                     axis=alt.Axis(format="%Y-%m-%d %H:%M:%S", tickCount=4, labelAngle=0)),
-            y=alt.Y("detector version:N", title=None, sort=None),
-            color=alt.Color("label:N"),
-            tooltip=["log_index:Q", "detector:N", "version:N", "label:N", "positive:N"],
+            y=alt.Y("detector version:N", title=None, sort=None,
+                    axis=alt.Axis(labelLimit=300)),
+            color=alt.Color("outcome:N", scale=outcome_scale(),
+                            legend=alt.Legend(orient="bottom", title="outcome")),
+            tooltip=["log_index:Q", "detector:N", "version:N", "label:N", "outcome:N"],
         )
         .properties(height=40 + 32 * len({d["detector version"] for d in data}))
     )
-    st.altair_chart(chart, width="stretch")
+    show_chart(chart)
 
 
 def _verdicts(story: AssetView, checks: dict[int, EntryCheck]) -> None:
@@ -140,9 +144,9 @@ def _verdict_card(v: VerdictFacts, check: EntryCheck | None) -> None:
         st.warning("The detector could not judge this file:")
         show(v.error)
     with st.expander("Evidence", expanded=v.positive):
-        render_evidence(v.evidence or {}, v.p_value)
-        render_learned(v.evidence or {})
-        render_model(v.detector, v.evidence or {})
+        render_evidence(v.detector, v.evidence or {}, EvidenceContext(
+            asset_sha256=v.asset_sha256, score=v.score, p_value=v.p_value,
+            load_image=load_image))
 
 
 def _sightings(story: AssetView) -> None:

@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from dashboard.export import csv_download
 from dashboard.state import audit_once, registry, require_identity
 from registry.auth import audit_entries
 
@@ -33,12 +34,13 @@ def render() -> None:
     if not entries:
         st.info("No audit entries.")
         return
-    st.dataframe(
-        [{"id": e.id, "when": e.at.strftime("%Y-%m-%d %H:%M:%S"), "user": e.username,
-          "role": e.role, "action": e.action, "db_role": e.db_role or "—",
-          "query": json.dumps(e.query, sort_keys=True)} for e in entries],
-        hide_index=True, width="stretch",
-    )
+    rows = [{"id": e.id, "when": e.at.strftime("%Y-%m-%d %H:%M:%S"), "user": e.username,
+             "role": e.role, "action": e.action, "db_role": e.db_role or "—",
+             "query": json.dumps(e.query, sort_keys=True)} for e in entries]
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 height=min(760, 40 + 35 * len(rows)))  # all rows of short pages, no scroll
+    csv_download(rows, what="audit-log", query={"user": user, "before": cursors[-1]},
+                 key="audit_csv")
     prev_col, next_col = st.columns(2)
     if len(cursors) > 1 and prev_col.button("Newer", key="audit_newer"):
         cursors.pop()

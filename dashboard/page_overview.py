@@ -11,6 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import eval_view
+from dashboard.charts import show_chart
+from dashboard.colours import (
+    LEGEND,
+    OUTCOME_COLOURS,
+    detector_scale,
+    outcome,
+    outcome_scale,
+)
 from dashboard.state import dashboard_settings, registry
 from registry.queries import daily_counts, recent_runs, score_histogram, version_counts
 
@@ -21,7 +29,7 @@ def _overview_data(_key: str, days: int) -> dict[str, list[dict[str, Any]]]:
     with registry().sessions() as session:
         counts = [
             {**asdict(c), "day": c.day.date().isoformat(),
-             "outcome": "positive" if c.positive else "negative"}
+             "outcome": outcome(c.positive, "error" if c.label == "error" else None)}
             for c in daily_counts(session, since)
         ]
         histogram = [asdict(b) for b in score_histogram(session, since)]
@@ -52,23 +60,31 @@ def render() -> None:
 
 
 def _counts(counts: list[dict[str, Any]]) -> None:
-    st.subheader("Verdicts per day, by detector and label")
+    st.subheader("Verdicts per day, by detector")
     if not counts:
         st.info("No verdicts in this window.")
         return
-    chart = (
-        alt.Chart(pd.DataFrame(counts))
-        .mark_bar()
-        .encode(
-            x=alt.X("day:T", title=None),
-            y=alt.Y("sum(count):Q", title="verdicts"),
-            color=alt.Color("label:N"),
-            column=alt.Column("detector:N", title=None),
-            tooltip=["day:T", "detector:N", "label:N", "outcome:N", "sum(count):Q"],
-        )
-        .properties(width=220, height=220)
-    )
-    st.altair_chart(chart)
+    frame = pd.DataFrame(counts)
+    detectors = sorted(frame["detector"].unique())
+    st.caption("Red: positive; blue: negative or not found; orange: the detector could not "
+               "judge the file (the same colours on every page). Hover a bar for its labels.")
+    for start in range(0, len(detectors), 3):
+        for column, detector in zip(st.columns(3), detectors[start:start + 3], strict=False):
+            with column:
+                chart = (
+                    alt.Chart(frame[frame["detector"] == detector],
+                              title=alt.TitleParams(detector, anchor="start"))
+                    .mark_bar()
+                    .encode(
+                        x=alt.X("day:T", title=None,
+                                axis=alt.Axis(format="%m-%d", labelAngle=0, tickCount=5)),
+                        y=alt.Y("sum(count):Q", title="verdicts"),
+                        color=alt.Color("outcome:N", scale=outcome_scale(), legend=None),
+                        tooltip=["day:T", "label:N", "outcome:N", "sum(count):Q"],
+                    )
+                    .properties(height=140)
+                )
+                show_chart(chart)
 
 
 def _histograms(bins: list[dict[str, Any]]) -> None:
@@ -76,21 +92,23 @@ def _histograms(bins: list[dict[str, Any]]) -> None:
     if not bins:
         st.info("No scored verdicts in this window.")
         return
-    chart = (
-        alt.Chart(pd.DataFrame(bins))
-        .mark_bar()
-        .encode(
-            x=alt.X("low:Q", bin="binned", title="score"),
-            x2="high:Q",
-            y=alt.Y("count:Q", title="verdicts"),
-            color=alt.Color("detector:N", legend=None),
-            row=alt.Row("detector:N", title=None, header=alt.Header(labelOrient="top")),
-            tooltip=["detector:N", "low:Q", "high:Q", "count:Q"],
+    frame = pd.DataFrame(bins)
+    scale = detector_scale(frame["detector"].unique())
+    for detector in sorted(frame["detector"].unique()):
+        chart = (
+            alt.Chart(frame[frame["detector"] == detector],
+                      title=alt.TitleParams(detector, anchor="start", fontSize=12))
+            .mark_bar()
+            .encode(
+                x=alt.X("low:Q", bin="binned", title="score"),
+                x2="high:Q",
+                y=alt.Y("count:Q", title="verdicts"),
+                color=alt.Color("detector:N", scale=scale, legend=None),
+                tooltip=["detector:N", "low:Q", "high:Q", "count:Q"],
+            )
+            .properties(height=110)
         )
-        .properties(height=140, width=380)
-        .resolve_scale(x="independent")
-    )
-    st.altair_chart(chart)
+        show_chart(chart)
 
 
 def _versions(versions: list[dict[str, Any]]) -> None:
@@ -102,8 +120,20 @@ def _versions(versions: list[dict[str, Any]]) -> None:
         [{"detector version": f"{v['detector']} {v['version']}", "detector": v["detector"],
           "assets judged": v["assets"]} for v in versions]
     )
-    st.bar_chart(frame, x="detector version", y="assets judged", color="detector",
-                 horizontal=True, height=80 + 36 * len(frame))
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("detector version:N", title=None, sort=None,
+                    axis=alt.Axis(labelLimit=260)),
+            x=alt.X("assets judged:Q", title="assets judged"),
+            color=alt.Color("detector:N", scale=detector_scale(frame["detector"].unique()),
+                            legend=None),
+            tooltip=["detector version:N", "assets judged:Q"],
+        )
+        .properties(height=40 + 28 * len(frame))
+    )
+    show_chart(chart)
 
 
 def _runs(runs: list[dict[str, Any]]) -> None:
@@ -119,11 +149,13 @@ def _runs(runs: list[dict[str, Any]]) -> None:
         alt.Chart(pd.DataFrame(rows))
         .mark_bar()
         .encode(
-            x=alt.X("run:N", sort=None, title=None),
+            x=alt.X("run:N", sort=None, title=None, axis=alt.Axis(labelLimit=200)),
             y=alt.Y("files:Q", stack=True),
-            color=alt.Color("what:N", scale=alt.Scale(range=["#4c78a8", "#e45756"])),
+            color=alt.Color("what:N", legend=LEGEND, scale=alt.Scale(
+                domain=["files ok", "files with errors"],
+                range=[OUTCOME_COLOURS["negative"], OUTCOME_COLOURS["error"]])),
             tooltip=["run:N", "started:T", "what:N", "files:Q"],
         )
         .properties(height=220)
     )
-    st.altair_chart(chart, width="stretch")
+    show_chart(chart)

@@ -8,7 +8,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard.attribution_view import render_attribution_filter
+from dashboard.export import csv_download
 from dashboard.media import asset_preview, thumbnail
+from dashboard.result_table import verdict_table
 from dashboard.state import audit, audit_once, open_asset, registry
 from dashboard.untrusted import ident, plain, show
 from registry.banks import list_banks, references_with_banks
@@ -62,6 +64,10 @@ def _hash_search() -> None:
                   assets_by_prefix(session, prefix, limit=20)]
     if not assets:
         st.info("No asset matches.")
+    csv_download([{"sha256": sha, "media_type": media_type,
+                   "last_seen_utc": last_seen.strftime("%Y-%m-%d %H:%M:%S")}
+                  for sha, media_type, last_seen in assets],
+                 what="search-sha256", query={"prefix": prefix}, key="sha_csv")
     for sha, media_type, last_seen in assets:
         cols = st.columns([5, 2, 2, 1])
         cols[0].text(plain(sha))
@@ -118,15 +124,7 @@ def _filter_search() -> None:
         page = search_verdicts(session, flt, before=cursors[-1], limit=PAGE_SIZE)
     st.write(f"Page {len(cursors)}: {len(page.rows)} verdict(s), newest first.")
     if page.rows:
-        st.dataframe(
-            [{"log_index": r.log_index, "asset": r.asset_sha256[:16], "detector": r.detector,
-              "version": r.version, "label": r.label, "positive": r.positive,
-              "score": r.score, "p_value": r.p_value, "error": r.error,
-              "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S")} for r in page.rows],
-            hide_index=True, width="stretch",
-            column_config={"p_value": st.column_config.NumberColumn(format="scientific"),
-                           "score": st.column_config.NumberColumn(format="%.4f")},
-        )
+        verdict_table(page.rows, key="filter_table", what="search-filters", query=query)
         shas = list(dict.fromkeys(r.asset_sha256 for r in page.rows))
         c1, c2 = st.columns([4, 1])
         chosen = c1.selectbox("Asset", shas, key="filter_asset_pick")

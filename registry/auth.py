@@ -36,8 +36,8 @@ from registry.records import json_safe
 
 PAGES_BY_ROLE: Mapping[str, tuple[str, ...]] = {
     "viewer": ("Overview",),
-    "investigator": ("Search", "Asset", "Overview"),
-    "admin": ("Search", "Asset", "Overview", "Audit"),
+    "investigator": ("Recent", "Search", "Asset", "Overview"),
+    "admin": ("Recent", "Search", "Asset", "Overview", "Audit"),
 }
 
 

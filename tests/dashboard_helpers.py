@@ -96,3 +96,31 @@ def _synthetic(sha: str, version: str, score: float, label: str, positive: bool)
                                "digitalSourceType": "trainedAlgorithmicMedia"}]},
     )
 
+
+
+def seed_copy(settings: Settings, folder: Path) -> tuple[str, str]:
+    """Bank a reference photo in bank "news" and ingest a 10% crop of it with the copy
+    detector (a verified match); returns (crop sha256, reference sha256)."""
+    from detectors.testing.copy_fixtures import EDITS, reference_images
+    from registry.bank_ops import add_files
+
+    registry = Registry.open(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        rocket = reference_images()["rocket"]
+        reference = folder / "rocket-reference.png"
+        rocket.save(reference)
+        added = list(add_files(registry, "news", [reference], added_by="ada",
+                               reason="wire photo"))
+        crop = folder / "rocket-crop.jpg"
+        EDITS["crop10"](rocket).save(crop, quality=90)
+        (outcome,) = list(ingest_paths(
+            registry.sessions, registry.ledger, registry.detectors(["copy"]), [crop],
+            limits=settings.limits, source="gamma",
+        ))
+        with registry.sessions.begin() as session:
+            registry.ledger.checkpoint(session)
+        ref_sha = getattr(added[0], "sha256", None) or ""
+        return outcome.sha256, ref_sha
+    finally:
+        registry.close()

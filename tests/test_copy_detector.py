@@ -67,6 +67,23 @@ class TestCopyDetector(DetectorConformance):
         assert best["match"] is True and isinstance(best["verification"], dict)
         assert best["verification"]["verified"] is True
         assert {"distance", "quality", "signal"} <= set(best)
+        # The score measures what decided: SIFT inliers here, not the far-off PDQ distance.
+        inliers = best["verification"]["inliers"]
+        assert best["match_kind"] == "verified"
+        assert verdict.evidence["score_basis"] == "sift-inliers"
+        assert verdict.score == min(1.0, inliers / 100)
+        assert verdict.score > 1 - best["distance"] / 256
+        pairs = best["verification"]["inlier_pairs"]
+        assert 4 <= len(pairs) <= min(40, inliers)
+        assert all(len(p) == 4 and all(0 <= v <= 512 for v in p) for p in pairs)
+
+    def test_hash_match_scores_by_pdq_bits(self) -> None:
+        sample = sample_from_image(EDITS["exact"](reference_images()["astronaut"]))
+        (verdict,) = self.make_detector().detect_batch([sample])
+        best = verdict.evidence["matches"][0]
+        assert isinstance(best, dict) and best["match_kind"] == "hash"
+        assert verdict.evidence["score_basis"] == "pdq-bits-agreeing"
+        assert verdict.score == round(1 - best["distance"] / 256, 6)
 
     def test_not_found_reports_best_distance(self) -> None:
         (verdict,) = self.make_detector().detect_batch([sample_from_image(noise_image(9))])

@@ -45,10 +45,15 @@ def app() -> AppTest:
     return at
 
 
-def login(at: AppTest, user: str, password: str | None = None) -> AppTest:
+def login(at: AppTest, user: str, password: str | None = None,
+          page: str | None = "Search") -> AppTest:
+    """Sign in; then open ``page`` when the user may (None: stay on the landing page)."""
     at.text_input(key="login_user").input(user)
     at.text_input(key="login_password").input(password or PASSWORDS[user])
     at.button[0].click().run()
+    radios = [r for r in at.sidebar.radio if r.key == "page"]
+    if page and radios and page in radios[0].options and radios[0].value != page:
+        open_page(at, page)
     return at
 
 
@@ -79,9 +84,10 @@ def test_login_is_required_and_wrong_passwords_are_refused(seeded: tuple[Setting
     login(at, "ivy", "not-the-password")
     assert "wrong password" in texts(at)
     assert len(at.sidebar.radio) == 0
-    login(at, "ivy")
+    login(at, "ivy", page=None)
     assert not at.exception
-    assert at.sidebar.radio(key="page").options == ["Search", "Asset", "Overview"]
+    assert at.sidebar.radio(key="page").options == ["Recent", "Search", "Asset", "Overview"]
+    assert at.sidebar.radio(key="page").value == "Recent", "recent positives land first"
 
 
 def test_viewer_sees_only_the_overview(seeded: tuple[Settings, Seeded]) -> None:
@@ -98,12 +104,12 @@ def test_search_by_filters_returns_the_right_assets(seeded: tuple[Settings, Seed
     at.button(key="FormSubmitter:filters-Search").click().run()
     assert not at.exception
     frame = at.dataframe[0].value
-    assert set(frame["asset"]) == {sha[:16] for sha in seed.beta}
+    assert set(frame["asset_sha256"]) == set(seed.beta), "full hashes, never cut off"
     # positive only: the synthetic sdxl verdict on a beta asset, nothing else
     at.checkbox(key="f_positive").check()
     at.button(key="FormSubmitter:filters-Search").click().run()
     frame = at.dataframe[0].value
-    assert list(frame["asset"]) == [seed.beta[0][:16]]
+    assert list(frame["asset_sha256"]) == [seed.beta[0]]
     assert list(frame["label"]) == ["sdxl"]
     # detector + score range over both sources
     at.checkbox(key="f_positive").uncheck()
@@ -112,13 +118,13 @@ def test_search_by_filters_returns_the_right_assets(seeded: tuple[Settings, Seed
     at.number_input(key="f_score_min").set_value(0.5)
     at.button(key="FormSubmitter:filters-Search").click().run()
     frame = at.dataframe[0].value
-    assert sorted(frame["asset"]) == sorted([seed.rescanned[:16], seed.beta[0][:16]])
+    assert sorted(frame["asset_sha256"]) == sorted([seed.rescanned, seed.beta[0]])
     assert all(score >= 0.5 for score in frame["score"])
     # the intake's error verdict for the bad file is found by its detector
     at.number_input(key="f_score_min").set_value(None)
     at.selectbox(key="f_detector").set_value("intake")
     at.button(key="FormSubmitter:filters-Search").click().run()
-    assert list(at.dataframe[0].value["asset"]) == [seed.bad[:16]]
+    assert list(at.dataframe[0].value["asset_sha256"]) == [seed.bad]
 
 
 def test_keyset_pagination_walks_every_verdict_once(
@@ -204,16 +210,19 @@ def test_audit_log_records_searches_and_views_for_admins_only(
                    if not e.action.startswith("login_")]
     registry.close()
     assert [(e.username, e.action) for e in entries] == [
-        ("ivy", "search_sha256"), ("ivy", "search_filters"), ("ivy", "view_asset"),
+        ("ivy", "view_recent"), ("ivy", "search_sha256"), ("ivy", "search_filters"),
+        ("ivy", "view_asset"),
     ]
-    assert entries[0].query == {"prefix": seed.beta[0][:12]}
-    assert entries[1].query["label"] == "sdxl"
-    assert entries[2].query["sha256"] in {seed.rescanned, seed.beta[0]}
+    assert entries[0].query == {"positive_only": True, "limit": 50}
+    assert entries[1].query == {"prefix": seed.beta[0][:12]}
+    assert entries[2].query["label"] == "sdxl"
+    assert entries[3].query["sha256"] in {seed.rescanned, seed.beta[0]}
     admin = open_page(login(app(), "ada"), "Audit")
     assert not admin.exception
     shown = admin.dataframe[0].value
-    assert list(shown["action"])[:2] == ["view_audit", "login_success"]  # ada's own, first
-    assert list(shown["user"])[2:5] == ["ivy", "ivy", "ivy"]
+    # ada's own, newest first: she landed on Recent, then opened the Audit page
+    assert list(shown["action"])[:3] == ["view_audit", "view_recent", "login_success"]
+    assert list(shown["user"])[3:7] == ["ivy", "ivy", "ivy", "ivy"]
     assert "search_filters" in set(shown["action"])
 
 

@@ -156,6 +156,7 @@ def test_idle_sessions_expire(accounts: Settings, monkeypatch: pytest.MonkeyPatc
 
 def test_rejected_searches_and_audit_page_views_are_audited(accounts: Settings) -> None:
     at = login(app(), "ada")
+    at.sidebar.radio(key="page").set_value("Search").run()  # admins land on Recent
     at.text_input(key="search_sha").input("not-hex!").run()
     assert "hexadecimal" in everything(at)
     [rejected] = entries(accounts, "search_rejected")

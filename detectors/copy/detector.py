@@ -18,8 +18,12 @@ Verdicts: label ``copy`` (positive) when at least one reference matches beyond t
 threshold (PDQ <= 31 bits with trusted quality, or geometric verification); evidence lists
 every candidate, matches first then by PDQ distance, with bank, reference SHA-256, distance,
 quality and the verification result. Otherwise ``not-found`` with the best PDQ distance seen.
-The score is ``1 - best_distance / 256`` of the best match (verification-only matches
-included), ``None`` when nothing matched.
+The score is the strength of the signal that decided the strongest match (``None`` when
+nothing matched), named in the evidence's ``score_basis``: for a hash match the fraction of
+PDQ bits that agree (``1 - distance / 256``); for a match confirmed by geometric
+verification ``min(1, inliers / 100)`` (near-copies give 60 to several hundred inliers;
+verification needs at least 20). A verified crop with 314 inliers scores 1.0, not the 0.52
+its far-off PDQ distance alone would give.
 """
 
 from __future__ import annotations
@@ -35,17 +39,26 @@ from detectors.copy.embedding import (
     OnnxEmbedder,
     TorchScriptEmbedder,
 )
-from detectors.copy.matcher import MANIFEST, ReferenceSet, manifest_generation
+from detectors.copy.matcher import MANIFEST, Match, ReferenceSet, manifest_generation
 from detectors.copy.signals import PDQ_BITS
 
 LABEL = "copy"
+FULL_SCORE_INLIERS = 100
+"""A verified match with this many RANSAC inliers or more scores 1.0."""
+
+
+def match_strength(match: Match) -> tuple[float, str]:
+    """The strength of the evidence that decided ``match`` and what it is measured in."""
+    if match.match_kind == "verified" and match.verification is not None:
+        return min(1.0, match.verification.inliers / FULL_SCORE_INLIERS), "sift-inliers"
+    return 1.0 - match.distance / PDQ_BITS, "pdq-bits-agreeing"
 
 
 class CopyDetector(Detector):
     """Finds copies of reference images with PDQ, pHash, embeddings and SIFT verification."""
 
     name: ClassVar[str] = "copy"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     media_types: ClassVar[frozenset[str]] = frozenset({"image/*"})
     resources: ClassVar[Resources] = Resources(num_cpus=1.0, memory_mb=1024)
 
@@ -126,8 +139,7 @@ class CopyDetector(Detector):
             "notes": list(report.notes),  # type: ignore[arg-type]
         }
         if matched:
-            best = matched[0]
-            return self.verdict(sample, LABEL, True,
-                                score=round(1.0 - best.distance / PDQ_BITS, 6),
-                                evidence=evidence)
+            score, basis = max(match_strength(m) for m in matched)
+            evidence["score_basis"] = basis
+            return self.verdict(sample, LABEL, True, score=round(score, 6), evidence=evidence)
         return self.not_found(sample, evidence=evidence)

@@ -46,6 +46,8 @@ MIN_INLIERS = 20
 MIN_INLIER_RATIO = 0.25
 MAX_PERSPECTIVE = 0.0015
 MAX_AREA_SCALE = 10.0
+MAX_EVIDENCE_PAIRS = 40
+"""At most this many inlier keypoint pairs are kept in the evidence (for drawing them)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class VerificationResult:
     mirrored: bool
     verified: bool
     homography: tuple[tuple[float, ...], ...] | None
+    pairs: tuple[tuple[float, float, float, float], ...] = ()
+    """Up to :data:`MAX_EVIDENCE_PAIRS` RANSAC inliers as ``(qx, qy, rx, ry)`` in the same
+    frames as ``homography`` (query x counted in the mirrored frame when ``mirrored``)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (the homography rounded to 4 decimals)."""
@@ -71,6 +76,8 @@ class VerificationResult:
             "verified": self.verified,
             "homography": None if self.homography is None
             else [[round(v, 4) for v in row] for row in self.homography],
+            "frame_max_side": MAX_SIDE,
+            "inlier_pairs": [[round(v, 1) for v in pair] for pair in self.pairs],
         }
 
 
@@ -171,7 +178,8 @@ class GeometricVerifier:
         inliers = int(mask.sum())
         rows = tuple(tuple(float(v) for v in row) for row in homography)
         accepted = self._accept(np.asarray(homography, dtype=np.float64), inliers, len(good))
-        return VerificationResult(inliers, len(good), mirrored, accepted, rows)
+        return VerificationResult(inliers, len(good), mirrored, accepted, rows,
+                                  _sample_pairs(src, dst, mask))
 
     def _accept(self, homography: npt.NDArray[np.float64], inliers: int, matches: int) -> bool:
         det = float(np.linalg.det(homography[:2, :2]))
@@ -181,3 +189,16 @@ class GeometricVerifier:
             and float(np.abs(homography[2, :2]).max()) <= self.max_perspective
             and 1.0 / self.max_area_scale <= det <= self.max_area_scale
         )
+
+
+def _sample_pairs(
+    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], mask: npt.NDArray[Any]
+) -> tuple[tuple[float, float, float, float], ...]:
+    """Evenly spaced inlier pairs, at most :data:`MAX_EVIDENCE_PAIRS` (evidence stays small)."""
+    index = np.flatnonzero(mask.ravel())
+    if len(index) > MAX_EVIDENCE_PAIRS:
+        index = index[np.linspace(0, len(index) - 1, MAX_EVIDENCE_PAIRS).astype(int)]
+    return tuple(
+        (float(src[i, 0, 0]), float(src[i, 0, 1]), float(dst[i, 0, 0]), float(dst[i, 0, 1]))
+        for i in index
+    )
