@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.scratch_db import ADMIN_URL, scratch_database
+from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 
 def provreg_command() -> list[str]:

@@ -30,8 +30,8 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.scratch_db import ADMIN_URL, scratch_database
 from registry.queries import VerdictFilter, asset_story, search_verdicts
+from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 DETECTORS = {  # detector: (labels, positive rate); the first label is the negative one
     "file-facts": (("file-facts",), 0.0),

@@ -49,7 +49,7 @@ import numpy as np
 import psycopg
 from PIL import Image
 
-from bench.private_pg import PrivatePostgres
+from registry.testing.private_pg import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[1]
 DETECTORS = "file-facts,metadata"

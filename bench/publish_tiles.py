@@ -23,13 +23,13 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.scratch_db import ADMIN_URL, scratch_database
 from registry import publish
 from registry import standalone_monitor as monitor
 from registry.ledger import Ledger
 from registry.models import CheckpointRow
 from registry.signing import Signer
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 
 def grow(session: Session, ledger: Ledger, start: int, count: int) -> CheckpointRow:

@@ -30,10 +30,10 @@ import numpy as np
 import ray
 from PIL import Image
 
-from bench.scratch_db import ADMIN_URL, scratch_database
 from ray_jobs import serve as endpoint
 from registry.app import Registry
 from registry.settings import Settings
+from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 
 def _images(count: int, seed: int) -> list[bytes]:

@@ -4,12 +4,25 @@ version of the same detector (the latest verdict of any other identity of that d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ray_jobs.rescan import RescanIdentity
+
+class RescanIdentity(Protocol):
+    """The detector identity a re-scan wrote (``ray_jobs.rescan.RescanIdentity`` is one).
+
+    A protocol, not an import, so this pure read does not depend on the Ray executor."""
+
+    @property
+    def detector(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def model_checksum(self) -> str: ...
 
 _CHANGES = text("""
 WITH fresh AS (

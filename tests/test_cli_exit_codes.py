@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from registry.testing.badfiles import noise
-from tests.conftest import PostgresAdmin
+from registry.testing.scratch_db import PostgresAdmin
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).with_name("provreg")

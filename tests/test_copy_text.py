@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry import copy_text
-from tests.conftest import PostgresAdmin
+from registry.testing.scratch_db import PostgresAdmin
 
 COLUMNS = "t text, b bytea, f float8, i bigint, ok boolean, at timestamptz, j jsonb"
 # PostgreSQL text holds neither NUL nor lone surrogates; everything else must survive.

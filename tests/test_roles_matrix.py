@@ -33,7 +33,7 @@ from registry.db import upgrade_schema
 from registry.ledger import Ledger
 from registry.signing import Signer
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
-from tests.conftest import PostgresAdmin
+from registry.testing.scratch_db import PostgresAdmin
 from tests.roles_helpers import (
     ROLE_BASES,
     as_user,

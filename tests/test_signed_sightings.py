@@ -21,8 +21,8 @@ from registry.proofs import inclusion_bundle
 from registry.sighting_log import legacy_sightings
 from registry.signing import Signer, Verifier
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.scratch_db import PostgresAdmin
 from registry.verify import verify_ledger
-from tests.conftest import PostgresAdmin
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})

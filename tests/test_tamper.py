@@ -24,8 +24,8 @@ from registry.models import VerdictRow
 from registry.records import build_record, canonical_bytes
 from registry.signing import Signer, Verifier
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
+from registry.testing.scratch_db import PostgresAdmin
 from registry.verify import verify_ledger
-from tests.conftest import PostgresAdmin
 
 SIZE = 1000
 SIGNER = Signer.generate()

@@ -1,6 +1,6 @@
 """A private, throwaway PostgreSQL cluster (``initdb``/``pg_ctl`` in a temporary folder on a
 free port) for benchmarks that stop and restart the server: the shared server is never
-touched."""
+touched. Its databases are made by :class:`registry.testing.scratch_db.PostgresAdmin`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-import psycopg
-
-from registry.db import upgrade_schema
+from registry.testing.scratch_db import PostgresAdmin
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -69,11 +67,8 @@ class PrivatePostgres:
 
     def create(self, name: str) -> str:
         """A new database, migrated to head; returns its URL."""
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        upgrade_schema(self.url(name))
-        return self.url(name)
+        admin = PostgresAdmin(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        return admin.create_migrated(name)
 
     def destroy(self) -> None:
         """Stop it (if running) and remove its folder."""
