@@ -128,10 +128,10 @@ def _verdicts(story: AssetView, checks: dict[int, EntryCheck]) -> None:
         st.markdown(f"#### {ident(detector)}")
         for column, v in zip(st.columns(len(rows)), rows, strict=True):
             with column:
-                _verdict_card(v, checks.get(int(v.log_index)))
+                _verdict_card(story.asset.sha256, v, checks.get(int(v.log_index)))
 
 
-def _verdict_card(v: VerdictFacts, check: EntryCheck | None) -> None:
+def _verdict_card(asset_sha256: str, v: VerdictFacts, check: EntryCheck | None) -> None:
     mark = "POSITIVE" if v.positive else ("error" if v.error else "negative / not found")
     verified = (":green[✓ verified]" if check is not None and check.ok
                 else ":red[✗ does not verify]")
@@ -145,7 +145,7 @@ def _verdict_card(v: VerdictFacts, check: EntryCheck | None) -> None:
         show(v.error)
     with st.expander("Evidence", expanded=v.positive):
         render_evidence(v.detector, v.evidence or {}, EvidenceContext(
-            asset_sha256=v.asset_sha256, score=v.score, p_value=v.p_value,
+            asset_sha256=asset_sha256, score=v.score, p_value=v.p_value,
             load_image=load_image))
 
 

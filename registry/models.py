@@ -189,7 +189,7 @@ class CheckpointRow(Base):
 from registry import models_auth as _models_auth  # noqa: E402,F401
 from registry import models_banks as _models_banks  # noqa: E402,F401
 from registry import models_rescan as _models_rescan  # noqa: E402,F401
-from registry.lineage import models as _models_lineage  # noqa: E402,F401
 from registry.attribution import models as _attribution_models  # noqa: E402,F401
 from registry.banks_retro import models as _models_retro  # noqa: E402,F401
+from registry.lineage import models as _models_lineage  # noqa: E402,F401
 from registry.media import models as _models_media  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """model lineage: registered models, their tensor fingerprints, owners' weight keys
 
 Revision ID: 0006l
-Revises: 0005d
+Revises: 0006g
 Create Date: 2026-11-30 13:45:00.000000
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '0006l'
-down_revision: Union[str, Sequence[str], None] = '0005d'
+down_revision: Union[str, Sequence[str], None] = '0006g'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -7,7 +7,7 @@ truth). ``retro_runs``: each search of the archive for a bank's references, with
 generation. No ledger table changes. Role grants: infra/postgres/roles.sql.
 
 Revision ID: 0006m
-Revises: 0005d
+Revises: 0006l
 Create Date: 2026-11-30 13:40:00.000000
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0006m'
-down_revision: Union[str, Sequence[str], None] = '0005d'
+down_revision: Union[str, Sequence[str], None] = '0006l'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
