@@ -121,3 +121,19 @@ def test_calibrate_sets_the_gallery_threshold(provreg_env: dict[str, str],
     gallery = Gallery.load(store.blob_path(store.get("attribution-gallery").sha256))
     assert gallery.calibration is not None
     assert gallery.calibration["threshold"] == pytest.approx(line["threshold"])
+
+
+def test_the_synthetic_gate_is_resolved_from_the_store(tmp_path: Path) -> None:
+    """``[detector_options.attribution] synthetic = "NAME"`` becomes a resolved store entry."""
+    from detectors.attribution.detector import AttributionDetector
+    from registry.model_store.configure import add_models
+
+    store = ModelStore(tmp_path / "models")
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"stand-in bytes: resolution does not read the file")
+    store.add("npr-gate", weights, kind="synthetic", fmt="safetensors")
+    options: dict[str, dict[str, object]] = {"attribution": {"synthetic": "npr-gate"}}
+    add_models(options, lambda: {"attribution": AttributionDetector}, store)
+    gate = options["attribution"]["synthetic"]
+    assert isinstance(gate, dict) and gate["name"] == "npr-gate"
+    assert gate["sha256"] == store.get("npr-gate").sha256

@@ -44,6 +44,9 @@ def add_models(
         if not issubclass(cls, LearnedDetector):
             continue
         mine = dict(options.get(name, {}))
+        if isinstance(mine.get("synthetic"), str):  # attribution's gate: a store entry name
+            mine["synthetic"] = store.resolve(str(mine["synthetic"])).to_options()
+            options[name] = mine
         chosen = mine.get("model")
         if isinstance(chosen, Mapping):
             continue  # already a resolved spec (tests, or a caller that resolved it)
