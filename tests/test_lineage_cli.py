@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 from click.testing import CliRunner
+from PIL import Image
 
 from detectors.base import NOT_FOUND
 from detectors.testing import model_fixtures as mf
@@ -42,6 +43,7 @@ def test_register_trace_and_verify_through_the_cli(
     (uploads / "finetuned.pt").write_bytes(mf.torch_bytes(mf.fine_tune("mlp", base, 3)))
     (uploads / "other.safetensors").write_bytes(mf.safetensors_bytes(mf.train("mlp", 2)))
     (uploads / "evil.pt").write_bytes(pickle.dumps(_Plant(tmp_path / "planted")))
+    Image.new("RGB", (32, 32), "red").save(uploads / "photo.png")
     runner = CliRunner()
     outputs = []
     for args in (
@@ -63,6 +65,8 @@ def test_register_trace_and_verify_through_the_cli(
     assert (key["name"], key["method"], key["bits"]) == ("acme-owner", "uchida", 64)
     lines = {Path(row["path"]).name: row for row in map(json.loads, outputs[5].splitlines())}
     assert lines["evil.pt"]["status"] == "error"
+    # An image is not handed to the model detectors' verdict list (nor a model to image ones).
+    assert lines["photo.png"]["status"] == "ok" and lines["photo.png"]["verdicts"] == []
     assert not (tmp_path / "planted").exists()
     tuned = {v["detector"]: v for v in lines["finetuned.pt"]["verdicts"]}
     assert tuned["model.lineage"]["label"] == "derived"

@@ -154,6 +154,24 @@ CASES: list[Case] = [
          "owner banks"),
     case("bank_references", "DELETE", "DELETE FROM bank_references", "owner"),
     case("bank_references", "TRUNCATE", "TRUNCATE bank_references", "owner"),
+    # Model lineage (migration 0006l): ingest reads registered models and sealed weight keys
+    # to hand them to the model.* detectors; only the owner registers or removes them.
+    *[c for table, insert in (
+        ("lineage_models", "INSERT INTO lineage_models (name, sha256, media_type, tensor_count, "
+         "parameters, manifest_sha256) VALUES ('matrix', repeat('0', 64), 'x', 0, 0, "
+         "repeat('0', 64))"),
+        ("lineage_tensors", "INSERT INTO lineage_tensors (model_id, name, dtype, shape, sha256, "
+         "multiset_hash, sketch) SELECT id, 'w', 'F32', '[]', repeat('0', 64), "
+         "repeat('0', 64), '\\x00' FROM lineage_models LIMIT 1"),
+        ("lineage_keys", "INSERT INTO lineage_keys (name, key_id, method, layers, bits, sealed) "
+         "VALUES ('matrix', 'x', 'uchida', '[]', 16, '\\x00')"),
+    ) for c in (
+        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer"),
+        case(table, "INSERT", insert, "owner"),
+        case(table, "UPDATE", f"UPDATE {table} SET name = name", "owner"),
+        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+        case(table, "TRUNCATE", f"TRUNCATE {table} CASCADE", "owner"),
+    )],
     case("users (name, role)", "SELECT", "SELECT id, username, role, created_at FROM users",
          "owner reader accounts"),
     case("users.password_hash", "SELECT", "SELECT password_hash FROM users",
@@ -247,6 +265,8 @@ def _seed(url: str) -> None:
             INSERT INTO attribution_calibrations (far, threshold, known_images,
                 unknown_images, metrics, generators, actor)
                 VALUES (0.05, 1, 1, 1, '{{}}', '{{}}', 's');
+            INSERT INTO lineage_models (name, sha256, media_type, tensor_count, parameters,
+                manifest_sha256) VALUES ('seeded', repeat('0', 64), 'x', 0, 0, repeat('0', 64));
         """)  # type: ignore[arg-type]
 
 

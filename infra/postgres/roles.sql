@@ -63,6 +63,9 @@ GRANT SELECT, INSERT, UPDATE ON assets, ingest_runs TO provreg_writer;
 GRANT SELECT, INSERT ON rescan_progress TO provreg_writer;
 GRANT SELECT ON banks, bank_references TO provreg_writer;
 GRANT SELECT, UPDATE ON ledger_sequencer TO provreg_writer;
+-- Model lineage (issue 19): ingest hands registered models and sealed weight keys to the
+-- model.* detectors; only the owner registers or removes them (provreg lineage).
+GRANT SELECT ON lineage_models, lineage_tensors, lineage_keys TO provreg_writer;
 GRANT USAGE ON SEQUENCE checkpoints_id_seq, sightings_id_seq, ingest_runs_id_seq
     TO provreg_writer;
 -- Generator enrolments and calibrations are versioned records: added, never edited.

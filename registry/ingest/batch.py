@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
+from detectors.model.tensors import MODEL_TYPES
 from registry import __version__
 from registry.intake import IntakeResult, path_location
 from registry.ledger import Ledger, LedgerEntry
@@ -64,11 +65,18 @@ def assemble(
     position = 0
     for result in facts:
         if result.ok:
-            output.append([verdicts[position] for verdicts in per_detector])
+            output.append([verdicts[position] for verdicts in per_detector
+                           if _applies(verdicts[position].detector, result.media_type)])
             position += 1
         else:
             output.append([intake_error_verdict(result)])
     return output
+
+
+def _applies(detector: str, media_type: str) -> bool:
+    """Model files are judged by the ``model.*`` detectors only and media by the others: each
+    family would only answer ``unsupported-format`` for the other's files (issue 19)."""
+    return (media_type in MODEL_TYPES) == detector.startswith("model.")
 
 
 def judge_batch(
