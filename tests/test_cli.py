@@ -63,6 +63,7 @@ def test_bad_inputs_give_error_lines_and_good_files_go_on(
     provreg(env, "verify")
 
 
+@pytest.mark.slow
 def test_ingest_show_verify_proof_rotate_tamper(env: dict[str, str], tmp_path: Path) -> None:
     make_good_files(tmp_path / "in", 6)
     provreg(env, "init")
@@ -113,6 +114,7 @@ def test_ingest_show_verify_proof_rotate_tamper(env: dict[str, str], tmp_path: P
     assert plain.returncode == 1 and "log index 2" in plain.stderr
 
 
+@pytest.mark.slow
 def test_unknown_asset_and_bad_path_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     provreg(env, "init")
     assert provreg(env, "show", "ab" * 32, check=False).returncode == 2

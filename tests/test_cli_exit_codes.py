@@ -107,6 +107,7 @@ def test_usage_errors_exit_2(env: dict[str, str], args: list[str], parts: list[s
     assert_usage_error(provreg(env, *args), *parts)
 
 
+@pytest.mark.slow
 def test_version_and_plugin_help(env: dict[str, str]) -> None:
     version = provreg(env, "--version")
     assert version.returncode == 0
@@ -128,6 +129,7 @@ def test_unknown_detector_is_a_configuration_error(
     assert_typed_error(result, 2, "unknown detector(s) nosuch", "registered:", "PROVREG_DETECTORS")
 
 
+@pytest.mark.slow
 def test_rescan_unknown_detector_exits_2(env: dict[str, str]) -> None:
     result = provreg(env, "rescan", "--detector", "nosuch")
     assert result.returncode == 2, result.stderr
@@ -139,6 +141,7 @@ def test_unknown_executor(env: dict[str, str], image: Path) -> None:
                        "unknown executor 'nosuch'")
 
 
+@pytest.mark.slow
 def test_proof_outside_the_log_is_not_a_verification_failure(
     env: dict[str, str], image: Path
 ) -> None:
@@ -149,6 +152,7 @@ def test_proof_outside_the_log_is_not_a_verification_failure(
     assert "verification failed" not in result.stderr
 
 
+@pytest.mark.slow
 def test_uninitialised_database(empty_env: dict[str, str]) -> None:
     for args in (["verify"], ["show", "ab"], ["keys", "list"], ["proof", "0"]):
         assert_typed_error(provreg(empty_env, *args), 2, "no provreg schema", "provreg init")

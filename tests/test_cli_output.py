@@ -28,6 +28,7 @@ def verify_script(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_keys_list_shows_hex_and_base64_and_the_verifier_takes_either(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -80,6 +81,7 @@ def test_search_of_a_missing_file_says_file_not_found(env: dict[str, str], tmp_p
     assert as_json.returncode == 2 and line["error"] == "file-not-found"
 
 
+@pytest.mark.slow
 def test_copy_hits_say_hash_or_verified_bank_and_reference(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

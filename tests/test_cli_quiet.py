@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.ray_fixtures import REPO, make_images, ray_address, stage_plugins
+
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
 
 __all__ = ["ray_address"]
 

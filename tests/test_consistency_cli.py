@@ -33,6 +33,7 @@ def test_standalone_consistency_matches_the_library_on_every_small_pair() -> Non
                     sv.verify_consistency(old, new, proof, tree.root(old - 1), tree.root(new))
 
 
+@pytest.mark.slow
 def test_consistency_command_and_standalone_check(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -62,6 +63,7 @@ def test_consistency_command_and_standalone_check(
     assert missing.returncode == 1 and "no signed checkpoint of size 123" in missing.stderr
 
 
+@pytest.mark.slow
 def test_checkpoint_publish_from_the_command_line(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

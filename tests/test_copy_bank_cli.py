@@ -24,6 +24,7 @@ def env(provreg_env: dict[str, str]) -> dict[str, str]:
     return copy_cli_env(provreg_env)
 
 
+@pytest.mark.slow
 def test_bank_commands_lifecycle_and_hash_lists(env: dict[str, str], tmp_path: Path) -> None:
     images = reference_images()
     ref = save_image(images["coffee"], tmp_path / "coffee.png")
@@ -70,6 +71,7 @@ def test_bank_commands_lifecycle_and_hash_lists(env: dict[str, str], tmp_path: P
     assert provreg(env, "bank", "disable", "nope", check=False).returncode == 2
 
 
+@pytest.mark.slow
 def test_concurrent_bank_add_loses_nothing(env: dict[str, str], tmp_path: Path) -> None:
     provreg(env, "init")
     # one file per chunk: each process takes the index lock, loads, adds and saves 4 times

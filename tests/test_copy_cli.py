@@ -25,6 +25,7 @@ def env(provreg_env: dict[str, str]) -> dict[str, str]:
     return copy_cli_env(provreg_env)
 
 
+@pytest.mark.slow
 def test_bank_add_then_ingest_and_search(env: dict[str, str], tmp_path: Path) -> None:
     images = reference_images()
     refs = {name: save_image(images[name], tmp_path / "refs" / f"{name}.png") for name in BANKED}

@@ -51,6 +51,7 @@ def _ext(data: bytes) -> str:
     return "jpg"
 
 
+@pytest.mark.slow
 def test_fixtures_detected_and_clean_photos_not(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

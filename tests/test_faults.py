@@ -146,6 +146,7 @@ def _status(env: dict[str, str]) -> dict[int, str]:
     return {run["id"]: run["status"] for run in json.loads(result.stdout)["runs"]}
 
 
+@pytest.mark.slow
 def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
     tmp_path: Path, provreg_env: dict[str, str]
 ) -> None:

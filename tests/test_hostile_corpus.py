@@ -25,6 +25,8 @@ from registry.settings import Settings
 from registry.verify import scan_ledger
 from tests.ray_fixtures import ray_address
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 COUNT = 130

@@ -17,6 +17,8 @@ from tests import learned_fixtures
 from tests.ray_fixtures import ray_address
 from tests.test_cli import json_lines, provreg
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 
@@ -55,7 +57,6 @@ def _check(lines: list[dict[str, object]]) -> None:
         assert "anomaly_map" in verdicts["laundering"]["evidence"]
 
 
-@pytest.mark.slow
 def test_ingest_inline_signs_learned_verdicts(provreg_env: dict[str, str],
                                               tmp_path: Path) -> None:
     _home_with_models(provreg_env)
@@ -66,7 +67,6 @@ def test_ingest_inline_signs_learned_verdicts(provreg_env: dict[str, str],
     provreg(env, "verify")
 
 
-@pytest.mark.slow
 def test_ingest_on_ray_runs_learned_detectors_in_their_own_pools(
     ray_address: str, provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

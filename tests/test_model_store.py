@@ -73,6 +73,7 @@ def test_registry_gives_learned_detectors_their_newest_model(tmp_path: Path) -> 
     assert chosen.options["model"]["name"] == "old"
 
 
+@pytest.mark.slow
 def test_models_cli(provreg_env: dict[str, str], tmp_path: Path) -> None:
     file = _weights(tmp_path / "npr.pth")
     bad = provreg(provreg_env, "models", "add", "npr", str(file), "--kind", "synthetic",

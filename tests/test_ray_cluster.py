@@ -20,6 +20,8 @@ from registry.settings import Settings
 from registry.verify import verify_ledger
 from tests.ray_fixtures import REPO, make_images
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 COUNT = 500
 
 

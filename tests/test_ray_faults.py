@@ -20,6 +20,8 @@ from registry.models import IngestRun, VerdictRow
 from registry.settings import Settings
 from tests.ray_fixtures import make_images, ray_address
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 

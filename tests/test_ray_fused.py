@@ -20,6 +20,8 @@ from registry.verify import verify_ledger
 from tests.ray_detectors import SLOW_SIDE, HalfGpuFacts, SleepyFacts, crashing_intake
 from tests.ray_fixtures import make_images, ray_address
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 

@@ -16,6 +16,8 @@ import pytest
 from ray_jobs import cluster
 from tests.ray_fixtures import REPO, make_images, ray_address
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 
@@ -38,7 +40,6 @@ def _session_members(sid: int) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.slow
 def test_start_attach_stop_leaves_other_rays_alone(
     ray_address: str, provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

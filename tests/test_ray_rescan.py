@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 
 from tests.ray_fixtures import REPO, make_images, ray_address, stage_plugins
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 COUNT = 160

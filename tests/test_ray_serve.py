@@ -28,6 +28,8 @@ from registry.settings import Settings
 from registry.verify import verify_ledger
 from tests.ray_fixtures import REPO, make_images, ray_address
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 __all__ = ["ray_address"]
 
 MAX_BYTES = 100_000

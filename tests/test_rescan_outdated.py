@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.ray_fixtures import REPO, make_images, ray_address, stage_plugins
+
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
 
 __all__ = ["ray_address"]
 

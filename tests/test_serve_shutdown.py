@@ -18,6 +18,8 @@ import pytest
 
 from tests.ray_fixtures import REPO
 
+pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -36,7 +38,6 @@ def _session_members(sid: int) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_cleanly_and_leaves_no_processes(
     signum: signal.Signals, provreg_env: dict[str, str], tmp_path: Path
