@@ -205,3 +205,12 @@ def _publish(out: Path, latest: Path) -> None:
     for path in out.iterdir():
         if path.is_file():
             shutil.copy2(path, latest / path.name)
+
+
+@eval_group.command("report")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report_command(out: Path) -> None:
+    """Re-render report.md and the plot in OUT from its report.json (no detector runs)."""
+    from detectors.evaluation import report
+
+    click.echo(str(report.rebuild(out)))

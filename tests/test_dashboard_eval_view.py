@@ -56,3 +56,12 @@ def test_overview_shows_the_latest_report(seeded: tuple[Settings, Seeded], tmp_p
     assert any("metadata" in list(frame["detector"]) for frame in frames if "detector" in frame)
     assert (folder / "detection_vs_strength.png").is_file()
     assert "Image()" in str(at.main)
+
+
+def test_report_is_rebuilt_from_its_json(tmp_path: Path) -> None:
+    _write_report(tmp_path)
+    first = (tmp_path / "report.md").read_text()
+    (tmp_path / "report.md").unlink()
+    (tmp_path / "detection_vs_strength.png").unlink()
+    assert report.rebuild(tmp_path).read_text() == first
+    assert (tmp_path / "detection_vs_strength.png").is_file()

@@ -38,8 +38,10 @@ CSV_COLUMNS = (
 )
 #: What each detector's findings mean for the registry (the "Findings" section).
 FINDING_RESPONSES = {
-    "metadata": "The verdict's evidence marks generator metadata as unauthenticated: anyone can "
-    "write these chunks, so a metadata hit is a claim, not proof.",
+    "metadata": "Nothing in the verdict tells forged chunks from real ones: generator metadata "
+    "is unsigned text anyone can write, so a metadata hit is a claim found in the file, not "
+    "proof of generation. The registry does nothing more about it today (a gap: the verdict "
+    "could say `authenticated: false` explicitly).",
     "c2pa": "A transplanted manifest no longer matches the pixels it binds: the verdict's "
     "`validation_state` is `Invalid` with a hash-mismatch status code; triage must "
     "treat Invalid manifests as unproven.",
@@ -123,6 +125,17 @@ def write(
     return path
 
 
+def rebuild(out: Path) -> Path:
+    """Re-render ``report.md`` and the plot from ``out/report.json`` (after a change to the
+    rendering, without re-running the detectors); returns the Markdown path."""
+    document = json.loads((out / REPORT_JSON).read_text())
+    rows, meta = document["rows"], document["meta"]
+    plot(out / PLOT, rows)
+    path = out / "report.md"
+    path.write_text(markdown(rows, meta))
+    return path
+
+
 def headline(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per detector: detection on originals, worst removal attack, forgeries that fired."""
     out = []
@@ -135,11 +148,12 @@ def headline(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if r["kind"] == "removal"
             and r["attack"] != "original"
             and r["n_pos"]
+            and r["detect_rate"] is not None
             and not math.isnan(r["detect_rate"])
         ]
         kept = [r for r in removal if r["detect_rate"] >= 0.9]
         worst = min(removal, key=lambda r: r["detect_rate"]) if removal else None
-        forged = [r["family"] for r in own if r["kind"] == "forgery" and r["fpr_own"] > 0]
+        forged = [r["family"] for r in own if r["kind"] == "forgery" and (r["fpr_own"] or 0) > 0]
         out.append(
             {
                 "detector": detector,
