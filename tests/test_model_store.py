@@ -12,6 +12,7 @@ import torch
 
 from detectors.learned.archs import build
 from registry.app import Registry
+from registry.db import make_engine
 from registry.model_store import DuplicateModelError, ModelStore, UnknownModelError
 from registry.settings import Settings
 from tests.test_cli import json_lines, provreg
@@ -50,11 +51,14 @@ def test_unknown_architecture_is_refused(tmp_path: Path) -> None:
                                  architecture="resnet9000")
 
 
-def test_registry_gives_learned_detectors_their_newest_model(tmp_path: Path) -> None:
+def test_registry_gives_learned_detectors_their_newest_model(
+    tmp_path: Path, fresh_database_url: str
+) -> None:
+    # A real database: the model.* detectors' options come from models registered in it.
     home = tmp_path / "home"
-    settings = Settings(home=home, database_url="postgresql+psycopg://unused/none")
-    registry = Registry(settings=settings, url=settings.database_url or "",
-                        engine=None)  # type: ignore[arg-type]
+    settings = Settings(home=home, database_url=fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    registry = Registry(settings=settings, url=fresh_database_url, engine=engine)
     names = [d.name for d in registry.detectors()]
     assert "synthetic" not in names and "laundering" not in names  # no weights: left out
     (named,) = registry.detectors(["synthetic"])  # asked for by name: runs, says unavailable
@@ -68,9 +72,10 @@ def test_registry_gives_learned_detectors_their_newest_model(tmp_path: Path) -> 
     assert options["name"] in {"old", "new"}
     assert options["sha256"] == store.get(options["name"]).sha256
     pinned = Registry(settings=Settings(home=home, detector_options={
-        "synthetic": {"model": "old"}}), url="", engine=None)  # type: ignore[arg-type]
+        "synthetic": {"model": "old"}}), url=fresh_database_url, engine=engine)
     (chosen,) = pinned.detectors(["synthetic"])
     assert chosen.options["model"]["name"] == "old"
+    engine.dispose()
 
 
 @pytest.mark.slow
