@@ -15,7 +15,7 @@ import resource
 import time
 from collections.abc import Callable
 
-from registry.intake import IntakeLimits, intake_bytes
+from registry.intake.pipeline import IntakeLimits, intake_bytes
 from registry.testing.badfiles import bad_crc_png, bomb_png, encode, many_frames_gif, noise
 
 

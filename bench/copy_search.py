@@ -7,7 +7,7 @@ of a randomly chosen stored hash, so every query has a planted neighbour within 
 For each index the run reports build time, resident-memory growth while it is alive,
 serialised index size, lookups/s for one batched call and for single-query calls, and recall
 against exact brute force (FAISS ``IndexBinaryFlat``, itself checked against a numpy oracle
-in tests/test_copy_binary_index.py) on a sample of queries.
+in tests/detectors/test_copy_binary_index.py) on a sample of queries.
 
 Compared, on the same data in the same process:
 

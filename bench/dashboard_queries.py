@@ -5,8 +5,8 @@ the tables (not the signing ledger append: the queries timed here never read sig
 Merkle nodes, so rows carry placeholder signed bytes; `provreg verify` would reject them), then
 times, each over many random inputs:
 
-  asset page   registry.queries.asset_story (asset, its verdicts, its sightings)
-  list: ...    registry.queries.search_verdicts, first page and deep keyset pages, for
+  asset page   registry.queries.reads.asset_story (asset, its verdicts, its sightings)
+  list: ...    registry.queries.reads.search_verdicts, first page and deep keyset pages, for
                detector+label+positive, positive only, source, score range and time range
 
 Usage:
@@ -30,7 +30,7 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.queries import VerdictFilter, asset_story, search_verdicts
+from registry.queries.reads import VerdictFilter, asset_story, search_verdicts
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 DETECTORS = {  # detector: (labels, positive rate); the first label is the negative one

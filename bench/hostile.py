@@ -35,7 +35,7 @@ import psutil
 
 from bench.hostile_corpus import Expected, cached_corpus, huge_pixels_png
 from registry.ingest import judge_batch
-from registry.intake import IntakeLimits, intake_path, iter_media_paths
+from registry.intake.pipeline import IntakeLimits, intake_path, iter_media_paths
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
 DETECTORS = "file-facts,metadata,c2pa,watermark"

@@ -1,6 +1,6 @@
 """The hostile corpus: files of every kind an attacker or a careless uploader sends.
 
-Used by the reduced CI run (tests/test_hostile_corpus.py) and by the full bench
+Used by the reduced CI run (tests/ray_jobs/test_hostile_corpus.py) and by the full bench
 (bench/hostile.py); it imports neither ``tests`` nor anything but the standard library and
 Pillow, so both can use it. :func:`build_corpus` writes ``count`` files cycling through
 :data:`KINDS` (each file's bytes distinct, so content addressing does not fold them), and

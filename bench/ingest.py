@@ -44,9 +44,9 @@ from detectors.base import Detector
 from detectors.plugins import create_detectors, registered_entry_points
 from ray_jobs.ingest import RayIngest, RayJudge
 from registry.app import Registry
-from registry.db import upgrade_schema
+from registry.db.engine import upgrade_schema
 from registry.ingest import ingest_paths, judge_batch
-from registry.intake import intake_path
+from registry.intake.pipeline import intake_path
 from registry.settings import Settings
 
 TRAINING_FREE = ("file-facts", "metadata", "watermark", "c2pa")

@@ -38,7 +38,7 @@ from detectors.base import Detector, Sample
 from detectors.laundering.detector import LaunderingDetector
 from detectors.learned.archs import build
 from detectors.synthetic.detector import SyntheticDetector
-from registry.model_store import ModelStore
+from registry.models import ModelStore
 
 SD_VAE = {"in_channels": 3, "out_channels": 3, "latent_channels": 4,
           "down_block_types": ["DownEncoderBlock2D"] * 4,

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import merkle
-from registry.ledger import Ledger, fetch_nodes, lock_sequencer, tree_size
-from registry.models import MerkleNode, VerdictRow
-from registry.records import build_record, canonical_bytes
-from registry.signing import Signer
+from registry.ledger import merkle
+from registry.ledger.writer import Ledger, fetch_nodes, lock_sequencer, tree_size
+from registry.db.models import MerkleNode, VerdictRow
+from registry.ledger.records import build_record, canonical_bytes
+from registry.ledger.signing import Signer
 from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 

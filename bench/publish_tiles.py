@@ -5,7 +5,7 @@ ten verdicts), a checkpoint, then
 
   publish     first publication to an empty directory (every tile and entry bundle)
   republish   after 1,000 more verdicts: only new or partial tiles are written
-  monitor     registry/standalone_monitor.py auditing the whole published log (in process)
+  monitor     registry/ledger/standalone_monitor.py auditing the whole published log (in process)
 
 Usage:
     python bench/publish_tiles.py [--count 50000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -23,11 +23,11 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import publish
-from registry import standalone_monitor as monitor
-from registry.ledger import Ledger
-from registry.models import CheckpointRow
-from registry.signing import Signer
+from registry.ledger import publish
+from registry.ledger import standalone_monitor as monitor
+from registry.ledger.writer import Ledger
+from registry.db.models import CheckpointRow
+from registry.ledger.signing import Signer
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 

@@ -1,6 +1,6 @@
 """Retro-matching speed: 1,000 new references searched against an archive of N PDQ hashes.
 
-What ``provreg bank add`` does after its rows are written (registry/banks_retro): load the
+What ``provreg bank add`` does after its rows are written (registry/banks/retro): load the
 saved archive index (the copy detector's :class:`BinaryHashIndex`: FAISS flat up to 50,000
 hashes, multi-index hashing above) and range-search the new references at the bank's PDQ
 threshold (31). The archive is synthetic: N uniformly random 256-bit hashes, among them one

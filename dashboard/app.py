@@ -1,6 +1,6 @@
 """The Streamlit entry script (``provreg dashboard`` runs ``streamlit run`` on this file).
 
-Every page is behind the login gate; pages are offered by role (``registry.auth``). Any
+Every page is behind the login gate; pages are offered by role (``registry.auth.accounts``). Any
 error becomes a plain "unavailable" page: details (tracebacks, database host and port, file
 paths) go to the server log only, never to the visitor.
 """
@@ -16,7 +16,7 @@ from dashboard.links import apply_url, sync_url
 from dashboard.login import expire_idle_session, login_form, logout
 from dashboard.state import PAGE_KEY, identity, is_script_control
 from dashboard.untrusted import plain
-from registry.auth import PAGES_BY_ROLE
+from registry.auth.accounts import PAGES_BY_ROLE
 
 LOG = logging.getLogger("provreg.dashboard")
 PAGES = {

@@ -1,6 +1,6 @@
 """The login form and session expiry: nothing else renders until a user has authenticated.
 
-Attempts go through ``registry.login_policy`` (back-off and lockout per account and per
+Attempts go through ``registry.auth.login_policy`` (back-off and lockout per account and per
 client, every attempt audited). The identity lives in Streamlit's server-side session state,
 never in a cookie; it is dropped after ``PROVREG_SESSION_IDLE_SECONDS`` without activity.
 """
@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from dashboard.state import IDENTITY_KEY, audit, identity, registry
-from registry.login_policy import LoginPolicy, attempt_login
+from registry.auth.login_policy import LoginPolicy, attempt_login
 
 ACTIVE_KEY = "_last_active"
 EXPIRED_KEY = "_session_expired"

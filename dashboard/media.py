@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from registry.intake import IntakeLimits, IntakeResult, intake_bytes
+from registry.intake.pipeline import IntakeLimits, IntakeResult, intake_bytes
 from registry.media import read_media, read_thumbnail
 from registry.settings import Settings
 

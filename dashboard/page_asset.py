@@ -18,7 +18,7 @@ from dashboard.state import ASSET_KEY, audit, audit_once, registry, require_iden
 from dashboard.untrusted import ident, show, table
 from registry import AssetView, EntryCheck, VerdictFacts, check_asset, show_asset
 from registry.errors import ProofError, UnknownAssetError
-from registry.evidence import build_evidence_bundle
+from registry.ledger.evidence import build_evidence_bundle
 
 
 def render() -> None:

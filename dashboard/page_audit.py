@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.export import csv_download
 from dashboard.state import audit_once, registry, require_identity
-from registry.auth import audit_entries
+from registry.auth.accounts import audit_entries
 
 PAGE_SIZE = 100
 

@@ -20,7 +20,7 @@ from dashboard.colours import (
     outcome_scale,
 )
 from dashboard.state import dashboard_settings, registry
-from registry.queries import daily_counts, recent_runs, score_histogram, version_counts
+from registry.queries.reads import daily_counts, recent_runs, score_histogram, version_counts
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.result_table import verdict_table
 from dashboard.state import audit_once, registry
-from registry.queries import VerdictFilter, search_verdicts
+from registry.queries.reads import VerdictFilter, search_verdicts
 
 LIMIT = 50
 

@@ -13,11 +13,11 @@ from dashboard.media import asset_preview, thumbnail
 from dashboard.result_table import verdict_table
 from dashboard.state import audit, audit_once, open_asset, registry
 from dashboard.untrusted import ident, plain, show
-from registry.banks import list_banks, references_with_banks
-from registry.copy_search import search_intake
-from registry.intake import IntakeResult, intake_bytes
-from registry.queries import VerdictFilter, facets, search_verdicts
-from registry.queries_assets import assets_by_prefix, known_asset
+from registry.banks.services import list_banks, references_with_banks
+from registry.banks.search import search_intake
+from registry.intake.pipeline import IntakeResult, intake_bytes
+from registry.queries.reads import VerdictFilter, facets, search_verdicts
+from registry.queries.assets import assets_by_prefix, known_asset
 
 ANY = "(any)"
 PAGE_SIZE = 50

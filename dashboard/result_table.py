@@ -17,8 +17,8 @@ from dashboard.links import asset_link
 from dashboard.state import open_asset, registry
 from dashboard.thumbnails import thumbnail_uri
 from dashboard.untrusted import plain
-from registry.evidence_queries import asset_locations
-from registry.queries import VerdictSummary
+from registry.queries.evidence import asset_locations
+from registry.queries.reads import VerdictSummary
 
 MAX_THUMBNAILS = 100
 ROW_HEIGHT = 56

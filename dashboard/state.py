@@ -1,5 +1,5 @@
 """Session plumbing for the Streamlit app: the shared Registry, the logged-in identity,
-navigation between pages and audit logging (through ``registry.auth``)."""
+navigation between pages and audit logging (through ``registry.auth.accounts``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from registry.app import Registry
-from registry.auth import Identity, record_audit
+from registry.auth.accounts import Identity, record_audit
 from registry.settings import Settings
 
 IDENTITY_KEY = "identity"

@@ -41,7 +41,7 @@ call runs on a worker thread that the caller waits on, in slices of :data:`_POLL
 the worker's CPU clock after each slice; over a budget the thread is abandoned (it is a daemon
 and finishes its call in the background) and a fresh one takes the next sample. The abandoned
 call still costs CPU until it returns; the caps intake and the detectors put on their parsing
-walks (registry/media_structure.py, detectors/c2pa_detector.py) keep that finite and linear.
+walks (registry/intake/structure.py, detectors/c2pa_detector.py) keep that finite and linear.
 A single C call that holds the GIL throughout cannot be interrupted by either budget until it
 returns (the waiting caller needs the GIL too). A detector that overrides
 :meth:`detect_batch` (real batching on a model) is not budgeted this way.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from registry.models import Base
+from registry.db.models import Base
 
 MIGRATION_LOCK_ID = 0x70726F76  # "prov"
 

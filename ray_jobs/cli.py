@@ -14,13 +14,13 @@ from ray.exceptions import RayError
 
 from detectors.base import Detector
 from ray_jobs import cluster
-from ray_jobs.report import change_report
+from registry.queries.rescan_report import change_report
 from ray_jobs.rescan import RESCAN_WINDOW, RescanIdentity, outdated_detectors, run_rescan
 from ray_jobs.sources import ARCHIVE
-from ray_jobs.status import detector_counts, recent_runs
+from registry.queries.run_status import detector_counts, recent_runs
 from registry.app import Registry
-from registry.cli_context import Context
-from registry.cli_summary import RunSummary, progress_bar
+from registry.cli.context import Context
+from registry.cli.summary import RunSummary, progress_bar
 
 
 def _emit(obj: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from registry.cli_context import Context
+from registry.cli.context import Context
 from registry.errors import ProvregError
 
 

@@ -30,7 +30,7 @@ from detectors.evaluation.metrics import image_quality
 from detectors.evaluation.outcomes import Outcome
 from ray_jobs.actors import DetectorPool, PackedSamples, cpu_scale_for
 from ray_jobs.runtime import cluster_cpus, cluster_gpus
-from registry.intake import IntakeLimits, intake_bytes
+from registry.intake.pipeline import IntakeLimits, intake_bytes
 
 BATCH = 12
 WINDOW = 6  # attack batches in flight

@@ -42,7 +42,7 @@ from ray_jobs.actors import DetectorSpec, ObjectRef, PackedSamples, pin_threads
 from ray_jobs.metrics import record_verdicts
 from registry.errors import ProvregError
 from registry.ingest import run_detector
-from registry.intake import IntakeLimits, IntakeResult, intake_batches, intake_path
+from registry.intake.pipeline import IntakeLimits, IntakeResult, intake_batches, intake_path
 
 #: Ray retries a batch lost to a dead actor this many times before the driver isolates it.
 FUSED_BATCH_RETRIES = 2

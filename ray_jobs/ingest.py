@@ -64,8 +64,8 @@ from registry.ingest import (
     intake_error_verdict,
     run_parameters,
 )
-from registry.intake import IntakeLimits, IntakeResult
-from registry.media_sniff import OCTET_STREAM, sniff
+from registry.intake.pipeline import IntakeLimits, IntakeResult
+from registry.intake.sniff import OCTET_STREAM, sniff
 from registry.settings import Settings
 
 if TYPE_CHECKING:

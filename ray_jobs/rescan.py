@@ -35,12 +35,12 @@ from ray_jobs.runtime import cluster_gpus, ensure_ray
 from ray_jobs.sources import ARCHIVE, Item, items_for, read_item
 from registry.app import Registry
 from registry.ingest import IngestLifecycle, assemble, write_batch
-from registry.intake import IntakeLimits, IntakeResult, intake_bytes
+from registry.intake.pipeline import IntakeLimits, IntakeResult, intake_bytes
 from registry.media.policy import MediaPolicy
 from registry.media.store import MediaStore
-from registry.media_sniff import OCTET_STREAM
-from registry.models import IngestRun, VerdictRow
-from registry.models_rescan import RescanProgress
+from registry.intake.sniff import OCTET_STREAM
+from registry.db.models import IngestRun, VerdictRow
+from registry.db.models_rescan import RescanProgress
 
 FACT_FIELDS = ("path", "sha256", "size_bytes", "media_type", "width", "height", "frames",
                "error", "error_detail")
@@ -135,7 +135,7 @@ def outdated_detectors(session: Session, detectors: Sequence[Detector]) -> list[
         current = (VerdictRow.detector == identity.detector) & (
             VerdictRow.version == identity.version) & (
             func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
-        # Retro-match verdicts (registry.banks_retro: "<version>+retro") are not a detector
+        # Retro-match verdicts (registry.banks.retro: "<version>+retro") are not a detector
         # version the archive was judged with.
         other = ((VerdictRow.detector == identity.detector) & ~current
                  & ~VerdictRow.version.endswith("+retro"))

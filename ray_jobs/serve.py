@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 
 from registry.app import Registry
 from registry.ingest import FileOutcome, IngestLifecycle, judge_batch, run_parameters
-from registry.intake import intake_bytes
+from registry.intake.pipeline import intake_bytes
 from registry.json_lines import outcome_json
 from registry.settings import Settings
 

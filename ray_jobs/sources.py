@@ -14,9 +14,15 @@ from pathlib import Path
 from pyarrow import fs as pafs
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.intake import IntakeLimits, IntakeResult, intake_bytes, intake_path, iter_media_paths
-from registry.media_sniff import OCTET_STREAM
-from registry.queries_assets import stored_locations
+from registry.intake.pipeline import (
+    IntakeLimits,
+    IntakeResult,
+    intake_bytes,
+    intake_path,
+    iter_media_paths,
+)
+from registry.intake.sniff import OCTET_STREAM
+from registry.queries.assets import stored_locations
 
 ARCHIVE = "archive"
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         verify_ledger,
     )
     from registry.app import Registry
-    from registry.copy_search import Candidate
+    from registry.banks.search import Candidate
     from registry.errors import (
         IntakeError,
         LedgerTamperedError,
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from registry.ingest import FileOutcome
-    from registry.integrity import EntryCheck, IntegrityReport
-    from registry.queries_assets import AssetFacts, AssetView, SightingFacts, VerdictFacts
+    from registry.ledger.integrity import EntryCheck, IntegrityReport
+    from registry.queries.assets import AssetFacts, AssetView, SightingFacts, VerdictFacts
     from registry.settings import Settings
 
 _HOMES = {
@@ -55,13 +55,13 @@ _HOMES = {
     "Registry": "registry.app",
     "Settings": "registry.settings",
     "FileOutcome": "registry.ingest",
-    "AssetView": "registry.queries_assets",
-    "AssetFacts": "registry.queries_assets",
-    "VerdictFacts": "registry.queries_assets",
-    "SightingFacts": "registry.queries_assets",
-    "IntegrityReport": "registry.integrity",
-    "EntryCheck": "registry.integrity",
-    "Candidate": "registry.copy_search",
+    "AssetView": "registry.queries.assets",
+    "AssetFacts": "registry.queries.assets",
+    "VerdictFacts": "registry.queries.assets",
+    "SightingFacts": "registry.queries.assets",
+    "IntegrityReport": "registry.ledger.integrity",
+    "EntryCheck": "registry.ledger.integrity",
+    "Candidate": "registry.banks.search",
     "ProvregError": "registry.errors",
     "IntakeError": "registry.errors",
     "NotInitialisedError": "registry.errors",

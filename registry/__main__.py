@@ -1,6 +1,6 @@
 """`python -m registry`: the same command line as the `provreg` script."""
 
-from registry.cli import run
+from registry.cli.root import run
 
 if __name__ == "__main__":
     run()

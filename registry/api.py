@@ -4,7 +4,7 @@ Import it from the package (``from registry import open_registry, show_asset``);
 are listed in ``registry.__all__``. Every function takes an open :class:`~registry.app.Registry`
 and returns plain frozen records (never ORM rows), or raises a
 :class:`~registry.errors.ProvregError` (verification fails closed: it raises, never returns
-False). The command line (``registry/cli.py``), the dashboard and ``ray_jobs`` read through
+False). The command line (``registry/cli/root.py``), the dashboard and ``ray_jobs`` read through
 the same functions.
 
 The names avoid the package's module names (``ingest``, ``verify``): a submodule, once
@@ -24,10 +24,10 @@ from registry.settings import Settings
 
 if TYPE_CHECKING:
     from registry.app import Registry
-    from registry.copy_search import Candidate
+    from registry.banks.search import Candidate
     from registry.ingest import FileOutcome
-    from registry.integrity import IntegrityReport
-    from registry.queries_assets import AssetView
+    from registry.ledger.integrity import IntegrityReport
+    from registry.queries.assets import AssetView
 
 
 def open_registry(settings: Settings | None = None, *, migrate: bool = False) -> Registry:
@@ -61,7 +61,7 @@ def ingest_files(
     (None: ``ray`` when registered). The run is finished and a checkpoint signed when the
     iterator is exhausted."""
     from registry.ingest import load_executor
-    from registry.intake import iter_media_paths
+    from registry.intake.pipeline import iter_media_paths
 
     files = list(iter_media_paths(paths))
     run = load_executor(executor)
@@ -74,7 +74,7 @@ def show_asset(registry: Registry, sha256: str) -> AssetView:
     """Everything known about one asset (``provreg show``): a full sha256 or a unique prefix.
 
     Raises :class:`~registry.errors.UnknownAssetError` when none or several assets match."""
-    from registry.queries_assets import asset_view, resolve_asset
+    from registry.queries.assets import asset_view, resolve_asset
 
     with registry.sessions() as session:
         view = asset_view(session, resolve_asset(session, sha256))
@@ -86,7 +86,7 @@ def show_asset(registry: Registry, sha256: str) -> AssetView:
 def check_asset(registry: Registry, sha256: str) -> IntegrityReport:
     """Each verdict about one asset checked against the local trusted keys: its signature and
     its inclusion in the latest signed checkpoint (the dashboard's integrity panel)."""
-    from registry.queries_assets import asset_integrity
+    from registry.queries.assets import asset_integrity
 
     with registry.sessions() as session:
         return asset_integrity(session, sha256, registry.verifier(), registry.checkpoint_vkeys())
@@ -121,9 +121,9 @@ def verify_ledger(
     Raises :class:`~registry.errors.LedgerTamperedError` listing every bad entry (up to
     ``max_errors``), or another :class:`~registry.errors.VerificationError` on rollback, fork
     or when no key is trusted."""
-    from registry import trusted_state
-    from registry.sighting_log import legacy_sightings
-    from registry.verify import scan_ledger
+    from registry.ledger import trusted_state
+    from registry.ledger.sighting_log import legacy_sightings
+    from registry.ledger.verify import scan_ledger
 
     state_path = state_file or trusted_state.default_path(registry.settings.home)
     with registry.sessions() as session:
@@ -173,7 +173,7 @@ class Proof:
 def inclusion_proof(registry: Registry, log_index: int) -> Proof:
     """The proof that entry ``log_index`` is in the log, under the checkpoint covering it
     (signing one when the latest does not yet)."""
-    from registry.proofs import covering_checkpoint, inclusion_bundle
+    from registry.ledger.proofs import covering_checkpoint, inclusion_bundle
 
     with registry.sessions.begin() as session:
         checkpoint_row = covering_checkpoint(session, registry.ledger, log_index)
@@ -184,7 +184,7 @@ def inclusion_proof(registry: Registry, log_index: int) -> Proof:
 def search_copies(registry: Registry, image: Path | bytes, k: int = 10) -> list[Candidate]:
     """Copy-detection candidates for an image file or its bytes (``provreg search``), ranked:
     matches first, then by distance."""
-    from registry.copy_search import search_image, search_path
+    from registry.banks.search import search_image, search_path
 
     if isinstance(image, bytes):
         return search_image(registry.settings, image, k)

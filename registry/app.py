@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector
 from detectors.plugins import available_detectors, create_detectors
-from registry.checkpoint import vkey
-from registry.db import make_engine, resolve_database_url, upgrade_schema
-from registry.ledger import Ledger
+from registry.ledger.checkpoint import vkey
+from registry.db.engine import make_engine, resolve_database_url, upgrade_schema
+from registry.ledger.writer import Ledger
 from registry.lineage.options import add_lineage
-from registry.model_store.configure import add_models, default_names, store_for
+from registry.models.configure import add_models, default_names, store_for
 from registry.settings import Settings
-from registry.signing import KeyStore, Signer, Verifier
-from registry.watermark_keys import watermark_options
+from registry.ledger.signing import KeyStore, Signer, Verifier
+from registry.models.watermark_keys import watermark_options
 
 
 @dataclass
@@ -76,14 +76,14 @@ class Registry:
 
         When the ``copy`` detector is among them and the copy index lags the bank rows (an
         earlier bank operation could not save it), the index is rebuilt from PostgreSQL
-        first (:func:`registry.bank_ops.catch_up`)."""
+        first (:func:`registry.banks.ops.catch_up`)."""
         wanted = list(names) if names else self.settings.detectors
         options = self.detector_options()
         if wanted is None:  # every registered one, less learned ones without weights
             wanted = default_names(available_detectors(), options)
         detectors = create_detectors(wanted, options)
         if any(detector.name == "copy" for detector in detectors):
-            from registry.bank_ops import catch_up  # bank_ops imports this module
+            from registry.banks.ops import catch_up  # bank_ops imports this module
 
             catch_up(self)
         return detectors
@@ -99,7 +99,8 @@ class Registry:
         options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
         options.setdefault("copy", {}).setdefault(
             "index_dir", str(self.settings.copy_index_dir))
-        # Registered watermark marks and decoders (registry.watermark_keys) join the configured.
+        # Registered watermark marks and decoders (registry.models.watermark_keys) join the
+        # configured.
         marks = watermark_options(self.settings.home)
         if "payloads" in marks or "decoders" in marks:
             mark_options = options.setdefault("watermark", {})

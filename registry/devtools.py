@@ -12,7 +12,7 @@ import uuid
 
 import psycopg
 
-from registry.db import check_schema, upgrade_schema
+from registry.db.engine import check_schema, upgrade_schema
 
 ADMIN_URL = os.environ.get("PROVREG_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -3,7 +3,7 @@
 Every error carries a ``hint``: what the user should do next. The command line prints
 ``error: <message>; <hint>`` on one line and exits 2 (1 for a :class:`VerificationError`).
 Errors of detector discovery (``detectors.plugins.DetectorError``: unknown name, plugin that
-fails to load) are translated the same way by ``registry/cli_errors.py``. A missing optional
+fails to load) are translated the same way by ``registry/cli/errors.py``. A missing optional
 dependency raises :class:`detectors.optional.MissingDependencyError` (an
 ``ImportError`` that names the provreg extra to install), defined there so detectors can use it.
 
@@ -25,9 +25,10 @@ dependency raises :class:`detectors.optional.MissingDependencyError` (an
     │   └── LedgerIntegrityError  the stored log disagrees with itself (names the first bad index)
     │       └── LedgerTamperedError  a full scan found bad entries (lists each one)
     ├── IntakeError               media could not be read (carries a reason from the vocabulary)
-    ├── BankError                 (registry.banks) unknown bank, bad name or hash, nothing to remove
-    ├── CopyIndexError            (registry.copy_index) the copy index cannot be read or written
-    └── HashListError             (registry.bank_csv) a PDQ hash list does not parse
+    ├── BankError                 (registry.banks.services) unknown bank, bad name or hash, nothing
+                                  to remove
+    ├── CopyIndexError            (registry.banks.index) the copy index cannot be read or written
+    └── HashListError             (registry.banks.csv_lists) a PDQ hash list does not parse
 """
 
 from __future__ import annotations

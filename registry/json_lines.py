@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from registry.ingest import FileOutcome
-    from registry.ledger import LedgerEntry
+    from registry.ledger.writer import LedgerEntry
 
 
 def entry_json(entry: LedgerEntry) -> dict[str, Any]:
     """The DESIGN.md verdict shape for --json output."""
-    from registry.records import json_number, json_safe
+    from registry.ledger.records import json_number, json_safe
 
     v = entry.verdict
     return {
@@ -37,7 +37,7 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
 
 def outcome_json(outcome: FileOutcome) -> dict[str, Any]:
     """One `ingest --json` line."""
-    from registry.intake import path_bytes_hex, path_text
+    from registry.intake.pipeline import path_bytes_hex, path_text
 
     line: dict[str, Any] = {
         "sha256": outcome.sha256,

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ConfigurationError
-from registry.intake import IntakeLimits
+from registry.intake.pipeline import IntakeLimits
 
 if TYPE_CHECKING:
-    from registry.dbretry import RetryPolicy
+    from registry.db.retry import RetryPolicy
 
 DEFAULT_OUTAGE_S = 300.0
 """How long (seconds) every writer keeps retrying an unreachable database by default."""
@@ -69,8 +69,8 @@ class Settings:
 
     @property
     def retry(self) -> RetryPolicy:
-        """The retry policy every writer uses (:mod:`registry.dbretry`)."""
-        from registry.dbretry import RetryPolicy  # sqlalchemy: kept off the CLI's start-up
+        """The retry policy every writer uses (:mod:`registry.db.retry`)."""
+        from registry.db.retry import RetryPolicy  # sqlalchemy: kept off the CLI's start-up
 
         return RetryPolicy(outage_s=self.db_outage_s)
 

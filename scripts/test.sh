@@ -11,6 +11,7 @@ fi
 # constraints.txt pins torch to the CPU build; without it pip pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
 .venv/bin/python -m mypy
 .venv/bin/python -m registry.devtools check-migrations
 exec .venv/bin/python -m pytest "$@"

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from registry.db import make_engine, upgrade_schema
+from registry.db.engine import make_engine, upgrade_schema
 from registry.testing.scratch_db import ADMIN_URL, PostgresAdmin, reachable
 
 DEFAULT_ADMIN_URL = ADMIN_URL

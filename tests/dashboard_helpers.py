@@ -10,7 +10,7 @@ from PIL import PngImagePlugin
 
 from detectors.base import Verdict
 from registry.app import Registry
-from registry.auth import add_user
+from registry.auth.accounts import add_user
 from registry.ingest import ingest_paths
 from registry.settings import Settings
 from registry.testing.badfiles import noise
@@ -102,7 +102,7 @@ def seed_copy(settings: Settings, folder: Path) -> tuple[str, str]:
     """Bank a reference photo in bank "news" and ingest a 10% crop of it with the copy
     detector (a verified match); returns (crop sha256, reference sha256)."""
     from detectors.testing.copy_fixtures import EDITS, reference_images
-    from registry.bank_ops import add_files
+    from registry.banks.ops import add_files
 
     registry = Registry.open(settings)
     try:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from detectors.learned.spec import ModelSpec
-from registry.model_store import ModelStore
+from registry.models import ModelStore
 
 #: Real tiles used by the tests (the docs' figures use every tile: see docs/detectors/).
 TEST_TILES = 96

@@ -22,7 +22,7 @@ def ray_address() -> Iterator[str]:
     """A local Ray with 2 CPUs for the whole session; its GCS address for CLI subprocesses."""
     import ray
 
-    # Workers inherit the raylet's environment: let them import tests.ray_detectors.
+    # Workers inherit the raylet's environment: let them import tests.ray_jobs.ray_detectors.
     paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     if not ray.is_initialized():

@@ -12,7 +12,7 @@ overlays move it past its threshold. Local features survive those edits. For a p
 5. repeat with the query mirrored horizontally and keep the better pass.
 
 The pair is *verified* when all of these hold (measured on the edit and null sets in
-tests/test_copy_matcher.py; see docs/detectors/copy.md):
+tests/detectors/test_copy_matcher.py; see docs/detectors/copy.md):
 
 - at least ``min_inliers`` (20) RANSAC inliers — near-copies give 60 to several hundred,
   unrelated photo pairs up to about 30, so the count alone is not enough;

@@ -4,7 +4,7 @@ Nothing is downloaded. The PKI is a P-256 root CA and a leaf with the profile C2
 claim signer (v3, not a CA, critical ``digitalSignature`` key usage, ``emailProtection`` EKU,
 issued by the root, not self-signed); images are signed with c2pa-python's ``Builder``. The
 null set is the real photographs shipped with scikit-image and scikit-learn, which carry no
-Content Credentials. Used by tests/test_c2pa_detector.py and bench/c2pa_eval.py.
+Content Credentials. Used by tests/detectors/test_c2pa_detector.py and bench/c2pa_eval.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ implements :meth:`positive_examples` and
 :meth:`negative_examples`. The inherited tests then check the contract from
 detectors/base.py: examples are detected with the right label, negatives are not positive,
 bad input yields an error verdict, output is deterministic, and every verdict is complete,
-JSON-serialisable and aligned with its batch. ``tests/test_detector_registry.py`` fails if a
+JSON-serialisable and aligned with its batch. ``tests/detectors/test_detector_registry.py`` fails if
+a
 registered detector has no subclass of this class.
 """
 

@@ -1,6 +1,6 @@
 """Decoder files pinned by SHA-256: hash checks and the errors a bad file raises.
 
-Decoder weight files live in the model store (``registry/model_store``, entries of kind
+Decoder weight files live in the model store (``registry/models``, entries of kind
 ``watermark-decoder``); the registry resolves an entry to a local path and hands the detector
 the manifest with that ``path`` and its pinned ``sha256``. The detector never reads the store or
 the environment: :func:`verify_file` checks the bytes before anything loads them (the RivaGAN

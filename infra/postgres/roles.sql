@@ -15,7 +15,7 @@
 -- provreg_banks     bank manager (`provreg bank ...`): banks and their references.
 -- provreg_accounts  account admin (`provreg users ...`): dashboard users.
 --
--- What each role may do is proved statement by statement by tests/test_roles_matrix.py and
+-- What each role may do is proved statement by statement by tests/registry/test_roles_matrix.py and
 -- listed in docs/security.md (generated from that test). A table added by a migration gets
 -- no privileges here until it is listed below AND in the test's matrix (the test fails on
 -- any table it does not know), so nothing is granted by default.

@@ -1,7 +1,7 @@
 """signed sightings: a sighting becomes a signed entry of the Merkle log
 
 New sightings carry their log index, signed canonical bytes, leaf hash, signature and key id
-(registry/sighting_log.py). Existing rows are not touched: their new columns stay NULL and
+(registry/ledger/sighting_log.py). Existing rows are not touched: their new columns stay NULL and
 they are reported as unsigned legacy sightings. History is not rewritten, so no existing
 verdict, node or checkpoint changes. Sightings become append-only like the ledger tables
 (the trigger function of 0001).

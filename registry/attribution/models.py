@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, Uniqu
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models_base import Base
+from registry.db.models_base import Base
 
 
 class GeneratorEnrolment(Base):

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from registry.attribution.errors import EnrolmentRefusedError, GalleryError
 from registry.attribution.models import AttributionCalibration, GeneratorEnrolment
 from registry.attribution.service import active
-from registry.model_store.errors import ModelStoreError
-from registry.model_store.store import ModelStore
+from registry.models.errors import ModelStoreError
+from registry.models.store import ModelStore
 
 GALLERY = "attribution-gallery"
 #: Fewest held-out images per side that ``calibrate`` accepts.

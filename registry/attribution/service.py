@@ -28,7 +28,7 @@ from registry.attribution.errors import (
     UnknownGeneratorError,
 )
 from registry.attribution.models import GeneratorEnrolment
-from registry.model_store.store import ModelStore
+from registry.models.store import ModelStore
 
 #: Names a generator may have (they become verdict labels and store entry names).
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")

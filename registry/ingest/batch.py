@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from detectors.model.tensors import MODEL_TYPES
 from registry import __version__
-from registry.intake import IntakeResult, path_location
-from registry.ledger import Ledger, LedgerEntry
-from registry.models import Asset, IngestRun
+from registry.intake.pipeline import IntakeResult, path_location
+from registry.ledger.writer import Ledger, LedgerEntry
+from registry.db.models import Asset, IngestRun
 
 INTAKE_DETECTOR = "intake"
 

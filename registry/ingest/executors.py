@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector
-from registry.dbretry import RetryPolicy
+from registry.db.retry import RetryPolicy
 from registry.errors import ConfigurationError
 from registry.ingest.batch import FileOutcome, judge_batch
 from registry.ingest.lifecycle import IngestLifecycle, run_parameters
-from registry.intake import IntakeLimits, intake_batches, iter_media_paths
-from registry.ledger import Ledger
+from registry.intake.pipeline import IntakeLimits, intake_batches, iter_media_paths
+from registry.ledger.writer import Ledger
 
 if TYPE_CHECKING:
     from registry.app import Registry

@@ -5,7 +5,7 @@
     begin ──► [skip_judged] ──► write ×N ──► finish (status finished + checkpoint)
       │                           │
       │ register key, sweep       └─ one transaction per batch under the retry policy
-      │ interrupted runs, start        (registry.dbretry); the run stays "running"
+      │ interrupted runs, start        (registry.db.retry); the run stays "running"
       │ or reopen the run, hold
       │ its owner lock             on an exception: status interrupted (best effort)
 
@@ -47,7 +47,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector, Verdict
-from registry.dbretry import RetryPolicy
+from registry.db.retry import RetryPolicy
 from registry.errors import ConfigurationError
 from registry.ingest.batch import (
     INTAKE_DETECTOR,
@@ -63,9 +63,9 @@ from registry.ingest.ownership import (
     RunLock,
     sweep_interrupted,
 )
-from registry.intake import IntakeResult
-from registry.ledger import Ledger, LedgerEntry, row_to_verdict
-from registry.models import IngestRun, Sighting, VerdictRow
+from registry.intake.pipeline import IntakeResult
+from registry.ledger.writer import Ledger, LedgerEntry, row_to_verdict
+from registry.db.models import IngestRun, Sighting, VerdictRow
 
 if TYPE_CHECKING:
     from registry.app import Registry

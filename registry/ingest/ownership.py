@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from registry.models import IngestRun
+from registry.db.models import IngestRun
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Intake of model files and model folders (the hook :mod:`registry.intake` calls).
+"""Intake of model files and model folders (the hook :mod:`registry.intake.pipeline` calls).
 
 A model file is checked by parsing it (``detectors.model.load_tensors``: strict safetensors,
 ``weights_only`` PyTorch, ONNX without external data) before it is accepted, so a hostile
@@ -15,7 +15,7 @@ from pathlib import Path
 from detectors.base import Sample
 from detectors.model import ModelFormatError, load_tensors, pack_folder
 from detectors.model.tensors import SAFETENSORS
-from registry.intake import IntakeLimits, IntakeResult
+from registry.intake.pipeline import IntakeLimits, IntakeResult
 
 
 def model_result(

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, S
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models_base import Base
+from registry.db.models_base import Base
 
 
 class LineageModel(Base):

@@ -2,7 +2,7 @@
 built from them.
 
 Keys are secrets: their JSON (bits, seed or positions) is sealed with the watermark master
-key (:meth:`registry.watermark_keys.WatermarkKeyring.seal`, AES-256-GCM, purpose bound in as
+key (:meth:`registry.models.watermark_keys.WatermarkKeyring.seal`, AES-256-GCM, purpose bound in as
 associated data) before it reaches the database; the row keeps only the name, method,
 layer names, bit count and an HMAC id. Nothing here logs or prints a key.
 """
@@ -26,7 +26,7 @@ from detectors.model.tensors import SAFETENSORS, sniff_model
 from detectors.model.weight_marks import WeightKeyError, key_json, layers_of, parse_key
 from registry.errors import ConfigurationError
 from registry.lineage.models import LineageKey, LineageModel, LineageTensor
-from registry.watermark_keys import WatermarkKeyring
+from registry.models.watermark_keys import WatermarkKeyring
 
 _KEY_PURPOSE: Final = b"provreg lineage weight key v1"
 #: Largest model file or folder ``register`` reads.

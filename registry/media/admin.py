@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from registry.auth import Identity, record_audit
-from registry.banks_retro.models import ArchiveHash
+from registry.auth.accounts import Identity, record_audit
+from registry.banks.retro.models import ArchiveHash
 from registry.errors import ProvregError
 from registry.media.models import MediaObject
 from registry.media.policy import MediaPolicy
 from registry.media.store import ORIGINAL, THUMBNAIL, MediaStore, object_path
-from registry.models import Asset
+from registry.db.models import Asset
 
 
 class MediaError(ProvregError):

@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.banks_retro.hashing import ArchiveHasher, ArchiveSignals, record_signals
-from registry.intake import IntakeResult, intake_bytes
+from registry.banks.retro.hashing import ArchiveHasher, ArchiveSignals, record_signals
+from registry.intake.pipeline import IntakeResult, intake_bytes
 from registry.media.models import MediaObject
 from registry.media.policy import MediaPolicy
 from registry.media.store import ORIGINAL, THUMBNAIL, MediaStore, object_path, pack_thumbnail

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models_base import Base
+from registry.db.models_base import Base
 
 
 class MediaObject(Base):

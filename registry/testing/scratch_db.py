@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from sqlalchemy.engine import make_url
 
-from registry.db import upgrade_schema
+from registry.db.engine import upgrade_schema
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 """The shared development server (trust auth), as a libpq URL."""

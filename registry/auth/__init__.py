@@ -1,0 +1,1 @@
+"""Dashboard accounts, roles, login policy and the audit log."""

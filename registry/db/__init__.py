@@ -1,0 +1,1 @@
+"""Database: engine and migrations, the ORM models of every table, retried transactions."""

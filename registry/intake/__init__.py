@@ -1,0 +1,1 @@
+"""Hardened media intake: sniffing, structural checks and bounded decoding of untrusted bytes."""

@@ -1,0 +1,3 @@
+"""The signed, append-only verdict ledger: encoding, signing, Merkle log, checkpoints,
+writer, verification, proofs and publication.
+"""

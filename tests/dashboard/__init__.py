@@ -1,0 +1,1 @@
+"""Tests of the dashboard (Streamlit AppTest, roles, the browser test)."""

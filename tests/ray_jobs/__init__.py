@@ -1,0 +1,1 @@
+"""Tests of the Ray executors, Serve and re-scans (real Ray)."""

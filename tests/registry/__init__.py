@@ -1,0 +1,1 @@
+"""Tests of the registry: database, ledger, intake, banks, auth, queries, CLI."""
