@@ -44,14 +44,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     enrol_s = time.perf_counter() - started
     gallery = Gallery(fingerprints)
     known = {name: zoo.test[name] for name in zoo.enrol}
-    result = {"far": args.far, "size": args.size, "enrol_per_generator": args.enrol,
-              "test_per_generator": args.test, "zoo_build_s": round(built, 1),
-              "enrol_s_per_1000_images": round(
-                  enrol_s / max(1, sum(map(len, zoo.enrol.values()))) * 1000, 2)}
-    result["all_unseen"] = evaluate(
-        gallery, known, {n: zoo.test[n] for n in zoo.unseen}).to_json()
-    for split, members in (("unseen_architectures", UNSEEN_ARCHS),
-                           ("unseen_seeds", UNSEEN_SEEDS)):
+    result = {
+        "far": args.far,
+        "size": args.size,
+        "enrol_per_generator": args.enrol,
+        "test_per_generator": args.test,
+        "zoo_build_s": round(built, 1),
+        "enrol_s_per_1000_images": round(
+            enrol_s / max(1, sum(map(len, zoo.enrol.values()))) * 1000, 2
+        ),
+    }
+    result["all_unseen"] = evaluate(gallery, known, {n: zoo.test[n] for n in zoo.unseen}).to_json()
+    for split, members in (("unseen_architectures", UNSEEN_ARCHS), ("unseen_seeds", UNSEEN_SEEDS)):
         names = [generator_name(k, s) for k, s in members]
         result[split] = evaluate(gallery, known, {n: zoo.test[n] for n in names}).to_json()
     result["calibrated"] = _calibrated(gallery, known, zoo, args.far)
@@ -66,9 +70,9 @@ def _calibrated(gallery: Gallery, known: dict[str, Any], zoo: Any, far: float) -
 
     half = {n: len(zoo.test[n]) // 2 for n in zoo.unseen}
     zero = Gallery(gallery.fingerprints, [], {"threshold": 0.0})
-    tops = [m for n in zoo.unseen for _, _, m in open_set_scores(zero, zoo.test[n][:half[n]])]
+    tops = [m for n in zoo.unseen for _, _, m in open_set_scores(zero, zoo.test[n][: half[n]])]
     threshold = calibrate(tops, far, "unseen, first half").threshold
-    held = {n: zoo.test[n][half[n]:] for n in zoo.unseen}
+    held = {n: zoo.test[n][half[n] :] for n in zoo.unseen}
     figures = evaluate(Gallery(gallery.fingerprints, [], {"threshold": threshold}), known, held)
     return {"threshold": round(threshold, 4), **figures.to_json()}
 

@@ -39,8 +39,14 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and child CPU seconds of one run (which must succeed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(args, env=env, check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        args,
+        env=env,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -62,8 +68,12 @@ def write_images(folder: Path, count: int, seed: int) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="calls per case (median reported)")
-    parser.add_argument("--ledger", type=int, default=20,
-                        help="images ingested first, so verify has a ledger to check")
+    parser.add_argument(
+        "--ledger",
+        type=int,
+        default=20,
+        help="images ingested first, so verify has a ledger to check",
+    )
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
 
@@ -75,22 +85,28 @@ def main() -> None:
             env.update(PROVREG_HOME=str(home / "home"), PROVREG_DATABASE_URL=url)
             subprocess.run([*command, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
             seed_images = write_images(home / "seed", args.ledger, seed=1)
-            subprocess.run([*command, "ingest", "--executor", "inline",
-                            *map(str, seed_images)], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
-            subprocess.run([*command, "checkpoint"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*command, "ingest", "--executor", "inline", *map(str, seed_images)],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            subprocess.run([*command, "checkpoint"], env=env, check=True, stdout=subprocess.DEVNULL)
             fresh = write_images(home / "fresh", args.runs, seed=2)
             cases: dict[str, list[list[str]]] = {
                 "provreg --help": [[*command, "--help"]] * args.runs,
                 "provreg --version": [[*command, "--version"]] * args.runs,
                 f"provreg verify (ledger of {args.ledger} images)": (
-                    [[*command, "verify"]] * args.runs),
+                    [[*command, "verify"]] * args.runs
+                ),
                 "provreg ingest --executor inline ONE.png": [
-                    [*command, "ingest", "--executor", "inline", str(path)] for path in fresh],
+                    [*command, "ingest", "--executor", "inline", str(path)] for path in fresh
+                ],
             }
-            print(f"python {platform.python_version()}, {platform.machine()}, "
-                  f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+            print(
+                f"python {platform.python_version()}, {platform.machine()}, "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+            )
             print("| command | median wall s | median CPU s | runs |")
             print("|---|---:|---:|---:|")
             for name, calls in cases.items():

@@ -25,8 +25,10 @@ def _bytes(root: Path) -> int:
 
 
 def main(sizes: list[int]) -> None:
-    print("| references | load s | add 1 s | save s | written by the save MB | compact s "
-          "| generation on disk MB |")
+    print(
+        "| references | load s | add 1 s | save s | written by the save MB | compact s "
+        "| generation on disk MB |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -49,10 +51,17 @@ def main(sizes: list[int]) -> None:
             loaded.save(root, compact=True)
             t4 = time.perf_counter()
             gen = loaded.generation
-            mb = sum(p.stat().st_size for p in root.iterdir()
-                     if p.name.split(".")[1:2] == [str(gen)]) / 1e6
-            print(f"| {size} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t3 - t2:.3f} | {written:.2f} "
-                  f"| {t4 - t3:.2f} | {mb:.1f} |", flush=True)
+            mb = (
+                sum(
+                    p.stat().st_size for p in root.iterdir() if p.name.split(".")[1:2] == [str(gen)]
+                )
+                / 1e6
+            )
+            print(
+                f"| {size} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t3 - t2:.3f} | {written:.2f} "
+                f"| {t4 - t3:.2f} | {mb:.1f} |",
+                flush=True,
+            )
             refs = loaded
             next_id += 1
 

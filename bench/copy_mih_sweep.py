@@ -36,17 +36,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=4_000)
-    parser.add_argument("--layouts", nargs="+",
-                        default=["17x15", "16x16", "14x18x2", "12x21x3", "12x21x4"])
+    parser.add_argument(
+        "--layouts", nargs="+", default=["17x15", "16x16", "14x18x2", "12x21x3", "12x21x4"]
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     codes, queries, _ = make_data(args.size, args.queries, args.seed)
     expected = truth(codes, queries)
-    targets_dist = np.bitwise_count(
-        np.bitwise_xor(queries, codes[_nearest(expected)])).sum(axis=1)
+    targets_dist = np.bitwise_count(np.bitwise_xor(queries, codes[_nearest(expected)])).sum(axis=1)
     hard = targets_dist >= 28
-    print("| layout | tables | build s | lookups/s | recall@31 | recall 28-31 bits "
-          "| candidates/query | same at 10M | memory at 10M GB |")
+    print(
+        "| layout | tables | build s | lookups/s | recall@31 | recall 28-31 bits "
+        "| candidates/query | same at 10M | memory at 10M GB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for spec in args.layouts:
         layout = Layout.parse(spec)
@@ -60,15 +62,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         found: list[set[int]] = [set() for _ in range(len(queries))]
         for q, r in zip(qidx.tolist(), rows.tolist(), strict=True):
             found[q].add(r)
-        hard_recall = recall([found[i] for i in np.flatnonzero(hard)],
-                             [expected[i] for i in np.flatnonzero(hard)])
+        hard_recall = recall(
+            [found[i] for i in np.flatnonzero(hard)], [expected[i] for i in np.flatnonzero(hard)]
+        )
         cand = len(index.candidates(queries)[0]) / len(queries)
         # random candidates grow with the size; hits of the planted neighbour itself do not
         at_10m = cand + layout.tables * (1e7 - args.size) / 2**layout.chunk_bits
         memory = 1e7 * (32 + 4 * layout.tables) + 4 * layout.tables * (2**layout.chunk_bits + 1)
-        print(f"| {spec} | {layout.tables} | {build:.1f} | {qps:,.0f} "
-              f"| {recall(found, expected):.4f} | {hard_recall:.3f} | {cand:,.0f} "
-              f"| {at_10m:,.0f} | {memory / 1e9:.2f} |", flush=True)
+        print(
+            f"| {spec} | {layout.tables} | {build:.1f} | {qps:,.0f} "
+            f"| {recall(found, expected):.4f} | {hard_recall:.3f} | {cand:,.0f} "
+            f"| {at_10m:,.0f} | {memory / 1e9:.2f} |",
+            flush=True,
+        )
         del index
 
 

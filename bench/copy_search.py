@@ -91,8 +91,9 @@ def reset_peak_rss() -> None:
         pass
 
 
-def make_data(n: int, nq: int, seed: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8],
-                                                  npt.NDArray[np.int64]]:
+def make_data(
+    n: int, nq: int, seed: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """``n`` random hashes and ``nq`` queries within 0..31 bits of a planted target."""
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
@@ -111,7 +112,7 @@ def truth(codes: npt.NDArray[np.uint8], queries: npt.NDArray[np.uint8]) -> list[
     flat = faiss.IndexBinaryFlat(256)
     flat.add(codes)
     lims, _, ids = flat.range_search(queries, RADIUS + 1)
-    return [set(ids[lims[i]:lims[i + 1]].tolist()) for i in range(len(queries))]
+    return [set(ids[lims[i] : lims[i + 1]].tolist()) for i in range(len(queries))]
 
 
 def recall(found: Sequence[set[int]], expected: Sequence[set[int]]) -> float:
@@ -133,14 +134,20 @@ def measure(*args: Any, **kwargs: Any) -> Row:
     return row
 
 
-def measure_here(name: str, size: int, build: Callable[[], Any],
-            batch: Callable[[Any, npt.NDArray[np.uint8]], list[set[int]]],
-            single: Callable[[Any, npt.NDArray[np.uint8]], set[int]],
-            nbytes: Callable[[Any], int], queries: npt.NDArray[np.uint8],
-            sample: npt.NDArray[np.uint8], expected: list[set[int]], n_single: int,
-            note: str = "",
-            batch2: Callable[[Any, npt.NDArray[np.uint8]], list[set[int]]] | None = None
-            ) -> Row:
+def measure_here(
+    name: str,
+    size: int,
+    build: Callable[[], Any],
+    batch: Callable[[Any, npt.NDArray[np.uint8]], list[set[int]]],
+    single: Callable[[Any, npt.NDArray[np.uint8]], set[int]],
+    nbytes: Callable[[Any], int],
+    queries: npt.NDArray[np.uint8],
+    sample: npt.NDArray[np.uint8],
+    expected: list[set[int]],
+    n_single: int,
+    note: str = "",
+    batch2: Callable[[Any, npt.NDArray[np.uint8]], list[set[int]]] | None = None,
+) -> Row:
     """Build one index and time it; the index is dropped before returning."""
     gc.collect()
     reset_peak_rss()
@@ -160,17 +167,26 @@ def measure_here(name: str, size: int, build: Callable[[], Any],
         batched2_qps = len(queries) / (time.perf_counter() - started)
     started = time.perf_counter()
     for row in range(n_single):
-        single(index, queries[row:row + 1])
+        single(index, queries[row : row + 1])
     single_qps = n_single / (time.perf_counter() - started)
     rec = recall(batch(index, sample), expected)
     size_mb = nbytes(index) / 2**20
     peak_delta = rss_mb("VmHWM") - before
     del index
     gc.collect()
-    result = Row(name, size, round(build_s, 2), round(rss_delta, 1), round(peak_delta, 1),
-                 round(size_mb, 1),
-                 round(batched_qps), round(single_qps), round(rec, 4), note,
-                 round(batched2_qps))
+    result = Row(
+        name,
+        size,
+        round(build_s, 2),
+        round(rss_delta, 1),
+        round(peak_delta, 1),
+        round(size_mb, 1),
+        round(batched_qps),
+        round(single_qps),
+        round(rec, 4),
+        note,
+        round(batched2_qps),
+    )
     print(json.dumps(asdict(result)), flush=True)
     return result
 
@@ -183,11 +199,11 @@ def provreg_rows(kind: str, layout: str, codes: npt.NDArray[np.uint8], **common:
         index.add(ids, codes)
         return index
 
-    def batch(index: BinaryHashIndex, q: npt.NDArray[np.uint8],
-              threads: int = 1) -> list[set[int]]:
+    def batch(index: BinaryHashIndex, q: npt.NDArray[np.uint8], threads: int = 1) -> list[set[int]]:
         result = index.range_search(q, RADIUS, threads=threads)
-        return [set(result.ids[result.lims[i]:result.lims[i + 1]].tolist())
-                for i in range(len(q))]
+        return [
+            set(result.ids[result.lims[i] : result.lims[i + 1]].tolist()) for i in range(len(q))
+        ]
 
     def batch2(index: BinaryHashIndex, q: npt.NDArray[np.uint8]) -> list[set[int]]:
         return batch(index, q, threads=2)
@@ -196,10 +212,19 @@ def provreg_rows(kind: str, layout: str, codes: npt.NDArray[np.uint8], **common:
         return set(index.range_search(q, RADIUS).ids.tolist())
 
     if kind == "flat":
-        return measure("provreg-flat", len(codes), build, batch, single, lambda i: i.nbytes(),
-                       **common)
-    return measure(f"provreg-mih{layout}", len(codes), build, batch, single,
-                   lambda i: i.nbytes(), batch2=batch2, **common)
+        return measure(
+            "provreg-flat", len(codes), build, batch, single, lambda i: i.nbytes(), **common
+        )
+    return measure(
+        f"provreg-mih{layout}",
+        len(codes),
+        build,
+        batch,
+        single,
+        lambda i: i.nbytes(),
+        batch2=batch2,
+        **common,
+    )
 
 
 def faiss_mih_rows(nhash: int, bits: int, codes: npt.NDArray[np.uint8], **common: Any) -> Row:
@@ -214,13 +239,20 @@ def faiss_mih_rows(nhash: int, bits: int, codes: npt.NDArray[np.uint8], **common
 
     def batch(index: Any, q: npt.NDArray[np.uint8]) -> list[set[int]]:
         lims, _, found = index.range_search(q, RADIUS + 1)
-        return [set(found[lims[i]:lims[i + 1]].tolist()) for i in range(len(q))]
+        return [set(found[lims[i] : lims[i + 1]].tolist()) for i in range(len(q))]
 
     def single(index: Any, q: npt.NDArray[np.uint8]) -> set[int]:
         return set(index.range_search(q, RADIUS + 1)[2].tolist())
 
-    return measure(f"faiss-mih{nhash}x{bits}", len(codes), build, batch, single,
-                   lambda i: len(faiss.serialize_index_binary(i)), **common)
+    return measure(
+        f"faiss-mih{nhash}x{bits}",
+        len(codes),
+        build,
+        batch,
+        single,
+        lambda i: len(faiss.serialize_index_binary(i)),
+        **common,
+    )
 
 
 def te_rows(which: str, codes: npt.NDArray[np.uint8], note: str = "", **common: Any) -> Row:
@@ -254,8 +286,7 @@ def te_rows(which: str, codes: npt.NDArray[np.uint8], note: str = "", **common: 
             return len(faiss.serialize_index_binary(index.index.faiss_index))
         return len(faiss.serialize_index(index._index.faiss_index))
 
-    return measure(f"te-{which}", len(codes), build, batch, single, nbytes, note=note,
-                   **common)
+    return measure(f"te-{which}", len(codes), build, batch, single, nbytes, note=note, **common)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -264,30 +295,55 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=10_000, help="batched queries")
     parser.add_argument("--single", type=int, default=1_000, help="single-query calls")
     parser.add_argument("--recall-sample", type=int, default=1_000)
-    parser.add_argument("--layouts", nargs="+", default=["12x21x4"],
-                        help="provreg MIH layouts CHUNKSxBITSxPERMS")
-    parser.add_argument("--faiss-mih", nargs="*", default=["17x15"],
-                        help="FAISS IndexBinaryMultiHash configs NHASHxBITS (none: skip)")
+    parser.add_argument(
+        "--layouts", nargs="+", default=["12x21x4"], help="provreg MIH layouts CHUNKSxBITSxPERMS"
+    )
+    parser.add_argument(
+        "--faiss-mih",
+        nargs="*",
+        default=["17x15"],
+        help="FAISS IndexBinaryMultiHash configs NHASHxBITS (none: skip)",
+    )
     parser.add_argument("--flat-max-size", type=int, default=1_000_000)
     parser.add_argument("--te-max-size", type=int, default=1_000_000)
-    parser.add_argument("--te2-queries", type=int, default=200,
-                        help="queries for PDQIndex2 (batched, single and recall each)")
+    parser.add_argument(
+        "--te2-queries",
+        type=int,
+        default=200,
+        help="queries for PDQIndex2 (batched, single and recall each)",
+    )
     parser.add_argument("--no-te", action="store_true", help="skip threatexchange")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="FAISS OpenMP threads (0: FAISS default). On a small, shared "
-                        "machine one thread avoids OpenMP spin-wait overhead")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="FAISS OpenMP threads (0: FAISS default). On a small, shared "
+        "machine one thread avoids OpenMP spin-wait overhead",
+    )
     args = parser.parse_args(argv)
     if args.threads > 0:
         faiss.omp_set_num_threads(args.threads)
-    print(json.dumps({"machine": f"{platform.machine()} {faiss.omp_get_max_threads()} threads",
-                      "faiss": faiss.__version__, "radius": RADIUS}), flush=True)
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {faiss.omp_get_max_threads()} threads",
+                "faiss": faiss.__version__,
+                "radius": RADIUS,
+            }
+        ),
+        flush=True,
+    )
     rows: list[Row] = []
     for size in args.sizes:
         codes, queries, _ = make_data(size, args.queries, args.seed)
         sample = queries[: args.recall_sample]
-        common = {"queries": queries, "sample": sample, "expected": truth(codes, sample),
-                  "n_single": args.single}
+        common = {
+            "queries": queries,
+            "sample": sample,
+            "expected": truth(codes, sample),
+            "n_single": args.single,
+        }
         for spec in args.layouts:
             rows.append(provreg_rows("mih", spec, codes, **common))
         for spec in args.faiss_mih:
@@ -299,21 +355,31 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append(te_rows("PDQIndex", codes, **common))
             # PDQIndex2 is exhaustive float search: time it on fewer queries.
             few = args.te2_queries
-            te2 = dict(common, queries=queries[:few], sample=sample[:few],
-                       expected=common["expected"][:few], n_single=min(few, args.single))
-            rows.append(te_rows("PDQIndex2", codes, **te2,
-                                note=f"{few} queries (exhaustive float search)"))
+            te2 = dict(
+                common,
+                queries=queries[:few],
+                sample=sample[:few],
+                expected=common["expected"][:few],
+                n_single=min(few, args.single),
+            )
+            rows.append(
+                te_rows("PDQIndex2", codes, **te2, note=f"{few} queries (exhaustive float search)")
+            )
         del codes
         gc.collect()
     print()
-    print("| index | hashes | build s | RSS delta MB | peak RSS delta MB | index MB "
-          "| lookups/s batched | batched 2 threads | lookups/s single | recall@31 |")
+    print(
+        "| index | hashes | build s | RSS delta MB | peak RSS delta MB | index MB "
+        "| lookups/s batched | batched 2 threads | lookups/s single | recall@31 |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         two = f"{r.batched2_qps:,}" if r.batched2_qps else "-"
-        print(f"| {r.index} | {r.size:,} | {r.build_s} | {r.rss_delta_mb} "
-              f"| {r.peak_delta_mb} | {r.index_mb} "
-              f"| {r.batched_qps:,} | {two} | {r.single_qps:,} | {r.recall} |")
+        print(
+            f"| {r.index} | {r.size:,} | {r.build_s} | {r.rss_delta_mb} "
+            f"| {r.peak_delta_mb} | {r.index_mb} "
+            f"| {r.batched_qps:,} | {two} | {r.single_qps:,} | {r.recall} |"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,13 @@ DETECTORS = {  # detector: (labels, positive rate); the first label is the negat
     "c2pa": (("not-found", "c2pa"), 0.02),
 }
 # Verdicts per asset, in order: the fifth is a re-scan by a newer watermark version.
-PASSES = (("file-facts", "1.0.0"), ("metadata", "1.0.0"), ("watermark", "1.0.0"),
-          ("c2pa", "0.9.0"), ("watermark", "1.1.0"))
+PASSES = (
+    ("file-facts", "1.0.0"),
+    ("metadata", "1.0.0"),
+    ("watermark", "1.0.0"),
+    ("c2pa", "0.9.0"),
+    ("watermark", "1.1.0"),
+)
 SOURCES = ("upload-web", "upload-app", "crawler", "partner-a", "partner-b")
 KEY_ID = "0" * 64
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -61,13 +66,32 @@ def verdict_rows(assets: int, per_asset: int, rng: random.Random) -> Iterator[tu
             detector, version = PASSES[k]
             labels, rate = DETECTORS[detector]
             positive = rng.random() < rate
-            label = labels[1 + rng.randrange(len(labels) - 1)] if positive and len(labels) > 1 \
+            label = (
+                labels[1 + rng.randrange(len(labels) - 1)]
+                if positive and len(labels) > 1
                 else labels[0]
+            )
             score = rng.random() if detector != "file-facts" else None
             created = START + timedelta(seconds=span * index / total)
-            yield (index, asset, detector, version, None, label, positive, score,
-                   1e-9 if positive else None, None, "{}", created, None,
-                   b"{}", b"\x00" * 32, b"\x00" * 64, KEY_ID)
+            yield (
+                index,
+                asset,
+                detector,
+                version,
+                None,
+                label,
+                positive,
+                score,
+                1e-9 if positive else None,
+                None,
+                "{}",
+                created,
+                None,
+                b"{}",
+                b"\x00" * 32,
+                b"\x00" * 64,
+                KEY_ID,
+            )
             index += 1
 
 
@@ -76,17 +100,21 @@ def seed(url: str, verdicts: int, per_asset: int) -> float:
     assets = verdicts // per_asset
     started = time.perf_counter()
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO signing_keys (key_id, public_key, algorithm) "
-                    "VALUES (%s, %s, 'ed25519')", (KEY_ID, b"\x00" * 32))
+        cur.execute(
+            "INSERT INTO signing_keys (key_id, public_key, algorithm) VALUES (%s, %s, 'ed25519')",
+            (KEY_ID, b"\x00" * 32),
+        )
         with cur.copy("COPY assets (sha256, size_bytes, media_type, source) FROM STDIN") as cp:
             for a in range(assets):
                 cp.write_row((sha(a), 1000 + a % 5000, "image/jpeg", SOURCES[a % len(SOURCES)]))
         with cur.copy("COPY sightings (asset_sha256, source, location) FROM STDIN") as cp:
             for a in range(assets):
                 cp.write_row((sha(a), SOURCES[a % len(SOURCES)], f"/archive/{a}.jpg"))
-        columns = ("log_index, asset_sha256, detector, version, model_checksum, label, positive, "
-                   "score, p_value, error, evidence, created_at, ingest_run_id, canonical, "
-                   "leaf_hash, signature, key_id")
+        columns = (
+            "log_index, asset_sha256, detector, version, model_checksum, label, positive, "
+            "score, p_value, error, evidence, created_at, ingest_run_id, canonical, "
+            "leaf_hash, signature, key_id"
+        )
         with cur.copy(f"COPY verdicts ({columns}) FROM STDIN") as cp:
             for row in verdict_rows(assets, per_asset, rng):
                 cp.write_row(row)
@@ -104,9 +132,11 @@ def timed(fn: Callable[[], object], samples: int) -> dict[str, float]:
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    return {"p50_ms": round(statistics.median(times), 2),
-            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
-            "max_ms": round(times[-1], 2)}
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+        "max_ms": round(times[-1], 2),
+    }
 
 
 def run(url: str, verdicts: int, per_asset: int, samples: int) -> dict[str, object]:
@@ -116,6 +146,7 @@ def run(url: str, verdicts: int, per_asset: int, samples: int) -> dict[str, obje
     assets = verdicts // per_asset
     results: dict[str, object] = {}
     with sessions() as session:
+
         def asset_page() -> object:
             return asset_story(session, sha(rng.randrange(assets)))
 
@@ -125,15 +156,18 @@ def run(url: str, verdicts: int, per_asset: int, samples: int) -> dict[str, obje
             "list: positive only": VerdictFilter(positive_only=True),
             "list: source": VerdictFilter(source="partner-b"),
             "list: score 0.9-1.0": VerdictFilter(detector="metadata", score_min=0.9),
-            "list: one day": VerdictFilter(since=START + timedelta(days=40),
-                                           until=START + timedelta(days=41)),
-            "list: 30 days, long ago": VerdictFilter(since=START + timedelta(days=5),
-                                                     until=START + timedelta(days=35)),
+            "list: one day": VerdictFilter(
+                since=START + timedelta(days=40), until=START + timedelta(days=41)
+            ),
+            "list: 30 days, long ago": VerdictFilter(
+                since=START + timedelta(days=5), until=START + timedelta(days=35)
+            ),
         }
         for name, flt in filters.items():
             results[name + " (page 1)"] = timed(lambda f=flt: first_page(session, f), samples)
             results[name + " (deep page)"] = timed(
-                lambda f=flt: deep_page(session, f, rng, verdicts), samples)
+                lambda f=flt: deep_page(session, f, rng, verdicts), samples
+            )
     engine.dispose()
     return results
 
@@ -158,11 +192,19 @@ def main() -> None:
     with scratch_database(args.admin_url, prefix="provreg_bench_dash", keep=args.keep) as url:
         plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
         seconds = seed(plain, args.verdicts, args.per_asset)
-        print(json.dumps({"verdicts": args.verdicts, "seed_seconds_copy": round(seconds, 1),
-                          "machine": f"{platform.machine()} {platform.processor() or ''}"}))
+        print(
+            json.dumps(
+                {
+                    "verdicts": args.verdicts,
+                    "seed_seconds_copy": round(seconds, 1),
+                    "machine": f"{platform.machine()} {platform.processor() or ''}",
+                }
+            )
+        )
         results = run(url, args.verdicts, args.per_asset, args.samples)
         for query, figures in results.items():
             print(json.dumps({"query": query, **figures}))  # type: ignore[dict-item]
+
 
 if __name__ == "__main__":
     main()

@@ -30,13 +30,14 @@ def main(preset: str, argv: Sequence[str] | None = None) -> int:
     if not (corpus / "manifest.json").is_file():
         make = [*provreg, "eval", "make-corpus", str(corpus)]
         subprocess.run(make + (["--quick"] if args.quick else []), check=True)
-    run = [*provreg, "eval", "run", "--preset", preset, "--corpus", str(corpus), "--out",
-           str(out)]
+    run = [*provreg, "eval", "run", "--preset", preset, "--corpus", str(corpus), "--out", str(out)]
     return subprocess.run(run + (["--quick"] if args.quick else [])).returncode
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
-        raise SystemExit("usage: python -m bench.eval_preset watermark|copy|c2pa|metadata "
-                         "[--quick] [--corpus DIR] [--out DIR]")
+        raise SystemExit(
+            "usage: python -m bench.eval_preset watermark|copy|c2pa|metadata "
+            "[--quick] [--corpus DIR] [--out DIR]"
+        )
     raise SystemExit(main(sys.argv[1], sys.argv[2:]))

@@ -89,29 +89,52 @@ class Result:
     @property
     def ok(self) -> bool:
         """No loss, no duplicate, no gap, every file printed, verify passes."""
-        return (self.lost == self.duplicated == self.log_gaps == self.unprinted == 0
-                and self.verify_exit == 0)
+        return (
+            self.lost == self.duplicated == self.log_gaps == self.unprinted == 0
+            and self.verify_exit == 0
+        )
 
 
 def _env(home: Path, url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVREG_", "RAY_"))}
-    env.update({"PROVREG_HOME": str(home), "PROVREG_DATABASE_URL": url,
-                "PROVREG_DETECTORS": DETECTORS, "PROVREG_EXECUTOR": "inline", **extra})
+    env.update(
+        {
+            "PROVREG_HOME": str(home),
+            "PROVREG_DATABASE_URL": url,
+            "PROVREG_DETECTORS": DETECTORS,
+            "PROVREG_EXECUTOR": "inline",
+            **extra,
+        }
+    )
     return env
 
 
-def _provreg(env: dict[str, str], *args: str, stdout: Any = subprocess.PIPE,
-             timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                          text=True, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+def _provreg(
+    env: dict[str, str], *args: str, stdout: Any = subprocess.PIPE, timeout: float = 1800
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _start(env: dict[str, str], out: Path, *args: str) -> subprocess.Popen[bytes]:
     with open(out, "wb") as handle:
-        return subprocess.Popen([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                                stdout=handle, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "registry", *args],
+            env=env,
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def _verdicts(url: str) -> int:
@@ -144,39 +167,49 @@ def _printed(*outputs: Path) -> set[str]:
     return seen
 
 
-def audit(result: Result, url: str, env: dict[str, str], files: list[Path],
-          *outputs: Path) -> Result:
+def audit(
+    result: Result, url: str, env: dict[str, str], files: list[Path], *outputs: Path
+) -> Result:
     """Count lost, duplicated, gaps and unprinted files; run ``provreg verify``."""
     detectors = set(DETECTORS.split(","))
     shas = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         rows = conn.execute("SELECT asset_sha256, detector FROM verdicts").fetchall()
-        result.duplicated = int(conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM verdicts GROUP BY asset_sha256, detector, "
-            "version, model_checksum HAVING count(*) > 1) d").fetchone()[0])  # type: ignore[index]
+        result.duplicated = int(
+            conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM verdicts GROUP BY asset_sha256, detector, "
+                "version, model_checksum HAVING count(*) > 1) d"
+            ).fetchone()[0]
+        )  # type: ignore[index]
         count, top, low = conn.execute(
-            "SELECT count(*), max(log_index), min(log_index) FROM verdicts").fetchone()  # type: ignore[misc]
+            "SELECT count(*), max(log_index), min(log_index) FROM verdicts"
+        ).fetchone()  # type: ignore[misc]
     have: dict[str, set[str]] = {}
     for sha, detector in rows:
         have.setdefault(sha, set()).add(detector)
     result.verdicts = int(count)
-    result.lost = sum(1 for sha in shas
-                      if not (detectors <= have.get(sha, set()) or "intake" in have.get(sha, ())))
+    result.lost = sum(
+        1
+        for sha in shas
+        if not (detectors <= have.get(sha, set()) or "intake" in have.get(sha, ()))
+    )
     result.log_gaps = 0 if count == 0 else int(top) + 1 - int(count) + int(low)
     result.unprinted = len(shas & set(have) - _printed(*outputs))
     result.verify_exit = _provreg(env, "verify").returncode
     return result
 
 
-def _ingest_until(env: dict[str, str], url: str, folder: Path, out: Path, fraction: float,
-                  files: int, *extra: str) -> subprocess.Popen[bytes]:
+def _ingest_until(
+    env: dict[str, str], url: str, folder: Path, out: Path, fraction: float, files: int, *extra: str
+) -> subprocess.Popen[bytes]:
     process = _start(env, out, "ingest", str(folder), "--json", *extra)
     _wait_for(url, int(files * fraction) * len(DETECTORS.split(",")), process)
     return process
 
 
-def kill_driver(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-                _stop_s: float) -> Result:
+def kill_driver(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, _stop_s: float
+) -> Result:
     """SIGKILL the driver mid-run, check ``status``, then ``--resume``."""
     result = Result("kill", len(files))
     url, home = pg.create("faults_kill"), work / "home-kill"
@@ -198,8 +231,15 @@ def kill_driver(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path
     result.notes.append(f"after SIGKILL at {_verdicts(url)} verdicts, status says {state}")
     if state != "interrupted":
         result.notes.append("FAIL: the killed run is not shown interrupted")
-    resumed = _provreg(env, "ingest", str(folder), "--json", "--resume", str(run_id),
-                       stdout=open(second, "w"))  # noqa: SIM115 - closed with the process
+    resumed = _provreg(
+        env,
+        "ingest",
+        str(folder),
+        "--json",
+        "--resume",
+        str(run_id),
+        stdout=open(second, "w"),  # noqa: SIM115
+    )
     result.exit_codes.append(resumed.returncode)
     return audit(result, url, env, files, first, second)
 
@@ -219,8 +259,9 @@ def _ray_workers(driver: int) -> list[int]:
     return found
 
 
-def kill_worker(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-                _stop_s: float) -> Result:
+def kill_worker(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, _stop_s: float
+) -> Result:
     """SIGKILL one fused Ray actor mid-run; the run must finish by itself."""
     result = Result("worker", len(files))
     url, home = pg.create("faults_worker"), work / "home-worker"
@@ -237,8 +278,9 @@ def kill_worker(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path
     return audit(result, url, env, files, out)
 
 
-def restart_db(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-               _stop_s: float) -> Result:
+def restart_db(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, _stop_s: float
+) -> Result:
     """``pg_ctl restart`` mid-run."""
     result = Result("restart", len(files))
     url, home = pg.create("faults_restart"), work / "home-restart"
@@ -251,8 +293,9 @@ def restart_db(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
     return audit(result, url, env, files, out)
 
 
-def stop_db(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-            stop_s: float) -> Result:
+def stop_db(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, stop_s: float
+) -> Result:
     """PostgreSQL down for ``stop_s`` seconds mid-run."""
     result = Result("stop", len(files))
     url, home = pg.create("faults_stop"), work / "home-stop"
@@ -267,8 +310,9 @@ def stop_db(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
     return audit(result, url, env, files, out)
 
 
-def give_up(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-            _stop_s: float) -> Result:
+def give_up(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, _stop_s: float
+) -> Result:
     """PostgreSQL stopped past a short outage window (``PROVREG_DB_OUTAGE_S=10``): the
     ingest must stop with exit code 2 and one line, the run be shown ``interrupted``, and
     ``--resume`` finish it once the server is back."""
@@ -278,20 +322,33 @@ def give_up(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
     first, second = work / "giveup-1.jsonl", work / "giveup-2.jsonl"
     errors = work / "giveup-1.err"
     with open(first, "wb") as out, open(errors, "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "registry", "ingest", str(folder),
-                                    "--json"], env=env, cwd=REPO, stdout=out, stderr=err,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry", "ingest", str(folder), "--json"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
         _wait_for(url, int(len(files) * 0.3) * len(DETECTORS.split(",")), process)
         pg.stop()
         result.exit_codes.append(process.wait())
     pg.start()
     message = errors.read_text(errors="replace").strip().splitlines()
-    result.notes.append(f"gave up: exit {result.exit_codes[0]}, last stderr line: "
-                        f"{message[-1] if message else ''}")
+    result.notes.append(
+        f"gave up: exit {result.exit_codes[0]}, last stderr line: {message[-1] if message else ''}"
+    )
     runs = json.loads(_provreg(env, "status", "--json").stdout)["runs"]
     result.notes.append(f"status: {runs[0]['status']}")
-    resumed = _provreg(env, "ingest", str(folder), "--json", "--resume", str(runs[0]["id"]),
-                       stdout=open(second, "w"))  # noqa: SIM115 - closed with the process
+    resumed = _provreg(
+        env,
+        "ingest",
+        str(folder),
+        "--json",
+        "--resume",
+        str(runs[0]["id"]),
+        stdout=open(second, "w"),  # noqa: SIM115
+    )
     result.exit_codes.append(resumed.returncode)
     return audit(result, url, env, files, first, second)
 
@@ -299,16 +356,20 @@ def give_up(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
 @contextmanager
 def _tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def disk_full(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
-              _stop_s: float) -> Result:
+def disk_full(
+    pg: PrivatePostgres, work: Path, files: list[Path], folder: Path, _stop_s: float
+) -> Result:
     """``PROVREG_HOME`` on a full tmpfs: the first key cannot be created."""
     result = Result("disk", len(files))
     url = pg.create("faults_disk")
@@ -323,14 +384,18 @@ def disk_full(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
         failed = _provreg(env, "ingest", str(folder), "--json")
         result.exit_codes.append(failed.returncode)
         message = failed.stderr.strip().splitlines()
-        result.notes.append(f"full disk: exit {failed.returncode}, stderr "
-                            f"{len(message)} line(s): {message[-1] if message else ''}")
-        leftovers = sorted(p.name for p in (home / "keys").glob("*")) \
-            if (home / "keys").exists() else []
+        result.notes.append(
+            f"full disk: exit {failed.returncode}, stderr "
+            f"{len(message)} line(s): {message[-1] if message else ''}"
+        )
+        leftovers = (
+            sorted(p.name for p in (home / "keys").glob("*")) if (home / "keys").exists() else []
+        )
         result.notes.append(f"key files left: {leftovers}")
         listed = _provreg(env, "keys", "list")
-        result.notes.append(f"keys list: exit {listed.returncode}, "
-                            f"{len(listed.stdout.splitlines())} key(s)")
+        result.notes.append(
+            f"keys list: exit {listed.returncode}, {len(listed.stdout.splitlines())} key(s)"
+        )
         filler.unlink()
         out = work / "disk.jsonl"
         done = _provreg(env, "ingest", str(folder), "--json", stdout=open(out, "w"))  # noqa: SIM115
@@ -339,8 +404,12 @@ def disk_full(pg: PrivatePostgres, work: Path, files: list[Path], folder: Path,
 
 
 RUNNERS: dict[str, Callable[[PrivatePostgres, Path, list[Path], Path, float], Result]] = {
-    "kill": kill_driver, "worker": kill_worker, "restart": restart_db, "stop": stop_db,
-    "give-up": give_up, "disk": disk_full,
+    "kill": kill_driver,
+    "worker": kill_worker,
+    "restart": restart_db,
+    "stop": stop_db,
+    "give-up": give_up,
+    "disk": disk_full,
 }
 
 

@@ -42,8 +42,9 @@ DETECTORS = "file-facts,metadata,c2pa,watermark"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def per_file_times(root: Path, detectors: list[Any], manifest: dict[bytes, Expected]
-                   ) -> dict[str, Any]:
+def per_file_times(
+    root: Path, detectors: list[Any], manifest: dict[bytes, Expected]
+) -> dict[str, Any]:
     """Intake plus every detector on each file alone: max, p99 and the slowest kinds."""
     limits = IntakeLimits()
     times: list[tuple[float, str]] = []
@@ -97,19 +98,31 @@ class TreeRss:
         return self.peak
 
 
-def real_run(root: Path, manifest: dict[bytes, Expected], executor: str,
-             detectors: str) -> dict[str, Any]:
+def real_run(
+    root: Path, manifest: dict[bytes, Expected], executor: str, detectors: str
+) -> dict[str, Any]:
     """``provreg ingest --json`` then ``provreg verify --json`` on a scratch database."""
-    with scratch_database(ADMIN_URL, prefix="provreg_hostile") as url, \
-            tempfile.TemporaryDirectory() as home:
+    with (
+        scratch_database(ADMIN_URL, prefix="provreg_hostile") as url,
+        tempfile.TemporaryDirectory() as home,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
         env.update(PROVREG_HOME=home, PROVREG_DATABASE_URL=url, PROVREG_DETECTORS=detectors)
-        command = [sys.executable, "-m", "registry", "ingest", str(root), "--json",
-                   "--executor", executor]
+        command = [
+            sys.executable,
+            "-m",
+            "registry",
+            "ingest",
+            str(root),
+            "--json",
+            "--executor",
+            executor,
+        ]
         started = time.perf_counter()
         with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+b") as err:
-            process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=err,
-                                       stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, env=env, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+            )
             rss = TreeRss(process.pid)
             code = process.wait()
             peak = rss.stop()
@@ -118,8 +131,12 @@ def real_run(root: Path, manifest: dict[bytes, Expected], executor: str,
             err.seek(0)
             stdout, stderr = out.read().decode(), err.read().decode()
         verify = subprocess.run(
-            [sys.executable, "-m", "registry", "verify", "--json"], env=env, cwd=REPO,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "registry", "verify", "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
     lines, not_json = [], 0
     for text in stdout.splitlines():
@@ -128,15 +145,20 @@ def real_run(root: Path, manifest: dict[bytes, Expected], executor: str,
         except ValueError:
             not_json += 1
     seen = Counter(
-        bytes.fromhex(line["path_bytes_hex"]) if line.get("path_bytes_hex")
-        else line["path"].encode() for line in lines
+        bytes.fromhex(line["path_bytes_hex"])
+        if line.get("path_bytes_hex")
+        else line["path"].encode()
+        for line in lines
     )
     reasons = Counter(line["error"] for line in lines if line["status"] != "ok")
     wrong = [
         (manifest[key].kind, line["status"], line["error"])
         for line in lines
-        for key in [bytes.fromhex(line["path_bytes_hex"]) if line.get("path_bytes_hex")
-                    else line["path"].encode()]
+        for key in [
+            bytes.fromhex(line["path_bytes_hex"])
+            if line.get("path_bytes_hex")
+            else line["path"].encode()
+        ]
         if key in manifest
         and (line["status"], line["error"]) != (manifest[key].status, manifest[key].reason)
     ]
@@ -162,15 +184,21 @@ def main() -> None:
     """Command line: build or reuse the corpus, time files, run the CLI, print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--heavy", action="store_true",
-                        help="add 7999x7999 PNGs (64 M pixels each) to the corpus")
+    parser.add_argument(
+        "--heavy", action="store_true", help="add 7999x7999 PNGs (64 M pixels each) to the corpus"
+    )
     parser.add_argument("--executor", default="inline")
     parser.add_argument("--detectors", default=DETECTORS)
-    parser.add_argument("--cache", type=Path,
-                        default=Path(tempfile.gettempdir()) / "provreg-hostile-cache")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "provreg-hostile-cache"
+    )
     parser.add_argument("--skip-timing", action="store_true")
-    parser.add_argument("--huge", type=int, default=0,
-                        help="instead: ingest this many 7999x7999 PNGs (peak memory check)")
+    parser.add_argument(
+        "--huge",
+        type=int,
+        default=0,
+        help="instead: ingest this many 7999x7999 PNGs (peak memory check)",
+    )
     args = parser.parse_args()
     if args.huge:
         with tempfile.TemporaryDirectory() as folder:
@@ -179,14 +207,19 @@ def main() -> None:
                 path = Path(folder) / f"huge-{index:03d}.png"
                 path.write_bytes(huge_pixels_png(index))
                 manifest[os.fsencode(path)] = Expected("huge-pixels-png", "ok")
-            print(json.dumps(real_run(Path(folder), manifest, args.executor, args.detectors),
-                             indent=2))
+            print(
+                json.dumps(
+                    real_run(Path(folder), manifest, args.executor, args.detectors), indent=2
+                )
+            )
         return
     started = time.perf_counter()
     root, manifest = cached_corpus(args.cache, args.count, heavy=args.heavy)
-    report: dict[str, Any] = {"corpus": str(root), "built_or_loaded_s":
-                              round(time.perf_counter() - started, 1),
-                              "kinds": len({m.kind for m in manifest.values()})}
+    report: dict[str, Any] = {
+        "corpus": str(root),
+        "built_or_loaded_s": round(time.perf_counter() - started, 1),
+        "kinds": len({m.kind for m in manifest.values()}),
+    }
     if not args.skip_timing:
         from detectors.plugins import create_detectors
 

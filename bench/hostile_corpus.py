@@ -96,16 +96,21 @@ def _text_png(seed: int, key: str, value: str) -> bytes:
 
 def comfyui_numbers_png(seed: int) -> bytes:
     """A ComfyUI prompt graph whose sampler carries numbers JSON and JSONB disagree on."""
-    prompt = ('{"3": {"class_type": "KSampler", "inputs": {"seed": 6952411511246973023, '
-              '"cfg": 1e23, "steps": 1e308, "denoise": -0.0, "noise": 18446744073709551615, '
-              f'"sampler_name": "euler", "scheduler": "n{seed}"}}}}}}')
+    prompt = (
+        '{"3": {"class_type": "KSampler", "inputs": {"seed": 6952411511246973023, '
+        '"cfg": 1e23, "steps": 1e308, "denoise": -0.0, "noise": 18446744073709551615, '
+        f'"sampler_name": "euler", "scheduler": "n{seed}"}}}}}}'
+    )
     return _text_png(seed, "prompt", prompt)
 
 
 def a1111_seed_png(seed: int) -> bytes:
-    return _text_png(seed, "parameters",
-                     f"a cat {seed}\nSteps: 20, Sampler: Euler a, CFG scale: 1e308, "
-                     "Seed: 6952411511246973023, Size: 40x30, Model: x")
+    return _text_png(
+        seed,
+        "parameters",
+        f"a cat {seed}\nSteps: 20, Sampler: Euler a, CFG scale: 1e308, "
+        "Seed: 6952411511246973023, Size: 40x30, Model: x",
+    )
 
 
 def control_chars_png(seed: int) -> bytes:
@@ -117,8 +122,15 @@ def control_chars_png(seed: int) -> bytes:
 
 def deep_json_png(seed: int) -> bytes:
     depth = 3000
-    graph = '{"3": {"class_type": "KSampler", "inputs": {"seed": ' + str(seed) + \
-        ', "cfg": ' + "[" * depth + "1" + "]" * depth + "}}}"
+    graph = (
+        '{"3": {"class_type": "KSampler", "inputs": {"seed": '
+        + str(seed)
+        + ', "cfg": '
+        + "[" * depth
+        + "1"
+        + "]" * depth
+        + "}}}"
+    )
     return _text_png(seed, "prompt", graph)
 
 
@@ -157,7 +169,7 @@ def huge_pixels_png(seed: int) -> bytes:
 def bad_crc_idat_png(seed: int) -> bytes:
     data = bytearray(_png(seed))
     start = data.index(b"IDAT")
-    length = struct.unpack(">I", data[start - 4: start])[0]
+    length = struct.unpack(">I", data[start - 4 : start])[0]
     data[start + 4 + length] ^= 0xFF
     return bytes(data)
 
@@ -207,13 +219,22 @@ HEAVY_KINDS: tuple[tuple[str, str, Callable[[int], bytes], str, str | None], ...
 
 #: Kinds that are not plain files, written once per corpus.
 SPECIAL_KINDS = (
-    "non-utf8-name", "hidden-file", "fifo", "link-dev-zero", "link-dev-urandom",
-    "dangling-link", "self-loop-link", "link-to-folder", "socket", "sparse-too-large",
+    "non-utf8-name",
+    "hidden-file",
+    "fifo",
+    "link-dev-zero",
+    "link-dev-urandom",
+    "dangling-link",
+    "self-loop-link",
+    "link-to-folder",
+    "socket",
+    "sparse-too-large",
 )
 
 
-def build_corpus(root: Path, count: int, *, heavy: bool = False,
-                 max_bytes: int = 64 * 1024 * 1024) -> dict[bytes, Expected]:
+def build_corpus(
+    root: Path, count: int, *, heavy: bool = False, max_bytes: int = 64 * 1024 * 1024
+) -> dict[bytes, Expected]:
     """Write a corpus of about ``count`` files under ``root``; return its manifest, keyed by
     each path's bytes (``os.fsencode``) so names that are not UTF-8 are keys too."""
     root.mkdir(parents=True, exist_ok=True)
@@ -248,8 +269,10 @@ def _specials(folder: Path, max_bytes: int) -> dict[bytes, Expected]:
     (folder / ".hidden.png").write_bytes(_png(90_002))
     add(folder / ".hidden.png", "hidden-file", "ok", None)
     links = {
-        "link-dev-zero": "/dev/zero", "link-dev-urandom": "/dev/urandom",
-        "dangling-link": str(folder / "nowhere.png"), "self-loop-link": None,
+        "link-dev-zero": "/dev/zero",
+        "link-dev-urandom": "/dev/urandom",
+        "dangling-link": str(folder / "nowhere.png"),
+        "self-loop-link": None,
         "link-to-folder": str(folder.parent),
     }
     for kind, target in links.items():
@@ -280,8 +303,9 @@ def _specials(folder: Path, max_bytes: int) -> dict[bytes, Expected]:
     return out
 
 
-def cached_corpus(cache: Path, count: int, *, heavy: bool = False,
-                  max_bytes: int = 64 * 1024 * 1024) -> tuple[Path, dict[bytes, Expected]]:
+def cached_corpus(
+    cache: Path, count: int, *, heavy: bool = False, max_bytes: int = 64 * 1024 * 1024
+) -> tuple[Path, dict[bytes, Expected]]:
     """A corpus built once per parameters under ``cache`` (rebuilt if incomplete)."""
     root = cache / f"hostile-{count}-{'heavy' if heavy else 'light'}-{max_bytes}"
     manifest_file = root / "manifest.json"
@@ -293,7 +317,7 @@ def cached_corpus(cache: Path, count: int, *, heavy: bool = False,
     if root.exists():
         shutil.rmtree(root)
     manifest = build_corpus(root / "files", count, heavy=heavy, max_bytes=max_bytes)
-    manifest_file.write_text(json.dumps(
-        {key.hex(): vars(value) for key, value in manifest.items()}
-    ))
+    manifest_file.write_text(
+        json.dumps({key.hex(): vars(value) for key, value in manifest.items()})
+    )
     return root / "files", manifest

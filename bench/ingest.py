@@ -74,7 +74,9 @@ def sequential(paths: list[Path], detectors: list[Detector], settings: Settings)
     """Seconds for the plain loop over ``paths``."""
     started = time.perf_counter()
     for start in range(0, len(paths), settings.batch_size):
-        batch = [intake_path(p, settings.limits) for p in paths[start: start + settings.batch_size]]
+        batch = [
+            intake_path(p, settings.limits) for p in paths[start : start + settings.batch_size]
+        ]
         verdicts = judge_batch(batch, detectors)
         assert len(verdicts) == len(batch)
     return time.perf_counter() - started
@@ -138,8 +140,9 @@ class Databases:
     def fresh(self, home: Path, batch_size: int) -> Iterator[Registry]:
         """A registry on a new, empty, migrated database (dropped afterwards)."""
         name = self._create(self.template)
-        registry = Registry.open(Settings(home=home, database_url=self.url(name),
-                                          batch_size=batch_size))
+        registry = Registry.open(
+            Settings(home=home, database_url=self.url(name), batch_size=batch_size)
+        )
         try:
             yield registry
         finally:
@@ -153,9 +156,16 @@ def sequential_ledger(registry: Registry, paths: list[Path], names: list[str]) -
     for detector in detectors:
         detector.load()  # untimed, as Ray's actor start is
     started = time.perf_counter()
-    outcomes = list(ingest_paths(registry.sessions, registry.ledger, detectors, paths,
-                                 limits=registry.settings.limits,
-                                 batch_size=registry.settings.batch_size))
+    outcomes = list(
+        ingest_paths(
+            registry.sessions,
+            registry.ledger,
+            detectors,
+            paths,
+            limits=registry.settings.limits,
+            batch_size=registry.settings.batch_size,
+        )
+    )
     assert len(outcomes) == len(paths) and all(o.entries for o in outcomes)
     return time.perf_counter() - started
 
@@ -185,16 +195,22 @@ def main() -> None:
     detectors = create_detectors(names)
     for detector in detectors:
         detector.load()
-    times: dict[str, list[float]] = {"sequential": [], "ray": [], "plain_processes": [],
-                                     "sequential_ledger": [], "ray_ledger": []}
+    times: dict[str, list[float]] = {
+        "sequential": [],
+        "ray": [],
+        "plain_processes": [],
+        "sequential_ledger": [],
+        "ray_ledger": [],
+    }
     databases = Databases(args.admin_url)
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.count, args.size)
         home = Path(tmp) / "home"
         started = time.perf_counter()
         # address="local": a Ray of its own, even when another cluster runs on this machine.
-        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False
+        )
         with databases.fresh(home, args.batch_size) as registry:
             judge = RayIngest(registry, create_detectors(names))  # waits for the actors
             on_ray(judge, paths[: args.batch_size * 4])  # first batches, imports warm
@@ -207,7 +223,8 @@ def main() -> None:
                 times["sequential"].append(sequential(paths, detectors, settings))
                 times["ray"].append(on_ray(judge, paths))
                 times["plain_processes"].append(
-                    plain_processes(pool, paths, settings, args.num_cpus))
+                    plain_processes(pool, paths, settings, args.num_cpus)
+                )
                 with databases.fresh(home, args.batch_size) as registry:
                     times["sequential_ledger"].append(sequential_ledger(registry, paths, names))
                 with databases.fresh(home, args.batch_size) as registry:
@@ -217,12 +234,15 @@ def main() -> None:
     best = {name: min(values) for name, values in times.items()}
     median = {name: statistics.median(values) for name, values in times.items()}
     result = {
-        "detectors": names, "images": args.count, "size": args.size,
-        "num_cpus": args.num_cpus, "batch_size": args.batch_size, "rounds": args.rounds,
+        "detectors": names,
+        "images": args.count,
+        "size": args.size,
+        "num_cpus": args.num_cpus,
+        "batch_size": args.batch_size,
+        "rounds": args.rounds,
         "ray_startup_s": round(startup, 1),
         **{f"{name}_images_per_s_best": round(args.count / t, 1) for name, t in best.items()},
-        **{f"{name}_images_per_s_median": round(args.count / t, 1)
-           for name, t in median.items()},
+        **{f"{name}_images_per_s_median": round(args.count / t, 1) for name, t in median.items()},
         "ratio_best": round(best["sequential"] / best["ray"], 2),
         "ratio_median": round(median["sequential"] / median["ray"], 2),
         "plain_processes_ratio_best": round(best["sequential"] / best["plain_processes"], 2),
@@ -231,9 +251,11 @@ def main() -> None:
         "ray_ledger_vs_sequential_best": round(best["sequential"] / best["ray_ledger"], 2),
         # Per round, Ray's throughput over the plain processes' (1.0: the machine's ceiling).
         "ray_vs_plain_processes_per_round": [
-            round(p / r, 2) for p, r in zip(times["plain_processes"], times["ray"], strict=True)],
-        "seconds_per_round": {name: [round(t, 2) for t in values]
-                              for name, values in times.items()},
+            round(p / r, 2) for p, r in zip(times["plain_processes"], times["ray"], strict=True)
+        ],
+        "seconds_per_round": {
+            name: [round(t, 2) for t in values] for name, values in times.items()
+        },
     }
     print(json.dumps(result))
 

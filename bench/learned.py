@@ -40,10 +40,16 @@ from detectors.learned.archs import build
 from detectors.synthetic.detector import SyntheticDetector
 from registry.models import ModelStore
 
-SD_VAE = {"in_channels": 3, "out_channels": 3, "latent_channels": 4,
-          "down_block_types": ["DownEncoderBlock2D"] * 4,
-          "up_block_types": ["UpDecoderBlock2D"] * 4,
-          "block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "sample_size": 512}
+SD_VAE = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 4,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [128, 256, 512, 512],
+    "layers_per_block": 2,
+    "sample_size": 512,
+}
 
 
 def photos(count: int) -> list[Sample]:
@@ -74,30 +80,61 @@ def case(name: str, store: ModelStore, tmp: Path) -> Callable[[dict[str, Any]], 
     torch.manual_seed(0)
     if name in ("npr-tiny", "npr-resnet50"):
         arch = "npr_tiny" if name == "npr-tiny" else "npr_resnet50"
-        store.add(name, _save(build(arch), tmp / f"{name}.safetensors"), kind="synthetic",
-                  architecture=arch, card={"method": "npr"})
+        store.add(
+            name,
+            _save(build(arch), tmp / f"{name}.safetensors"),
+            kind="synthetic",
+            architecture=arch,
+            card={"method": "npr"},
+        )
         return lambda o: SyntheticDetector({"model": store.resolve(name).to_options(), **o})
     if name == "univfd-vitl14":
-        store.add("vitl14", _save(build("clip_vit"), tmp / "vitl14.safetensors"),
-                  kind="backbone", architecture="clip_vit")
-        store.add(name, _save(build("linear_probe"), tmp / "fc.safetensors"), kind="synthetic",
-                  architecture="linear_probe", card={"method": "probe", "backbone": "vitl14"})
-        return lambda o: SyntheticDetector({"model": store.resolve(name).to_options(),
-                                            "max_crops": 1, **o})
+        store.add(
+            "vitl14",
+            _save(build("clip_vit"), tmp / "vitl14.safetensors"),
+            kind="backbone",
+            architecture="clip_vit",
+        )
+        store.add(
+            name,
+            _save(build("linear_probe"), tmp / "fc.safetensors"),
+            kind="synthetic",
+            architecture="linear_probe",
+            card={"method": "probe", "backbone": "vitl14"},
+        )
+        return lambda o: SyntheticDetector(
+            {"model": store.resolve(name).to_options(), "max_crops": 1, **o}
+        )
     if name in ("laundering-patch", "sd-vae-512"):
-        store.add("patchnet", _save(build("laundering_patchnet"), tmp / "p.safetensors"),
-                  kind="laundering", architecture="laundering_patchnet",
-                  card={"method": "patch"})
+        store.add(
+            "patchnet",
+            _save(build("laundering_patchnet"), tmp / "p.safetensors"),
+            kind="laundering",
+            architecture="laundering_patchnet",
+            card={"method": "patch"},
+        )
         card: dict[str, Any] = {"method": "patch"}
         if name == "sd-vae-512":
-            store.add("sd-vae", _save(build("autoencoder_kl", SD_VAE), tmp / "vae.safetensors"),
-                      kind="autoencoder", architecture="autoencoder_kl", config=SD_VAE)
+            store.add(
+                "sd-vae",
+                _save(build("autoencoder_kl", SD_VAE), tmp / "vae.safetensors"),
+                kind="autoencoder",
+                architecture="autoencoder_kl",
+                config=SD_VAE,
+            )
             card["autoencoders"] = ["sd-vae"]
-        store.add(name, store.blob_path(store.get("patchnet").sha256), kind="laundering",
-                  fmt="safetensors", architecture="laundering_patchnet", card=card)
+        store.add(
+            name,
+            store.blob_path(store.get("patchnet").sha256),
+            kind="laundering",
+            fmt="safetensors",
+            architecture="laundering_patchnet",
+            card=card,
+        )
 
-        return lambda o: LaunderingDetector({"model": store.resolve(name).to_options(),
-                                             "recon_side": 512, **o})
+        return lambda o: LaunderingDetector(
+            {"model": store.resolve(name).to_options(), "recon_side": 512, **o}
+        )
     if name == "attribution":
         return _attribution(store, tmp)
     raise SystemExit(f"unknown case {name}")
@@ -120,15 +157,28 @@ def _attribution(store: ModelStore, tmp: Path) -> Callable[[dict[str, Any]], Det
         started = time.perf_counter()
         fingerprints.append(enrol(f"gen-{index}", images))
         seconds += time.perf_counter() - started
-    print(json.dumps({"case": "attribution-enrol", "image_size": list(base[0].shape[:2]),
-                      "images": ENROL_IMAGES * len(fingerprints),
-                      "s_per_1000_images": round(seconds / (ENROL_IMAGES * len(fingerprints))
-                                                 * 1000, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "case": "attribution-enrol",
+                "image_size": list(base[0].shape[:2]),
+                "images": ENROL_IMAGES * len(fingerprints),
+                "s_per_1000_images": round(seconds / (ENROL_IMAGES * len(fingerprints)) * 1000, 1),
+            }
+        ),
+        flush=True,
+    )
     Gallery(fingerprints).save(tmp / "gallery.safetensors")
-    store.add("attribution-gallery", tmp / "gallery.safetensors", kind="attribution",
-              fmt="safetensors", card={"method": "gallery"})
-    return lambda o: AttributionDetector({"model": store.resolve("attribution-gallery")
-                                          .to_options(), **o})
+    store.add(
+        "attribution-gallery",
+        tmp / "gallery.safetensors",
+        kind="attribution",
+        fmt="safetensors",
+        card={"method": "gallery"},
+    )
+    return lambda o: AttributionDetector(
+        {"model": store.resolve("attribution-gallery").to_options(), **o}
+    )
 
 
 GENERATORS = [4]
@@ -157,12 +207,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", default="1,8,32")
-    parser.add_argument("--cases",
-                        default="npr-tiny,npr-resnet50,univfd-vitl14,laundering-patch,sd-vae-512")
+    parser.add_argument(
+        "--cases", default="npr-tiny,npr-resnet50,univfd-vitl14,laundering-patch,sd-vae-512"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--generators", type=int, default=4,
-                        help="generators enrolled for the attribution case")
+    parser.add_argument(
+        "--generators", type=int, default=4, help="generators enrolled for the attribution case"
+    )
     args = parser.parse_args()
     GENERATORS[0] = args.generators
     torch.set_num_threads(args.threads)
@@ -176,10 +228,19 @@ def main() -> None:
             for size in batches:
                 detector = make({"batch_size": max(size, 1), "device": args.device})
                 wall, cpu = measure(detector, images[:size], args.repeat)
-                print(json.dumps({"case": name, "device": args.device, "batch": size,
-                                  "images_per_s": round(wall, 3),
-                                  "images_per_cpu_s": round(cpu, 3),
-                                  "threads": args.threads}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "case": name,
+                            "device": args.device,
+                            "batch": size,
+                            "images_per_s": round(wall, 3),
+                            "images_per_cpu_s": round(cpu, 3),
+                            "threads": args.threads,
+                        }
+                    ),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.ledger import merkle
-from registry.ledger.writer import Ledger, fetch_nodes, lock_sequencer, tree_size
 from registry.db.models import MerkleNode, VerdictRow
+from registry.ledger import merkle
 from registry.ledger.records import build_record, canonical_bytes
 from registry.ledger.signing import Signer
+from registry.ledger.writer import Ledger, fetch_nodes, lock_sequencer, tree_size
 from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
@@ -39,12 +39,22 @@ def naive_append(session: Session, ledger: Ledger, verdict: object) -> None:
     leaf = merkle.leaf_hash(canonical)
     session.add(
         VerdictRow(
-            log_index=index, asset_sha256=record["asset_sha256"], detector=record["detector"],
-            version=record["version"], model_checksum=record["model_checksum"],
-            label=record["label"], positive=record["positive"], score=record["score"],
-            p_value=record["p_value"], error=record["error"], evidence=record["evidence"],
-            created_at=now, canonical=canonical, leaf_hash=leaf,
-            signature=ledger.signer.sign(canonical), key_id=ledger.signer.key_id,
+            log_index=index,
+            asset_sha256=record["asset_sha256"],
+            detector=record["detector"],
+            version=record["version"],
+            model_checksum=record["model_checksum"],
+            label=record["label"],
+            positive=record["positive"],
+            score=record["score"],
+            p_value=record["p_value"],
+            error=record["error"],
+            evidence=record["evidence"],
+            created_at=now,
+            canonical=canonical,
+            leaf_hash=leaf,
+            signature=ledger.signer.sign(canonical),
+            key_id=ledger.signer.key_id,
         )
     )
     nodes = merkle.new_nodes_for_append(index, [leaf], lambda c: fetch_nodes(session, c))
@@ -61,10 +71,10 @@ def run_case(admin_url: str, count: int, per_txn: int, naive: bool) -> float:
         with sessions.begin() as session:
             ledger.register_key(session)
             for i in range(0, count, 5000):
-                ensure_assets(session, verdicts[i: i + 5000])
+                ensure_assets(session, verdicts[i : i + 5000])
         started = time.perf_counter()
         for i in range(0, count, per_txn):
-            chunk = verdicts[i: i + per_txn]
+            chunk = verdicts[i : i + per_txn]
             with sessions.begin() as session:
                 if naive:
                     for verdict in chunk:
@@ -82,8 +92,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=20000)
-    parser.add_argument("--small-count", type=int, default=2000,
-                        help="verdicts for the per-verdict-transaction cases")
+    parser.add_argument(
+        "--small-count",
+        type=int,
+        default=2000,
+        help="verdicts for the per-verdict-transaction cases",
+    )
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--admin-url", default=ADMIN_URL)
     args = parser.parse_args()
@@ -98,8 +112,11 @@ def main() -> None:
         print(f"{label:45s} {results[label]:10.0f} verdicts/s  ({count} verdicts)", flush=True)
     naive_rate = results[cases[0][0]]
     print(f"batched / naive = {results[cases[2][0]] / naive_rate:.1f}x")
-    print(json.dumps({"machine": platform.machine(), "python": platform.python_version(),
-                      "results": results}))
+    print(
+        json.dumps(
+            {"machine": platform.machine(), "python": platform.python_version(), "results": results}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,12 @@ def write_model(path: Path, megabytes: int, tensor_mb: int) -> None:
     rng = np.random.default_rng(0)
     per = tensor_mb * 1024 * 1024 // 4
     tensors = [
-        Tensor(f"layers.{i}.weight", "F32", (per,),
-               rng.standard_normal(per, dtype=np.float32).tobytes())
+        Tensor(
+            f"layers.{i}.weight",
+            "F32",
+            (per,),
+            rng.standard_normal(per, dtype=np.float32).tobytes(),
+        )
         for i in range(max(1, megabytes // tensor_mb))
     ]
     path.write_bytes(serialize(tensors))
@@ -81,9 +85,18 @@ def main() -> None:
         }
         for name, step in steps.items():
             seconds = best(step, args.repeat)
-            print(json.dumps({"step": name, "bytes": size, "seconds": round(seconds, 4),
-                              "s_per_gb": round(seconds / (size / 1e9), 3),
-                              "mb_per_s": round(size / 1e6 / seconds, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "step": name,
+                        "bytes": size,
+                        "seconds": round(seconds, 4),
+                        "s_per_gb": round(seconds / (size / 1e9), 3),
+                        "mb_per_s": round(size / 1e6 / seconds, 1),
+                    }
+                ),
+                flush=True,
+            )
     print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
 
 

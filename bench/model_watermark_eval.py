@@ -36,9 +36,13 @@ ATTACKS = ("none", "fine-tune", "prune-20", "prune-50", "int8")
 
 def attacked(arch: str, state: mf.State, seed: int) -> dict[str, mf.State]:
     """Every attacked version of a marked model."""
-    return {"none": state, "fine-tune": mf.fine_tune(arch, state, seed),
-            "prune-20": mf.prune(state, 0.2), "prune-50": mf.prune(state, 0.5),
-            "int8": mf.quantise_int8(state)}
+    return {
+        "none": state,
+        "fine-tune": mf.fine_tune(arch, state, seed),
+        "prune-20": mf.prune(state, 0.2),
+        "prune-50": mf.prune(state, 0.5),
+        "int8": mf.quantise_int8(state),
+    }
 
 
 def judge(key: dict[str, Any], state: mf.State) -> tuple[bool, float]:
@@ -54,8 +58,9 @@ def prints(state: mf.State) -> list[Any]:
     return [fingerprint(t) for t in mf.tensors_of(state)]
 
 
-def run(arch: str, method: str, trials: int, nulls: list[mf.State],
-        uchida_bits: int | None = None) -> dict[str, Any]:
+def run(
+    arch: str, method: str, trials: int, nulls: list[mf.State], uchida_bits: int | None = None
+) -> dict[str, Any]:
     """One architecture x method row set."""
     hits = {a: 0 for a in ATTACKS}
     acc: dict[str, list[float]] = {a: [] for a in ATTACKS}
@@ -81,10 +86,14 @@ def run(arch: str, method: str, trials: int, nulls: list[mf.State],
             null_cos.append(compare(prints(null), "base", reference).cosine or 0.0)
     false = sum(p <= DEFAULT_FPR_TARGET for p in null_p)
     return {
-        "arch": arch, "method": method, "bits": len(key["bits"]), "trials": trials,
+        "arch": arch,
+        "method": method,
+        "bits": len(key["bits"]),
+        "trials": trials,
         "null_tests": len(null_p),
         "tpr": {a: hits[a] / trials for a in ATTACKS},
-        "fpr": false / len(null_p), "min_null_p": min(null_p),
+        "fpr": false / len(null_p),
+        "min_null_p": min(null_p),
         "accuracy": {a: round(sum(v) / len(v), 3) for a, v in acc.items()},
         "min_cosine_to_base": {a: round(min(v), 4) for a, v in cosine.items()},
         "max_null_cosine": round(max(null_cos), 4),
@@ -96,12 +105,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--nulls", type=int, default=20)
-    parser.add_argument("--arch", choices=mf.ARCHS, action="append",
-                        help="architectures to run (default: all)")
-    parser.add_argument("--method", choices=("uchida", "watermas"), action="append",
-                        help="key methods to run (default: both)")
-    parser.add_argument("--uchida-bits", type=int, default=None,
-                        help="Uchida key length (default: 64 for the MLP, 32 for the CNN)")
+    parser.add_argument(
+        "--arch", choices=mf.ARCHS, action="append", help="architectures to run (default: all)"
+    )
+    parser.add_argument(
+        "--method",
+        choices=("uchida", "watermas"),
+        action="append",
+        help="key methods to run (default: both)",
+    )
+    parser.add_argument(
+        "--uchida-bits",
+        type=int,
+        default=None,
+        help="Uchida key length (default: 64 for the MLP, 32 for the CNN)",
+    )
     args = parser.parse_args()
     rows = []
     for arch in args.arch or mf.ARCHS:
@@ -110,14 +128,19 @@ def main() -> None:
             row = run(arch, method, args.trials, nulls, args.uchida_bits)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| model | key (bits) | " + " | ".join(f"TPR {a}" for a in ATTACKS)
-          + " | FPR (nulls) | min null p | max null cos | min cos to base |")
+    print(
+        "\n| model | key (bits) | "
+        + " | ".join(f"TPR {a}" for a in ATTACKS)
+        + " | FPR (nulls) | min null p | max null cos | min cos to base |"
+    )
     print("|---" * (len(ATTACKS) + 6) + "|")
     for r in rows:
-        print(f"| {r['arch']} | {r['method']} ({r['bits']}) | "
-              + " | ".join(f"{r['tpr'][a]:.2f} (acc {r['accuracy'][a]:.2f})" for a in ATTACKS)
-              + f" | {r['fpr']:.3f} of {r['null_tests']} | {r['min_null_p']:.1e} | "
-              f"{r['max_null_cosine']:.3f} | {min(r['min_cosine_to_base'].values()):.3f} |")
+        print(
+            f"| {r['arch']} | {r['method']} ({r['bits']}) | "
+            + " | ".join(f"{r['tpr'][a]:.2f} (acc {r['accuracy'][a]:.2f})" for a in ATTACKS)
+            + f" | {r['fpr']:.3f} of {r['null_tests']} | {r['min_null_p']:.1e} | "
+            f"{r['max_null_cosine']:.3f} | {min(r['min_cosine_to_base'].values()):.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.db.models import CheckpointRow
 from registry.ledger import publish
 from registry.ledger import standalone_monitor as monitor
-from registry.ledger.writer import Ledger
-from registry.db.models import CheckpointRow
 from registry.ledger.signing import Signer
+from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.testing.scratch_db import ADMIN_URL, scratch_database
 
@@ -37,10 +37,13 @@ def grow(session: Session, ledger: Ledger, start: int, count: int) -> Checkpoint
     for first in range(start, start + count, 1000):
         verdicts = synthetic_verdicts(min(1000, start + count - first), start=first)
         seed(session, ledger, verdicts)
-        ledger.record_sightings(session, [
-            {"asset_sha256": v.asset_sha256, "source": "bench", "location": f"/b/{i}"}
-            for i, v in enumerate(verdicts[::10])
-        ])
+        ledger.record_sightings(
+            session,
+            [
+                {"asset_sha256": v.asset_sha256, "source": "bench", "location": f"/b/{i}"}
+                for i, v in enumerate(verdicts[::10])
+            ],
+        )
     return ledger.checkpoint(session)
 
 
@@ -69,17 +72,29 @@ def main() -> None:
             again = publish.publish(session, checkpoint, store)
             republish_s = time.perf_counter() - started
         started = time.perf_counter()
-        monitor.monitor(monitor.Source(str(Path(tmp) / "log")), ORIGIN, signer.public_key,
-                        Path(tmp) / "state.json")
+        monitor.monitor(
+            monitor.Source(str(Path(tmp) / "log")),
+            ORIGIN,
+            signer.public_key,
+            Path(tmp) / "state.json",
+        )
         monitor_s = time.perf_counter() - started
         engine.dispose()
-    print(json.dumps({
-        "entries_first": first.tree_size, "publish_s": round(publish_s, 2),
-        "files_first": first.written, "entries_after_growth": again.tree_size,
-        "republish_s": round(republish_s, 2), "files_rewritten": again.written,
-        "files_unchanged": again.skipped, "monitor_s": round(monitor_s, 2),
-        "python": platform.python_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "entries_first": first.tree_size,
+                "publish_s": round(publish_s, 2),
+                "files_first": first.written,
+                "entries_after_growth": again.tree_size,
+                "republish_s": round(republish_s, 2),
+                "files_rewritten": again.written,
+                "files_unchanged": again.skipped,
+                "monitor_s": round(monitor_s, 2),
+                "python": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,14 @@ from PIL import Image
 def provreg(env: dict[str, str], *args: str) -> float:
     """Run ``provreg ARGS`` and return its wall time in seconds."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "registry", *args], env=env, check=True,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -51,8 +56,11 @@ def main() -> None:
             pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"img{i:03}.png")
         env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PROVREG_HOME")}
-        env.update(PROVREG_HOME=str(root / "home"), PROVREG_EXECUTOR="ray",
-                   PROVREG_RAY_NUM_CPUS=str(args.num_cpus))
+        env.update(
+            PROVREG_HOME=str(root / "home"),
+            PROVREG_EXECUTOR="ray",
+            PROVREG_RAY_NUM_CPUS=str(args.num_cpus),
+        )
         command = ("ingest", str(folder), "--detector", "file-facts", "--json")
         provreg(env, "init")
         inline = [provreg(env, *command, "--executor", "inline") for _ in range(args.runs)]

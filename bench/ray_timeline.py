@@ -27,8 +27,9 @@ from ray_jobs.ingest import RayJudge
 from registry.settings import Settings
 
 
-def summarise(events: list[dict[str, Any]], started_us: float, wall_s: float,
-              cpus: int) -> dict[str, Any]:
+def summarise(
+    events: list[dict[str, Any]], started_us: float, wall_s: float, cpus: int
+) -> dict[str, Any]:
     """Per task or actor method (``task::NAME`` events) after ``started_us``: calls, summed
     seconds, workers, and that time as a share of ``wall_s * cpus``; per phase
     (``task:deserialize_arguments``, ``task:execute``, ``task:store_outputs``): seconds."""
@@ -50,9 +51,12 @@ def summarise(events: list[dict[str, Any]], started_us: float, wall_s: float,
             phases[category.removeprefix("task:")] += seconds
     return {
         "per_task": {
-            name: {"calls": calls[name], "busy_s": round(busy[name], 2),
-                   "workers": len(workers[name]),
-                   "share_of_cpus": round(busy[name] / (wall_s * cpus), 3)}
+            name: {
+                "calls": calls[name],
+                "busy_s": round(busy[name], 2),
+                "workers": len(workers[name]),
+                "share_of_cpus": round(busy[name] / (wall_s * cpus), 3),
+            }
             for name in sorted(busy, key=busy.__getitem__, reverse=True)
         },
         "phases_s": {phase: round(seconds, 2) for phase, seconds in phases.items()},
@@ -70,8 +74,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.count, args.size)
         # address="local": a Ray of its own, even when another cluster runs on this machine.
-        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False
+        )
         settings = Settings(home=Path(tmp), batch_size=args.batch_size)
         judge = RayJudge(settings, create_detectors(list(TRAINING_FREE)))
         for _ in judge.judge(paths[: args.batch_size * 4]):
@@ -84,8 +89,15 @@ def main() -> None:
         time.sleep(2.0)  # task events reach the GCS asynchronously
         events: list[dict[str, Any]] = ray.timeline()  # type: ignore[no-untyped-call]
         judge.shutdown()
-    print(json.dumps({"images_per_s": round(args.count / wall, 1), "wall_s": round(wall, 2),
-                      **summarise(events, started_us, wall, args.num_cpus)}))
+    print(
+        json.dumps(
+            {
+                "images_per_s": round(args.count / wall, 1),
+                "wall_s": round(wall, 2),
+                **summarise(events, started_us, wall, args.num_cpus),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

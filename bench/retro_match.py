@@ -70,20 +70,33 @@ def run(n: int, seed: int = 0) -> dict[str, float]:
     search = time.perf_counter() - t0
     hits = sum(int(slots[q]) + 1 in {i for i, _ in found.hits(q)} for q in range(REFERENCES))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    return {"n": n, "layout": loaded.layout, "build": build, "save": save, "load": load,
-            "search": search, "recall": hits / REFERENCES, "pairs": len(found.ids),
-            "peak_gb": peak}
+    return {
+        "n": n,
+        "layout": loaded.layout,
+        "build": build,
+        "save": save,
+        "load": load,
+        "search": search,
+        "recall": hits / REFERENCES,
+        "pairs": len(found.ids),
+        "peak_gb": peak,
+    }
 
 
 def main(sizes: list[int]) -> None:
-    print("| archive hashes | index | build s | save s | load s | search 1,000 refs s "
-          "| recall (planted) | pairs found | peak RSS GB |")
+    print(
+        "| archive hashes | index | build s | save s | load s | search 1,000 refs s "
+        "| recall (planted) | pairs found | peak RSS GB |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         r = run(n)
-        print(f"| {r['n']:,} | {r['layout']} | {r['build']:.1f} | {r['save']:.1f} "
-              f"| {r['load']:.1f} | {r['search']:.3f} | {r['recall']:.3f} | {r['pairs']} "
-              f"| {r['peak_gb']:.1f} |", flush=True)
+        print(
+            f"| {r['n']:,} | {r['layout']} | {r['build']:.1f} | {r['save']:.1f} "
+            f"| {r['load']:.1f} | {r['search']:.3f} | {r['recall']:.3f} | {r['pairs']} "
+            f"| {r['peak_gb']:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ def _images(count: int, seed: int) -> list[bytes]:
     ramp = np.linspace(0, 255, 256, dtype=np.float32)
     out = []
     for _ in range(count):
-        base = (ramp[None, :, None] * rng.uniform(0.2, 1.0, 3)
-                + ramp[:, None, None] * rng.uniform(0.0, 0.5, 3))
+        base = ramp[None, :, None] * rng.uniform(0.2, 1.0, 3) + ramp[:, None, None] * rng.uniform(
+            0.0, 0.5, 3
+        )
         noisy = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
         buffer = io.BytesIO()
         Image.fromarray(noisy).save(buffer, "JPEG", quality=90)
@@ -64,21 +65,33 @@ def _post(url: str, data: bytes, name: str) -> tuple[float, dict[str, object]]:
     return time.perf_counter() - started, body
 
 
-def run_case(admin_url: str, detectors: list[str], batch_size: int, images: list[bytes],
-             warmup: list[bytes], concurrency: int) -> dict[str, float]:
+def run_case(
+    admin_url: str,
+    detectors: list[str],
+    batch_size: int,
+    images: list[bytes],
+    warmup: list[bytes],
+    concurrency: int,
+) -> dict[str, float]:
     """Deploy with ``batch_size``, post ``images`` concurrently; rates and latencies."""
-    with scratch_database(admin_url, prefix="provreg_serve_bench") as url_db, \
-            tempfile.TemporaryDirectory() as home:
+    with (
+        scratch_database(admin_url, prefix="provreg_serve_bench") as url_db,
+        tempfile.TemporaryDirectory() as home,
+    ):
         settings = Settings(home=Path(home), database_url=url_db)
         Registry.open(settings)
-        url = endpoint.start(settings, detectors, host="127.0.0.1", port=_free_port(),
-                             max_batch_size=batch_size)
+        url = endpoint.start(
+            settings, detectors, host="127.0.0.1", port=_free_port(), max_batch_size=batch_size
+        )
         try:
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(lambda d: _post(url, d, "warmup.jpg"), warmup))
                 started = time.perf_counter()
-                answers = list(pool.map(
-                    lambda item: _post(url, item[1], f"img{item[0]}.jpg"), enumerate(images)))
+                answers = list(
+                    pool.map(
+                        lambda item: _post(url, item[1], f"img{item[0]}.jpg"), enumerate(images)
+                    )
+                )
                 elapsed = time.perf_counter() - started
         finally:
             endpoint.stop()
@@ -108,15 +121,28 @@ def main() -> None:
     for round_number, batch_size in enumerate(args.batch_sizes):
         images = _images(args.count, seed=100 + round_number)
         warmup = _images(8, seed=900 + round_number)
-        results[batch_size] = run_case(args.admin_url, args.detectors, batch_size, images,
-                                       warmup, args.concurrency)
+        results[batch_size] = run_case(
+            args.admin_url, args.detectors, batch_size, images, warmup, args.concurrency
+        )
         r = results[batch_size]
-        print(f"max_batch_size {batch_size:3d}: {r['uploads_per_s']:7.1f} uploads/s, "
-              f"p50 {r['p50_ms']:7.1f} ms, p95 {r['p95_ms']:7.1f} ms, "
-              f"{int(r['ok'])}/{args.count} ok", flush=True)
-    print(json.dumps({"machine": platform.machine(), "python": platform.python_version(),
-                      "detectors": args.detectors, "count": args.count,
-                      "concurrency": args.concurrency, "results": results}))
+        print(
+            f"max_batch_size {batch_size:3d}: {r['uploads_per_s']:7.1f} uploads/s, "
+            f"p50 {r['p50_ms']:7.1f} ms, p95 {r['p95_ms']:7.1f} ms, "
+            f"{int(r['ok'])}/{args.count} ok",
+            flush=True,
+        )
+    print(
+        json.dumps(
+            {
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "detectors": args.detectors,
+                "count": args.count,
+                "concurrency": args.concurrency,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -83,34 +83,69 @@ def per_method(batch: int, repeat: int) -> None:
             torch.manual_seed(0)
             weights = Path(folder) / f"trustmark_{variant}.pt"
             torch.save(build_decoder(variant).state_dict(), weights)
-            trustmark[variant] = LearnedDecoder(DecoderManifest.from_mapping(trustmark_manifest(
-                f"tm-{variant}", variant, sha256_file(weights), path=str(weights))))
+            trustmark[variant] = LearnedDecoder(
+                DecoderManifest.from_mapping(
+                    trustmark_manifest(
+                        f"tm-{variant}", variant, sha256_file(weights), path=str(weights)
+                    )
+                )
+            )
     spread_tiles = np.ascontiguousarray(tiles[:, 192:320, 192:320])
     tm_tiles = np.ascontiguousarray(tiles[:, 133:378, 133:378])
     codec = TrustMarkCodec()
     rng = np.random.default_rng(0)
-    packets = [tuple(int(b) ^ int(e) for b, e in zip(
-        codec.encode(tuple(int(v) for v in rng.integers(0, 2, 61))), rng.random(100) < 0.03,
-        strict=True)) for _ in range(batch)]
-    detector = WatermarkDetector({"payloads": [
-        {"name": "riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]})
+    packets = [
+        tuple(
+            int(b) ^ int(e)
+            for b, e in zip(
+                codec.encode(tuple(int(v) for v in rng.integers(0, 2, 61))),
+                rng.random(100) < 0.03,
+                strict=True,
+            )
+        )
+        for _ in range(batch)
+    ]
+    detector = WatermarkDetector(
+        {"payloads": [{"name": "riva", "bits": RIVAGAN_KEY, "method": "rivaGan"}]}
+    )
     detector.load()
     rows = [
-        ("dwtDct (vectorised, soft)", "cpu",
-         lambda: [decode_blocks(rgb, "dwtDct", "bgr") for rgb in rgbs]),
-        ("dwtDctSvd (library)", "cpu",
-         lambda: [decode_blocks(rgb, "dwtDctSvd", "bgr") for rgb in rgbs]),
+        (
+            "dwtDct (vectorised, soft)",
+            "cpu",
+            lambda: [decode_blocks(rgb, "dwtDct", "bgr") for rgb in rgbs],
+        ),
+        (
+            "dwtDctSvd (library)",
+            "cpu",
+            lambda: [decode_blocks(rgb, "dwtDctSvd", "bgr") for rgb in rgbs],
+        ),
         ("RivaGAN (ONNX, 256 crop)", riva.device, lambda: riva.scores(riva_tiles)),
-        ("TorchScript manifest decoder (128 crop)", spread.device,
-         lambda: spread.scores(spread_tiles)),
-        ("TrustMark-C arch (ResNet-18, 245 -> 224), random weights", trustmark["C"].device,
-         lambda: trustmark["C"].scores(tm_tiles)),
-        ("TrustMark-Q/B/P arch (ResNet-50, 245 -> 224), random weights",
-         trustmark["Q"].device, lambda: trustmark["Q"].scores(tm_tiles)),
-        ("TrustMark BCH packet correction (bchlib)", "cpu",
-         lambda: [codec.correct(packet) for packet in packets]),
-        ("detector: built-ins + 1 RivaGAN key", detector.devices["rivaGan"],
-         lambda: detector.detect_batch(samples)),
+        (
+            "TorchScript manifest decoder (128 crop)",
+            spread.device,
+            lambda: spread.scores(spread_tiles),
+        ),
+        (
+            "TrustMark-C arch (ResNet-18, 245 -> 224), random weights",
+            trustmark["C"].device,
+            lambda: trustmark["C"].scores(tm_tiles),
+        ),
+        (
+            "TrustMark-Q/B/P arch (ResNet-50, 245 -> 224), random weights",
+            trustmark["Q"].device,
+            lambda: trustmark["Q"].scores(tm_tiles),
+        ),
+        (
+            "TrustMark BCH packet correction (bchlib)",
+            "cpu",
+            lambda: [codec.correct(packet) for packet in packets],
+        ),
+        (
+            "detector: built-ins + 1 RivaGAN key",
+            detector.devices["rivaGan"],
+            lambda: detector.detect_batch(samples),
+        ),
     ]
     print(f"\n| method (512 x 512, batch of {batch}) | ran on | images/s |")
     print("|---|---|---|")

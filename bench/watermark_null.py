@@ -101,27 +101,31 @@ def main() -> None:
                         raise RuntimeError("dwtDct must give soft scores")
                     k = sum(a == b for a, b in zip(hard, payload.bits, strict=True))
                     rows.setdefault("built-in payloads, hard", []).append(
-                        binomial_tail(k, payload.n))
+                        binomial_tail(k, payload.n)
+                    )
                     rows.setdefault("built-in payloads, soft", []).append(
-                        soft_p_value(soft, payload.bits)[0])
+                        soft_p_value(soft, payload.bits)[0]
+                    )
     if args.rivagan:
         from detectors.watermark.learned import LearnedDecoder, fit_image, rivagan_manifest
 
         decoder = LearnedDecoder(rivagan_manifest())
         tiles = [fit_image(Image.fromarray(rgb), decoder.manifest) for _, rgb in images]
         batch = np.stack([t for t in tiles if t is not None])
-        logits = np.concatenate([decoder.scores(batch[i : i + 16])
-                                 for i in range(0, len(batch), 16)])
+        logits = np.concatenate(
+            [decoder.scores(batch[i : i + 16]) for i in range(0, len(batch), 16)]
+        )
         for row in logits:
             for key in keys[32]:
                 hard = tuple(int(v > 0) for v in row)
                 k = sum(a == b for a, b in zip(hard, key, strict=True))
                 rows.setdefault("RivaGAN, random keys, hard", []).append(binomial_tail(k, 32))
-                rows.setdefault("RivaGAN, random keys, soft", []).append(
-                    soft_p_value(row, key)[0])
+                rows.setdefault("RivaGAN, random keys, soft", []).append(soft_p_value(row, key)[0])
     judged = sum(1 for _, rgb in images if rgb.shape[0] * rgb.shape[1] >= 256 * 256)
-    print(f"clean images: {judged} (photos, 512 px resizes, 300 px patches, JPEG q90 4:4:4, "
-          f"JPEG q75 4:2:0, 256 px resizes); random keys: {args.keys} per length (32, 48, 136)")
+    print(
+        f"clean images: {judged} (photos, 512 px resizes, 300 px patches, JPEG q90 4:4:4, "
+        f"JPEG q75 4:2:0, 256 px resizes); random keys: {args.keys} per length (32, 48, 136)"
+    )
     print("cell: raw p-values at or below the level, observed / expected under the model\n")
     print("| tests | p-values | <= 0.1 | <= 0.01 | <= 1e-3 | <= 1e-4 | smallest |")
     print("|---|---|---|---|---|---|---|")

@@ -26,8 +26,10 @@ PAGES = {
     "Overview": page_overview.render,
     "Audit": page_audit.render,
 }
-UNAVAILABLE = ("The registry is unavailable right now. Please try again in a few minutes; "
-               "if it persists, tell the operator (the details are in the server log).")
+UNAVAILABLE = (
+    "The registry is unavailable right now. Please try again in a few minutes; "
+    "if it persists, tell the operator (the details are in the server log)."
+)
 
 
 def render() -> None:

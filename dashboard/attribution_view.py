@@ -35,11 +35,16 @@ def top_k_rows(evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
     for row in rows[:MAX_ROWS]:
         if not isinstance(row, Mapping) or not isinstance(row.get("generator"), str):
             continue
-        out.append({"generator": row["generator"][:100], "affinity": _number(row.get("z")),
-                    "threshold": _number(row.get("threshold")),
-                    "margin": _number(row.get("margin")),
-                    "residual NCC": _number(row.get("residual_ncc")),
-                    "feature cosine": _number(row.get("feature_cosine"))})
+        out.append(
+            {
+                "generator": row["generator"][:100],
+                "affinity": _number(row.get("z")),
+                "threshold": _number(row.get("threshold")),
+                "margin": _number(row.get("margin")),
+                "residual NCC": _number(row.get("residual_ncc")),
+                "feature cosine": _number(row.get("feature_cosine")),
+            }
+        )
     return out
 
 
@@ -51,20 +56,26 @@ def render_attribution(verdicts: Sequence[Any]) -> None:
     v = max(judged, key=lambda row: row.log_index)
     evidence = v.evidence if isinstance(v.evidence, Mapping) else {}
     st.subheader("Generator attribution")
-    st.markdown(f"Attributed to {ident(v.label)} (detector v{ident(v.version)}, "
-                f"log index {int(v.log_index)})")
+    st.markdown(
+        f"Attributed to {ident(v.label)} (detector v{ident(v.version)}, "
+        f"log index {int(v.log_index)})"
+    )
     rows = top_k_rows(evidence)
     if rows:
         table(rows)
     calibration = evidence.get("calibration")
     if isinstance(calibration, Mapping):
         source = calibration.get("source")
-        st.caption(f"Open-set threshold {_number(evidence.get('threshold'))} from: "
-                   f"{str(source)[:200] if isinstance(source, str) else 'unknown'}")
+        st.caption(
+            f"Open-set threshold {_number(evidence.get('threshold'))} from: "
+            f"{str(source)[:200] if isinstance(source, str) else 'unknown'}"
+        )
     resampling = evidence.get("resampling")
     if isinstance(resampling, Mapping) and resampling.get("resampled") is True:
-        st.warning("The image looks resampled (resized): its traces are off the native grid, "
-                   "so the attribution is weaker.")
+        st.warning(
+            "The image looks resampled (resized): its traces are off the native grid, "
+            "so the attribution is weaker."
+        )
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -76,8 +87,9 @@ def _generators(_key: str) -> list[str]:
 def render_attribution_filter() -> None:
     """Search by attributed generator: a picker and the assets attributed to it."""
     st.markdown("##### By attributed generator")
-    choice = st.selectbox("Attributed generator", [ANY, *_generators(registry().url)],
-                          key="f_generator")
+    choice = st.selectbox(
+        "Attributed generator", [ANY, *_generators(registry().url)], key="f_generator"
+    )
     if choice == ANY:
         return
     audit_once("search_generator", {"generator": choice})
@@ -85,7 +97,16 @@ def render_attribution_filter() -> None:
         rows = assets_attributed_to(session, choice)
     st.write(f"{len(rows)} asset(s) currently attributed to {ident(choice)}.")
     if rows:
-        table([{"asset": r.sha256[:16], "score": r.score, "log_index": r.log_index,
-                "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S")} for r in rows])
+        table(
+            [
+                {
+                    "asset": r.sha256[:16],
+                    "score": r.score,
+                    "log_index": r.log_index,
+                    "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+                for r in rows
+            ]
+        )
         pick = st.selectbox("Asset", [r.sha256 for r in rows], key="generator_asset_pick")
         st.button("Open asset", key="generator_open", on_click=open_asset, args=(pick,))

@@ -12,12 +12,26 @@ import altair as alt
 
 OUTCOME_COLOURS = {"positive": "#d62728", "negative": "#4c78a8", "error": "#f58518"}
 DETECTOR_COLOURS = {
-    "file-facts": "#7f7f7f", "metadata": "#9467bd", "c2pa": "#17becf",
-    "watermark": "#2ca02c", "copy": "#8c564b", "synthetic": "#e377c2",
+    "file-facts": "#7f7f7f",
+    "metadata": "#9467bd",
+    "c2pa": "#17becf",
+    "watermark": "#2ca02c",
+    "copy": "#8c564b",
+    "synthetic": "#e377c2",
     "laundering": "#bcbd22",
 }
-FALLBACK = ["#1f77b4", "#ff9896", "#98df8a", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
-            "#9edae5", "#aec7e8", "#ffbb78"]
+FALLBACK = [
+    "#1f77b4",
+    "#ff9896",
+    "#98df8a",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
+    "#9edae5",
+    "#aec7e8",
+    "#ffbb78",
+]
 LEGEND = alt.Legend(orient="bottom", labelLimit=300, titleLimit=300, columns=4)
 
 

@@ -15,8 +15,17 @@ import streamlit as st
 
 #: Largest report.json / plot read (a report of every detector is well under 1 MB).
 MAX_BYTES = 20 * 1024 * 1024
-COLUMNS = ("detector", "positives", "negatives", "original_detect_rate", "original_fpr",
-           "attacks_kept_90pct", "worst_attack", "worst_detect_rate", "forgeries_that_fire")
+COLUMNS = (
+    "detector",
+    "positives",
+    "negatives",
+    "original_detect_rate",
+    "original_fpr",
+    "attacks_kept_90pct",
+    "worst_attack",
+    "worst_detect_rate",
+    "forgeries_that_fire",
+)
 
 
 def load_report(folder: Path) -> dict[str, Any] | None:
@@ -38,8 +47,14 @@ def headline_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for row in document.get("headline", []):
         if isinstance(row, dict):
-            rows.append({c: row.get(c) if isinstance(row.get(c), str | int | float | None)
-                         else str(row.get(c)) for c in COLUMNS})
+            rows.append(
+                {
+                    c: row.get(c)
+                    if isinstance(row.get(c), str | int | float | None)
+                    else str(row.get(c))
+                    for c in COLUMNS
+                }
+            )
     return rows
 
 
@@ -48,13 +63,17 @@ def render(folder: Path) -> None:
     st.subheader("Robustness (latest provreg eval)")
     document = load_report(folder)
     if document is None:
-        st.caption(f"No evaluation report in {folder}; run `provreg eval run --corpus DIR "
-                   "--out DIR` (see docs/robustness.md).")
+        st.caption(
+            f"No evaluation report in {folder}; run `provreg eval run --corpus DIR "
+            "--out DIR` (see docs/robustness.md)."
+        )
         return
     found = document.get("meta")
     meta: dict[str, Any] = found if isinstance(found, dict) else {}
-    st.caption(f"`{str(meta.get('command', ''))[:300]}` · seed {meta.get('seed')} · "
-               f"suite {meta.get('suite')}")
+    st.caption(
+        f"`{str(meta.get('command', ''))[:300]}` · seed {meta.get('seed')} · "
+        f"suite {meta.get('suite')}"
+    )
     st.dataframe(headline_rows(document), hide_index=True, width="stretch")
     plot = folder / "detection_vs_strength.png"
     try:

@@ -17,8 +17,8 @@ from typing import Any
 from PIL import Image
 
 from dashboard.state import registry
-from registry.queries.evidence import image_locations
 from registry.intake.pipeline import intake_bytes
+from registry.queries.evidence import image_locations
 
 LOG = logging.getLogger("provreg.dashboard")
 MAX_SIDE = 1024

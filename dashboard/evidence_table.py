@@ -72,7 +72,8 @@ def record_rows(records: list[Any]) -> list[dict[str, str]]:
             columns.extend(str(k) for k in record if str(k) not in columns)
     columns = columns[:MAX_COLUMNS]
     return [
-        {c: leaf_text(record.get(c)) for c in columns} if isinstance(record, Mapping)
+        {c: leaf_text(record.get(c)) for c in columns}
+        if isinstance(record, Mapping)
         else {columns[0] if columns else "value": leaf_text(record)}
         for record in records[:MAX_ROWS]
     ]

@@ -70,19 +70,23 @@ def code_rows(value: Any) -> list[dict[str, str]]:
     rows = []
     for item in items:
         if isinstance(item, Mapping):
-            rows.append({
-                "code": str(item.get("code", "")),
-                "url": str(item.get("url", "")),
-                "explanation": str(item.get("explanation", "")),
-            })
+            rows.append(
+                {
+                    "code": str(item.get("code", "")),
+                    "url": str(item.get("url", "")),
+                    "explanation": str(item.get("explanation", "")),
+                }
+            )
         else:
             rows.append({"code": str(item), "url": "", "explanation": ""})
     return rows
 
 
 def _is_failure_code(code: str) -> bool:
-    return any(word in code.lower() for word in ("mismatch", "invalid", "fail", "missing",
-                                                 "untrusted", "revoked", "expired"))
+    return any(
+        word in code.lower()
+        for word in ("mismatch", "invalid", "fail", "missing", "untrusted", "revoked", "expired")
+    )
 
 
 def render_evidence(evidence: Mapping[str, Any], p_value: float | None) -> None:

@@ -42,12 +42,18 @@ def _audit_export(what: str, query: Mapping[str, Any], count: int) -> None:
     audit("export_csv", {"list": what, "query": dict(query), "rows": count})
 
 
-def csv_download(rows: Sequence[Mapping[str, Any]], *, what: str, query: Mapping[str, Any],
-                 key: str) -> None:
+def csv_download(
+    rows: Sequence[Mapping[str, Any]], *, what: str, query: Mapping[str, Any], key: str
+) -> None:
     """A "Download CSV" button for ``rows``; each download is written to the audit log."""
     if not rows:
         return
     st.download_button(
-        f"Download CSV ({len(rows)} rows)", to_csv(rows), file_name=f"provreg-{what}.csv",
-        mime="text/csv", key=key, on_click=_audit_export, args=(what, dict(query), len(rows)),
+        f"Download CSV ({len(rows)} rows)",
+        to_csv(rows),
+        file_name=f"provreg-{what}.csv",
+        mime="text/csv",
+        key=key,
+        on_click=_audit_export,
+        args=(what, dict(query), len(rows)),
     )

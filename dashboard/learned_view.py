@@ -32,8 +32,9 @@ def anomaly_grid(evidence: Mapping[str, Any]) -> np.ndarray[Any, np.dtype[np.flo
         return None
     values: list[list[float]] = []
     for row in grid:
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-                   for x in row):
+        if not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in row
+        ):
             return None
         values.append([min(1.0, max(0.0, float(x))) for x in row])
     return np.asarray(values, dtype=np.float64)
@@ -45,7 +46,8 @@ def anomaly_png(grid: np.ndarray[Any, np.dtype[np.float64]]) -> bytes:
     high = np.array([250, 220, 40], dtype=np.float64)
     rgb = (low + grid[..., None] * (high - low)).round().astype(np.uint8)
     image = Image.fromarray(rgb, "RGB").resize(
-        (grid.shape[1] * CELL, grid.shape[0] * CELL), Image.Resampling.NEAREST)
+        (grid.shape[1] * CELL, grid.shape[0] * CELL), Image.Resampling.NEAREST
+    )
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -59,10 +61,16 @@ def render_learned(evidence: Mapping[str, Any]) -> None:
         st.image(anomaly_png(grid))
     autoencoders = evidence.get("autoencoders")
     if isinstance(autoencoders, Mapping) and autoencoders:
-        rows = [{"autoencoder": str(name)[:200],
-                 "distance": row.get("distance") if isinstance(row, Mapping) else None,
-                 "fpr": row.get("fpr") if isinstance(row, Mapping) else None}
-                for name, row in list(autoencoders.items())[:20]]
-        st.caption("Reconstruction distance per candidate autoencoder (low: the image "
-                   "reconstructs like that autoencoder's own output)")
+        rows = [
+            {
+                "autoencoder": str(name)[:200],
+                "distance": row.get("distance") if isinstance(row, Mapping) else None,
+                "fpr": row.get("fpr") if isinstance(row, Mapping) else None,
+            }
+            for name, row in list(autoencoders.items())[:20]
+        ]
+        st.caption(
+            "Reconstruction distance per candidate autoencoder (low: the image "
+            "reconstructs like that autoencoder's own output)"
+        )
         st.dataframe(rows, hide_index=True)

@@ -30,8 +30,9 @@ def client_address() -> str:
 def login_form() -> None:
     """Render the login form; on success store the identity and rerun."""
     st.title("provreg — investigator dashboard")
-    st.caption("Sign in to continue. Every sign-in, search and asset view is recorded in the "
-               "audit log.")
+    st.caption(
+        "Sign in to continue. Every sign-in, search and asset view is recorded in the audit log."
+    )
     if st.session_state.get(EXPIRED_KEY):
         st.info("Your session expired after a period of inactivity. Please sign in again.")
     with st.form("login"):
@@ -42,8 +43,7 @@ def login_form() -> None:
         return
     policy = LoginPolicy.from_env()
     with registry().sessions.begin() as session:
-        outcome = attempt_login(session, username, password, client=client_address(),
-                                policy=policy)
+        outcome = attempt_login(session, username, password, client=client_address(), policy=policy)
     if outcome.identity is None:
         if outcome.refused is not None:
             # The same words whether or not the account exists: no user-name probing.

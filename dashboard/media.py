@@ -31,8 +31,9 @@ def thumbnail(result: IntakeResult) -> Image.Image | None:
     return image.convert("RGB")
 
 
-def asset_preview(sha256: str, location: str | None, limits: IntakeLimits,
-                  settings: Settings | None = None) -> Preview:
+def asset_preview(
+    sha256: str, location: str | None, limits: IntakeLimits, settings: Settings | None = None
+) -> Preview:
     """The asset's thumbnail: from the media store (with ``settings``), else from where it
     was last ingested, if the file still holds it."""
     if settings is not None:

@@ -21,8 +21,9 @@ MAX_ROWS = 64
 def _rows(value: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         return []
-    return [{k: item.get(k) for k in keys} for item in value[:MAX_ROWS]
-            if isinstance(item, Mapping)]
+    return [
+        {k: item.get(k) for k in keys} for item in value[:MAX_ROWS] if isinstance(item, Mapping)
+    ]
 
 
 def render_model(detector: str, evidence: Mapping[str, Any]) -> None:
@@ -37,12 +38,15 @@ def _lineage(evidence: Mapping[str, Any]) -> None:
     manifest = evidence.get("manifest")
     if isinstance(manifest, Mapping):
         st.markdown("**Tensors**")
-        show(f"{manifest.get('tensor_count')} tensors, {manifest.get('parameters')} "
-             f"parameters, manifest sha256 {manifest.get('manifest_sha256')}")
+        show(
+            f"{manifest.get('tensor_count')} tensors, {manifest.get('parameters')} "
+            f"parameters, manifest sha256 {manifest.get('manifest_sha256')}"
+        )
         table(_rows(manifest.get("tensors"), ("name", "dtype", "shape", "sha256")))
         if manifest.get("summarised"):
-            show(f"… {manifest.get('tensors_omitted')} more tensors summarised in the "
-                 "manifest hash")
+            show(
+                f"… {manifest.get('tensors_omitted')} more tensors summarised in the manifest hash"
+            )
     match = evidence.get("match")
     if isinstance(match, Mapping):
         st.markdown("**Lineage match**")
@@ -51,16 +55,29 @@ def _lineage(evidence: Mapping[str, Any]) -> None:
         if changed:
             st.markdown("Changed tensors")
             table(changed)
-    candidates = _rows(evidence.get("candidates"),
-                       ("reference", "relation", "coverage", "cosine", "fit"))
+    candidates = _rows(
+        evidence.get("candidates"), ("reference", "relation", "coverage", "cosine", "fit")
+    )
     if candidates:
         st.markdown("**Registered models compared**")
         table(candidates)
 
 
 def _watermark(evidence: Mapping[str, Any]) -> None:
-    rows = _rows(evidence.get("results"), ("key", "key_id", "method", "layer_found", "bits",
-                                           "matched", "ber", "p_value", "p_value_corrected"))
+    rows = _rows(
+        evidence.get("results"),
+        (
+            "key",
+            "key_id",
+            "method",
+            "layer_found",
+            "bits",
+            "matched",
+            "ber",
+            "p_value",
+            "p_value_corrected",
+        ),
+    )
     st.markdown("**Weight-watermark keys tested**")
     if rows:
         table(rows)

@@ -29,18 +29,28 @@ def render() -> None:
     # Who read the audit log is itself audited: one entry per page of entries shown.
     audit_once("view_audit", {"user": user, "before": cursors[-1]})
     with registry().sessions() as session:
-        entries = audit_entries(session, username=user, before_id=cursors[-1],
-                                limit=PAGE_SIZE)
+        entries = audit_entries(session, username=user, before_id=cursors[-1], limit=PAGE_SIZE)
     if not entries:
         st.info("No audit entries.")
         return
-    rows = [{"id": e.id, "when": e.at.strftime("%Y-%m-%d %H:%M:%S"), "user": e.username,
-             "role": e.role, "action": e.action, "db_role": e.db_role or "—",
-             "query": json.dumps(e.query, sort_keys=True)} for e in entries]
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 height=min(760, 40 + 35 * len(rows)))  # all rows of short pages, no scroll
-    csv_download(rows, what="audit-log", query={"user": user, "before": cursors[-1]},
-                 key="audit_csv")
+    rows = [
+        {
+            "id": e.id,
+            "when": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "user": e.username,
+            "role": e.role,
+            "action": e.action,
+            "db_role": e.db_role or "—",
+            "query": json.dumps(e.query, sort_keys=True),
+        }
+        for e in entries
+    ]
+    st.dataframe(
+        rows, hide_index=True, width="stretch", height=min(760, 40 + 35 * len(rows))
+    )  # all rows of short pages, no scroll
+    csv_download(
+        rows, what="audit-log", query={"user": user, "before": cursors[-1]}, key="audit_csv"
+    )
     prev_col, next_col = st.columns(2)
     if len(cursors) > 1 and prev_col.button("Newer", key="audit_newer"):
         cursors.pop()

@@ -14,8 +14,9 @@ LIMIT = 50
 def render() -> None:
     """The Recent positives page."""
     st.header("Recent positives")
-    st.caption("The newest positive verdicts from every detector: a signed claim, a match "
-               "or a detection.")
+    st.caption(
+        "The newest positive verdicts from every detector: a signed claim, a match or a detection."
+    )
     flt = VerdictFilter(positive_only=True)
     audit_once("view_recent", {**flt.describe(), "limit": LIMIT})
     with registry().sessions() as session:
@@ -23,5 +24,9 @@ def render() -> None:
     if not page.rows:
         st.info("No positive verdicts yet.")
         return
-    verdict_table(page.rows, key="recent_table", what="recent-positives",
-                  query={**flt.describe(), "limit": LIMIT})
+    verdict_table(
+        page.rows,
+        key="recent_table",
+        what="recent-positives",
+        query={**flt.describe(), "limit": LIMIT},
+    )

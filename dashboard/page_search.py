@@ -13,11 +13,11 @@ from dashboard.media import asset_preview, thumbnail
 from dashboard.result_table import verdict_table
 from dashboard.state import audit, audit_once, open_asset, registry
 from dashboard.untrusted import ident, plain, show
-from registry.banks.services import list_banks, references_with_banks
 from registry.banks.search import search_intake
+from registry.banks.services import list_banks, references_with_banks
 from registry.intake.pipeline import IntakeResult, intake_bytes
-from registry.queries.reads import VerdictFilter, facets, search_verdicts
 from registry.queries.assets import assets_by_prefix, known_asset
+from registry.queries.reads import VerdictFilter, facets, search_verdicts
 
 ANY = "(any)"
 PAGE_SIZE = 50
@@ -60,14 +60,25 @@ def _hash_search() -> None:
         return
     audit_once("search_sha256", {"prefix": prefix})
     with registry().sessions() as session:
-        assets = [(a.sha256, a.media_type, a.last_seen) for a in
-                  assets_by_prefix(session, prefix, limit=20)]
+        assets = [
+            (a.sha256, a.media_type, a.last_seen)
+            for a in assets_by_prefix(session, prefix, limit=20)
+        ]
     if not assets:
         st.info("No asset matches.")
-    csv_download([{"sha256": sha, "media_type": media_type,
-                   "last_seen_utc": last_seen.strftime("%Y-%m-%d %H:%M:%S")}
-                  for sha, media_type, last_seen in assets],
-                 what="search-sha256", query={"prefix": prefix}, key="sha_csv")
+    csv_download(
+        [
+            {
+                "sha256": sha,
+                "media_type": media_type,
+                "last_seen_utc": last_seen.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            for sha, media_type, last_seen in assets
+        ],
+        what="search-sha256",
+        query={"prefix": prefix},
+        key="sha_csv",
+    )
     for sha, media_type, last_seen in assets:
         cols = st.columns([5, 2, 2, 1])
         cols[0].text(plain(sha))
@@ -102,7 +113,10 @@ def _filters_form() -> VerdictFilter | None:
         detector=None if detector == ANY else detector,
         label=None if label == ANY else label,
         positive_only=positive,
-        score_min=score_min, score_max=score_max, since=since, until=until,
+        score_min=score_min,
+        score_max=score_max,
+        since=since,
+        until=until,
         source=None if source == ANY else source,
         bank=None if bank == ANY else bank,
     )
@@ -146,8 +160,14 @@ def _image_search() -> None:
     data = upload.getvalue()
     result = intake_bytes(data, reg.settings.limits, path=upload.name)
     if st.session_state.get("_last_upload") != result.sha256:
-        audit("search_image", {"sha256": result.sha256, "size_bytes": result.size_bytes,
-                               "intake": result.error or "ok"})
+        audit(
+            "search_image",
+            {
+                "sha256": result.sha256,
+                "size_bytes": result.size_bytes,
+                "intake": result.error or "ok",
+            },
+        )
         st.session_state["_last_upload"] = result.sha256
     show(f"sha256 {result.sha256} · {result.media_type} · {result.size_bytes} bytes")
     show(upload.name)  # the uploader's file name: text, never Markdown
@@ -178,28 +198,43 @@ def _copy_candidates(result: IntakeResult, name: str) -> None:
         st.info("No candidates: no bank reference is near this image (or no bank exists).")
         return
     with reg.sessions() as session:
-        rows = {ref.id: ref for ref, _ in
-                references_with_banks(session, ids=[c.ref_id for c in candidates])}
+        rows = {
+            ref.id: ref
+            for ref, _ in references_with_banks(session, ids=[c.ref_id for c in candidates])
+        }
     for candidate in candidates:
         ref = rows.get(candidate.ref_id)
         left, right = st.columns([1, 3])
         with left:
-            preview = (asset_preview(candidate.reference_sha256, ref.location, reg.settings.limits,
-                                     settings=reg.settings)
-                       if ref is not None and candidate.reference_sha256 else None)
+            preview = (
+                asset_preview(
+                    candidate.reference_sha256,
+                    ref.location,
+                    reg.settings.limits,
+                    settings=reg.settings,
+                )
+                if ref is not None and candidate.reference_sha256
+                else None
+            )
             if preview is not None and preview.image is not None:
                 st.image(preview.image, width=128)
             else:
                 show("no thumbnail" if preview is None else preview.note)
         with right:
             verdict = "**COPY**" if candidate.match else "candidate"
-            verified = ("not run" if candidate.verified is None
-                        else f"{int(candidate.verified)} inliers")
+            verified = (
+                "not run" if candidate.verified is None else f"{int(candidate.verified)} inliers"
+            )
             st.markdown(
                 f"#{int(candidate.rank)} {verdict} · bank {ident(candidate.bank)} · "
                 f"{ident(candidate.signal)} distance {int(candidate.distance)}/256 · "
                 f"verification: {verified}"
             )
-            show(f"reference sha256 {candidate.reference_sha256 or '(hash only)'}"
-                 + (f" · added by {ref.added_by}: {ref.reason}"
-                    if ref is not None and ref.added_by else ""))
+            show(
+                f"reference sha256 {candidate.reference_sha256 or '(hash only)'}"
+                + (
+                    f" · added by {ref.added_by}: {ref.reason}"
+                    if ref is not None and ref.added_by
+                    else ""
+                )
+            )

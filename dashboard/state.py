@@ -76,8 +76,10 @@ def audit_once(action: str, query: Mapping[str, Any]) -> None:
 def is_script_control(exc: BaseException) -> bool:
     """Whether ``exc`` is Streamlit's own control flow (``st.rerun``/``st.stop``), which must
     propagate rather than be shown as an error."""
-    return any(cls.__name__ in ("ScriptControlException", "RerunException", "StopException")
-               for cls in type(exc).__mro__)
+    return any(
+        cls.__name__ in ("ScriptControlException", "RerunException", "StopException")
+        for cls in type(exc).__mro__
+    )
 
 
 def open_asset(sha256: str) -> None:

@@ -29,8 +29,7 @@ def plain(value: Any, limit: int = MAX_CHARS) -> str:
     """
     text = "—" if value is None else str(value)
     cleaned = "".join(
-        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else "\ufffd"
-        for c in text
+        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else "\ufffd" for c in text
     )
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + f"… ({len(cleaned)} chars)"
 
@@ -52,5 +51,6 @@ def show(value: Any) -> None:
 
 def table(rows: Iterable[Mapping[str, Any]]) -> None:
     """Show rows of untrusted values as a plain-text grid (no Markdown in cells)."""
-    st.dataframe([{k: plain(v) for k, v in row.items()} for row in rows],
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        [{k: plain(v) for k, v in row.items()} for row in rows], hide_index=True, width="stretch"
+    )

@@ -59,9 +59,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
 if TYPE_CHECKING:
     from PIL import Image
 
-JSONValue: TypeAlias = (
-    bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
-)
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 
 NOT_FOUND = "not-found"
 ERROR_LABEL = "error"
@@ -210,13 +208,17 @@ class Detector(ABC):
         if isinstance(outcome, _Overrun):  # that thread is abandoned, a new one takes over
             del runners[caller]
             spent = "CPU time" if outcome.kind == "cpu" else "wall-clock time"
-            return self.error(sample, TIMEOUT_REASON, {
-                "detector": self.name,
-                "budget": outcome.kind,
-                "budget_s": outcome.budget_s,
-                "detail": f"{self.name} used more than {outcome.budget_s:g} s of {spent} "
-                          "on this file; abandoned",
-            })
+            return self.error(
+                sample,
+                TIMEOUT_REASON,
+                {
+                    "detector": self.name,
+                    "budget": outcome.kind,
+                    "budget_s": outcome.budget_s,
+                    "detail": f"{self.name} used more than {outcome.budget_s:g} s of {spent} "
+                    "on this file; abandoned",
+                },
+            )
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome

@@ -84,7 +84,7 @@ def source_type_code(uri: str) -> str:
     """``http://cv.iptc.org/newscodes/digitalsourcetype/X`` -> ``X``; unknown forms unchanged."""
     for prefix in _SOURCE_TYPE_PREFIXES:
         if uri.startswith(prefix):
-            return uri[len(prefix):].strip("/")
+            return uri[len(prefix) :].strip("/")
     return uri
 
 
@@ -220,9 +220,7 @@ def _statuses(entries: object) -> list[JSONValue]:
 
 def _status_lists(results: object) -> dict[str, JSONValue]:
     results = results if isinstance(results, dict) else {}
-    return {
-        kind: _statuses(results.get(kind)) for kind in ("success", "informational", "failure")
-    }
+    return {kind: _statuses(results.get(kind)) for kind in ("success", "informational", "failure")}
 
 
 def _signature(info: object) -> dict[str, JSONValue] | None:
@@ -230,8 +228,14 @@ def _signature(info: object) -> dict[str, JSONValue] | None:
         return None
     return {
         key: _text(info.get(key))
-        for key in ("alg", "issuer", "common_name", "cert_serial_number", "time",
-                    "revocation_status")
+        for key in (
+            "alg",
+            "issuer",
+            "common_name",
+            "cert_serial_number",
+            "time",
+            "revocation_status",
+        )
     }
 
 

@@ -17,8 +17,9 @@ class MissingDependencyError(ImportError):
 
     def __init__(self, module: str, extra: str, feature: str = "") -> None:
         what = f"{feature} needs" if feature else "needs"
-        super().__init__(f"{what} the Python module {module!r}, which is not installed",
-                         name=module)
+        super().__init__(
+            f"{what} the Python module {module!r}, which is not installed", name=module
+        )
         self.module = module
         self.extra = extra
         self.hint = f"install provreg[{extra}] (pip install -c constraints.txt 'provreg[{extra}]')"

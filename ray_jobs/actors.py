@@ -33,8 +33,13 @@ ACTOR_MAX_TASK_RETRIES = 4
 
 
 #: Environment variables read by native thread pools when they start.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def pin_threads(threads: int) -> None:
@@ -87,8 +92,14 @@ class PackedSamples:
         for sample in samples:
             image = sample.image
             if image is not None and image.mode in ARRAY_MODES:
-                items.append(_Packed(replace(sample, image=None), np.asarray(image),
-                                     dict(image.info), image.format))
+                items.append(
+                    _Packed(
+                        replace(sample, image=None),
+                        np.asarray(image),
+                        dict(image.info),
+                        image.format,
+                    )
+                )
             else:
                 items.append(_Packed(sample, None, {}, image.format if image else None))
         return cls(items)
@@ -179,9 +190,7 @@ def pool_size(
     return max(1, size)
 
 
-def cpu_scale_for(
-    detectors: Sequence[Detector], *, cpus: float, cpu_share: float = 0.5
-) -> float:
+def cpu_scale_for(detectors: Sequence[Detector], *, cpus: float, cpu_share: float = 0.5) -> float:
     """Factor applied to every detector's CPU request so one actor of each fits at once.
 
     Ray actors hold their CPUs for life: if the detectors' declared CPUs add up to more than

@@ -14,13 +14,13 @@ from ray.exceptions import RayError
 
 from detectors.base import Detector
 from ray_jobs import cluster
-from registry.queries.rescan_report import change_report
 from ray_jobs.rescan import RESCAN_WINDOW, RescanIdentity, outdated_detectors, run_rescan
 from ray_jobs.sources import ARCHIVE
-from registry.queries.run_status import detector_counts, recent_runs
 from registry.app import Registry
 from registry.cli.context import Context
 from registry.cli.summary import RunSummary, progress_bar
+from registry.queries.rescan_report import change_report
+from registry.queries.run_status import detector_counts, recent_runs
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -28,23 +28,51 @@ def _emit(obj: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.option("--detector", "detector_name", default=None,
-              help="The detector to re-run (default: every detector whose version or model "
-                   "differs from the one the archive's verdicts were made with).")
-@click.option("--source", default=ARCHIVE, show_default=True,
-              help="archive (assets in the ledger), a folder, or a URI (file://, s3://, …).")
+@click.option(
+    "--detector",
+    "detector_name",
+    default=None,
+    help="The detector to re-run (default: every detector whose version or model "
+    "differs from the one the archive's verdicts were made with).",
+)
+@click.option(
+    "--source",
+    default=ARCHIVE,
+    show_default=True,
+    help="archive (assets in the ledger), a folder, or a URI (file://, s3://, …).",
+)
 @click.option("--resume", is_flag=True, help="Skip items already done by this detector version.")
-@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1),
-              help="Detector actors (bounds the share of the cluster a re-scan takes).")
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Detector actors (bounds the share of the cluster a re-scan takes).",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
-@click.option("--window", default=RESCAN_WINDOW, show_default=True, type=click.IntRange(1),
-              help="Items listed, checked for --resume and judged at a time (driver memory).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print each re-scan's report as one JSON object per line.")
+@click.option(
+    "--window",
+    default=RESCAN_WINDOW,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Items listed, checked for --resume and judged at a time (driver memory).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print each re-scan's report as one JSON object per line.",
+)
 @click.pass_obj
 def rescan(
-    obj: Context, detector_name: str | None, source: str, resume: bool, concurrency: int,
-    batch_size: int, window: int, as_json: bool,
+    obj: Context,
+    detector_name: str | None,
+    source: str,
+    resume: bool,
+    concurrency: int,
+    batch_size: int,
+    window: int,
+    as_json: bool,
 ) -> None:
     """Re-run detectors (new version or model) over the archive; report what changed."""
     registry = obj.registry(migrate=True)
@@ -59,23 +87,42 @@ def rescan(
             if as_json:
                 _emit({"nothing_changed": True, "detectors": current})
             else:
-                click.echo("nothing to re-scan: the archive's verdicts were made with the "
-                           "current version and model of every detector (" + ", ".join(current)
-                           + ")")
+                click.echo(
+                    "nothing to re-scan: the archive's verdicts were made with the "
+                    "current version and model of every detector (" + ", ".join(current) + ")"
+                )
             return
-        plan = [(o.detector, f"{o.assets} asset(s) judged only by {', '.join(o.previous)}")
-                for o in outdated]
+        plan = [
+            (o.detector, f"{o.assets} asset(s) judged only by {', '.join(o.previous)}")
+            for o in outdated
+        ]
     for detector, why in plan:
         if why:
             click.echo(f"re-scanning {detector.name} {detector.version}: {why}", err=True)
-        _rescan_one(obj, registry, detector, source=source, resume=resume,
-                    concurrency=concurrency, batch_size=batch_size, window=window,
-                    as_json=as_json)
+        _rescan_one(
+            obj,
+            registry,
+            detector,
+            source=source,
+            resume=resume,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            window=window,
+            as_json=as_json,
+        )
 
 
 def _rescan_one(
-    obj: Context, registry: Registry, detector: Detector, *, source: str, resume: bool,
-    concurrency: int, batch_size: int, window: int, as_json: bool,
+    obj: Context,
+    registry: Registry,
+    detector: Detector,
+    *,
+    source: str,
+    resume: bool,
+    concurrency: int,
+    batch_size: int,
+    window: int,
+    as_json: bool,
 ) -> None:
     summary = RunSummary(f"rescan {detector.name} {detector.version}", obj.settings)
     bar = progress_bar(None, "item", f"{detector.name} {detector.version}")
@@ -87,9 +134,16 @@ def _rescan_one(
             bar.refresh()
 
     try:
-        result = run_rescan(registry, detector, source=source, resume=resume,
-                            concurrency=concurrency, batch_size=batch_size,
-                            on_progress=progress, window_size=window)
+        result = run_rescan(
+            registry,
+            detector,
+            source=source,
+            resume=resume,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=progress,
+            window_size=window,
+        )
     except RayError as exc:
         raise click.ClickException(
             f"re-scan failed on Ray ({type(exc).__name__}: {str(exc)[:500]}); the batches "
@@ -105,10 +159,16 @@ def _rescan_one(
         summary.errors["unjudged"] = result.errors
     summary.new_verdicts, summary.run_id = result.verdicts_written, result.run_id
     report_json = {
-        "run_id": result.run_id, "detector": detector.name, "version": detector.version,
-        "source": source, "total": result.total,
-        "skipped": result.skipped, "processed": result.processed, "errors": result.errors,
-        "verdicts_written": result.verdicts_written, **report.as_json(),
+        "run_id": result.run_id,
+        "detector": detector.name,
+        "version": detector.version,
+        "source": source,
+        "total": result.total,
+        "skipped": result.skipped,
+        "processed": result.processed,
+        "errors": result.errors,
+        "verdicts_written": result.verdicts_written,
+        **report.as_json(),
     }
     if as_json:
         _emit(report_json)
@@ -118,13 +178,17 @@ def _rescan_one(
             f"{result.processed} processed, {result.skipped} skipped (already done), "
             f"{result.errors} errors, {result.verdicts_written} new verdicts"
         )
-        click.echo(f"compared with the previous version on {report.compared} assets: "
-                   f"{len(report.changes)} changed ({report.newly_positive} newly positive, "
-                   f"{report.no_longer_positive} no longer positive)")
+        click.echo(
+            f"compared with the previous version on {report.compared} assets: "
+            f"{len(report.changes)} changed ({report.newly_positive} newly positive, "
+            f"{report.no_longer_positive} no longer positive)"
+        )
         for change in report.changes:
-            click.echo(f"  {change.sha256[:16]}  {change.before_version} {change.before_label}"
-                       f"{'+' if change.before_positive else ''} -> {change.after_label}"
-                       f"{'+' if change.after_positive else ''}  {change.location or ''}")
+            click.echo(
+                f"  {change.sha256[:16]}  {change.before_version} {change.before_label}"
+                f"{'+' if change.before_positive else ''} -> {change.after_label}"
+                f"{'+' if change.after_positive else ''}  {change.location or ''}"
+            )
     summary.emit()
 
 
@@ -144,30 +208,56 @@ def status(obj: Context, limit: int, as_json: bool) -> None:
     click.echo("runs:")
     for run in runs:
         state = run.status
-        line = (f"  #{run.id} {run.kind:7} {run.started_at:%Y-%m-%d %H:%M:%S} {state}: "
-                f"{run.files_ok} ok, {run.files_error} errors, {run.verdicts_written} verdicts")
+        line = (
+            f"  #{run.id} {run.kind:7} {run.started_at:%Y-%m-%d %H:%M:%S} {state}: "
+            f"{run.files_ok} ok, {run.files_error} errors, {run.verdicts_written} verdicts"
+        )
         if run.kind == "rescan":
-            line += (f"; {run.parameters.get('detector')} {run.parameters.get('version')} "
-                     f"{run.done}/{run.total} done")
+            line += (
+                f"; {run.parameters.get('detector')} {run.parameters.get('version')} "
+                f"{run.done}/{run.total} done"
+            )
         click.echo(line)
     click.echo("detectors:")
     for c in counts:
-        click.echo(f"  {c.detector} {c.version}: {c.verdicts} verdicts, {c.positive} positive, "
-                   f"{c.errors} errors")
+        click.echo(
+            f"  {c.detector} {c.version}: {c.verdicts} verdicts, {c.positive} positive, "
+            f"{c.errors} errors"
+        )
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
-              help="Endpoint replicas (each loads the detectors once).")
-@click.option("--num-cpus", default=1.0, show_default=True, type=click.FloatRange(0.1),
-              help="CPUs Ray reserves per replica.")
-@click.option("--detector", "detector_names", multiple=True,
-              help="Detectors to run (repeatable; default: the configured set).")
+@click.option(
+    "--replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Endpoint replicas (each loads the detectors once).",
+)
+@click.option(
+    "--num-cpus",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="CPUs Ray reserves per replica.",
+)
+@click.option(
+    "--detector",
+    "detector_names",
+    multiple=True,
+    help="Detectors to run (repeatable; default: the configured set).",
+)
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, replicas: int, num_cpus: float,
-          detector_names: tuple[str, ...]) -> None:
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    replicas: int,
+    num_cpus: float,
+    detector_names: tuple[str, ...],
+) -> None:
     """Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed verdicts.
 
     Stops cleanly on SIGTERM or SIGINT (Ctrl-C): the endpoint is removed, Ray shut down and
@@ -194,8 +284,9 @@ def serve(obj: Context, host: str, port: int, replicas: int, num_cpus: float,
             signal.signal(signum, request_stop)
         if not stopping:
             started = True
-            url = endpoint.start(registry.settings, names, host=host, port=port,
-                                 replicas=replicas, num_cpus=num_cpus)
+            url = endpoint.start(
+                registry.settings, names, host=host, port=port, replicas=replicas, num_cpus=num_cpus
+            )
             click.echo(endpoint.describe(url))
         while not stopping:
             time.sleep(0.2)
@@ -211,8 +302,10 @@ def serve(obj: Context, host: str, port: int, replicas: int, num_cpus: float,
         cluster.shutdown_ray_and_children()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    click.echo(f"serve stopped ({signal.Signals(stopping[0]).name})" if stopping
-               else "serve stopped", err=True)
+    click.echo(
+        f"serve stopped ({signal.Signals(stopping[0]).name})" if stopping else "serve stopped",
+        err=True,
+    )
 
 
 @click.group("ray")
@@ -221,22 +314,31 @@ def ray_group() -> None:
 
 
 @ray_group.command("start")
-@click.option("--num-cpus", type=click.IntRange(1), default=None,
-              help="CPUs the cluster offers (default: all of this machine's).")
+@click.option(
+    "--num-cpus",
+    type=click.IntRange(1),
+    default=None,
+    help="CPUs the cluster offers (default: all of this machine's).",
+)
 @click.pass_obj
 def ray_start(obj: Context, num_cpus: int | None) -> None:
     """Start a local Ray cluster once; ingest, rescan and serve attach to it from then on."""
     if obj.settings.ray_address:
-        click.echo(f"note: RAY_ADDRESS={obj.settings.ray_address} is set; commands use that "
-                   "cluster, not this one, until it is unset", err=True)
+        click.echo(
+            f"note: RAY_ADDRESS={obj.settings.ray_address} is set; commands use that "
+            "cluster, not this one, until it is unset",
+            err=True,
+        )
     running = cluster.running_cluster(obj.settings.home)
     try:
         state = running or cluster.start(obj.settings.home, num_cpus=num_cpus)
     except cluster.ClusterError as exc:
         raise click.ClickException(str(exc)) from exc
     verb = "already running" if running else "started"
-    click.echo(f"Ray {verb} at {state.address} (keeper pid {state.pid}, logs {state.log_file}); "
-               "stop it with `provreg ray stop`")
+    click.echo(
+        f"Ray {verb} at {state.address} (keeper pid {state.pid}, logs {state.log_file}); "
+        "stop it with `provreg ray stop`"
+    )
 
 
 @ray_group.command("stop")
@@ -263,13 +365,20 @@ def ray_status(obj: Context, as_json: bool) -> None:
     else:
         using = "a new local Ray per command (start one with `provreg ray start`)"
     if as_json:
-        _emit({"running": state is not None,
-               "cluster": None if state is None else asdict(state),
-               "ray_address": obj.settings.ray_address, "next_command_uses": using})
+        _emit(
+            {
+                "running": state is not None,
+                "cluster": None if state is None else asdict(state),
+                "ray_address": obj.settings.ray_address,
+                "next_command_uses": using,
+            }
+        )
         return
     if state is None:
         click.echo("no Ray cluster started by provreg is running")
     else:
-        click.echo(f"running at {state.address} since {state.started_at} (keeper pid "
-                   f"{state.pid}, {state.num_cpus or 'all'} CPUs, logs {state.log_file})")
+        click.echo(
+            f"running at {state.address} since {state.started_at} (keeper pid "
+            f"{state.pid}, {state.num_cpus or 'all'} CPUs, logs {state.log_file})"
+        )
     click.echo(f"next Ray command uses {using}")

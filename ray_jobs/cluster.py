@@ -90,14 +90,27 @@ def start(home: Path, *, num_cpus: int | None = None, timeout_s: float = 180.0) 
     logs.mkdir(parents=True, exist_ok=True)
     log_file = logs / f"ray-cluster-{time.strftime('%Y%m%d-%H%M%S')}.log"
     state_path(home).unlink(missing_ok=True)
-    command = [sys.executable, "-m", KEEPER_MODULE, "--home", str(home),
-               "--log-file", str(log_file)]
+    command = [
+        sys.executable,
+        "-m",
+        KEEPER_MODULE,
+        "--home",
+        str(home),
+        "--log-file",
+        str(log_file),
+    ]
     if num_cpus is not None:
         command += ["--num-cpus", str(num_cpus)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     with log_file.open("ab") as sink:
-        keeper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
-                                  start_new_session=True, env=env)
+        keeper = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
+            env=env,
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = read_state(home)
@@ -188,12 +201,18 @@ def keeper_main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     me = psutil.Process()
-    _write_state(args.home, ClusterState(
-        address=str(ray.get_runtime_context().gcs_address), pid=me.pid,
-        create_time=me.create_time(), num_cpus=args.num_cpus,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), log_file=args.log_file,
-        auth_mode=os.environ.get("RAY_AUTH_MODE"),
-    ))
+    _write_state(
+        args.home,
+        ClusterState(
+            address=str(ray.get_runtime_context().gcs_address),
+            pid=me.pid,
+            create_time=me.create_time(),
+            num_cpus=args.num_cpus,
+            started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            log_file=args.log_file,
+            auth_mode=os.environ.get("RAY_AUTH_MODE"),
+        ),
+    )
     try:
         while not stopping.wait(1.0):
             pass

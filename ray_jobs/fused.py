@@ -108,8 +108,7 @@ class FusedWorker:
         verdicts_per_file: list[list[Verdict]] = []
         # Judged in chunks bounded by decoded pixels, and each chunk's images dropped before
         # the next is decoded (unless pooled detectors need the samples afterwards).
-        for results in intake_batches((Path(p) for p in paths), limits, len(paths),
-                                      self.intake):
+        for results in intake_batches((Path(p) for p in paths), limits, len(paths), self.intake):
             samples = [r.sample for r in results if r.sample is not None]
             per_detector = []
             for detector in self.detectors:
@@ -171,8 +170,13 @@ class FusedPool:
         self._load = [0] * size
 
     def submit(
-        self, paths: list[str], limits: IntakeLimits, *, keep_samples: bool,
-        index: int | None = None, retries: int | None = None,
+        self,
+        paths: list[str],
+        limits: IntakeLimits,
+        *,
+        keep_samples: bool,
+        index: int | None = None,
+        retries: int | None = None,
     ) -> tuple[ObjectRef, ObjectRef, int]:
         """Queue one batch (on actor ``index``, else the least-loaded one): the result ref,
         the packed-samples ref and the actor index."""
@@ -182,8 +186,9 @@ class FusedPool:
         options: dict[str, Any] = {"num_returns": 2}
         if retries is not None:
             options["max_task_retries"] = retries
-        result, samples = self.actors[index].judge.options(**options).remote(
-            paths, limits, keep_samples)
+        result, samples = (
+            self.actors[index].judge.options(**options).remote(paths, limits, keep_samples)
+        )
         return result, samples, index
 
     def release(self, index: int) -> None:

@@ -91,11 +91,23 @@ def crashed_intake(path: str, cause: BaseException) -> IntakeResult:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        return IntakeResult(path, "", 0, OCTET_STREAM, error="unreadable",
-                            error_detail=exc.strerror or type(exc).__name__)
+        return IntakeResult(
+            path,
+            "",
+            0,
+            OCTET_STREAM,
+            error="unreadable",
+            error_detail=exc.strerror or type(exc).__name__,
+        )
     detail = f"decoding crashed the intake worker: {type(cause).__name__}"
-    return IntakeResult(path, digest, size, sniff(head) if head else OCTET_STREAM,
-                        error="corrupt", error_detail=detail)
+    return IntakeResult(
+        path,
+        digest,
+        size,
+        sniff(head) if head else OCTET_STREAM,
+        error="corrupt",
+        error_detail=detail,
+    )
 
 
 def merge(
@@ -182,10 +194,16 @@ class RayJudge:
         reserved = 0.0
         for detector in pooled:
             resources = replace(detector.resources, num_cpus=detector.resources.num_cpus * scale)
-            size = pool_size(resources, cpus=cpus, gpus=gpus,
-                             max_actors=max_actors or DEFAULT_MAX_ACTORS, cpu_share=share)
-            self.pools.append(DetectorPool(detector, size, gpus_available=gpus > 0,
-                                           cpu_scale=scale))
+            size = pool_size(
+                resources,
+                cpus=cpus,
+                gpus=gpus,
+                max_actors=max_actors or DEFAULT_MAX_ACTORS,
+                cpu_share=share,
+            )
+            self.pools.append(
+                DetectorPool(detector, size, gpus_available=gpus > 0, cpu_scale=scale)
+            )
             reserved += size * resources.num_cpus
         count = fused_count(cpus, reserved, max_actors)
         memory = INTAKE_MEMORY_MB + sum(d.resources.memory_mb for d in fused)
@@ -216,7 +234,7 @@ class RayJudge:
                 done = self._collect(pending.popleft())
                 seen.add(done[0])
                 yield done
-            pending.append(self._submit(names[start: start + self.batch_size], limits))
+            pending.append(self._submit(names[start : start + self.batch_size], limits))
         while pending:
             yield self._collect(pending.popleft())
 
@@ -224,7 +242,8 @@ class RayJudge:
         self, paths: list[str], limits: IntakeLimits, *, retries: int | None = None
     ) -> _Batch:
         result, samples, actor = self.fused.submit(
-            paths, limits, keep_samples=bool(self.pools), retries=retries)
+            paths, limits, keep_samples=bool(self.pools), retries=retries
+        )
         calls = [pool.submit(samples) for pool in self.pools]
         return _Batch(paths, result, samples, actor, calls)
 
@@ -312,8 +331,14 @@ class RayIngest(RayJudge):
         max_actors: int | None = None,
         intake: Intake | None = None,
     ) -> None:
-        super().__init__(registry.settings, detectors, batch_size=batch_size,
-                         max_in_flight=max_in_flight, max_actors=max_actors, intake=intake)
+        super().__init__(
+            registry.settings,
+            detectors,
+            batch_size=batch_size,
+            max_in_flight=max_in_flight,
+            max_actors=max_actors,
+            intake=intake,
+        )
         self.registry = registry
 
     def run(
@@ -321,8 +346,12 @@ class RayIngest(RayJudge):
     ) -> Iterator[FileOutcome]:
         """Ingest ``files``: one transaction per batch, in input order, then a checkpoint."""
         lifecycle = IngestLifecycle.for_registry(
-            self.registry, kind="ingest", source=source, detectors=self.detectors,
-            parameters=run_parameters(self.detectors, executor="ray"), resume=resume,
+            self.registry,
+            kind="ingest",
+            source=source,
+            detectors=self.detectors,
+            parameters=run_parameters(self.detectors, executor="ray"),
+            resume=resume,
         )
         failed = threading.Event()
 
@@ -387,4 +416,3 @@ def ray_executor(
         yield from runner.run(files, source=source, resume=resume)
     finally:
         runner.shutdown()
-

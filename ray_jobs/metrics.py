@@ -24,8 +24,10 @@ def _instruments() -> tuple[Counter, Counter, Histogram]:
         "provreg_detector_errors", "Error verdicts per detector.", tag_keys=("detector", "version")
     )
     latency = Histogram(
-        "provreg_detector_latency_ms", "Per-item detector latency in milliseconds.",
-        boundaries=LATENCY_BOUNDARIES_MS, tag_keys=("detector", "version"),
+        "provreg_detector_latency_ms",
+        "Per-item detector latency in milliseconds.",
+        boundaries=LATENCY_BOUNDARIES_MS,
+        tag_keys=("detector", "version"),
     )
     return items, errors, latency
 

@@ -34,16 +34,25 @@ from ray_jobs.actors import DetectorSpec, DetectorWorker, PackedSamples
 from ray_jobs.runtime import cluster_gpus, ensure_ray
 from ray_jobs.sources import ARCHIVE, Item, items_for, read_item
 from registry.app import Registry
-from registry.ingest import IngestLifecycle, assemble, write_batch
-from registry.intake.pipeline import IntakeLimits, IntakeResult, intake_bytes
-from registry.media.policy import MediaPolicy
-from registry.media.store import MediaStore
-from registry.intake.sniff import OCTET_STREAM
 from registry.db.models import IngestRun, VerdictRow
 from registry.db.models_rescan import RescanProgress
+from registry.ingest import IngestLifecycle, assemble, write_batch
+from registry.intake.pipeline import IntakeLimits, IntakeResult, intake_bytes
+from registry.intake.sniff import OCTET_STREAM
+from registry.media.policy import MediaPolicy
+from registry.media.store import MediaStore
 
-FACT_FIELDS = ("path", "sha256", "size_bytes", "media_type", "width", "height", "frames",
-               "error", "error_detail")
+FACT_FIELDS = (
+    "path",
+    "sha256",
+    "size_bytes",
+    "media_type",
+    "width",
+    "height",
+    "frames",
+    "error",
+    "error_detail",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,9 @@ class RescanResult:
 class RescanWorker:
     """Ray Data callable class: reads items, takes them in, runs the detector on one batch."""
 
-    def __init__(self, spec: DetectorSpec, limits: IntakeLimits,
-                 media_url: str | None = None) -> None:
+    def __init__(
+        self, spec: DetectorSpec, limits: IntakeLimits, media_url: str | None = None
+    ) -> None:
         """``media_url``: the media store archive items are read from (registry.media)."""
         self.worker = DetectorWorker(spec)
         self.limits = limits
@@ -93,14 +103,22 @@ class RescanWorker:
             if data is not None:
                 return intake_bytes(data, self.limits, path=location or key)
         if not location:
-            return IntakeResult(key, "", 0, OCTET_STREAM, error="unreadable",
-                                error_detail="not in the media store and no stored location")
+            return IntakeResult(
+                key,
+                "",
+                0,
+                OCTET_STREAM,
+                error="unreadable",
+                error_detail="not in the media store and no stored location",
+            )
         return read_item(location, self.limits)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
         """Columns ``key``, ``facts`` (JSON intake facts) and ``verdict`` (JSON or empty)."""
-        results = [self.read(str(key), str(location))
-                   for key, location in zip(batch["key"], batch["location"], strict=True)]
+        results = [
+            self.read(str(key), str(location))
+            for key, location in zip(batch["key"], batch["location"], strict=True)
+        ]
         samples = [r.sample for r in results if r.sample is not None]
         verdicts = iter(self.worker.detect(PackedSamples.pack(samples)))
         facts, judged = [], []
@@ -132,27 +150,40 @@ def outdated_detectors(session: Session, detectors: Sequence[Detector]) -> list[
     found = []
     for detector in detectors:
         identity = RescanIdentity.of(detector)
-        current = (VerdictRow.detector == identity.detector) & (
-            VerdictRow.version == identity.version) & (
-            func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
+        current = (
+            (VerdictRow.detector == identity.detector)
+            & (VerdictRow.version == identity.version)
+            & (func.coalesce(VerdictRow.model_checksum, "") == identity.model_checksum)
+        )
         # Retro-match verdicts (registry.banks.retro: "<version>+retro") are not a detector
         # version the archive was judged with.
-        other = ((VerdictRow.detector == identity.detector) & ~current
-                 & ~VerdictRow.version.endswith("+retro"))
+        other = (
+            (VerdictRow.detector == identity.detector)
+            & ~current
+            & ~VerdictRow.version.endswith("+retro")
+        )
         judged_now = select(VerdictRow.asset_sha256).where(current)
-        assets = session.scalar(
-            select(func.count(func.distinct(VerdictRow.asset_sha256)))
-            .where(other, VerdictRow.asset_sha256.not_in(judged_now))
-        ) or 0
+        assets = (
+            session.scalar(
+                select(func.count(func.distinct(VerdictRow.asset_sha256))).where(
+                    other, VerdictRow.asset_sha256.not_in(judged_now)
+                )
+            )
+            or 0
+        )
         if not assets:
             continue
         previous = session.execute(
             select(VerdictRow.version, VerdictRow.model_checksum).where(other).distinct()
         ).all()
-        found.append(Outdated(
-            detector, identity,
-            tuple(sorted(v if not c else f"{v}@{c[:12]}" for v, c in previous)), int(assets),
-        ))
+        found.append(
+            Outdated(
+                detector,
+                identity,
+                tuple(sorted(v if not c else f"{v}@{c[:12]}" for v, c in previous)),
+                int(assets),
+            )
+        )
     return found
 
 
@@ -169,16 +200,17 @@ def windows(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 def pending(session: Session, identity: RescanIdentity, window: Sequence[Item]) -> list[Item]:
     """The items of ``window`` that ``identity`` has not done yet, in order."""
-    done = set(session.scalars(
-        select(RescanProgress.item).where(
-            RescanProgress.detector == identity.detector,
-            RescanProgress.version == identity.version,
-            RescanProgress.model_checksum == identity.model_checksum,
-            RescanProgress.item == any_(
-                bindparam("items", [item.key for item in window], type_=ARRAY(Text))
-            ),
+    done = set(
+        session.scalars(
+            select(RescanProgress.item).where(
+                RescanProgress.detector == identity.detector,
+                RescanProgress.version == identity.version,
+                RescanProgress.model_checksum == identity.model_checksum,
+                RescanProgress.item
+                == any_(bindparam("items", [item.key for item in window], type_=ARRAY(Text))),
+            )
         )
-    ))
+    )
     return [item for item in window if item.key not in done]
 
 
@@ -209,8 +241,12 @@ def _decode_rows(
 
 
 def write_rescan_batch(
-    session: Session, registry: Registry, identity: RescanIdentity, run_id: int,
-    source: str, batch: dict[str, Any],
+    session: Session,
+    registry: Registry,
+    identity: RescanIdentity,
+    run_id: int,
+    source: str,
+    batch: dict[str, Any],
 ) -> tuple[int, int, int]:
     """Verdicts and progress rows of one batch, in the caller's transaction.
 
@@ -229,22 +265,33 @@ def write_rescan_batch(
         entries = registry.ledger.append(session, flat, ingest_run_id=run_id)
         written = sum(e.created for e in entries)
     else:
-        outcomes = write_batch(session, registry.ledger, facts, verdicts,
-                               ingest_run_id=run_id, source=source)
+        outcomes = write_batch(
+            session, registry.ledger, facts, verdicts, ingest_run_id=run_id, source=source
+        )
         written = sum(e.created for o in outcomes for e in o.entries)
     errors = sum(status != "ok" for status in statuses)
     session.execute(
         pg_insert(RescanProgress)
-        .values([
-            {"detector": identity.detector, "version": identity.version,
-             "model_checksum": identity.model_checksum, "item": key,
-             "asset_sha256": fact.sha256 or None, "status": status, "run_id": run_id}
-            for key, fact, status in zip(keys, facts, statuses, strict=True)
-        ])
+        .values(
+            [
+                {
+                    "detector": identity.detector,
+                    "version": identity.version,
+                    "model_checksum": identity.model_checksum,
+                    "item": key,
+                    "asset_sha256": fact.sha256 or None,
+                    "status": status,
+                    "run_id": run_id,
+                }
+                for key, fact, status in zip(keys, facts, statuses, strict=True)
+            ]
+        )
         .on_conflict_do_nothing()
     )
     session.execute(
-        update(IngestRun).where(IngestRun.id == run_id).values(
+        update(IngestRun)
+        .where(IngestRun.id == run_id)
+        .values(
             files_ok=IngestRun.files_ok + len(keys) - errors,
             files_error=IngestRun.files_error + errors,
             verdicts_written=IngestRun.verdicts_written + written,
@@ -275,9 +322,17 @@ def run_rescan(
         todo_total += len(_todo(registry, identity, window, resume))
 
     lifecycle = IngestLifecycle.for_registry(
-        registry, kind="rescan", source=source, detectors=[detector],
-        parameters={**asdict(identity), "total": todo_total, "skipped": total - todo_total,
-                    "resume": resume, "concurrency": concurrency},
+        registry,
+        kind="rescan",
+        source=source,
+        detectors=[detector],
+        parameters={
+            **asdict(identity),
+            "total": todo_total,
+            "skipped": total - todo_total,
+            "resume": resume,
+            "concurrency": concurrency,
+        },
     )
     listed = skipped = processed = errors = written = 0
     with lifecycle:
@@ -299,7 +354,10 @@ def run_rescan(
 
 
 def _judged_batches(
-    registry: Registry, detector: Detector, todo: Sequence[Item], concurrency: int,
+    registry: Registry,
+    detector: Detector,
+    todo: Sequence[Item],
+    concurrency: int,
     batch_size: int,
 ) -> Iterator[dict[str, Any]]:
     if not todo:
@@ -308,8 +366,10 @@ def _judged_batches(
     # The CLI draws its own bar; Ray Data's per-operator bars would interleave with it.
     ray.data.DataContext.get_current().enable_progress_bars = False
     resources = detector.resources
-    options: dict[str, Any] = {"num_cpus": resources.num_cpus,
-                               "memory": resources.memory_mb * 1024 * 1024}
+    options: dict[str, Any] = {
+        "num_cpus": resources.num_cpus,
+        "memory": resources.memory_mb * 1024 * 1024,
+    }
     if resources.num_gpus > 0 and cluster_gpus() > 0:
         options["num_gpus"] = resources.num_gpus
     dataset = ray.data.from_items(
@@ -317,9 +377,11 @@ def _judged_batches(
         override_num_blocks=max(1, len(todo) // batch_size),
     ).map_batches(
         RescanWorker,
-        fn_constructor_args=(DetectorSpec.of(detector), registry.settings.limits,
-                             MediaPolicy.parse(registry.settings.media,
-                                               registry.settings.home).url),
+        fn_constructor_args=(
+            DetectorSpec.of(detector),
+            registry.settings.limits,
+            MediaPolicy.parse(registry.settings.media, registry.settings.home).url,
+        ),
         batch_size=batch_size,
         concurrency=concurrency,
         batch_format="numpy",
@@ -328,4 +390,3 @@ def _judged_batches(
         **options,
     )
     yield from dataset.iter_batches(batch_size=None, batch_format="numpy")
-

@@ -102,9 +102,7 @@ def quiet_ray_logs(settings: Settings, *, name: str = "ray") -> Path:
     for logger_name in RAY_LOGGERS:
         logger = logging.getLogger(logger_name)
         for old in list(logger.handlers):
-            if isinstance(old, logging.StreamHandler) and not isinstance(
-                old, logging.FileHandler
-            ):
+            if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
                 logger.removeHandler(old)
         logger.propagate = False
         logger.addHandler(handler)
@@ -115,13 +113,28 @@ def quiet_ray_logs(settings: Settings, *, name: str = "ray") -> Path:
     # Ray Data configures its logger when first imported; this documented setting makes it
     # log to the same file instead of the console (JSON is valid YAML).
     data_config = path.with_suffix(".ray-data.yaml")
-    data_config.write_text(json.dumps({
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s ray.data: %(message)s"}},
-        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(path),
-                              "formatter": "plain"}},
-        "loggers": {"ray.data": {"level": "INFO", "handlers": ["file"], "propagate": False}},
-    }), encoding="utf-8")
+    data_config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {
+                    "plain": {"format": "%(asctime)s %(levelname)s ray.data: %(message)s"}
+                },
+                "handlers": {
+                    "file": {
+                        "class": "logging.FileHandler",
+                        "filename": str(path),
+                        "formatter": "plain",
+                    }
+                },
+                "loggers": {
+                    "ray.data": {"level": "INFO", "handlers": ["file"], "propagate": False}
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     os.environ["RAY_DATA_LOGGING_CONFIG"] = str(data_config)
     _route_descriptors(path)
     _log_file = path
@@ -166,8 +179,13 @@ def _keep_stdout_for_output() -> None:
 
 def _reopen(fd: int, like: TextIO) -> TextIO:
     """A new text stream on a duplicate of ``fd`` with ``like``'s encoding and buffering."""
-    return os.fdopen(os.dup(fd), "w", encoding=like.encoding, errors=like.errors,
-                     buffering=1 if like.line_buffering else -1)
+    return os.fdopen(
+        os.dup(fd),
+        "w",
+        encoding=like.encoding,
+        errors=like.errors,
+        buffering=1 if like.line_buffering else -1,
+    )
 
 
 class ThreadRoutedStream(io.TextIOBase):
@@ -182,8 +200,7 @@ class ThreadRoutedStream(io.TextIOBase):
         self.log = log
 
     def _target(self) -> TextIO:
-        return self.terminal if threading.current_thread() is threading.main_thread() \
-            else self.log
+        return self.terminal if threading.current_thread() is threading.main_thread() else self.log
 
     def write(self, text: str) -> int:  # type: ignore[override]
         """Write ``text`` to the stream for the calling thread."""

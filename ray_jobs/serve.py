@@ -55,15 +55,21 @@ class IngestEndpoint:
     """The body of one replica: the registry, the loaded detectors and this replica's run."""
 
     def __init__(
-        self, settings: Settings, detector_names: list[str] | None,
-        max_batch_size: int = MAX_BATCH_SIZE, batch_wait_s: float = BATCH_WAIT_S,
+        self,
+        settings: Settings,
+        detector_names: list[str] | None,
+        max_batch_size: int = MAX_BATCH_SIZE,
+        batch_wait_s: float = BATCH_WAIT_S,
     ) -> None:
         self.registry = Registry.open(settings)
         self.detectors = self.registry.detectors(detector_names)
         for detector in self.detectors:
             detector.load()
         self.lifecycle = IngestLifecycle.for_registry(
-            self.registry, kind="serve", source=DEFAULT_SOURCE, detectors=self.detectors,
+            self.registry,
+            kind="serve",
+            source=DEFAULT_SOURCE,
+            detectors=self.detectors,
             parameters=run_parameters(self.detectors, max_batch_size=max_batch_size),
         )
         self.run_id = self.lifecycle.begin()
@@ -74,20 +80,24 @@ class IngestEndpoint:
     async def __call__(self, request: Request) -> Response:
         """Judge and log one upload (the request body)."""
         if request.method != "POST":
-            return JSONResponse({"error": "POST the file's bytes"}, status_code=405,
-                                headers={"Allow": "POST"})
+            return JSONResponse(
+                {"error": "POST the file's bytes"}, status_code=405, headers={"Allow": "POST"}
+            )
         limit = self.registry.settings.limits.max_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return JSONResponse({"error": "too-large",
-                                 "detail": f"over the limit of {limit} bytes"}, status_code=413)
+            return JSONResponse(
+                {"error": "too-large", "detail": f"over the limit of {limit} bytes"},
+                status_code=413,
+            )
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                return JSONResponse({"error": "too-large",
-                                     "detail": f"over the limit of {limit} bytes"},
-                                    status_code=413)
+                return JSONResponse(
+                    {"error": "too-large", "detail": f"over the limit of {limit} bytes"},
+                    status_code=413,
+                )
         name = request.query_params.get("name", "upload")
         source = request.query_params.get("source", DEFAULT_SOURCE)
         outcome = await self.judge(Upload(bytes(body), name, source))
@@ -107,26 +117,46 @@ class IngestEndpoint:
 
 
 def deployment(
-    settings: Settings, detector_names: list[str] | None, *, replicas: int = 1,
-    num_cpus: float = 1.0, max_batch_size: int = MAX_BATCH_SIZE,
+    settings: Settings,
+    detector_names: list[str] | None,
+    *,
+    replicas: int = 1,
+    num_cpus: float = 1.0,
+    max_batch_size: int = MAX_BATCH_SIZE,
 ) -> Any:
     """The bound Serve application for :class:`IngestEndpoint`."""
     deployment_cls = serve.deployment(
-        name="provreg-ingest", num_replicas=replicas, ray_actor_options={"num_cpus": num_cpus},
+        name="provreg-ingest",
+        num_replicas=replicas,
+        ray_actor_options={"num_cpus": num_cpus},
         max_ongoing_requests=max(8, 2 * max_batch_size),
     )(IngestEndpoint)
     return deployment_cls.bind(settings, detector_names, max_batch_size)
 
 
 def start(
-    settings: Settings, detector_names: list[str] | None, *, host: str, port: int,
-    replicas: int = 1, num_cpus: float = 1.0, max_batch_size: int = MAX_BATCH_SIZE,
+    settings: Settings,
+    detector_names: list[str] | None,
+    *,
+    host: str,
+    port: int,
+    replicas: int = 1,
+    num_cpus: float = 1.0,
+    max_batch_size: int = MAX_BATCH_SIZE,
 ) -> str:
     """Start Serve's HTTP proxy on ``host:port`` and deploy the endpoint; return its URL."""
     serve.start(http_options={"host": host, "port": port})
-    serve.run(deployment(settings, detector_names, replicas=replicas, num_cpus=num_cpus,
-                         max_batch_size=max_batch_size),
-              name="provreg", route_prefix=ROUTE)
+    serve.run(
+        deployment(
+            settings,
+            detector_names,
+            replicas=replicas,
+            num_cpus=num_cpus,
+            max_batch_size=max_batch_size,
+        ),
+        name="provreg",
+        route_prefix=ROUTE,
+    )
     return f"http://{host}:{port}{ROUTE}"
 
 
@@ -137,5 +167,11 @@ def stop() -> None:
 
 def describe(url: str) -> str:
     """One line for the operator: where to POST."""
-    return json.dumps({"endpoint": url, "method": "POST", "body": "the file's bytes",
-                       "query": {"name": "file name (optional)", "source": "source tag"}})
+    return json.dumps(
+        {
+            "endpoint": url,
+            "method": "POST",
+            "body": "the file's bytes",
+            "query": {"name": "file name (optional)", "source": "source tag"},
+        }
+    )

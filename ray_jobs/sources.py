@@ -76,7 +76,7 @@ def uri_items(uri: str) -> Iterator[Item]:
     for entry in sorted(infos, key=lambda i: i.path):
         if entry.type != pafs.FileType.File:
             continue
-        if any(part.startswith(".") for part in entry.path[len(base):].split("/")):
+        if any(part.startswith(".") for part in entry.path[len(base) :].split("/")):
             continue
         location = f"{scheme}://{entry.path}"
         yield Item(location, location)
@@ -100,9 +100,16 @@ def read_item(location: str, limits: IntakeLimits) -> IntakeResult:
         with filesystem.open_input_stream(path) as stream:
             data = stream.read(limits.max_bytes + 1)
     except (OSError, ValueError) as exc:
-        return IntakeResult(location, "", 0, OCTET_STREAM, error="unreadable",
-                            error_detail=str(exc)[:300])
+        return IntakeResult(
+            location, "", 0, OCTET_STREAM, error="unreadable", error_detail=str(exc)[:300]
+        )
     if len(data) > limits.max_bytes:
-        return IntakeResult(location, "", len(data), OCTET_STREAM, error="too-large",
-                            error_detail=f"over the limit of {limits.max_bytes} bytes")
+        return IntakeResult(
+            location,
+            "",
+            len(data),
+            OCTET_STREAM,
+            error="too-large",
+            error_detail=f"over the limit of {limits.max_bytes} bytes",
+        )
     return intake_bytes(data, limits, path=location)

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector
 from detectors.plugins import available_detectors, create_detectors
-from registry.ledger.checkpoint import vkey
 from registry.db.engine import make_engine, resolve_database_url, upgrade_schema
+from registry.ledger.checkpoint import vkey
+from registry.ledger.signing import KeyStore, Signer, Verifier
 from registry.ledger.writer import Ledger
 from registry.lineage.options import add_lineage
 from registry.models.configure import add_models, default_names, store_for
-from registry.settings import Settings
-from registry.ledger.signing import KeyStore, Signer, Verifier
 from registry.models.watermark_keys import watermark_options
+from registry.settings import Settings
 
 
 @dataclass
@@ -67,9 +67,7 @@ class Registry:
 
     def checkpoint_vkeys(self) -> list[str]:
         """Signed-note verifier keys for checkpoints, one per trusted key."""
-        return [
-            vkey(self.settings.key_name, key.public_key) for key in self.keystore.keys()
-        ]
+        return [vkey(self.settings.key_name, key.public_key) for key in self.keystore.keys()]
 
     def detectors(self, names: Sequence[str] | None = None) -> list[Detector]:
         """The configured detectors (or ``names``), with their options from settings.
@@ -97,8 +95,7 @@ class Registry:
         decoders registered with ``provreg watermark`` and their store.
         """
         options = {name: dict(opts) for name, opts in self.settings.detector_options.items()}
-        options.setdefault("copy", {}).setdefault(
-            "index_dir", str(self.settings.copy_index_dir))
+        options.setdefault("copy", {}).setdefault("index_dir", str(self.settings.copy_index_dir))
         # Registered watermark marks and decoders (registry.models.watermark_keys) join the
         # configured.
         marks = watermark_options(self.settings.home)

@@ -14,7 +14,9 @@ import psycopg
 
 from registry.db.engine import check_schema, upgrade_schema
 
-ADMIN_URL = os.environ.get("PROVREG_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "PROVREG_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def check_migrations() -> None:

@@ -58,8 +58,7 @@ class CommandClashError(ConfigurationError):
 class DatabaseUnavailableError(ProvregError):
     """No database could be reached or started."""
 
-    hint = ("check PROVREG_DATABASE_URL (unset: the embedded PostgreSQL under "
-            "$PROVREG_HOME/pgdata)")
+    hint = "check PROVREG_DATABASE_URL (unset: the embedded PostgreSQL under $PROVREG_HOME/pgdata)"
 
 
 class NotInitialisedError(ProvregError):
@@ -77,8 +76,10 @@ class UnknownAssetError(ProvregError):
 class LogIndexError(ProvregError):
     """A log index outside the log, or one that no signed checkpoint covers yet."""
 
-    hint = ("use an index below the log size (`provreg verify` prints it); "
-            "`provreg checkpoint` covers newer entries")
+    hint = (
+        "use an index below the log size (`provreg verify` prints it); "
+        "`provreg checkpoint` covers newer entries"
+    )
 
 
 class KeyStoreError(ProvregError):

@@ -128,7 +128,8 @@ class Settings:
             db_outage_s=_outage(env.get("PROVREG_DB_OUTAGE_S") or config.get("db_outage_s")),
             media=_media(config.get("media", {}), env.get("PROVREG_MEDIA_URL")),
             eval_report_path=_optional_path(
-                env.get("PROVREG_EVAL_REPORT_DIR") or config.get("eval_report_dir")),
+                env.get("PROVREG_EVAL_REPORT_DIR") or config.get("eval_report_dir")
+            ),
         )
 
 

@@ -17,8 +17,10 @@ from registry.testing.badfiles import noise
 
 PASSWORDS = {"ivy": "investigator-pw", "ada": "admin-pass-1", "vic": "viewer-pass-1"}
 ROLES = {"ivy": "investigator", "ada": "admin", "vic": "viewer"}
-A1111 = ("a red fox in snow\nNegative prompt: blurry\n"
-         "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x48")
+A1111 = (
+    "a red fox in snow\nNegative prompt: blurry\n"
+    "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x48"
+)
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,16 @@ def seed_registry(settings: Settings, folder: Path) -> Seeded:
         shas: dict[str, list[str]] = {}
         bad_sha = ""
         for source, paths in groups.items():
-            outcomes = list(ingest_paths(
-                registry.sessions, registry.ledger, registry.detectors(), paths,
-                limits=settings.limits, source=source,
-            ))
+            outcomes = list(
+                ingest_paths(
+                    registry.sessions,
+                    registry.ledger,
+                    registry.detectors(),
+                    paths,
+                    limits=settings.limits,
+                    source=source,
+                )
+            )
             for outcome in outcomes:
                 if outcome.status == "ok":
                     shas.setdefault(source, []).append(outcome.sha256)
@@ -73,9 +81,11 @@ def seed_registry(settings: Settings, folder: Path) -> Seeded:
                     bad_sha = outcome.sha256
         rescanned = shas["alpha"][0]
         with registry.sessions.begin() as session:
-            versions = [_synthetic(rescanned, "1.0", 0.91, "sdxl", True),
-                        _synthetic(rescanned, "2.0", 0.12, "not-found", False),
-                        _synthetic(shas["beta"][0], "2.0", 0.97, "sdxl", True)]
+            versions = [
+                _synthetic(rescanned, "1.0", 0.91, "sdxl", True),
+                _synthetic(rescanned, "2.0", 0.12, "not-found", False),
+                _synthetic(shas["beta"][0], "2.0", 0.97, "sdxl", True),
+            ]
             registry.ledger.append(session, versions)
             registry.ledger.checkpoint(session)
             for name, role in ROLES.items():
@@ -87,15 +97,21 @@ def seed_registry(settings: Settings, folder: Path) -> Seeded:
 
 def _synthetic(sha: str, version: str, score: float, label: str, positive: bool) -> Verdict:
     return Verdict(
-        detector="synthetic", version=version, model_checksum=None, asset_sha256=sha,
-        label=label, positive=positive, score=score,
+        detector="synthetic",
+        version=version,
+        model_checksum=None,
+        asset_sha256=sha,
+        label=label,
+        positive=positive,
+        score=score,
         p_value=1e-9 if positive else 0.4,
-        evidence={"bits": "1011001110101100" * 3, "validation_state": "Valid",
-                  "validation_status": [{"code": "claimSignature.validated"}],
-                  "actions": [{"action": "c2pa.created",
-                               "digitalSourceType": "trainedAlgorithmicMedia"}]},
+        evidence={
+            "bits": "1011001110101100" * 3,
+            "validation_state": "Valid",
+            "validation_status": [{"code": "claimSignature.validated"}],
+            "actions": [{"action": "c2pa.created", "digitalSourceType": "trainedAlgorithmicMedia"}],
+        },
     )
-
 
 
 def seed_copy(settings: Settings, folder: Path) -> tuple[str, str]:
@@ -110,14 +126,19 @@ def seed_copy(settings: Settings, folder: Path) -> tuple[str, str]:
         rocket = reference_images()["rocket"]
         reference = folder / "rocket-reference.png"
         rocket.save(reference)
-        added = list(add_files(registry, "news", [reference], added_by="ada",
-                               reason="wire photo"))
+        added = list(add_files(registry, "news", [reference], added_by="ada", reason="wire photo"))
         crop = folder / "rocket-crop.jpg"
         EDITS["crop10"](rocket).save(crop, quality=90)
-        (outcome,) = list(ingest_paths(
-            registry.sessions, registry.ledger, registry.detectors(["copy"]), [crop],
-            limits=settings.limits, source="gamma",
-        ))
+        (outcome,) = list(
+            ingest_paths(
+                registry.sessions,
+                registry.ledger,
+                registry.detectors(["copy"]),
+                [crop],
+                limits=settings.limits,
+                source="gamma",
+            )
+        )
         with registry.sessions.begin() as session:
             registry.ledger.checkpoint(session)
         ref_sha = getattr(added[0], "sha256", None) or ""

@@ -52,17 +52,45 @@ def store() -> ModelStore:
     data = dataset()
     models = ModelStore(workdir() / "home" / "models")
     config = json.loads((data / "autoencoder.json").read_text())
-    models.add("tiny-vae", data / "autoencoder.safetensors", kind="autoencoder",
-               architecture="autoencoder_kl", config=config, source="synthetic_data.py")
-    result = train_synthetic(data / "real", data / "fake", "npr-test", steps=150, seed=0,
-                             device="cpu")
-    models.add("npr-test", result.path, kind="synthetic", fmt="safetensors",
-               architecture=result.architecture, config=result.config, card=result.card)
-    result = train_laundering(data / "real", data / "laundered", data / "synthetic",
-                              "laundering-test", autoencoders=[models.resolve("tiny-vae")],
-                              steps=200, seed=0, device="cpu")
-    models.add("laundering-test", result.path, kind="laundering", fmt="safetensors",
-               architecture=result.architecture, config=result.config, card=result.card)
+    models.add(
+        "tiny-vae",
+        data / "autoencoder.safetensors",
+        kind="autoencoder",
+        architecture="autoencoder_kl",
+        config=config,
+        source="synthetic_data.py",
+    )
+    result = train_synthetic(
+        data / "real", data / "fake", "npr-test", steps=150, seed=0, device="cpu"
+    )
+    models.add(
+        "npr-test",
+        result.path,
+        kind="synthetic",
+        fmt="safetensors",
+        architecture=result.architecture,
+        config=result.config,
+        card=result.card,
+    )
+    result = train_laundering(
+        data / "real",
+        data / "laundered",
+        data / "synthetic",
+        "laundering-test",
+        autoencoders=[models.resolve("tiny-vae")],
+        steps=200,
+        seed=0,
+        device="cpu",
+    )
+    models.add(
+        "laundering-test",
+        result.path,
+        kind="laundering",
+        fmt="safetensors",
+        architecture=result.architecture,
+        config=result.config,
+        card=result.card,
+    )
     return models
 
 

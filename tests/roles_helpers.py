@@ -35,8 +35,7 @@ def plain_url(url: str) -> str:
 
 def as_user(url: str, user: str) -> str:
     """``url`` logging in as ``user`` (the test server trusts local connections)."""
-    return make_url(url).set(username=user, password=None).render_as_string(
-        hide_password=False)
+    return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
 
 
 def create_roles(url: str, names: dict[str, str]) -> None:

@@ -14,23 +14,43 @@ from dashboard.renderers.context import EvidenceContext
 from dashboard.untrusted import show, table
 
 STATES = {
-    "Trusted": ("green", "Trusted: the manifest validates and its signer chains to a trusted "
-                "certificate authority."),
-    "Valid": ("orange", "Valid but not trusted: the manifest is intact and correctly signed, "
-              "but by a certificate no trust anchor vouches for (anyone can make one)."),
-    "Invalid": ("red", "Invalid: the manifest or the file failed validation (see the failure "
-                "codes); what it claims is unverified."),
+    "Trusted": (
+        "green",
+        "Trusted: the manifest validates and its signer chains to a trusted certificate authority.",
+    ),
+    "Valid": (
+        "orange",
+        "Valid but not trusted: the manifest is intact and correctly signed, "
+        "but by a certificate no trust anchor vouches for (anyone can make one).",
+    ),
+    "Invalid": (
+        "red",
+        "Invalid: the manifest or the file failed validation (see the failure "
+        "codes); what it claims is unverified.",
+    ),
 }
-SHOWN = {"validation_state", "validation", "validation_status", "ingredient_deltas",
-         "signature", "ingredients", "active_manifest", "title", "claim_generator", "why",
-         "failure_codes"}
+SHOWN = {
+    "validation_state",
+    "validation",
+    "validation_status",
+    "ingredient_deltas",
+    "signature",
+    "ingredients",
+    "active_manifest",
+    "title",
+    "claim_generator",
+    "why",
+    "failure_codes",
+}
 
 
 def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     """State, signer, manifest chain, status codes; everything else as a table."""
     if evidence.get("manifest_present") is False:
-        st.markdown("**No C2PA manifest in this file.** (Absence proves nothing: most "
-                    "platforms strip manifests.)")
+        st.markdown(
+            "**No C2PA manifest in this file.** (Absence proves nothing: most "
+            "platforms strip manifests.)"
+        )
     state = evidence.get("validation_state")
     if state is not None or evidence.get("manifest_present"):
         colour, words = STATES.get(str(state), ("red", "No validation state was reported."))
@@ -41,8 +61,9 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     signature = evidence.get("signature")
     if isinstance(signature, Mapping):
         st.markdown("**Signer** (from the signing certificate)")
-        table({"field": str(k).replace("_", " "), "value": leaf_text(v)}
-              for k, v in signature.items())
+        table(
+            {"field": str(k).replace("_", " "), "value": leaf_text(v)} for k, v in signature.items()
+        )
     chain = chain_rows(evidence)
     if chain:
         st.markdown("**Manifest chain** (the active manifest first, then its ingredients)")
@@ -61,19 +82,32 @@ def chain_rows(evidence: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
     if evidence.get("active_manifest"):
         signature = evidence.get("signature")
-        signer = signature.get("common_name") or signature.get("issuer") if isinstance(
-            signature, Mapping) else None
-        rows.append({"level": "active manifest", "manifest": leaf_text(evidence.get(
-            "active_manifest")), "title": leaf_text(evidence.get("title")),
-            "relationship": "—", "generator / signer": leaf_text(
-                evidence.get("claim_generator") or signer)})
+        signer = (
+            signature.get("common_name") or signature.get("issuer")
+            if isinstance(signature, Mapping)
+            else None
+        )
+        rows.append(
+            {
+                "level": "active manifest",
+                "manifest": leaf_text(evidence.get("active_manifest")),
+                "title": leaf_text(evidence.get("title")),
+                "relationship": "—",
+                "generator / signer": leaf_text(evidence.get("claim_generator") or signer),
+            }
+        )
     ingredients = evidence.get("ingredients")
     for ingredient in ingredients if isinstance(ingredients, list) else []:
         if isinstance(ingredient, Mapping):
-            rows.append({"level": "ingredient", "manifest": leaf_text(
-                ingredient.get("active_manifest")), "title": leaf_text(ingredient.get("title")),
-                "relationship": leaf_text(ingredient.get("relationship")),
-                "generator / signer": "—"})
+            rows.append(
+                {
+                    "level": "ingredient",
+                    "manifest": leaf_text(ingredient.get("active_manifest")),
+                    "title": leaf_text(ingredient.get("title")),
+                    "relationship": leaf_text(ingredient.get("relationship")),
+                    "generator / signer": "—",
+                }
+            )
     return rows
 
 
@@ -87,8 +121,14 @@ def status_rows(evidence: Mapping[str, Any]) -> Iterator[dict[str, str]]:
         seen.add((where, code))
         kind, meaning = explain(code)
         mark = {"success": "✓", "informational": "i", "failure": "✗"}.get(kind, "?")
-        yield {"": mark, "code": code, "kind": kind, "meaning": meaning, "where": where,
-               "validator's note": leaf_text(entry.get("explanation"))}
+        yield {
+            "": mark,
+            "code": code,
+            "kind": kind,
+            "meaning": meaning,
+            "where": where,
+            "validator's note": leaf_text(entry.get("explanation")),
+        }
 
 
 def _entries(evidence: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

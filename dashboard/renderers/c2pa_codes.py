@@ -102,8 +102,7 @@ FAILURE = {
     "ingredient.claimSignature.missing": "An ingredient's claim signature is missing.",
     "ingredient.claimSignature.mismatch": "An ingredient's claim signature does not verify.",
     "ingredient.hashedURI.mismatch": "An ingredient's hash does not match.",
-    "algorithm.unsupported": "The manifest uses an algorithm this validator does not "
-    "support.",
+    "algorithm.unsupported": "The manifest uses an algorithm this validator does not support.",
     "general.error": "The validator hit an unexpected error.",
 }
 

@@ -31,13 +31,17 @@ def score_words(score: float | None, basis: Any, best: Mapping[str, Any] | None)
     verification = best.get("verification") if best else None
     if basis == "sift-inliers" and isinstance(verification, Mapping):
         inliers = int(number(verification.get("inliers")) or 0)
-        return (f"Score {score:.2f}: geometric verification found {inliers} matching "
-                "keypoints consistent with one transform (score = inliers / 100, at most 1; "
-                "a copy needs at least 20).")
+        return (
+            f"Score {score:.2f}: geometric verification found {inliers} matching "
+            "keypoints consistent with one transform (score = inliers / 100, at most 1; "
+            "a copy needs at least 20)."
+        )
     distance = number(best.get("distance")) if best else None
     if distance is not None:
-        return (f"Score {score:.2f}: {PDQ_BITS - int(distance)} of {PDQ_BITS} PDQ hash bits "
-                "agree (score = 1 - distance / 256).")
+        return (
+            f"Score {score:.2f}: {PDQ_BITS - int(distance)} of {PDQ_BITS} PDQ hash bits "
+            "agree (score = 1 - distance / 256)."
+        )
     return f"Score {score:.2f}."
 
 
@@ -55,8 +59,9 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     """Matched references side by side, other candidates as a table, then the rest."""
     candidates = matches_of(evidence)
     matched = [m for m in candidates if m.get("match") is True]
-    st.markdown(score_words(context.score, evidence.get("score_basis"),
-                            matched[0] if matched else None))
+    st.markdown(
+        score_words(context.score, evidence.get("score_basis"), matched[0] if matched else None)
+    )
     if evidence.get("note"):
         show(evidence["note"])
     for index, match in enumerate(matched[:MAX_SHOWN]):
@@ -67,9 +72,11 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     if others:
         st.markdown("**Other candidates** (judged, not matched unless marked)")
         table(_summary(m) for m in others[:100])
-    rest = {k: v for k, v in evidence.items()
-            if k not in SHOWN and not (candidates and "matches" not in evidence
-                                       and k in SINGLE_KEYS)}
+    rest = {
+        k: v
+        for k, v in evidence.items()
+        if k not in SHOWN and not (candidates and "matches" not in evidence and k in SINGLE_KEYS)
+    }
     if rest:
         show_fields(rest, title="Other fields")
 
@@ -93,8 +100,7 @@ def _summary(match: Mapping[str, Any], *, with_hash: bool = True) -> dict[str, s
 
 def _match(rank: int, match: Mapping[str, Any], context: EvidenceContext) -> None:
     kind = match.get("match_kind") or "match"
-    st.markdown(f"**Match {rank}** · bank {ident(match.get('bank'))} · decided by "
-                f"{ident(kind)}")
+    st.markdown(f"**Match {rank}** · bank {ident(match.get('bank'))} · decided by {ident(kind)}")
     ref_sha = match.get("reference_sha256")
     st.caption("Reference sha256 (full; copy with the button on the right):")
     st.code(str(ref_sha) if ref_sha else "(none: a hash-only reference)", language=None)
@@ -104,11 +110,12 @@ def _match(rank: int, match: Mapping[str, Any], context: EvidenceContext) -> Non
     verification = match.get("verification")
     pairs = verification.get("inlier_pairs") if isinstance(verification, Mapping) else None
     if query is not None and reference is not None and pairs:
-        drawn = draw_matches(query, reference, pairs,
-                             mirrored=bool(verification.get("mirrored")))  # type: ignore[union-attr]
+        drawn = draw_matches(query, reference, pairs, mirrored=bool(verification.get("mirrored")))  # type: ignore[union-attr]
         if drawn is not None:
-            st.caption("Query (left) and reference (right); green lines join matched SIFT "
-                       "keypoints that agree on one transform (up to 40 shown).")
+            st.caption(
+                "Query (left) and reference (right); green lines join matched SIFT "
+                "keypoints that agree on one transform (up to 40 shown)."
+            )
             st.image(drawn)
             return
     left, right = st.columns(2)

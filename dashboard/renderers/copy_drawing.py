@@ -31,8 +31,9 @@ def frame(image: Image.Image, max_side: int = FRAME_MAX_SIDE) -> Image.Image:
     return rgb
 
 
-def clean_pairs(pairs: Any, query: tuple[int, int], reference: tuple[int, int],
-                *, mirrored: bool) -> list[tuple[float, float, float, float]]:
+def clean_pairs(
+    pairs: Any, query: tuple[int, int], reference: tuple[int, int], *, mirrored: bool
+) -> list[tuple[float, float, float, float]]:
     """Valid pairs inside both frames (``(width, height)``), query x un-mirrored."""
     if not isinstance(pairs, Sequence) or isinstance(pairs, str):
         return []
@@ -40,20 +41,32 @@ def clean_pairs(pairs: Any, query: tuple[int, int], reference: tuple[int, int],
     for pair in list(pairs)[:MAX_PAIRS]:
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 4:
             continue
-        if not all(isinstance(v, int | float) and not isinstance(v, bool)
-                   and math.isfinite(v) for v in pair):
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in pair
+        ):
             continue
         qx, qy, rx, ry = (float(v) for v in pair)
         if mirrored:
             qx = query[0] - 1 - qx
-        if 0 <= qx < query[0] and 0 <= qy < query[1] and 0 <= rx < reference[0] \
-                and 0 <= ry < reference[1]:
+        if (
+            0 <= qx < query[0]
+            and 0 <= qy < query[1]
+            and 0 <= rx < reference[0]
+            and 0 <= ry < reference[1]
+        ):
             out.append((qx, qy, rx, ry))
     return out
 
 
-def draw_matches(query: Image.Image, reference: Image.Image, pairs: Any, *,
-                 mirrored: bool, max_side: int = FRAME_MAX_SIDE) -> Image.Image | None:
+def draw_matches(
+    query: Image.Image,
+    reference: Image.Image,
+    pairs: Any,
+    *,
+    mirrored: bool,
+    max_side: int = FRAME_MAX_SIDE,
+) -> Image.Image | None:
     """Query (left) and reference (right) with a line per inlier pair; None when no pair
     is usable."""
     q, r = frame(query, max_side), frame(reference, max_side)
@@ -65,8 +78,14 @@ def draw_matches(query: Image.Image, reference: Image.Image, pairs: Any, *,
     matches = [cv2.DMatch(i, i, 0.0) for i in range(len(good))]
     out = np.zeros((max(q.height, r.height), q.width + r.width, 3), dtype=np.uint8)
     canvas = cv2.drawMatches(
-        np.asarray(q)[:, :, ::-1].copy(), q_points, np.asarray(r)[:, :, ::-1].copy(), r_points,
-        matches, out, matchColor=(0, 220, 0), singlePointColor=(0, 0, 255),
+        np.asarray(q)[:, :, ::-1].copy(),
+        q_points,
+        np.asarray(r)[:, :, ::-1].copy(),
+        r_points,
+        matches,
+        out,
+        matchColor=(0, 220, 0),
+        singlePointColor=(0, 0, 255),
         flags=cv2.DrawMatchesFlags_NOT_DRAW_SINGLE_POINTS,
     )
     return Image.fromarray(np.ascontiguousarray(np.asarray(canvas)[:, :, ::-1]))

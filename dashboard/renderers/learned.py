@@ -16,8 +16,11 @@ DRAWN = {"anomaly_map", "autoencoders"}
 def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
     """Pictures first, then the remaining fields."""
     render_learned(evidence)
-    rest = {k: v for k, v in evidence.items()
-            if k not in DRAWN or (k == "anomaly_map" and not _drawable(evidence))}
+    rest = {
+        k: v
+        for k, v in evidence.items()
+        if k not in DRAWN or (k == "anomaly_map" and not _drawable(evidence))
+    }
     render_evidence(rest, context.p_value)
 
 

@@ -15,11 +15,25 @@ from dashboard.evidence_table import leaf_text, show_fields
 from dashboard.renderers.context import EvidenceContext
 from dashboard.untrusted import ident, show, table
 
-CLAIM_CAPTION = ("This is a claim in the file, not proof: any program (or person) can write "
-                 "these fields, and removing or copying them is trivial.")
+CLAIM_CAPTION = (
+    "This is a claim in the file, not proof: any program (or person) can write "
+    "these fields, and removing or copying them is trivial."
+)
 #: Shown first, in this order, when a finding has them (other fields follow in a table).
-KEY_FIELDS = ("model", "base_model", "model_hash", "seed", "sampler", "sampler_name",
-              "scheduler", "steps", "cfg_scale", "guidance_scale", "width", "height")
+KEY_FIELDS = (
+    "model",
+    "base_model",
+    "model_hash",
+    "seed",
+    "sampler",
+    "sampler_name",
+    "scheduler",
+    "steps",
+    "cfg_scale",
+    "guidance_scale",
+    "width",
+    "height",
+)
 TEXT_FIELDS = ("prompt", "negative_prompt")
 
 
@@ -45,8 +59,11 @@ def _finding(finding: Mapping[str, Any]) -> None:
         if fields.get(name):
             st.markdown(f"*{name.replace('_', ' ').capitalize()}:*")
             show(fields[name])
-    key = [{"field": n.replace("_", " "), "value": leaf_text(fields[n])}
-           for n in KEY_FIELDS if n in fields]
+    key = [
+        {"field": n.replace("_", " "), "value": leaf_text(fields[n])}
+        for n in KEY_FIELDS
+        if n in fields
+    ]
     if key:
         table(key)
     other = {k: v for k, v in fields.items() if k not in KEY_FIELDS and k not in TEXT_FIELDS}

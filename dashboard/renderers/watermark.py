@@ -32,8 +32,9 @@ def row_words(row: Mapping[str, Any]) -> dict[str, str]:
     return {
         "payload": leaf_text(row.get("payload")),
         "method": leaf_text(row.get("method")),
-        "bits matched": "—" if k is None or n is None else f"{int(k)} of {int(n)}"
-        + (f" ({k / n:.0%})" if n else ""),
+        "bits matched": "—"
+        if k is None or n is None
+        else f"{int(k)} of {int(n)}" + (f" ({k / n:.0%})" if n else ""),
         "p-value (corrected)": "—" if p is None else f"{p:.3g}",
         "chance": chance_in_words(p),
         "read as": f"{leaf_text(row.get('order'))} / {leaf_text(row.get('domain'))}",
@@ -47,12 +48,17 @@ def render(evidence: Mapping[str, Any], context: EvidenceContext) -> None:
         words = row_words(best)
         p = number(best.get("p_value_corrected"))
         p = context.p_value if p is None else p
-        st.markdown(f"**Best payload** {ident(best.get('payload'))}: "
-                    f"{words['bits matched']} bits matched. "
-                    f"A match this good is {chance_in_words(p)}"
-                    + (f" (p = {p:.3g}, Bonferroni-corrected over "
-                       f"{int(number(evidence.get('tests')) or 1)} tests)."
-                       if p is not None else "."))
+        st.markdown(
+            f"**Best payload** {ident(best.get('payload'))}: "
+            f"{words['bits matched']} bits matched. "
+            f"A match this good is {chance_in_words(p)}"
+            + (
+                f" (p = {p:.3g}, Bonferroni-corrected over "
+                f"{int(number(evidence.get('tests')) or 1)} tests)."
+                if p is not None
+                else "."
+            )
+        )
         decoded = best.get("decoded_hex")
         if decoded:
             st.caption("Decoded payload (hex):")

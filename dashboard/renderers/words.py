@@ -20,8 +20,7 @@ def chance_in_words(p_value: float | None) -> str:
 def _round_words(value: float) -> str:
     if value < 1000:
         return f"{value:.0f}"
-    for size, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"),
-                       (1e3, "thousand")):
+    for size, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
         if value >= size:
             scaled = value / size
             if scaled >= 1000:

@@ -89,8 +89,10 @@ class AttributionDetector(LearnedDetector[Query]):
         assert sample.image is not None
         pixels = to_rgb_array(sample.image)
         if min(pixels.shape[:2]) < 16:
-            raise TooSmallError(f"image is {pixels.shape[1]}x{pixels.shape[0]}; attribution "
-                                "needs at least 16x16 pixels")
+            raise TooSmallError(
+                f"image is {pixels.shape[1]}x{pixels.shape[0]}; attribution "
+                "needs at least 16x16 pixels"
+            )
         res = residual(pixels)
         return Query(res, pixels, resampling(res).to_json())
 
@@ -106,23 +108,41 @@ class AttributionDetector(LearnedDetector[Query]):
         out = []
         for sample, query, feature, gate in zip(samples, prepared, features, gates, strict=True):
             evidence: dict[str, JSONValue] = {
-                "device": self.device, "resampling": dict(query.resampling),
-                "calibration": calibration, "enrolled": len(self.gallery.fingerprints),
+                "device": self.device,
+                "resampling": dict(query.resampling),
+                "calibration": calibration,
+                "enrolled": len(self.gallery.fingerprints),
             }
             if gate is not None:
-                evidence["synthetic"] = {"label": gate.label, "positive": gate.positive,
-                                         "score": gate.score, "error": gate.error}
+                evidence["synthetic"] = {
+                    "label": gate.label,
+                    "positive": gate.positive,
+                    "score": gate.score,
+                    "error": gate.error,
+                }
                 if gate.error is None and not gate.positive:
                     out.append(self.not_found(sample, evidence=evidence))
                     continue
             scores = self.gallery.scores(query.residual, feature)
             if not scores:
-                out.append(self.error(sample, "detector-exception",
-                                      {"message": "no enrolled generator could be scored"}))
+                out.append(
+                    self.error(
+                        sample,
+                        "detector-exception",
+                        {"message": "no enrolled generator could be scored"},
+                    )
+                )
                 continue
             label = self.gallery.decide(scores)
-            evidence["top_k"] = [s.to_json() for s in scores[:self.top_k]]
+            evidence["top_k"] = [s.to_json() for s in scores[: self.top_k]]
             evidence["threshold"] = round(scores[0].threshold, 4)
-            out.append(self.verdict(sample, label, label != UNKNOWN,
-                                    score=round(scores[0].margin, 6), evidence=evidence))
+            out.append(
+                self.verdict(
+                    sample,
+                    label,
+                    label != UNKNOWN,
+                    score=round(scores[0].margin, 6),
+                    evidence=evidence,
+                )
+            )
         return out

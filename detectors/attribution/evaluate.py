@@ -32,12 +32,12 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
-        return {k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in self.__dict__.items()}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def open_set_scores(gallery: Gallery, images: Sequence[Pixels],
-                    backbone: Any = None) -> list[tuple[str, str, float]]:
+def open_set_scores(
+    gallery: Gallery, images: Sequence[Pixels], backbone: Any = None
+) -> list[tuple[str, str, float]]:
     """(top-1 by margin, label, top margin) per image."""
     features: list[Any] = [None] * len(images)
     if backbone is not None and gallery.needs_features:
@@ -51,8 +51,12 @@ def open_set_scores(gallery: Gallery, images: Sequence[Pixels],
     return out
 
 
-def evaluate(gallery: Gallery, known: Mapping[str, Sequence[Pixels]],
-             unknown: Mapping[str, Sequence[Pixels]], backbone: Any = None) -> Evaluation:
+def evaluate(
+    gallery: Gallery,
+    known: Mapping[str, Sequence[Pixels]],
+    unknown: Mapping[str, Sequence[Pixels]],
+    backbone: Any = None,
+) -> Evaluation:
     """Score every test image and compute the figures."""
     truth, top, labels, known_scores = [], [], [], []
     for name, images in known.items():
@@ -61,8 +65,9 @@ def evaluate(gallery: Gallery, known: Mapping[str, Sequence[Pixels]],
             top.append(top1)
             labels.append(label)
             known_scores.append(margin)
-    unknown_results = [r for images in unknown.values()
-                       for r in open_set_scores(gallery, images, backbone)]
+    unknown_results = [
+        r for images in unknown.values() for r in open_set_scores(gallery, images, backbone)
+    ]
     unknown_scores = [m for _, _, m in unknown_results]
     correct = [t == p for t, p in zip(truth, top, strict=True)]
     return Evaluation(
@@ -73,5 +78,6 @@ def evaluate(gallery: Gallery, known: Mapping[str, Sequence[Pixels]],
         / max(1, len(truth)),
         unknown_rejected=sum(lab == UNKNOWN for _, lab, _ in unknown_results)
         / max(1, len(unknown_results)),
-        known=len(truth), unknown=len(unknown_results),
+        known=len(truth),
+        unknown=len(unknown_results),
     )

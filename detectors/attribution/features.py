@@ -19,17 +19,25 @@ from PIL import Image
 Vector = npt.NDArray[np.float32]
 
 
-def embed(runner: Any, spec: Any, images: Sequence[npt.NDArray[np.uint8]],
-          max_crops: int = 4, batch_size: int = 32) -> npt.NDArray[np.float32]:
+def embed(
+    runner: Any,
+    spec: Any,
+    images: Sequence[npt.NDArray[np.uint8]],
+    max_crops: int = 4,
+    batch_size: int = 32,
+) -> npt.NDArray[np.float32]:
     """One L2-normalised feature row per image."""
     from detectors.learned.preprocess import prepare
 
     rows = []
     for img in images:
         prep = prepare(Image.fromarray(img), spec.input_size, spec.mean, spec.std, max_crops)
-        outs = [np.asarray(runner(prep.crops[i:i + batch_size]), dtype=np.float32)
-                .reshape(len(prep.crops[i:i + batch_size]), -1)
-                for i in range(0, len(prep.crops), batch_size)]
+        outs = [
+            np.asarray(runner(prep.crops[i : i + batch_size]), dtype=np.float32).reshape(
+                len(prep.crops[i : i + batch_size]), -1
+            )
+            for i in range(0, len(prep.crops), batch_size)
+        ]
         rows.append(np.concatenate(outs).mean(axis=0))
     return normalise(np.stack(rows))
 

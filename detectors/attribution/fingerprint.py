@@ -80,8 +80,12 @@ class Fingerprint:
     def metadata(self) -> dict[str, Any]:
         """Everything but the tensors, as JSON-ready data."""
         return {
-            "name": self.name, "method": self.method, "size": list(self.size),
-            "image_count": self.image_count, "far": self.far, "backbone": self.backbone,
+            "name": self.name,
+            "method": self.method,
+            "size": list(self.size),
+            "image_count": self.image_count,
+            "far": self.far,
+            "backbone": self.backbone,
             "residual_null": list(self.residual_null.scores) if self.residual_null else None,
             "residual_positive": self.residual_null.positive if self.residual_null else None,
             "feature_null": list(self.feature_null.scores) if self.feature_null else None,
@@ -123,14 +127,29 @@ def _null(meta: Mapping[str, Any], which: str) -> Null | None:
 def from_metadata(meta: Mapping[str, Any], res: Any, proto: Any) -> Fingerprint:
     """A fingerprint from its metadata and tensors (a file's or a gallery's)."""
     return Fingerprint(
-        name=str(meta["name"]), method=str(meta["method"]),
-        size=(int(meta["size"][0]), int(meta["size"][1])), image_count=int(meta["image_count"]),
-        far=float(meta["far"]), residual=res, prototype=proto, backbone=meta.get("backbone"),
-        residual_null=_null(meta, "residual"), feature_null=_null(meta, "feature"))
+        name=str(meta["name"]),
+        method=str(meta["method"]),
+        size=(int(meta["size"][0]), int(meta["size"][1])),
+        image_count=int(meta["image_count"]),
+        far=float(meta["far"]),
+        residual=res,
+        prototype=proto,
+        backbone=meta.get("backbone"),
+        residual_null=_null(meta, "residual"),
+        feature_null=_null(meta, "feature"),
+    )
 
 
-def enrol(name: str, images: Sequence[Pixels], method: str = "residual", *, far: float = 0.05,
-          backbone: Any = None, minimum: int = MIN_IMAGES, seed: int = 0) -> Fingerprint:
+def enrol(
+    name: str,
+    images: Sequence[Pixels],
+    method: str = "residual",
+    *,
+    far: float = 0.05,
+    backbone: Any = None,
+    minimum: int = MIN_IMAGES,
+    seed: int = 0,
+) -> Fingerprint:
     """Build the fingerprint of generator ``name`` from its images (all of one size).
 
     ``backbone`` is ``(runner, spec)`` for the features method. Raises
@@ -142,8 +161,9 @@ def enrol(name: str, images: Sequence[Pixels], method: str = "residual", *, far:
         raise ValueError(f"method {method!r} needs a backbone (a store entry of kind backbone)")
     check_images(list(images), minimum)
     height, width = images[0].shape[:2]
-    negs = negatives(images, max(len(images), NEGATIVES) if len(images) < NEGATIVES
-                     else NEGATIVES, seed=seed)
+    negs = negatives(
+        images, max(len(images), NEGATIVES) if len(images) < NEGATIVES else NEGATIVES, seed=seed
+    )
     res = res_null = proto = feat_null = None
     if method in ("residual", "both"):
         residuals = [residual(img) for img in images]
@@ -157,9 +177,19 @@ def enrol(name: str, images: Sequence[Pixels], method: str = "residual", *, far:
         runner, spec = backbone
         feats = embed(runner, spec, images)
         proto = prototype(feats)
-        loo = [float(feats[i] @ prototype(np.delete(feats, i, axis=0)))
-               for i in range(len(feats))]
-        feat_null = Null(tuple(float(x) for x in embed(runner, spec, negs) @ proto),
-                         float(np.mean(loo)))
-    return Fingerprint(name, method, (height, width), len(images), far, res, res_null, proto,
-                       feat_null, getattr(backbone[1], "name", None) if backbone else None)
+        loo = [float(feats[i] @ prototype(np.delete(feats, i, axis=0))) for i in range(len(feats))]
+        feat_null = Null(
+            tuple(float(x) for x in embed(runner, spec, negs) @ proto), float(np.mean(loo))
+        )
+    return Fingerprint(
+        name,
+        method,
+        (height, width),
+        len(images),
+        far,
+        res,
+        res_null,
+        proto,
+        feat_null,
+        getattr(backbone[1], "name", None) if backbone else None,
+    )

@@ -51,9 +51,12 @@ class Score:
 
     def to_json(self) -> dict[str, Any]:
         """Evidence form."""
-        out: dict[str, Any] = {"generator": self.name, "z": round(self.z, 4),
-                               "threshold": round(self.threshold, 4),
-                               "margin": round(self.margin, 4)}
+        out: dict[str, Any] = {
+            "generator": self.name,
+            "z": round(self.z, 4),
+            "threshold": round(self.threshold, 4),
+            "margin": round(self.margin, 4),
+        }
         if self.residual is not None:
             out["residual_ncc"] = round(self.residual, 6)
         if self.feature is not None:
@@ -95,8 +98,9 @@ class Gallery:
             return float(self.calibration["threshold"])
         return self._own[index]
 
-    def scores(self, res: Residual | None,
-               feature: npt.NDArray[np.float32] | None = None) -> list[Score]:
+    def scores(
+        self, res: Residual | None, feature: npt.NDArray[np.float32] | None = None
+    ) -> list[Score]:
         """Every generator's score for one query, best margin first."""
         out = []
         for index, fp in enumerate(self.fingerprints):
@@ -121,14 +125,24 @@ class Gallery:
     def describe(self) -> dict[str, Any]:
         """The calibration a verdict came from (evidence)."""
         if self.calibration is not None:
-            keep = ("threshold", "far", "known_images", "unknown_images", "calibrated_at",
-                    "calibrated_by", "metrics")
-            return {"source": "provreg generator calibrate",
-                    **{k: self.calibration[k] for k in keep if k in self.calibration}}
-        return {"source": "enrolment open-space negatives (POSE-style), per generator",
-                "far": {fp.name: fp.far for fp in self.fingerprints},
-                "negatives": {fp.name: len(combined_null(fp).scores)
-                              for fp in self.fingerprints}}
+            keep = (
+                "threshold",
+                "far",
+                "known_images",
+                "unknown_images",
+                "calibrated_at",
+                "calibrated_by",
+                "metrics",
+            )
+            return {
+                "source": "provreg generator calibrate",
+                **{k: self.calibration[k] for k in keep if k in self.calibration},
+            }
+        return {
+            "source": "enrolment open-space negatives (POSE-style), per generator",
+            "far": {fp.name: fp.far for fp in self.fingerprints},
+            "negatives": {fp.name: len(combined_null(fp).scores) for fp in self.fingerprints},
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the gallery safetensors file."""
@@ -140,8 +154,11 @@ class Gallery:
                 tensors[f"{index}.residual"] = np.ascontiguousarray(fp.residual)
             if fp.prototype is not None:
                 tensors[f"{index}.prototype"] = np.ascontiguousarray(fp.prototype)
-        meta = {"generators": [fp.metadata() for fp in self.fingerprints],
-                "records": self.records, "calibration": self.calibration}
+        meta = {
+            "generators": [fp.metadata() for fp in self.fingerprints],
+            "records": self.records,
+            "calibration": self.calibration,
+        }
         if not tensors:  # safetensors needs at least one tensor to write a valid file
             tensors["empty"] = np.zeros(1, dtype=np.float32)
         save_file(tensors, str(path), metadata={"gallery": json.dumps(meta, sort_keys=True)})
@@ -157,6 +174,9 @@ class Gallery:
             tensors = {k: handle.get_tensor(k) for k in keys}
         fps = []
         for index, data in enumerate(meta["generators"]):
-            fps.append(from_metadata(data, tensors.get(f"{index}.residual"),
-                                     tensors.get(f"{index}.prototype")))
+            fps.append(
+                from_metadata(
+                    data, tensors.get(f"{index}.residual"), tensors.get(f"{index}.prototype")
+                )
+            )
         return cls(fps, list(meta.get("records") or []), meta.get("calibration"))

@@ -50,8 +50,12 @@ def decode(path: Path) -> Pixels:
                     raise ValueError(f"too-large: {image.size[0]}x{image.size[1]}")
                 image.load()
                 return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ValueError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
@@ -77,9 +81,11 @@ def check_images(images: list[Pixels], minimum: int, where: str = "the images") 
     """Refuse too few images or images of more than one size."""
     if len(images) < minimum:
         raise TooFewImagesError(
-            f"{where} has {len(images)} image(s); a fingerprint needs at least {minimum}")
+            f"{where} has {len(images)} image(s); a fingerprint needs at least {minimum}"
+        )
     sizes = Counter(f"{img.shape[1]}x{img.shape[0]}" for img in images)
     if len(sizes) > 1:
         shown = ", ".join(f"{s} ({n})" for s, n in sizes.most_common(5))
         raise MixedSizesError(
-            f"{where} mixes image sizes ({shown}); enrol one generator output size at a time")
+            f"{where} mixes image sizes ({shown}); enrol one generator output size at a time"
+        )

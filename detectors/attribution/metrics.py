@@ -25,8 +25,9 @@ def closed_set_accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float
     return float(np.mean([t == p for t, p in zip(truth, predicted, strict=True)]))
 
 
-def oscr(known_scores: Sequence[float], known_correct: Sequence[bool],
-         unknown_scores: Sequence[float]) -> float:
+def oscr(
+    known_scores: Sequence[float], known_correct: Sequence[bool], unknown_scores: Sequence[float]
+) -> float:
     """Area under the CCR-vs-FPR curve over every threshold (ties resolved together)."""
     known = np.asarray(known_scores, dtype=np.float64)
     correct = np.asarray(known_correct, dtype=bool)

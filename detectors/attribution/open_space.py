@@ -44,8 +44,7 @@ def negatives(images: Sequence[Pixels], count: int, seed: int = 0) -> list[Pixel
         if index % 2 == 0 or height % 4 or width % 4:
             small = cv2.resize(img, (small_w, small_h), interpolation=cv2.INTER_AREA)
             how = INTERPOLATIONS[int(rng.integers(len(INTERPOLATIONS)))]
-            out.append(np.ascontiguousarray(cv2.resize(small, (width, height),
-                                                        interpolation=how)))
+            out.append(np.ascontiguousarray(cv2.resize(small, (width, height), interpolation=how)))
             continue
         with torch.inference_mode():
             x = F.avg_pool2d(to_tensor([img]), 4)

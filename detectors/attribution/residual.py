@@ -37,10 +37,11 @@ def residual(pixels: npt.NDArray[np.uint8]) -> Residual:
     and on the test zoo the colour residual attributes far better than the luminance one
     (docs/detectors/attribution.md).
     """
-    rgb = np.ascontiguousarray(pixels[..., :3] if pixels.ndim == 3 else
-                               np.repeat(pixels[..., None], 3, axis=2), dtype=np.uint8)
-    smooth = cv2.fastNlMeansDenoising(rgb, None, h=NLM_H, templateWindowSize=5,
-                                      searchWindowSize=11)
+    rgb = np.ascontiguousarray(
+        pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2),
+        dtype=np.uint8,
+    )
+    smooth = cv2.fastNlMeansDenoising(rgb, None, h=NLM_H, templateWindowSize=5, searchWindowSize=11)
     out = rgb.astype(np.float32) - smooth.astype(np.float32)
     centred: Residual = out - out.mean(axis=(0, 1), dtype=np.float32)
     return centred
@@ -54,8 +55,9 @@ def ncc(a: Residual, b: Residual) -> float:
     return float((a * b).sum() / denom) if denom > 0 else 0.0
 
 
-def aligned_crops(shape: tuple[int, int], size: tuple[int, int],
-                  limit: int = 4) -> list[tuple[int, int]]:
+def aligned_crops(
+    shape: tuple[int, int], size: tuple[int, int], limit: int = 4
+) -> list[tuple[int, int]]:
     """Up to ``limit`` top-left corners (multiples of :data:`GRID`) of ``size`` in ``shape``."""
     rows = range(0, shape[0] - size[0] + 1, GRID)
     cols = range(0, shape[1] - size[1] + 1, GRID)
@@ -78,7 +80,7 @@ def match(query: Residual, fingerprint: Residual) -> float:
     if h < fh or w < fw:
         h, w = max(GRID, h // GRID * GRID), max(GRID, w // GRID * GRID)
     part = fingerprint[:h, :w]
-    scores = [ncc(query[r:r + h, c:c + w], part) for r, c in aligned_crops((qh, qw), (h, w))]
+    scores = [ncc(query[r : r + h, c : c + w], part) for r, c in aligned_crops((qh, qw), (h, w))]
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -93,8 +95,11 @@ class Resampling:
 
     def to_json(self) -> dict[str, float | bool]:
         """Evidence form."""
-        return {"resampled": self.resampled, "peak_frequency": round(self.peak_frequency, 4),
-                "peak_ratio": round(self.peak_ratio, 2)}
+        return {
+            "resampled": self.resampled,
+            "peak_frequency": round(self.peak_frequency, 4),
+            "peak_ratio": round(self.peak_ratio, 2),
+        }
 
 
 #: A peak this many times the median magnitude counts as a periodic trace.

@@ -197,7 +197,8 @@ class BinaryHashIndex:
         size = len(self) + len(id_arr)
         target = self._layout_for(size)
         if target != self._layout or (
-                self._mih is not None and self._mih.layout != self._mih_layout_for(size)):
+            self._mih is not None and self._mih.layout != self._mih_layout_for(size)
+        ):
             old_ids, old_codes = self.entries()
             self.rebuild(np.concatenate([old_ids, id_arr]), np.concatenate([old_codes, code_arr]))
             return
@@ -261,8 +262,9 @@ class BinaryHashIndex:
             raise ValueError(f"queries must have shape (n, {self.bits // 8})")
         return q
 
-    def range_search(self, queries: npt.ArrayLike, radius: int, *,
-                     threads: int = 1) -> SearchResult:
+    def range_search(
+        self, queries: npt.ArrayLike, radius: int, *, threads: int = 1
+    ) -> SearchResult:
         """Every stored hash within Hamming distance ``<= radius`` of each query.
 
         ``threads > 1`` splits the queries of an MIH search into that many shards searched
@@ -273,23 +275,34 @@ class BinaryHashIndex:
             return empty_result(len(q))
         if self._mih is None:
             lims, dist, ids = self._flat.range_search(q, int(radius) + 1)
-            return sorted_result(np.asarray(lims, dtype=np.int64), np.asarray(ids, dtype=np.int64),
-                           np.asarray(dist, dtype=np.int32))
+            return sorted_result(
+                np.asarray(lims, dtype=np.int64),
+                np.asarray(ids, dtype=np.int64),
+                np.asarray(dist, dtype=np.int32),
+            )
         qidx, rows, dist = self._sharded(self._mih, q, int(radius), threads)
         return result_from_pairs(len(q), qidx, self._ids[rows], dist)
 
-    def _sharded(self, mih: MultiIndexHash, q: Codes, radius: int, threads: int
-                 ) -> tuple[Ids, Ids, npt.NDArray[np.int32]]:
-        live = self._live[:len(mih)]
+    def _sharded(
+        self, mih: MultiIndexHash, q: Codes, radius: int, threads: int
+    ) -> tuple[Ids, Ids, npt.NDArray[np.int32]]:
+        live = self._live[: len(mih)]
         shards = max(1, min(threads, len(q) // 256))
         if shards == 1:
             return mih.range_search(q, radius, live)
         bounds = np.linspace(0, len(q), shards + 1).astype(int)
         with ThreadPoolExecutor(shards) as pool:
-            parts = list(pool.map(lambda span: mih.range_search(
-                q[span[0]:span[1]], radius, live), pairwise(bounds)))
-        return (np.concatenate([p[0] + lo for p, lo in zip(parts, bounds[:-1], strict=True)]),
-                np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+            parts = list(
+                pool.map(
+                    lambda span: mih.range_search(q[span[0] : span[1]], radius, live),
+                    pairwise(bounds),
+                )
+            )
+        return (
+            np.concatenate([p[0] + lo for p, lo in zip(parts, bounds[:-1], strict=True)]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
 
     def search(self, queries: npt.ArrayLike, k: int) -> SearchResult:
         """The ``k`` nearest stored hashes per query (exact for flat; for MIH the nearest
@@ -303,8 +316,11 @@ class BinaryHashIndex:
             rank = np.arange(len(result.ids)) - np.repeat(result.lims[:-1], np.diff(result.lims))
             keep = rank < k
             counts = np.minimum(np.diff(result.lims), k)
-            return SearchResult(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                                result.ids[keep], result.distances[keep])
+            return SearchResult(
+                np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                result.ids[keep],
+                result.distances[keep],
+            )
         fetch = min(int(self._flat.ntotal), k)
         dist, ids = self._flat.search(q, fetch)
         ids = np.asarray(ids, dtype=np.int64)
@@ -319,8 +335,12 @@ class BinaryHashIndex:
         """Write the index to ``path`` atomically (temporary file + fsync + rename)."""
         target = Path(path)
         meta = {
-            "format": _FORMAT, "bits": self.bits, "kind": self.kind, "layout": self._layout,
-            "mih_spec": self.mih_spec, "flat_max_size": self.flat_max_size,
+            "format": _FORMAT,
+            "bits": self.bits,
+            "kind": self.kind,
+            "layout": self._layout,
+            "mih_spec": self.mih_spec,
+            "flat_max_size": self.flat_max_size,
             "mih_layout": None if self._mih is None else str(self._mih.layout),
         }
         arrays: dict[str, Any] = {}
@@ -328,10 +348,15 @@ class BinaryHashIndex:
             arrays["faiss"] = np.asarray(faiss.serialize_index_binary(self._flat), np.uint8)
         else:
             n = len(self._mih)
-            arrays.update(self._mih.state(), ids=self._ids[:n], live=self._live[:n],
-                          codes=self._mih.codes)
-        write_atomically(target, lambda fh: np.savez(
-            fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays))
+            arrays.update(
+                self._mih.state(), ids=self._ids[:n], live=self._live[:n], codes=self._mih.codes
+            )
+        write_atomically(
+            target,
+            lambda fh: np.savez(
+                fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays
+            ),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BinaryHashIndex:
@@ -347,8 +372,9 @@ class BinaryHashIndex:
             return _load_format1(meta, arrays)
         if fmt != _FORMAT:
             raise IndexFileError(f"unknown binary index format {fmt!r}")
-        self = cls(meta["bits"], meta["kind"], layout=meta["mih_spec"],
-                   flat_max_size=meta["flat_max_size"])
+        self = cls(
+            meta["bits"], meta["kind"], layout=meta["mih_spec"], flat_max_size=meta["flat_max_size"]
+        )
         self._layout = meta["layout"]
         try:
             if self._layout == "flat":
@@ -356,7 +382,8 @@ class BinaryHashIndex:
                 self._mih = None
             else:
                 self._mih = MultiIndexHash.from_state(
-                    self.bits, Layout.parse(meta["mih_layout"]), arrays["codes"], arrays)
+                    self.bits, Layout.parse(meta["mih_layout"]), arrays["codes"], arrays
+                )
                 self._ids = np.asarray(arrays["ids"], dtype=np.int64)
                 self._live = np.asarray(arrays["live"], dtype=bool)
                 self._n_live = int(self._live.sum())
@@ -379,10 +406,16 @@ def _load_format1(meta: dict[str, Any], arrays: dict[str, Any]) -> BinaryHashInd
         inner: Any = faiss.downcast_IndexBinary(old.index)
         xb = inner.xb if meta["layout"] == "flat" else inner.storage.xb
         width = meta["bits"] // 8
-        ids = faiss.rev_swig_ptr(old.id_map.data(), n).view(np.int64).copy() if n else \
-            np.zeros(0, dtype=np.int64)
-        codes = faiss.rev_swig_ptr(xb.data(), n * width).reshape(n, width).copy() if n else \
-            np.zeros((0, width), dtype=np.uint8)
+        ids = (
+            faiss.rev_swig_ptr(old.id_map.data(), n).view(np.int64).copy()
+            if n
+            else np.zeros(0, dtype=np.int64)
+        )
+        codes = (
+            faiss.rev_swig_ptr(xb.data(), n * width).reshape(n, width).copy()
+            if n
+            else np.zeros((0, width), dtype=np.uint8)
+        )
     except (KeyError, RuntimeError, AttributeError) as exc:
         raise IndexFileError(f"cannot read format-1 binary index: {exc}") from exc
     keep = ~np.isin(ids, np.asarray(arrays.get("tombstones", []), dtype=np.int64))

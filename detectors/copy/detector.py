@@ -122,9 +122,14 @@ class CopyDetector(Detector):
             return self.error(sample, "empty-image", {})
         references = self._references
         if references is None or len(references) == 0:
-            return self.not_found(sample, evidence={
-                "references_loaded": 0, "note": "no references are loaded",
-                "index_dir": None if self.index_dir is None else str(self.index_dir)})
+            return self.not_found(
+                sample,
+                evidence={
+                    "references_loaded": 0,
+                    "note": "no references are loaded",
+                    "index_dir": None if self.index_dir is None else str(self.index_dir),
+                },
+            )
         report = references.query(image)
         matched = [m for m in report.matches if m.matched]
         evidence: dict[str, JSONValue] = {

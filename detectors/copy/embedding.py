@@ -115,11 +115,14 @@ class HandcraftedEmbedder(Embedder):
         hsv = np.asarray(rgb.convert("HSV"), dtype=np.uint8).reshape(-1, 3)
         hist, _ = np.histogramdd(hsv, bins=self._BINS, range=((0, 256),) * 3)
         colour = np.sqrt(hist.reshape(-1) / max(1, len(hsv)))
-        gray = np.asarray(rgb.convert("L").resize((64, 64), Image.Resampling.BILINEAR),
-                          dtype=np.float32)
+        gray = np.asarray(
+            rgb.convert("L").resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32
+        )
         dct = np.abs(cv2.dct(gray - gray.mean()))[: self._DCT, : self._DCT].reshape(-1)[1:]
-        parts = [colour / max(np.linalg.norm(colour), 1e-12),
-                 dct / max(float(np.linalg.norm(dct)), 1e-12)]
+        parts = [
+            colour / max(np.linalg.norm(colour), 1e-12),
+            dct / max(float(np.linalg.norm(dct)), 1e-12),
+        ]
         out: Vectors = l2_normalise(np.concatenate(parts)[None])[0]
         return out
 
@@ -129,8 +132,14 @@ def preprocess(images: Sequence[Image.Image], size: int) -> npt.NDArray[np.float
     mean = np.array(IMAGENET_MEAN, dtype=np.float32)
     std = np.array(IMAGENET_STD, dtype=np.float32)
     batch = [
-        (np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR),
-                    dtype=np.float32) / 255.0 - mean) / std
+        (
+            np.asarray(
+                im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32
+            )
+            / 255.0
+            - mean
+        )
+        / std
         for im in images
     ]
     return np.ascontiguousarray(np.stack(batch).transpose(0, 3, 1, 2), dtype=np.float32)
@@ -146,7 +155,8 @@ class _PinnedModel(Embedder):
         actual = sha256_file(self.path)
         if actual != sha256.lower():
             raise ModelChecksumError(
-                f"{self.path.name}: sha256 {actual} does not match pinned {sha256.lower()}")
+                f"{self.path.name}: sha256 {actual} does not match pinned {sha256.lower()}"
+            )
         self._checksum = actual
         self._dim = dim
         self.size = size
@@ -183,7 +193,8 @@ class TorchScriptEmbedder(_PinnedModel):
 
         try:
             self._model = torch.jit.load(  # type: ignore[no-untyped-call]
-                str(self.path), map_location="cpu").eval()
+                str(self.path), map_location="cpu"
+            ).eval()
         except Exception as exc:
             raise ModelLoadError(f"torch.jit.load failed for {self.path}: {exc}") from exc
 
@@ -205,7 +216,8 @@ class OnnxEmbedder(_PinnedModel):
 
         try:
             self._session = onnxruntime.InferenceSession(
-                str(self.path), providers=["CPUExecutionProvider"])
+                str(self.path), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:
             raise ModelLoadError(f"onnxruntime failed for {self.path}: {exc}") from exc
         self._input = self._session.get_inputs()[0].name

@@ -79,22 +79,28 @@ class FeatureStore:
 
     def resident_bytes(self) -> int:
         """Bytes of features held in memory (the overlay; the base is memory-mapped)."""
-        return sum(f.points.nbytes + (0 if f.descriptors is None else f.descriptors.nbytes)
-                   for f in self._overlay.values())
+        return sum(
+            f.points.nbytes + (0 if f.descriptors is None else f.descriptors.nbytes)
+            for f in self._overlay.values()
+        )
 
     # --- persistence --------------------------------------------------------------------
 
     def save(self, root: Path, generation: int) -> dict[str, str]:
         """Write every live entry as generation ``generation``; returns the file names."""
-        files = {"features": f"features.{generation}.npz",
-                 "fpoints": f"fpoints.{generation}.npy", "fdesc": f"fdesc.{generation}.npy"}
+        files = {
+            "features": f"features.{generation}.npz",
+            "fpoints": f"fpoints.{generation}.npy",
+            "fdesc": f"fdesc.{generation}.npy",
+        }
         ids = self.ids()
         entries = [(i, self.get(i)) for i in ids]
         counts = np.array([len(f.points) if f else 0 for _, f in entries], dtype=np.int64)
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        has_desc = np.array([f is not None and f.descriptors is not None for _, f in entries],
-                            dtype=bool)
+        has_desc = np.array(
+            [f is not None and f.descriptors is not None for _, f in entries], dtype=bool
+        )
         total = int(offsets[-1])
         points = np.zeros((total, 2), dtype=np.float32)
         desc = np.zeros((total, DESC_DIM), dtype=np.uint8)
@@ -106,8 +112,12 @@ class FeatureStore:
                     desc[lo:hi] = feats.descriptors
         write_atomically(root / files["fpoints"], lambda fh: np.save(fh, points))
         write_atomically(root / files["fdesc"], lambda fh: np.save(fh, desc))
-        write_atomically(root / files["features"], lambda fh: np.savez(
-            fh, ids=np.array(ids, dtype=np.int64), offsets=offsets, has_desc=has_desc))
+        write_atomically(
+            root / files["features"],
+            lambda fh: np.savez(
+                fh, ids=np.array(ids, dtype=np.int64), offsets=offsets, has_desc=has_desc
+            ),
+        )
         return files
 
     @classmethod
@@ -129,8 +139,11 @@ class FeatureStore:
             self._desc = np.load(root / files["fdesc"], mmap_mode=mode, allow_pickle=False)
         except (OSError, KeyError, ValueError) as exc:
             raise FeatureStoreError(f"cannot read features in {root}: {exc}") from exc
-        if self._points.shape != (total, 2) or self._desc.shape != (total, DESC_DIM) \
-                or len(self._offsets) != len(self._ids) + 1:
+        if (
+            self._points.shape != (total, 2)
+            or self._desc.shape != (total, DESC_DIM)
+            or len(self._offsets) != len(self._ids) + 1
+        ):
             raise FeatureStoreError(f"features in {root} do not match their index")
         return self
 
@@ -142,8 +155,7 @@ def _legacy(arrays: dict[str, Any]) -> dict[int, Features]:
     points, descriptors = arrays["points"], arrays["descriptors"].astype(np.uint8)
     for i, ref_id in enumerate(arrays["ids"].tolist()):
         lo, hi = int(offsets[i]), int(offsets[i + 1])
-        out[ref_id] = Features(points[lo:hi].astype(np.float32),
-                               descriptors[lo:hi] if hi > lo else None)
+        out[ref_id] = Features(
+            points[lo:hi].astype(np.float32), descriptors[lo:hi] if hi > lo else None
+        )
     return out
-
-

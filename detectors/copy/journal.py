@@ -79,7 +79,7 @@ def read(path: Path, offset: int = 0) -> tuple[list[Commit], int]:
         end = pos + _HEADER.size + length
         if magic != MAGIC or end > len(data):
             break
-        payload = data[pos + _HEADER.size:end]
+        payload = data[pos + _HEADER.size : end]
         if zlib.crc32(payload) != crc:
             break
         try:
@@ -101,7 +101,7 @@ def append(path: Path, record: bytes, valid_end: int) -> int:
             os.lseek(fd, valid_end, os.SEEK_SET)
             view = memoryview(record)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

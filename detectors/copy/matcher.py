@@ -93,9 +93,13 @@ class ReferenceSet(ReferenceStore):
     """Known images and the indexes that find copies of them (persistence:
     :class:`~detectors.copy.reference_store.ReferenceStore`)."""
 
-    def __init__(self, config: MatchConfig | None = None, *,
-                 embedder: Embedder | None = None,
-                 verifier: GeometricVerifier | None = None) -> None:
+    def __init__(
+        self,
+        config: MatchConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        verifier: GeometricVerifier | None = None,
+    ) -> None:
         self.config = config or MatchConfig()
         self.embedder = embedder or HandcraftedEmbedder()
         self.verifier = verifier or GeometricVerifier()
@@ -122,8 +126,9 @@ class ReferenceSet(ReferenceStore):
     def __contains__(self, ref_id: object) -> bool:
         return ref_id in self._refs
 
-    def add(self, ref_id: int, image: Image.Image, *, sha256: str | None = None,
-            bank: str = "default") -> Reference:
+    def add(
+        self, ref_id: int, image: Image.Image, *, sha256: str | None = None, bank: str = "default"
+    ) -> Reference:
         """Index ``image`` as reference ``ref_id``.
 
         ``sha256`` should be the SHA-256 of the reference file's bytes; when omitted the
@@ -148,21 +153,34 @@ class ReferenceSet(ReferenceStore):
             digest = item.sha256 or hashlib.sha256(rgb.tobytes()).hexdigest()
             pdq = signals.pdq(rgb)
             phash = signals.phash(rgb)
-            refs.append(Reference(item.ref_id, digest, item.bank, pdq.hex, pdq.quality,
-                                  signals.code_to_hex(phash)))
+            refs.append(
+                Reference(
+                    item.ref_id, digest, item.bank, pdq.hex, pdq.quality, signals.code_to_hex(phash)
+                )
+            )
             pdq_codes.append(pdq.code)
             phash_codes.append(phash)
             rgbs.append(rgb)
             features[item.ref_id] = self.verifier.features(self.verifier.prepare(rgb))
-        self._insert(refs, np.stack(pdq_codes), np.stack(phash_codes),
-                     np.asarray(self.embedder.embed(rgbs), dtype=np.float32),
-                     [features[i] for i in ids])
+        self._insert(
+            refs,
+            np.stack(pdq_codes),
+            np.stack(phash_codes),
+            np.asarray(self.embedder.embed(rgbs), dtype=np.float32),
+            [features[i] for i in ids],
+        )
         return refs
 
-    def _insert(self, refs: list[Reference], pdq: np.ndarray[Any, Any],
-                phash: np.ndarray[Any, Any] | None = None,
-                embedding: np.ndarray[Any, Any] | None = None,
-                features: list[Features] | None = None, *, journal_it: bool = True) -> None:
+    def _insert(
+        self,
+        refs: list[Reference],
+        pdq: np.ndarray[Any, Any],
+        phash: np.ndarray[Any, Any] | None = None,
+        embedding: np.ndarray[Any, Any] | None = None,
+        features: list[Features] | None = None,
+        *,
+        journal_it: bool = True,
+    ) -> None:
         """Put computed references into the indexes (all with images, or all hash-only)."""
         ids = [ref.ref_id for ref in refs]
         self._pdq.add(ids, pdq)
@@ -175,8 +193,9 @@ class ReferenceSet(ReferenceStore):
         if journal_it:
             self._journal.append(("add", (refs, pdq, phash, embedding, features)))
 
-    def add_hash(self, ref_id: int, pdq_hex: str, quality: int, *, sha256: str = "",
-                 bank: str = "default") -> Reference:
+    def add_hash(
+        self, ref_id: int, pdq_hex: str, quality: int, *, sha256: str = "", bank: str = "default"
+    ) -> Reference:
         """Index a reference known only by its PDQ hash (e.g. imported from a hash list).
 
         It is found by PDQ alone: with no image there is no pHash, embedding or SIFT
@@ -226,27 +245,46 @@ class ReferenceSet(ReferenceStore):
         nearest = self._pdq.search(codes, 1)
         best = int(nearest.distances.min()) if len(nearest.distances) else None
 
-        matches = [self._judge_pdq(self._refs[i], codes, quality, phash, similarity.get(i))
-                   for i in candidates if i in self._refs]
-        matches.sort(key=lambda m: (m.distance, -(m.embedding_similarity or 0.0),
-                                    m.reference.ref_id))
+        matches = [
+            self._judge_pdq(self._refs[i], codes, quality, phash, similarity.get(i))
+            for i in candidates
+            if i in self._refs
+        ]
+        matches.sort(
+            key=lambda m: (m.distance, -(m.embedding_similarity or 0.0), m.reference.ref_id)
+        )
         confident = any(m.matched for m in matches)
         # Candidates found only by pHash or the embedding are verified only when PDQ found
         # nothing: they exist to catch what PDQ misses, and verification is the costly step.
-        near = [m for m in matches if m.signal == "verification"
-                and (m.distance <= cfg.candidate_radius or not confident)]
+        near = [
+            m
+            for m in matches
+            if m.signal == "verification" and (m.distance <= cfg.candidate_radius or not confident)
+        ]
         to_verify = near[: cfg.max_verify]
         query_features = self.verifier.query_features(rgb) if to_verify else None
         judged = {id(m): self._verify(query_features, m) for m in to_verify if query_features}
-        final = [judged.get(id(m), m) for m in matches
-                 if m.signal == "pdq" or id(m) in judged or m.distance <= cfg.candidate_radius]
+        final = [
+            judged.get(id(m), m)
+            for m in matches
+            if m.signal == "pdq" or id(m) in judged or m.distance <= cfg.candidate_radius
+        ]
         final.sort(key=lambda m: (not m.matched, m.distance, m.reference.ref_id))
-        notes = [] if quality >= signals.PDQ_MIN_QUALITY else [
-            f"query PDQ quality {quality} < {signals.PDQ_MIN_QUALITY}: PDQ alone not trusted"]
+        notes = (
+            []
+            if quality >= signals.PDQ_MIN_QUALITY
+            else [f"query PDQ quality {quality} < {signals.PDQ_MIN_QUALITY}: PDQ alone not trusted"]
+        )
         return QueryReport(final, quality, best, len(candidates), notes)
 
-    def _judge_pdq(self, ref: Reference, codes: np.ndarray[Any, Any], quality: int,
-                   phash: np.ndarray[Any, Any], similarity: float | None) -> Match:
+    def _judge_pdq(
+        self,
+        ref: Reference,
+        codes: np.ndarray[Any, Any],
+        quality: int,
+        phash: np.ndarray[Any, Any],
+        similarity: float | None,
+    ) -> Match:
         ref_code = signals.hex_to_code(ref.pdq)
         dists = [signals.hamming(c, ref_code) for c in codes]
         variant = int(np.argmin(dists))
@@ -255,11 +293,17 @@ class ReferenceSet(ReferenceStore):
         band = 0 if ref.hash_only else self.config.verify_band
         confident = trusted and distance <= self.config.threshold_for(ref.bank) - band
         return Match(
-            reference=ref, signal="pdq" if confident else "verification", distance=distance,
-            variant=signals.DIHEDRAL_NAMES[variant], quality=quality,
-            phash_distance=None if ref.hash_only
+            reference=ref,
+            signal="pdq" if confident else "verification",
+            distance=distance,
+            variant=signals.DIHEDRAL_NAMES[variant],
+            quality=quality,
+            phash_distance=None
+            if ref.hash_only
             else signals.hamming(phash, signals.hex_to_code(ref.phash, 64)),
-            embedding_similarity=similarity, matched=confident)
+            embedding_similarity=similarity,
+            matched=confident,
+        )
 
     def _verify(self, query: tuple[Features, Features], match: Match) -> Match:
         features = self._features.get(match.reference.ref_id)
@@ -268,12 +312,26 @@ class ReferenceSet(ReferenceStore):
         result = self.verifier.verify(query, features)
         threshold = self.config.threshold_for(match.reference.bank)
         signal = "pdq" if match.distance <= threshold else "verification"
-        return Match(match.reference, signal, match.distance, match.variant, match.quality,
-                     match.phash_distance, match.embedding_similarity, result.verified, result)
+        return Match(
+            match.reference,
+            signal,
+            match.distance,
+            match.variant,
+            match.quality,
+            match.phash_distance,
+            match.embedding_similarity,
+            result.verified,
+            result,
+        )
 
     @classmethod
-    def load(cls, directory: str | Path, *, embedder: Embedder | None = None,
-             verifier: GeometricVerifier | None = None) -> ReferenceSet:
+    def load(
+        cls,
+        directory: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        verifier: GeometricVerifier | None = None,
+    ) -> ReferenceSet:
         """Load the newest generation in ``directory`` and replay its delta log.
 
         The embedder must be the one the set was built with (same name and checksum).

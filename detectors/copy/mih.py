@@ -89,8 +89,9 @@ def key_positions(layout: Layout, bits: int, seed: int = 0) -> npt.NDArray[np.in
     return np.concatenate([p[:used].reshape(layout.chunks, layout.chunk_bits) for p in perms])
 
 
-def keys_of(codes: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64],
-            tables: slice | None = None) -> npt.NDArray[np.uint32]:
+def keys_of(
+    codes: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64], tables: slice | None = None
+) -> npt.NDArray[np.uint32]:
     """Keys of ``codes`` (packed bytes, shape ``(n, bits // 8)``) for the selected tables,
     shape ``(n, t)``."""
     pos = positions if tables is None else positions[tables]
@@ -98,11 +99,11 @@ def keys_of(codes: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64],
     out = np.empty((len(codes), t), dtype=np.uint32)
     flat = pos.reshape(-1)
     for lo in range(0, len(codes), _BLOCK):
-        bits = np.unpackbits(codes[lo:lo + _BLOCK], axis=1)[:, flat].reshape(-1, t, b)
+        bits = np.unpackbits(codes[lo : lo + _BLOCK], axis=1)[:, flat].reshape(-1, t, b)
         packed = np.packbits(bits, axis=2, bitorder="little")
         if packed.shape[2] < 4:
             packed = np.pad(packed, ((0, 0), (0, 0), (0, 4 - packed.shape[2])))
-        out[lo:lo + _BLOCK] = packed.view("<u4")[:, :, 0]
+        out[lo : lo + _BLOCK] = packed.view("<u4")[:, :, 0]
     return out
 
 
@@ -141,7 +142,7 @@ class MultiIndexHash:
     @property
     def codes(self) -> npt.NDArray[np.uint8]:
         """The stored codes by row (a view; do not modify)."""
-        return self._codes[:self._n]
+        return self._codes[: self._n]
 
     @property
     def pending(self) -> int:
@@ -180,11 +181,12 @@ class MultiIndexHash:
             return
         need = self._n + len(codes)
         if need > len(self._codes):  # amortised growth: appends do not copy every time
-            grown = np.empty((max(need, len(self._codes) * 9 // 8 + 1024), self.bits // 8),
-                             dtype=np.uint8)
-            grown[:self._n] = self.codes
+            grown = np.empty(
+                (max(need, len(self._codes) * 9 // 8 + 1024), self.bits // 8), dtype=np.uint8
+            )
+            grown[: self._n] = self.codes
             self._codes = grown
-        self._codes[self._n:need] = codes
+        self._codes[self._n : need] = codes
         self._n = need
         if self.pending >= MERGE_AT:
             self.merge()
@@ -198,13 +200,13 @@ class MultiIndexHash:
             self.build(self.codes)
             return
         new = np.arange(self._indexed, n, dtype=np.int32)
-        keys = keys_of(self.codes[self._indexed:], self.positions)
+        keys = keys_of(self.codes[self._indexed :], self.positions)
         nkeys = 1 << self.layout.chunk_bits
         for t in range(self.layout.tables):
             order = sort_keys(keys[:, t])
             k = keys[order, t]
             # each new row goes to the end of its bucket: rows stay ascending within a bucket
-            merged = np.insert(self._rows[t, :self._indexed], self._offsets[t, k + 1], new[order])
+            merged = np.insert(self._rows[t, : self._indexed], self._offsets[t, k + 1], new[order])
             self._rows[t, :n] = merged
             shift = np.zeros(nkeys + 1, dtype=np.int32)
             np.cumsum(np.bincount(k, minlength=nkeys), out=shift[1:])
@@ -237,24 +239,36 @@ class MultiIndexHash:
             rows = np.concatenate([rows, np.tile(tail, nq)])
         return qidx, rows
 
-    def range_search(self, queries: npt.NDArray[np.uint8], radius: int,
-                     live: npt.NDArray[np.bool_] | None = None
-                     ) -> tuple[Rows, Rows, npt.NDArray[np.int32]]:
+    def range_search(
+        self, queries: npt.NDArray[np.uint8], radius: int, live: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[Rows, Rows, npt.NDArray[np.int32]]:
         """``(query index, row, distance)`` of live candidate rows within ``radius``, each
         pair once, sorted by query then row."""
-        step = _QUERY_BLOCK if not self.pending else \
-            max(1, min(_QUERY_BLOCK, _PENDING_CELLS // self.pending))
-        parts = [self._range(queries[lo:lo + step], radius, live, lo)
-                 for lo in range(0, len(queries), step)]
+        step = (
+            _QUERY_BLOCK
+            if not self.pending
+            else max(1, min(_QUERY_BLOCK, _PENDING_CELLS // self.pending))
+        )
+        parts = [
+            self._range(queries[lo : lo + step], radius, live, lo)
+            for lo in range(0, len(queries), step)
+        ]
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0, dtype=np.int32)
-        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                np.concatenate([p[2] for p in parts]))
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
 
-    def _range(self, queries: npt.NDArray[np.uint8], radius: int,
-               live: npt.NDArray[np.bool_] | None, base: int
-               ) -> tuple[Rows, Rows, npt.NDArray[np.int32]]:
+    def _range(
+        self,
+        queries: npt.NDArray[np.uint8],
+        radius: int,
+        live: npt.NDArray[np.bool_] | None,
+        base: int,
+    ) -> tuple[Rows, Rows, npt.NDArray[np.int32]]:
         qidx, rows = self.candidates(queries)
         words = self.codes.view(np.uint64)
         x = words[rows]
@@ -272,20 +286,31 @@ class MultiIndexHash:
     def state(self) -> dict[str, npt.NDArray[np.generic]]:
         """Arrays that :meth:`from_state` restores (the tables trimmed to the used rows)."""
         self.merge()
-        return {"mih_positions": self.positions, "mih_offsets": self._offsets,
-                "mih_rows": self._rows[:, :self._indexed]}
+        return {
+            "mih_positions": self.positions,
+            "mih_offsets": self._offsets,
+            "mih_rows": self._rows[:, : self._indexed],
+        }
 
     @classmethod
-    def from_state(cls, bits: int, layout: Layout, codes: npt.NDArray[np.uint8],
-                   arrays: dict[str, npt.NDArray[np.generic]]) -> MultiIndexHash:
+    def from_state(
+        cls,
+        bits: int,
+        layout: Layout,
+        codes: npt.NDArray[np.uint8],
+        arrays: dict[str, npt.NDArray[np.generic]],
+    ) -> MultiIndexHash:
         """Rebuild an index from :meth:`state` output and its codes without re-sorting."""
         self = cls(bits, layout)
         self.positions = np.asarray(arrays["mih_positions"], dtype=np.int64)
         rows = np.asarray(arrays["mih_rows"], dtype=np.int32)
         offsets = np.asarray(arrays["mih_offsets"], dtype=np.int32)
         n = len(codes)
-        if rows.shape != (layout.tables, n) or offsets.shape != self._offsets.shape \
-                or self.positions.shape != (layout.tables, layout.chunk_bits):
+        if (
+            rows.shape != (layout.tables, n)
+            or offsets.shape != self._offsets.shape
+            or self.positions.shape != (layout.tables, layout.chunk_bits)
+        ):
             raise ValueError("multi-index arrays do not match the layout")
         self._codes = np.array(codes, dtype=np.uint8, order="C")
         self._n = n

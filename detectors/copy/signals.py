@@ -38,8 +38,14 @@ PHASH_MATCH_THRESHOLD: Final = 10
 """Hamming distance at or below which two 64-bit pHashes are reported as a match."""
 
 DIHEDRAL_NAMES: Final = (
-    "original", "rotate90", "rotate180", "rotate270",
-    "flip_vertical", "flip_horizontal", "transpose", "transverse",
+    "original",
+    "rotate90",
+    "rotate180",
+    "rotate270",
+    "flip_vertical",
+    "flip_horizontal",
+    "transpose",
+    "transverse",
 )
 """Names of the eight variants, in the order ``pdqhash.compute_dihedral`` returns them.
 

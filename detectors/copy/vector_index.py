@@ -42,8 +42,14 @@ def gpu_available() -> bool:
 class VectorIndex:
     """k-NN search by inner product over unit vectors keyed by int64 ids."""
 
-    def __init__(self, dim: int, kind: VectorKind = "auto", *,
-                 flat_max_size: int = FLAT_MAX_SIZE, use_gpu: bool = True) -> None:
+    def __init__(
+        self,
+        dim: int,
+        kind: VectorKind = "auto",
+        *,
+        flat_max_size: int = FLAT_MAX_SIZE,
+        use_gpu: bool = True,
+    ) -> None:
         self.dim = dim
         self.kind: VectorKind = kind
         self.flat_max_size = flat_max_size
@@ -54,8 +60,11 @@ class VectorIndex:
         self._gpu: Any = None
 
     def _empty(self, layout: Literal["flat", "hnsw"]) -> Any:
-        inner: Any = (faiss.IndexFlatIP(self.dim) if layout == "flat"
-                      else faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT))
+        inner: Any = (
+            faiss.IndexFlatIP(self.dim)
+            if layout == "flat"
+            else faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        )
         return faiss.IndexIDMap2(inner)
 
     @property
@@ -76,12 +85,16 @@ class VectorIndex:
         """Copies of all live ``(ids, vectors)``."""
         ids = self._stored_ids().copy()
         live = [i for i in ids.tolist() if i not in self._tombstones]
-        vectors = np.stack([self._index.reconstruct(i) for i in live]) if live else np.zeros(
-            (0, self.dim), dtype=np.float32)
+        vectors = (
+            np.stack([self._index.reconstruct(i) for i in live])
+            if live
+            else np.zeros((0, self.dim), dtype=np.float32)
+        )
         return np.array(live, dtype=np.int64), vectors.astype(np.float32)
 
-    def _check(self, ids: npt.ArrayLike, vectors: npt.ArrayLike
-               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def _check(
+        self, ids: npt.ArrayLike, vectors: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         id_arr = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
         vec = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
         if vec.ndim != 2 or vec.shape[1] != self.dim or len(vec) != len(id_arr):
@@ -115,8 +128,11 @@ class VectorIndex:
     def remove(self, ids: npt.ArrayLike) -> int:
         """Remove ids (unknown ones ignored); returns how many live entries went away."""
         id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
-        present = [i for i in id_arr[np.isin(id_arr, self._stored_ids())].tolist()
-                   if i not in self._tombstones]
+        present = [
+            i
+            for i in id_arr[np.isin(id_arr, self._stored_ids())].tolist()
+            if i not in self._tombstones
+        ]
         if not present:
             return 0
         self._gpu = None
@@ -160,8 +176,9 @@ class VectorIndex:
         lims = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return SearchResult(lims, ids[ids >= 0], np.round(-sims[ids >= 0] * 1e6).astype(np.int32))
 
-    def similarities(self, queries: npt.ArrayLike, k: int
-                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def similarities(
+        self, queries: npt.ArrayLike, k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """``(ids, similarities)`` arrays of shape ``(nq, k)``, best first; id -1 pads."""
         q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32)).reshape(-1, self.dim)
         out_ids = np.full((len(q), max(k, 0)), -1, dtype=np.int64)
@@ -171,8 +188,11 @@ class VectorIndex:
         fetch = min(int(self._index.ntotal), k + len(self._tombstones))
         sims, ids = self._searcher().search(q, fetch)
         for row in range(len(q)):
-            keep = [(i, s) for i, s in zip(ids[row].tolist(), sims[row].tolist(), strict=True)
-                    if i >= 0 and i not in self._tombstones][:k]
+            keep = [
+                (i, s)
+                for i, s in zip(ids[row].tolist(), sims[row].tolist(), strict=True)
+                if i >= 0 and i not in self._tombstones
+            ][:k]
             for col, (i, s) in enumerate(keep):
                 out_ids[row, col], out_sim[row, col] = i, s
         return out_ids, out_sim
@@ -180,12 +200,22 @@ class VectorIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically (temporary file + rename); always the CPU index."""
         target = Path(path)
-        meta = {"format": _FORMAT, "dim": self.dim, "kind": self.kind, "layout": self._layout,
-                "flat_max_size": self.flat_max_size}
-        write_atomically(target, lambda fh: np.savez(
-            fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            faiss=np.asarray(faiss.serialize_index(self._index), dtype=np.uint8),
-            tombstones=np.array(sorted(self._tombstones), dtype=np.int64)))
+        meta = {
+            "format": _FORMAT,
+            "dim": self.dim,
+            "kind": self.kind,
+            "layout": self._layout,
+            "flat_max_size": self.flat_max_size,
+        }
+        write_atomically(
+            target,
+            lambda fh: np.savez(
+                fh,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                faiss=np.asarray(faiss.serialize_index(self._index), dtype=np.uint8),
+                tombstones=np.array(sorted(self._tombstones), dtype=np.int64),
+            ),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, use_gpu: bool = True) -> VectorIndex:
@@ -198,8 +228,7 @@ class VectorIndex:
             raise IndexFileError(f"cannot read vector index {path}: {exc}") from exc
         if meta.get("format") != _FORMAT:
             raise IndexFileError(f"unknown vector index format {meta.get('format')!r}")
-        self = cls(meta["dim"], meta["kind"], flat_max_size=meta["flat_max_size"],
-                   use_gpu=use_gpu)
+        self = cls(meta["dim"], meta["kind"], flat_max_size=meta["flat_max_size"], use_gpu=use_gpu)
         self._layout = meta["layout"]
         self._index = faiss.deserialize_index(blob)
         self._tombstones = set(tombstones)

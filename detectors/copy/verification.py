@@ -74,7 +74,8 @@ class VerificationResult:
             "matches": self.matches,
             "mirrored": self.mirrored,
             "verified": self.verified,
-            "homography": None if self.homography is None
+            "homography": None
+            if self.homography is None
             else [[round(v, 4) for v in row] for row in self.homography],
             "frame_max_side": MAX_SIDE,
             "inlier_pairs": [[round(v, 1) for v in pair] for pair in self.pairs],
@@ -152,21 +153,26 @@ class GeometricVerifier:
         The straight and mirrored passes are both run; a verified pass wins over an
         unverified one, then the one with more inliers.
         """
-        ref = reference if isinstance(reference, Features) else self.features(
-            self.prepare(reference))
-        straight_f, mirrored_f = query if isinstance(query, tuple) else self.query_features(
-            query)
+        ref = (
+            reference if isinstance(reference, Features) else self.features(self.prepare(reference))
+        )
+        straight_f, mirrored_f = query if isinstance(query, tuple) else self.query_features(query)
         straight = self._pass(straight_f, ref, mirrored=False)
         mirrored = self._pass(mirrored_f, ref, mirrored=True)
         return max((straight, mirrored), key=lambda r: (r.verified, r.inliers))
 
     def _pass(self, query: Features, ref: Features, *, mirrored: bool) -> VerificationResult:
         nothing = VerificationResult(0, 0, mirrored, False, None)
-        if (query.descriptors is None or ref.descriptors is None
-                or len(query.points) < 4 or len(ref.points) < 4):
+        if (
+            query.descriptors is None
+            or ref.descriptors is None
+            or len(query.points) < 4
+            or len(ref.points) < 4
+        ):
             return nothing
-        pairs = self._matcher.knnMatch(query.descriptors.astype(np.float32),
-                                       ref.descriptors.astype(np.float32), k=2)
+        pairs = self._matcher.knnMatch(
+            query.descriptors.astype(np.float32), ref.descriptors.astype(np.float32), k=2
+        )
         good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < self.ratio * p[1].distance]
         if len(good) < 4:
             return VerificationResult(0, len(good), mirrored, False, None)
@@ -178,8 +184,9 @@ class GeometricVerifier:
         inliers = int(mask.sum())
         rows = tuple(tuple(float(v) for v in row) for row in homography)
         accepted = self._accept(np.asarray(homography, dtype=np.float64), inliers, len(good))
-        return VerificationResult(inliers, len(good), mirrored, accepted, rows,
-                                  _sample_pairs(src, dst, mask))
+        return VerificationResult(
+            inliers, len(good), mirrored, accepted, rows, _sample_pairs(src, dst, mask)
+        )
 
     def _accept(self, homography: npt.NDArray[np.float64], inliers: int, matches: int) -> bool:
         det = float(np.linalg.det(homography[:2, :2]))

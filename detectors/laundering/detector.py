@@ -59,12 +59,17 @@ class LaunderingDetector(LearnedDetector[Patches]):
         from detectors.learned.runtime import TorchRunner, load_module, load_runner
 
         self.classifier = load_runner(spec, self.options.get("device"))
-        self.autoencoders = [(ae.name, TorchRunner(load_module(ae), self.classifier.device))
-                             for ae in spec.autoencoders]
+        self.autoencoders = [
+            (ae.name, TorchRunner(load_module(ae), self.classifier.device))
+            for ae in spec.autoencoders
+        ]
         self.ae_calibration = spec.card.get("autoencoder_calibration") or {}
         self.calibration = spec.calibration
-        self.threshold = (self.calibration.threshold if self.calibration is not None
-                          else float(spec.card.get("threshold", 0.5)))
+        self.threshold = (
+            self.calibration.threshold
+            if self.calibration is not None
+            else float(spec.card.get("threshold", 0.5))
+        )
         self.mean, self.std = spec.mean, spec.std
         self.max_patches = int(self.options.get("max_patches", 64))
         self.batch_size = int(self.options.get("batch_size", 256))
@@ -89,19 +94,27 @@ class LaunderingDetector(LearnedDetector[Patches]):
         positions = grid_positions(pixels.shape[0], pixels.shape[1], PATCH, self.max_patches)
         rows = len({r for r, _ in positions})
         cols = len(positions) // rows
-        patches = normalise(np.stack([pixels[r:r + PATCH, c:c + PATCH] for r, c in positions]),
-                            self.mean, self.std)
+        patches = normalise(
+            np.stack([pixels[r : r + PATCH, c : c + PATCH] for r, c in positions]),
+            self.mean,
+            self.std,
+        )
         side = min(self.recon_side, pixels.shape[0] // 8 * 8, pixels.shape[1] // 8 * 8)
         top, left = (pixels.shape[0] - side) // 2, (pixels.shape[1] - side) // 2
-        recon = normalise(pixels[None, top:top + side, left:left + side],
-                          (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))[0]
+        recon = normalise(
+            pixels[None, top : top + side, left : left + side], (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        )[0]
         return Patches(patches, (rows, cols), recon, padded, (width, height))
 
     def probabilities(self, prepared: Sequence[Patches]) -> list[npt.NDArray[np.float64]]:
         """Per-patch class probabilities of each image."""
         flat = np.concatenate([p.patches for p in prepared])
-        logits = np.concatenate([self.classifier(flat[i:i + self.batch_size])
-                                 for i in range(0, len(flat), self.batch_size)]).astype(np.float64)
+        logits = np.concatenate(
+            [
+                self.classifier(flat[i : i + self.batch_size])
+                for i in range(0, len(flat), self.batch_size)
+            ]
+        ).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
@@ -121,7 +134,7 @@ class LaunderingDetector(LearnedDetector[Patches]):
             model: Any = runner.module
             for indices in by_shape.values():
                 for start in range(0, len(indices), self.ae_batch):
-                    chunk = indices[start:start + self.ae_batch]
+                    chunk = indices[start : start + self.ae_batch]
                     x = torch.from_numpy(np.stack([prepared[i].recon for i in chunk]))
                     x = x.to(runner.device)
                     with torch.inference_mode():  # float32: the SD VAE overflows in float16
@@ -136,21 +149,28 @@ class LaunderingDetector(LearnedDetector[Patches]):
 
         verdicts = []
         all_distances = self.distances(prepared) if self.autoencoders else [{}] * len(prepared)
-        for sample, prep, probs, distances in zip(samples, prepared, self.probabilities(prepared),
-                                                  all_distances, strict=True):
+        for sample, prep, probs, distances in zip(
+            samples, prepared, self.probabilities(prepared), all_distances, strict=True
+        ):
             mean = probs.mean(axis=0)
             score = float(1.0 - mean[0])
             anomaly = cast(JSONValue, (1.0 - probs[:, 0]).reshape(prep.grid).round(3).tolist())
             evidence: dict[str, JSONValue] = {
-                "model": self.spec.summary(), "device": self.classifier.device,
-                "probabilities": {c: round(float(p), 6) for c, p in zip(CLASSES, mean,
-                                                                       strict=True)},
-                "threshold": self.threshold, "patches": len(probs), "patch_size": PATCH,
+                "model": self.spec.summary(),
+                "device": self.classifier.device,
+                "probabilities": {
+                    c: round(float(p), 6) for c, p in zip(CLASSES, mean, strict=True)
+                },
+                "threshold": self.threshold,
+                "patches": len(probs),
+                "patch_size": PATCH,
                 "anomaly_map": anomaly,
             }
             if prep.padded:
-                evidence["padded"] = {"original_size": list(prep.original_size),
-                                      "reason": "smaller than a patch; padded with the mean colour"}
+                evidence["padded"] = {
+                    "original_size": list(prep.original_size),
+                    "reason": "smaller than a patch; padded with the mean colour",
+                }
             if self.autoencoders:
                 report: dict[str, JSONValue] = {}
                 for name, distance in distances.items():
@@ -167,9 +187,13 @@ class LaunderingDetector(LearnedDetector[Patches]):
                 evidence["null_set"] = self.calibration.null_set
             if score >= self.threshold:
                 label = CLASSES[1] if mean[1] >= mean[2] else CLASSES[2]
-                verdicts.append(self.verdict(sample, label, True, score=score, p_value=p_value,
-                                             evidence=evidence))
+                verdicts.append(
+                    self.verdict(
+                        sample, label, True, score=score, p_value=p_value, evidence=evidence
+                    )
+                )
             else:
-                verdicts.append(self.not_found(sample, score=score, p_value=p_value,
-                                               evidence=evidence))
+                verdicts.append(
+                    self.not_found(sample, score=score, p_value=p_value, evidence=evidence)
+                )
         return verdicts

@@ -28,10 +28,18 @@ ARCH = "laundering_patchnet"
 
 
 def train_laundering(
-    real_dir: str | os.PathLike[str], laundered_dir: str | os.PathLike[str],
-    synthetic_dir: str | os.PathLike[str], name: str, *,
-    autoencoders: Sequence[ModelSpec] = (), steps: int = 400, batch: int = 48,
-    fpr: float = 0.01, holdout: float = 0.25, seed: int = 0, device: str | None = None,
+    real_dir: str | os.PathLike[str],
+    laundered_dir: str | os.PathLike[str],
+    synthetic_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    autoencoders: Sequence[ModelSpec] = (),
+    steps: int = 400,
+    batch: int = 48,
+    fpr: float = 0.01,
+    holdout: float = 0.25,
+    seed: int = 0,
+    device: str | None = None,
     progress: Callable[[Iterator[int]], Iterator[int]] = iter,
 ) -> TrainResult:
     """Train pristine vs laundered vs fully-synthetic on patches of the three folders."""
@@ -42,25 +50,45 @@ def train_laundering(
     config = dict(arch.defaults)
     folders = [read_folder(d, PATCH) for d in (real_dir, laundered_dir, synthetic_dir)]
     if any(len(f.images) < 2 for f in folders):
-        raise ValueError("need at least 2 readable images per class; got "
-                         + ", ".join(str(len(f.images)) for f in folders))
+        raise ValueError(
+            "need at least 2 readable images per class; got "
+            + ", ".join(str(len(f.images)) for f in folders)
+        )
     splits = [split(len(f.images), holdout, seed + k) for k, f in enumerate(folders)]
-    classes = [[f.images[i] for i in train] for f, (train, _) in zip(folders, splits,
-                                                                      strict=True)]
+    classes = [[f.images[i] for i in train] for f, (train, _) in zip(folders, splits, strict=True)]
     model = build(ARCH, config)
-    losses = fit(model, classes, size=PATCH, mean=arch.mean, std=arch.std, steps=steps,
-                 batch=batch, lr=3e-3, device=device, seed=seed, binary=False,
-                 progress=progress)
+    losses = fit(
+        model,
+        classes,
+        size=PATCH,
+        mean=arch.mean,
+        std=arch.std,
+        steps=steps,
+        batch=batch,
+        lr=3e-3,
+        device=device,
+        seed=seed,
+        binary=False,
+        progress=progress,
+    )
     path = save_weights(model)
     card: dict[str, Any] = {
-        "method": "patch", "description": "3-way patch classifier trained by provreg train "
-                                          "laundering",
+        "method": "patch",
+        "description": "3-way patch classifier trained by provreg train laundering",
         "preprocess": {"input_size": PATCH, "mean": list(arch.mean), "std": list(arch.std)},
         "autoencoders": [a.name for a in autoencoders],
     }
-    spec = ModelSpec(name=name, path=path, sha256=sha256_file(path), format="safetensors",
-                     architecture=ARCH, kind="laundering", config=config, card=card,
-                     autoencoders=tuple(autoencoders))
+    spec = ModelSpec(
+        name=name,
+        path=path,
+        sha256=sha256_file(path),
+        format="safetensors",
+        architecture=ARCH,
+        kind="laundering",
+        config=config,
+        card=card,
+        autoencoders=tuple(autoencoders),
+    )
     detector = LaunderingDetector({"model": spec.to_options()})
     detector.load()
     if detector.problem is not None:
@@ -68,8 +96,9 @@ def train_laundering(
     held = [[f.data[i] for i in hold] for f, (_, hold) in zip(folders, splits, strict=True)]
     judged = [_judge(detector, data) for data in held]
     null = [score for score, _, _ in judged[0]]
-    calibration = calibrate(null, fpr, f"held-out pristine images from {os.fspath(real_dir)} "
-                                       f"({len(null)})")
+    calibration = calibrate(
+        null, fpr, f"held-out pristine images from {os.fspath(real_dir)} ({len(null)})"
+    )
     card["calibration"] = calibration.to_json()
     confusion = [[0, 0, 0] for _ in CLASSES]
     for truth, rows in enumerate(judged):
@@ -97,8 +126,11 @@ def train_laundering(
     card["trained_on"] = {
         **{f"{c}": len(t) for c, (t, _) in zip(CLASSES, splits, strict=True)},
         **{f"held_out_{c}": len(h) for c, (_, h) in zip(CLASSES, splits, strict=True)},
-        "skipped_files": sum(f.skipped for f in folders), "steps": steps, "batch": batch,
-        "seed": seed, "device": device,
+        "skipped_files": sum(f.skipped for f in folders),
+        "steps": steps,
+        "batch": batch,
+        "seed": seed,
+        "device": device,
     }
     return TrainResult(path, ARCH, config, card)
 
@@ -109,9 +141,14 @@ def _judge(detector: Any, data: list[bytes]) -> list[tuple[float, list[float], d
         if verdict.error:
             raise LearnedModelError(f"a held-out image could not be judged: {verdict.error}")
         probs = verdict.evidence["probabilities"]
-        distances = {k: float(v["distance"])
-                     for k, v in (verdict.evidence.get("autoencoders") or {}).items()}
-        out.append((float(verdict.score), [float(probs[c]) for c in
-                                           ("pristine", "laundered", "fully-synthetic")],
-                    distances))
+        distances = {
+            k: float(v["distance"]) for k, v in (verdict.evidence.get("autoencoders") or {}).items()
+        }
+        out.append(
+            (
+                float(verdict.score),
+                [float(probs[c]) for c in ("pristine", "laundered", "fully-synthetic")],
+                distances,
+            )
+        )
     return out

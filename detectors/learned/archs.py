@@ -96,8 +96,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -117,8 +118,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -158,8 +160,9 @@ class NPRResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc1 = nn.Linear(width * 2 * block.expansion, 1)
 
-    def _make_layer(self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int,
-                    stride: int = 1) -> nn.Sequential:
+    def _make_layer(
+        self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int = 1
+    ) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
@@ -211,8 +214,9 @@ class Transformer(nn.Module):
 
     def __init__(self, width: int, layers: int, heads: int) -> None:
         super().__init__()
-        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads)
-                                         for _ in range(layers)])
+        self.resblocks = nn.Sequential(
+            *[ResidualAttentionBlock(width, heads) for _ in range(layers)]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.resblocks(x)  # type: ignore[no-any-return]
@@ -221,8 +225,15 @@ class Transformer(nn.Module):
 class ClipVisionTransformer(nn.Module):
     """CLIP's ``visual`` module; ``forward`` returns ``encode_image`` features."""
 
-    def __init__(self, input_resolution: int, patch_size: int, width: int, layers: int,
-                 heads: int, output_dim: int) -> None:
+    def __init__(
+        self,
+        input_resolution: int,
+        patch_size: int,
+        width: int,
+        layers: int,
+        heads: int,
+        output_dim: int,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, patch_size, patch_size, bias=False)
         scale = width**-0.5
@@ -262,10 +273,16 @@ class PatchNet(nn.Module):
     def __init__(self, width: int = 24, classes: int = 3) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(6, width, 3, 1, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, 2, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width * 2, 3, 2, 1), nn.BatchNorm2d(width * 2), nn.ReLU(inplace=True),
-            nn.Conv2d(width * 2, width * 2, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(6, width, 3, 1, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, 2, 1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width * 2, 3, 2, 1),
+            nn.BatchNorm2d(width * 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width * 2, width * 2, 3, 1, 1),
+            nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d(1),
         )
         self.head = nn.Linear(width * 2, classes)
@@ -290,24 +307,69 @@ def _autoencoder_kl(config: Mapping[str, Any]) -> nn.Module:
     return module
 
 
-register(Architecture(
-    "npr_resnet50", lambda c: NPRResNet(True, (3, 4), int(c["width"])), {"width": 64}))
-register(Architecture(
-    "npr_tiny", lambda c: NPRResNet(False, (1, 1), int(c["width"])), {"width": 16},
-    input_size=64))
-register(Architecture(
-    "clip_vit", lambda c: ClipVisionTransformer(**{k: int(v) for k, v in c.items()}),
-    {"input_resolution": 224, "patch_size": 14, "width": 1024, "layers": 24, "heads": 16,
-     "output_dim": 768}, mean=CLIP_MEAN, std=CLIP_STD, key_prefix="visual."))
-register(Architecture(
-    "linear_probe", lambda c: LinearProbe(int(c["features"])), {"features": 768},
-    mean=CLIP_MEAN, std=CLIP_STD))
-register(Architecture(
-    "laundering_patchnet", lambda c: PatchNet(int(c["width"])), {"width": 24}, input_size=32,
-    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
-register(Architecture(
-    "autoencoder_kl", _autoencoder_kl,
-    {"in_channels": 3, "out_channels": 3, "latent_channels": 4,
-     "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
-     "block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "sample_size": 512},
-    input_size=512, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+register(
+    Architecture("npr_resnet50", lambda c: NPRResNet(True, (3, 4), int(c["width"])), {"width": 64})
+)
+register(
+    Architecture(
+        "npr_tiny",
+        lambda c: NPRResNet(False, (1, 1), int(c["width"])),
+        {"width": 16},
+        input_size=64,
+    )
+)
+register(
+    Architecture(
+        "clip_vit",
+        lambda c: ClipVisionTransformer(**{k: int(v) for k, v in c.items()}),
+        {
+            "input_resolution": 224,
+            "patch_size": 14,
+            "width": 1024,
+            "layers": 24,
+            "heads": 16,
+            "output_dim": 768,
+        },
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        key_prefix="visual.",
+    )
+)
+register(
+    Architecture(
+        "linear_probe",
+        lambda c: LinearProbe(int(c["features"])),
+        {"features": 768},
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+    )
+)
+register(
+    Architecture(
+        "laundering_patchnet",
+        lambda c: PatchNet(int(c["width"])),
+        {"width": 24},
+        input_size=32,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )
+)
+register(
+    Architecture(
+        "autoencoder_kl",
+        _autoencoder_kl,
+        {
+            "in_channels": 3,
+            "out_channels": 3,
+            "latent_channels": 4,
+            "down_block_types": ["DownEncoderBlock2D"] * 4,
+            "up_block_types": ["UpDecoderBlock2D"] * 4,
+            "block_out_channels": [128, 256, 512, 512],
+            "layers_per_block": 2,
+            "sample_size": 512,
+        },
+        input_size=512,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )
+)

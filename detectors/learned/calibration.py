@@ -36,8 +36,12 @@ class Calibration:
 
     def to_json(self) -> dict[str, object]:
         """The calibration as it is written into a model card."""
-        return {"null_scores": list(self.null_scores), "threshold": self.threshold,
-                "target_fpr": self.target_fpr, "null_set": self.null_set}
+        return {
+            "null_scores": list(self.null_scores),
+            "threshold": self.threshold,
+            "target_fpr": self.target_fpr,
+            "null_set": self.null_set,
+        }
 
     @classmethod
     def from_json(cls, data: object) -> Calibration:
@@ -47,8 +51,9 @@ class Calibration:
         nulls = tuple(sorted(float(x) for x in data["null_scores"]))
         if not nulls or not all(math.isfinite(x) for x in nulls):
             raise ValueError("calibration needs finite null scores")
-        return cls(nulls, float(data["threshold"]), float(data["target_fpr"]),
-                   str(data["null_set"]))
+        return cls(
+            nulls, float(data["threshold"]), float(data["target_fpr"]), str(data["null_set"])
+        )
 
 
 def calibrate(null_scores: Sequence[float], target_fpr: float, null_set: str) -> Calibration:
@@ -79,8 +84,8 @@ def auroc(negatives: npt.ArrayLike, positives: npt.ArrayLike) -> float:
     # average ranks over ties
     _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
     for start, count in zip(first, counts, strict=True):
-        ranks[order[start:start + count]] = start + (count + 1) / 2.0
-    u = ranks[len(neg):].sum() - len(pos) * (len(pos) + 1) / 2.0
+        ranks[order[start : start + count]] = start + (count + 1) / 2.0
+    u = ranks[len(neg) :].sum() - len(pos) * (len(pos) + 1) / 2.0
     return float(u / (len(neg) * len(pos)))
 
 

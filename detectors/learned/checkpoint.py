@@ -22,8 +22,17 @@ from torch import nn
 from detectors.learned.errors import ModelFormatError, StateDictMismatchError
 from detectors.learned.files import FORMATS, guess_format, sha256_file, verify_checksum
 
-__all__ = ["FORMATS", "clean_state_dict", "guess_format", "load_into", "read_state_dict",
-           "select_prefix", "sha256_file", "unwrap", "verify_checksum"]
+__all__ = [
+    "FORMATS",
+    "clean_state_dict",
+    "guess_format",
+    "load_into",
+    "read_state_dict",
+    "select_prefix",
+    "sha256_file",
+    "unwrap",
+    "verify_checksum",
+]
 
 #: Wrapper keys training scripts put around a state dict.
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
@@ -50,8 +59,17 @@ def read_state_dict(path: str | Path, fmt: str) -> StateDict:
             raise ModelFormatError(f"format {fmt!r} holds no state dict")
     except ModelFormatError:
         raise
-    except (pickle.UnpicklingError, EOFError, RuntimeError, OSError, ValueError,
-            zipfile.BadZipFile, KeyError, AttributeError, TypeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        RuntimeError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        AttributeError,
+        TypeError,
+    ) as exc:
         raise ModelFormatError(
             f"cannot read {path} as {fmt} weights ({type(exc).__name__}: {str(exc)[:300]})"
         ) from exc
@@ -91,7 +109,7 @@ def clean_state_dict(state: Mapping[str, torch.Tensor]) -> StateDict:
             changed = False
             for prefix in NOISE_PREFIXES:
                 if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
+                    key, changed = key[len(prefix) :], True
         cleaned[key] = value
     return cleaned
 
@@ -101,7 +119,7 @@ def select_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
     unchanged when no key carries the prefix (a file saved from the tower alone)."""
     if not prefix or not any(key.startswith(prefix) for key in state):
         return dict(state)
-    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
 
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], architecture: str) -> None:
@@ -111,7 +129,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], architecture
     unexpected = [k for k in state if k not in expected]
     shapes = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
     if missing or unexpected or shapes:
         raise StateDictMismatchError(missing, unexpected, shapes, architecture)

@@ -71,19 +71,28 @@ class LearnedDetector(Detector, Generic[P]):
         self._loaded = True
         model = self.options.get("model")
         if not model:
-            self.problem = (MODEL_UNAVAILABLE, {
-                "message": f"no {self.model_kind} model is configured: add one with "
-                           f"`provreg models add NAME FILE --kind {self.model_kind}` or train "
-                           f"one with `provreg train {self.model_kind}`",
-                "exception": ModelUnavailableError.__name__})
+            self.problem = (
+                MODEL_UNAVAILABLE,
+                {
+                    "message": f"no {self.model_kind} model is configured: add one with "
+                    f"`provreg models add NAME FILE --kind {self.model_kind}` or train "
+                    f"one with `provreg train {self.model_kind}`",
+                    "exception": ModelUnavailableError.__name__,
+                },
+            )
             return
         try:
             self.spec = ModelSpec.from_options(model)
             self.load_model(self.spec)
         except LearnedModelError as exc:
-            self.problem = (MODEL_LOAD_FAILED, {
-                "exception": type(exc).__name__, "message": str(exc)[:1000],
-                "model": str(model.get("name")) if isinstance(model, dict) else None})
+            self.problem = (
+                MODEL_LOAD_FAILED,
+                {
+                    "exception": type(exc).__name__,
+                    "message": str(exc)[:1000],
+                    "model": str(model.get("name")) if isinstance(model, dict) else None,
+                },
+            )
 
     @abstractmethod
     def load_model(self, spec: Any) -> None:
@@ -110,8 +119,9 @@ class LearnedDetector(Detector, Generic[P]):
         prepared: list[P] = []
         for index, sample in enumerate(samples):
             if not self.accepts(sample.media_type):
-                out[index] = self.error(sample, "unsupported-format",
-                                        {"media_type": sample.media_type})
+                out[index] = self.error(
+                    sample, "unsupported-format", {"media_type": sample.media_type}
+                )
             elif self.problem is not None:
                 out[index] = self.error(sample, self.problem[0], self.problem[1])
             elif sample.image is None:
@@ -126,8 +136,9 @@ class LearnedDetector(Detector, Generic[P]):
             try:
                 judged = self.judge([samples[i] for i in todo], prepared)
             except Exception as exc:
-                judged = [self.error(samples[i], "detector-exception", _describe(exc))
-                          for i in todo]
+                judged = [
+                    self.error(samples[i], "detector-exception", _describe(exc)) for i in todo
+                ]
             for index, verdict in zip(todo, judged, strict=True):
                 out[index] = verdict
         share = (time.perf_counter() - started) * 1000.0 / max(1, len(samples))

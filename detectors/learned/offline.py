@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 #: Variables that put Hugging Face libraries (hub, transformers, diffusers) offline.
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",
-                     "DIFFUSERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY")
+OFFLINE_VARIABLES = (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "DIFFUSERS_OFFLINE",
+    "HF_HUB_DISABLE_TELEMETRY",
+)
 
 
 def force_offline(cache_dir: str | Path | None = None) -> None:

@@ -47,7 +47,7 @@ def pad_to(pixels: npt.NDArray[np.uint8], size: int) -> tuple[npt.NDArray[np.uin
     out = np.empty((max(height, size), max(width, size), 3), dtype=np.uint8)
     out[:] = fill
     top, left = (out.shape[0] - height) // 2, (out.shape[1] - width) // 2
-    out[top:top + height, left:left + width] = pixels
+    out[top : top + height, left : left + width] = pixels
     return out, True
 
 
@@ -64,23 +64,30 @@ def _spread(span: int, count: int) -> list[int]:
     return sorted({int(x) for x in np.rint(np.linspace(0, span, min(count, span + 1)))})
 
 
-def prepare(image: Image.Image, size: int, mean: tuple[float, float, float],
-            std: tuple[float, float, float], max_crops: int = 9) -> Prepared:
+def prepare(
+    image: Image.Image,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    max_crops: int = 9,
+) -> Prepared:
     """Normalised crops of ``image`` on a grid (raises :class:`TooSmallError`)."""
     pixels = to_rgb_array(image)
     height, width = pixels.shape[:2]
     if min(height, width) < max(1, int(size * MIN_FRACTION)):
         raise TooSmallError(
             f"image is {width}x{height}; the model reads {size}x{size} and padding below "
-            f"{int(size * MIN_FRACTION)} px would leave too little to judge")
+            f"{int(size * MIN_FRACTION)} px would leave too little to judge"
+        )
     pixels, padded = pad_to(pixels, size)
     positions = grid_positions(pixels.shape[0], pixels.shape[1], size, max_crops)
-    crops = np.stack([pixels[r:r + size, c:c + size] for r, c in positions])
+    crops = np.stack([pixels[r : r + size, c : c + size] for r, c in positions])
     return Prepared(normalise(crops, mean, std), positions, padded, (width, height))
 
 
-def normalise(crops: npt.NDArray[np.uint8], mean: tuple[float, float, float],
-              std: tuple[float, float, float]) -> npt.NDArray[np.float32]:
+def normalise(
+    crops: npt.NDArray[np.uint8], mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> npt.NDArray[np.float32]:
     """uint8 NHWC to normalised float32 NCHW."""
     scaled = crops.astype(np.float32) / np.float32(255.0)
     x = (scaled - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)

@@ -69,8 +69,7 @@ class OnnxRunner(Runner):
         import onnxruntime
 
         available = onnxruntime.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                     if p in available]
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         try:
             self.session = onnxruntime.InferenceSession(path, providers=providers)
         except Exception as exc:
@@ -80,8 +79,10 @@ class OnnxRunner(Runner):
         if len(inputs) != 1:
             raise ModelInputError(f"{path}: expected one graph input, found {len(inputs)}")
         shape = list(inputs[0].shape)
-        if len(shape) != 4 or shape[1] != 3 or any(
-            isinstance(side, int) and side != input_size for side in shape[2:]
+        if (
+            len(shape) != 4
+            or shape[1] != 3
+            or any(isinstance(side, int) and side != input_size for side in shape[2:])
         ):
             raise ModelInputError(
                 f"{path}: graph input {inputs[0].name!r} has shape {shape}; expected "
@@ -102,7 +103,8 @@ def load_module(spec: ModelSpec) -> nn.Module:
     if spec.architecture is None:
         if spec.format != "torchscript":
             raise ModelFormatError(
-                f"model {spec.name!r} ({spec.format}) needs an architecture to load into")
+                f"model {spec.name!r} ({spec.format}) needs an architecture to load into"
+            )
         try:
             return torch.jit.load(spec.path, map_location="cpu")  # type: ignore[no-untyped-call,no-any-return]
         except Exception as exc:
@@ -114,14 +116,16 @@ def load_module(spec: ModelSpec) -> nn.Module:
     return module
 
 
-def load_runner(spec: ModelSpec, device: str | None = None, *,
-                mixed_precision: bool = False) -> Runner:
+def load_runner(
+    spec: ModelSpec, device: str | None = None, *, mixed_precision: bool = False
+) -> Runner:
     """A runner for ``spec`` on ``device`` (default: CUDA when available)."""
     if spec.format == "onnx":
         verify_checksum(spec.path, spec.sha256)
         return OnnxRunner(spec.path, spec.input_size)
-    return TorchRunner(load_module(spec), device or default_device(),
-                       mixed_precision=mixed_precision)
+    return TorchRunner(
+        load_module(spec), device or default_device(), mixed_precision=mixed_precision
+    )
 
 
 def describe(runner: Runner) -> dict[str, Any]:

@@ -79,7 +79,8 @@ class ModelSpec:
             return Calibration.from_json(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(
-                f"model {self.name!r} has a malformed calibration: {exc}") from exc
+                f"model {self.name!r} has a malformed calibration: {exc}"
+            ) from exc
 
     @property
     def method(self) -> str:
@@ -89,14 +90,23 @@ class ModelSpec:
     def summary(self) -> dict[str, Any]:
         """The part of the card a verdict's evidence carries."""
         keep = ("method", "source", "licence", "trained_on", "metrics", "description")
-        return {"name": self.name, "sha256": self.sha256, "architecture": self.architecture,
-                **{k: self.card[k] for k in keep if k in self.card}}
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "architecture": self.architecture,
+            **{k: self.card[k] for k in keep if k in self.card},
+        }
 
     def to_options(self) -> dict[str, Any]:
         """Plain JSON for a detector's options."""
         return {
-            "name": self.name, "path": self.path, "sha256": self.sha256, "format": self.format,
-            "architecture": self.architecture, "kind": self.kind, "config": dict(self.config),
+            "name": self.name,
+            "path": self.path,
+            "sha256": self.sha256,
+            "format": self.format,
+            "architecture": self.architecture,
+            "kind": self.kind,
+            "config": dict(self.config),
             "card": dict(self.card),
             "backbone": self.backbone.to_options() if self.backbone else None,
             "autoencoders": [a.to_options() for a in self.autoencoders],
@@ -109,10 +119,13 @@ class ModelSpec:
         try:
             backbone = data.get("backbone")
             return cls(
-                name=str(data["name"]), path=str(data["path"]), sha256=str(data["sha256"]),
+                name=str(data["name"]),
+                path=str(data["path"]),
+                sha256=str(data["sha256"]),
                 format=str(data["format"]),
                 architecture=str(data["architecture"]) if data.get("architecture") else None,
-                kind=str(data.get("kind") or ""), config=dict(data.get("config") or {}),
+                kind=str(data.get("kind") or ""),
+                config=dict(data.get("config") or {}),
                 card=dict(data.get("card") or {}),
                 backbone=cls.from_options(backbone) if backbone else None,
                 autoencoders=tuple(cls.from_options(a) for a in data.get("autoencoders") or ()),

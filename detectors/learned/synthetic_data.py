@@ -44,9 +44,14 @@ Pixels = npt.NDArray[np.uint8]
 UPSAMPLERS = ("nearest", "bilinear", "transposed", "pixelshuffle")
 #: The tiny AutoencoderKL used as the stand-in for the SD VAE.
 AE_CONFIG: dict[str, Any] = {
-    "in_channels": 3, "out_channels": 3, "latent_channels": 4,
-    "down_block_types": ["DownEncoderBlock2D"] * 3, "up_block_types": ["UpDecoderBlock2D"] * 3,
-    "block_out_channels": [8, 16, 16], "layers_per_block": 1, "norm_num_groups": 4,
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 4,
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "block_out_channels": [8, 16, 16],
+    "layers_per_block": 1,
+    "norm_num_groups": 4,
     "sample_size": 64,
 }
 
@@ -56,21 +61,24 @@ def real_photos() -> list[tuple[str, Pixels]]:
     from skimage import data
     from sklearn.datasets import load_sample_image
 
-    photos = [(name, getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea",
-                                                        "rocket")]
+    photos = [
+        (name, getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea", "rocket")
+    ]
     photos += [(name, load_sample_image(f"{name}.jpg")) for name in ("china", "flower")]
     return [(name, np.ascontiguousarray(p[..., :3], dtype=np.uint8)) for name, p in photos]
 
 
-def tiles(photos: Sequence[tuple[str, Pixels]], patch: int = 96,
-          stride: int = 48) -> list[tuple[str, Pixels]]:
+def tiles(
+    photos: Sequence[tuple[str, Pixels]], patch: int = 96, stride: int = 48
+) -> list[tuple[str, Pixels]]:
     """Overlapping ``patch`` x ``patch`` tiles of every photo, named ``photo-row-col``."""
     out = []
     for name, pixels in photos:
         for r in range(0, pixels.shape[0] - patch + 1, stride):
             for c in range(0, pixels.shape[1] - patch + 1, stride):
-                out.append((f"{name}-{r}-{c}", np.ascontiguousarray(pixels[r:r + patch,
-                                                                           c:c + patch])))
+                out.append(
+                    (f"{name}-{r}-{c}", np.ascontiguousarray(pixels[r : r + patch, c : c + patch]))
+                )
     return out
 
 
@@ -123,14 +131,15 @@ class Upsampler(nn.Module):
         return torch.tanh(self.tail(x) + skip)
 
 
-def _crops(images: Sequence[Pixels], size: int, count: int,
-           rng: np.random.Generator) -> list[Pixels]:
+def _crops(
+    images: Sequence[Pixels], size: int, count: int, rng: np.random.Generator
+) -> list[Pixels]:
     out = []
     for _ in range(count):
         img = images[int(rng.integers(len(images)))]
         r = int(rng.integers(img.shape[0] - size + 1))
         c = int(rng.integers(img.shape[1] - size + 1))
-        out.append(img[r:r + size, c:c + size])
+        out.append(img[r : r + size, c : c + size])
     return out
 
 
@@ -149,8 +158,12 @@ def train_upsampler(kind: str, seed: int, images: Sequence[Pixels], steps: int =
     return model.eval()
 
 
-def generate_fakes(images: Sequence[Pixels], seeds: Sequence[int] = (0, 1),
-                   kinds: Sequence[str] = UPSAMPLERS, steps: int = 40) -> list[Pixels]:
+def generate_fakes(
+    images: Sequence[Pixels],
+    seeds: Sequence[int] = (0, 1),
+    kinds: Sequence[str] = UPSAMPLERS,
+    steps: int = 40,
+) -> list[Pixels]:
     """One fake per input image, generators taken in turn (every kind x seed)."""
     generators = [train_upsampler(k, s, images, steps) for k in kinds for s in seeds]
     out: list[Pixels] = []
@@ -186,7 +199,7 @@ def launder(model: Any, images: Sequence[Pixels]) -> list[Pixels]:
     out: list[Pixels] = []
     with torch.inference_mode():
         for start in range(0, len(images), 16):
-            x = to_tensor(images[start:start + 16])
+            x = to_tensor(images[start : start + 16])
             out += to_pixels(model.decode(model.encode(x).latent_dist.mode()).sample)
     return out
 
@@ -221,8 +234,15 @@ def write_set(folder: Path, images: Sequence[Pixels], prefix: str, seed: int) ->
     return paths
 
 
-def build(out: Path, *, patch: int = 96, stride: int = 48, limit: int | None = None,
-          laundering: bool = True, seed: int = 0) -> dict[str, int]:
+def build(
+    out: Path,
+    *,
+    patch: int = 96,
+    stride: int = 48,
+    limit: int | None = None,
+    laundering: bool = True,
+    seed: int = 0,
+) -> dict[str, int]:
     """Write the four folders (and the autoencoder) under ``out``; returns counts per class."""
     reals = [p for _, p in tiles(real_photos(), patch, stride)]
     rng = np.random.default_rng(seed)
@@ -241,11 +261,17 @@ def build(out: Path, *, patch: int = 96, stride: int = 48, limit: int | None = N
         save_file(model.state_dict(), str(out / "autoencoder.safetensors"))
         (out / "autoencoder.json").write_text(json.dumps(AE_CONFIG, indent=2))
         half = len(reals) // 2
-        counts["laundered"] = len(write_set(out / "laundered", launder(model, reals[:half]),
-                                            "laundered", seed + 2))
-        counts["synthetic"] = len(write_set(out / "synthetic",
-                                            synthesise(model, reals[half:], len(reals) - half),
-                                            "synthetic", seed + 3))
+        counts["laundered"] = len(
+            write_set(out / "laundered", launder(model, reals[:half]), "laundered", seed + 2)
+        )
+        counts["synthetic"] = len(
+            write_set(
+                out / "synthetic",
+                synthesise(model, reals[half:], len(reals) - half),
+                "synthetic",
+                seed + 3,
+            )
+        )
     return counts
 
 

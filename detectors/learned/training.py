@@ -69,8 +69,9 @@ def split(count: int, holdout: float, seed: int) -> tuple[list[int], list[int]]:
     return order[held:], order[:held]
 
 
-def random_crops(images: Sequence[Pixels], size: int, count: int,
-                 rng: np.random.Generator) -> tuple[Pixels, npt.NDArray[np.int64]]:
+def random_crops(
+    images: Sequence[Pixels], size: int, count: int, rng: np.random.Generator
+) -> tuple[Pixels, npt.NDArray[np.int64]]:
     """``count`` random crops and the index of the image each came from."""
     which = rng.integers(len(images), size=count)
     out = np.empty((count, size, size, 3), dtype=np.uint8)
@@ -78,15 +79,26 @@ def random_crops(images: Sequence[Pixels], size: int, count: int,
         img = images[int(index)]
         r = int(rng.integers(img.shape[0] - size + 1))
         c = int(rng.integers(img.shape[1] - size + 1))
-        out[i] = img[r:r + size, c:c + size]
+        out[i] = img[r : r + size, c : c + size]
     return out, which
 
 
-def fit(model: nn.Module, classes: Sequence[Sequence[Pixels]], *, size: int,
-        mean: tuple[float, float, float], std: tuple[float, float, float], steps: int,
-        batch: int, lr: float, device: str, seed: int, binary: bool,
-        features: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        progress: Callable[[Iterator[int]], Iterator[int]] = iter) -> list[float]:
+def fit(
+    model: nn.Module,
+    classes: Sequence[Sequence[Pixels]],
+    *,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    steps: int,
+    batch: int,
+    lr: float,
+    device: str,
+    seed: int,
+    binary: bool,
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    progress: Callable[[Iterator[int]], Iterator[int]] = iter,
+) -> list[float]:
     """Train ``model`` on balanced batches of random crops from each class; returns losses.
 
     ``binary``: one logit (class 0 negative, class 1 positive, BCE); else softmax over classes.
@@ -135,8 +147,14 @@ def samples(data: Sequence[bytes]) -> list[Sample]:
     for blob in data:
         img = Image.open(io.BytesIO(blob))
         img.load()
-        out.append(Sample(sha256=hashlib.sha256(blob).hexdigest(), data=blob,
-                          media_type=Image.MIME.get(img.format or "", "image/png"), image=img))
+        out.append(
+            Sample(
+                sha256=hashlib.sha256(blob).hexdigest(),
+                data=blob,
+                media_type=Image.MIME.get(img.format or "", "image/png"),
+                image=img,
+            )
+        )
     return out
 
 

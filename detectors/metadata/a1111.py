@@ -135,8 +135,11 @@ def parse(entries: list[TextEntry], claimed: set[str]) -> ParseResult:
         fields = fields_from_parameters(entry.value)
         if fields is None:
             if entry.key == "parameters":
-                result.error(entry.source, "unrecognised-parameters",
-                             "parameters text has no A1111 settings line")
+                result.error(
+                    entry.source,
+                    "unrecognised-parameters",
+                    "parameters text has no A1111 settings line",
+                )
             continue
         result.findings.append(Finding("a1111", entry.source, fields))
         result.claimed.add(entry.source)

@@ -30,11 +30,33 @@ from detectors.metadata.findings import (
 
 MAX_NODES = 5000
 MAX_REPORTED = 32
-MODEL_INPUTS = ("ckpt_name", "unet_name", "lora_name", "vae_name", "clip_name",
-                "clip_name1", "clip_name2", "clip_name3", "control_net_name",
-                "model_name", "style_model_name", "gligen_name", "upscale_model")
-SAMPLER_INPUTS = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler",
-                  "denoise", "start_at_step", "end_at_step", "add_noise")
+MODEL_INPUTS = (
+    "ckpt_name",
+    "unet_name",
+    "lora_name",
+    "vae_name",
+    "clip_name",
+    "clip_name1",
+    "clip_name2",
+    "clip_name3",
+    "control_net_name",
+    "model_name",
+    "style_model_name",
+    "gligen_name",
+    "upscale_model",
+)
+SAMPLER_INPUTS = (
+    "seed",
+    "noise_seed",
+    "steps",
+    "cfg",
+    "sampler_name",
+    "scheduler",
+    "denoise",
+    "start_at_step",
+    "end_at_step",
+    "add_noise",
+)
 _EXIF_KEYS = ("exif:Model", "exif:Make", "exif:ImageDescription")
 
 
@@ -72,8 +94,11 @@ def parse(entries: list[TextEntry]) -> ParseResult:
 def _prompt_fields(data: Any) -> dict[str, JSONValue] | None:
     if not isinstance(data, dict):
         return None
-    nodes = [(str(k), v) for k, v in list(data.items())[:MAX_NODES]
-             if isinstance(v, dict) and isinstance(v.get("class_type"), str)]
+    nodes = [
+        (str(k), v)
+        for k, v in list(data.items())[:MAX_NODES]
+        if isinstance(v, dict) and isinstance(v.get("class_type"), str)
+    ]
     if not nodes:
         return None
     models: list[JSONValue] = []
@@ -87,19 +112,28 @@ def _prompt_fields(data: Any) -> dict[str, JSONValue] | None:
         for key in MODEL_INPUTS:
             value = inputs.get(key)
             if isinstance(value, str) and len(models) < MAX_REPORTED:
-                models.append({"node": clip(node_id, 64), "class_type": clip(class_type, 200),
-                               "input": key, "name": clip(value, 500)})
+                models.append(
+                    {
+                        "node": clip(node_id, 64),
+                        "class_type": clip(class_type, 200),
+                        "input": key,
+                        "name": clip(value, 500),
+                    }
+                )
         if "Sampler" in class_type and len(samplers) < MAX_REPORTED:
-            settings = {k: jsonable(inputs[k]) for k in SAMPLER_INPUTS
-                        if k in inputs and _literal(inputs[k])}
-            samplers.append({"node": clip(node_id, 64), "class_type": clip(class_type, 200),
-                             **settings})
+            settings = {
+                k: jsonable(inputs[k])
+                for k in SAMPLER_INPUTS
+                if k in inputs and _literal(inputs[k])
+            }
+            samplers.append(
+                {"node": clip(node_id, 64), "class_type": clip(class_type, 200), **settings}
+            )
         if "TextEncode" in class_type and len(prompts) < MAX_REPORTED:
             for key in ("text", "text_g", "text_l", "clip_l", "t5xxl"):
                 if isinstance(inputs.get(key), str):
                     prompts.append(clip(inputs[key]))
-    return {"node_count": len(nodes), "models": models, "samplers": samplers,
-            "prompts": prompts}
+    return {"node_count": len(nodes), "models": models, "samplers": samplers, "prompts": prompts}
 
 
 def _literal(value: object) -> bool:
@@ -110,8 +144,11 @@ def _literal(value: object) -> bool:
 def _workflow_fields(data: Any) -> dict[str, JSONValue] | None:
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
         return None
-    nodes = [n for n in data["nodes"][:MAX_NODES]
-             if isinstance(n, dict) and isinstance(n.get("type"), str)]
+    nodes = [
+        n
+        for n in data["nodes"][:MAX_NODES]
+        if isinstance(n, dict) and isinstance(n.get("type"), str)
+    ]
     if not nodes:
         return None
     models: list[JSONValue] = []
@@ -124,11 +161,25 @@ def _workflow_fields(data: Any) -> dict[str, JSONValue] | None:
         if "Loader" in node_type and len(models) < MAX_REPORTED:
             names = [w for w in widgets if isinstance(w, str) and "." in w]
             if names:
-                models.append({"node": jsonable(node.get("id")), "type": clip(node_type, 200),
-                               "name": clip(names[0], 500)})
+                models.append(
+                    {
+                        "node": jsonable(node.get("id")),
+                        "type": clip(node_type, 200),
+                        "name": clip(names[0], 500),
+                    }
+                )
         if "Sampler" in node_type and len(samplers) < MAX_REPORTED:
-            samplers.append({"node": jsonable(node.get("id")), "type": clip(node_type, 200),
-                             "widgets_values": jsonable(widgets[:12])})
+            samplers.append(
+                {
+                    "node": jsonable(node.get("id")),
+                    "type": clip(node_type, 200),
+                    "widgets_values": jsonable(widgets[:12]),
+                }
+            )
     version = data.get("version")
-    return {"node_count": len(nodes), "models": models, "samplers": samplers,
-            "version": jsonable(version) if isinstance(version, int | float | str) else None}
+    return {
+        "node_count": len(nodes),
+        "models": models,
+        "samplers": samplers,
+        "version": jsonable(version) if isinstance(version, int | float | str) else None,
+    }

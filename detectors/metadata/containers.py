@@ -72,8 +72,11 @@ def _read_jpeg(data: bytes) -> Container:
     segments = 0
     while pos < len(data) and segments < MAX_SEGMENTS:
         if data[pos] != 0xFF:
-            out.errors.append(error_entry("jpeg", "bad-marker",
-                                          f"expected a marker at byte {pos}; stopped reading"))
+            out.errors.append(
+                error_entry(
+                    "jpeg", "bad-marker", f"expected a marker at byte {pos}; stopped reading"
+                )
+            )
             break
         while pos < len(data) and data[pos] == 0xFF:
             pos += 1  # fill bytes
@@ -97,8 +100,9 @@ def _read_jpeg(data: bytes) -> Container:
         segments += 1
         _jpeg_segment(out, marker, body)
     if segments >= MAX_SEGMENTS:
-        out.errors.append(error_entry("jpeg", "too-many-segments",
-                                      f"stopped after {MAX_SEGMENTS} segments"))
+        out.errors.append(
+            error_entry("jpeg", "too-many-segments", f"stopped after {MAX_SEGMENTS} segments")
+        )
     if segments == 0:
         raise ContainerError("truncated", "JPEG has no complete segment after its SOI marker")
     return out
@@ -124,8 +128,11 @@ def _read_webp(data: bytes) -> Container:
     (riff_size,) = struct.unpack("<I", data[4:8])
     end = min(len(data), 8 + riff_size)
     if riff_size + 8 > len(data):
-        out.errors.append(error_entry("webp", "truncated",
-                                      "RIFF size is larger than the file; read what is there"))
+        out.errors.append(
+            error_entry(
+                "webp", "truncated", "RIFF size is larger than the file; read what is there"
+            )
+        )
     pos = 12
     chunks = 0
     while pos + 8 <= end and chunks < MAX_SEGMENTS:
@@ -135,8 +142,13 @@ def _read_webp(data: bytes) -> Container:
         if pos + 8 + size > end:
             if chunks == 0:
                 raise ContainerError("truncated", f"first WebP chunk {name!r} runs past the end")
-            out.errors.append(error_entry(f"webp:{name}", "chunk-past-end",
-                                          f"{name!r} chunk at byte {pos} runs past the end"))
+            out.errors.append(
+                error_entry(
+                    f"webp:{name}",
+                    "chunk-past-end",
+                    f"{name!r} chunk at byte {pos} runs past the end",
+                )
+            )
             break
         body = data[pos + 8 : pos + 8 + size]
         pos += 8 + size + (size & 1)
@@ -146,8 +158,9 @@ def _read_webp(data: bytes) -> Container:
         elif fourcc == b"XMP ":
             out.xmp.append((body.decode("utf-8", "replace"), "webp:XMP"))
     if chunks >= MAX_SEGMENTS:
-        out.errors.append(error_entry("webp", "too-many-chunks",
-                                      f"stopped after {MAX_SEGMENTS} chunks"))
+        out.errors.append(
+            error_entry("webp", "too-many-chunks", f"stopped after {MAX_SEGMENTS} chunks")
+        )
     if chunks == 0:
         raise ContainerError("truncated", "WebP has no complete chunk")
     return out

@@ -50,7 +50,10 @@ MAX_ERRORS = 50
 MAX_KEYS = 100
 
 _TOOL_PARSERS: tuple[Callable[[list[TextEntry]], ParseResult], ...] = (
-    comfyui.parse, invokeai.parse, novelai.parse, fooocus.parse,
+    comfyui.parse,
+    invokeai.parse,
+    novelai.parse,
+    fooocus.parse,
 )
 """Tool-specific parsers; they run first so the generic A1111 parser can skip what they
 claimed (a Fooocus ``parameters`` entry is not read again as A1111)."""
@@ -107,9 +110,9 @@ class MetadataDetector(Detector):
             "labels": list(labels),
             "findings": [f.to_json() for f in findings],
             "errors": list[JSONValue](errors[:MAX_ERRORS]),
-            "metadata_sources": list[JSONValue](
-                e.source for group in groups for e in group
-            )[:MAX_KEYS],
+            "metadata_sources": list[JSONValue](e.source for group in groups for e in group)[
+                :MAX_KEYS
+            ],
             "xmp_packets": len(container.xmp),
             "digital_source_types": list[JSONValue](source_types[:MAX_KEYS]),
         }
@@ -120,8 +123,9 @@ class MetadataDetector(Detector):
         return self.not_found(sample, evidence=evidence)
 
 
-def _stealth_entries(image: Image.Image | None,
-                     errors: list[dict[str, JSONValue]]) -> list[TextEntry]:
+def _stealth_entries(
+    image: Image.Image | None, errors: list[dict[str, JSONValue]]
+) -> list[TextEntry]:
     """Entries from the LSB-hidden payload, if the pixels carry one."""
     try:
         payload = read_stealth(image)
@@ -129,8 +133,7 @@ def _stealth_entries(image: Image.Image | None,
         errors.append(error_entry("stealth", "bad-stealth-payload", str(exc)))
         return []
     except Exception as exc:  # Pillow raises many types for odd modes
-        errors.append(error_entry("stealth", "stealth-unreadable",
-                                  f"{type(exc).__name__}: {exc}"))
+        errors.append(error_entry("stealth", "stealth-unreadable", f"{type(exc).__name__}: {exc}"))
         return []
     if payload is None:
         return []
@@ -143,6 +146,12 @@ def _stealth_entries(image: Image.Image | None,
             errors.append(error_entry(source, "invalid-json", str(exc)))
             return []
         if isinstance(data, dict):
-            return [TextEntry(str(key), value if isinstance(value, str) else json.dumps(value),
-                              f"{source}:{key}") for key, value in data.items()]
+            return [
+                TextEntry(
+                    str(key),
+                    value if isinstance(value, str) else json.dumps(value),
+                    f"{source}:{key}",
+                )
+                for key, value in data.items()
+            ]
     return [TextEntry("parameters", text, source)]

@@ -58,8 +58,13 @@ def read_exif(blob: bytes, source: str) -> tuple[list[TextEntry], list[dict[str,
             endian = exif.endian or ">"
             _collect(entries, dict(exif.items()), IFD0_TAGS, source, endian)
             if EXIF_IFD in exif:
-                _collect(entries, dict(exif.get_ifd(EXIF_IFD).items()), EXIF_IFD_TAGS,
-                         f"{source}:ExifIFD", endian)
+                _collect(
+                    entries,
+                    dict(exif.get_ifd(EXIF_IFD).items()),
+                    EXIF_IFD_TAGS,
+                    f"{source}:ExifIFD",
+                    endian,
+                )
         except Exception as exc:  # Pillow raises many types on corrupt EXIF
             errors.append(error_entry(source, "bad-exif", f"{type(exc).__name__}: {exc}"))
     for warning in caught[:5]:
@@ -67,8 +72,13 @@ def read_exif(blob: bytes, source: str) -> tuple[list[TextEntry], list[dict[str,
     return entries, errors
 
 
-def _collect(entries: list[TextEntry], tags: dict[int, object], names: dict[int, str],
-             source: str, endian: str) -> None:
+def _collect(
+    entries: list[TextEntry],
+    tags: dict[int, object],
+    names: dict[int, str],
+    source: str,
+    endian: str,
+) -> None:
     for tag, name in names.items():
         if tag not in tags:
             continue

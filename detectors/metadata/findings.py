@@ -58,7 +58,6 @@ class ContainerError(Exception):
         self.detail = detail
 
 
-
 def error_entry(source: str, reason: str, detail: str = "") -> dict[str, JSONValue]:
     """An evidence entry for a malformed part that was skipped."""
     entry: dict[str, JSONValue] = {"source": source, "reason": reason}

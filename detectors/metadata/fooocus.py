@@ -33,13 +33,36 @@ from detectors.metadata.findings import (
 )
 
 SCHEMES = ("fooocus", "a1111")
-_ONLY_FOOOCUS = frozenset({
-    "sharpness", "adm_guidance", "performance", "full_prompt", "full_negative_prompt",
-    "refiner_swap_method", "base_model_hash", "refiner_switch", "metadata_scheme",
-})
-_JSON_FIELDS = ("prompt", "negative_prompt", "styles", "performance", "resolution",
-                "sampler", "scheduler", "base_model", "base_model_hash", "refiner_model",
-                "vae", "loras", "version", "metadata_scheme", "created_by")
+_ONLY_FOOOCUS = frozenset(
+    {
+        "sharpness",
+        "adm_guidance",
+        "performance",
+        "full_prompt",
+        "full_negative_prompt",
+        "refiner_swap_method",
+        "base_model_hash",
+        "refiner_switch",
+        "metadata_scheme",
+    }
+)
+_JSON_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "styles",
+    "performance",
+    "resolution",
+    "sampler",
+    "scheduler",
+    "base_model",
+    "base_model_hash",
+    "refiner_model",
+    "vae",
+    "loras",
+    "version",
+    "metadata_scheme",
+    "created_by",
+)
 
 
 def _markers(entries: list[TextEntry]) -> dict[str, str]:
@@ -75,8 +98,9 @@ def parse(entries: list[TextEntry]) -> ParseResult:
     return result
 
 
-def _from_json(entry: TextEntry, text: str, markers: dict[str, str],
-               result: ParseResult) -> dict[str, JSONValue] | None:
+def _from_json(
+    entry: TextEntry, text: str, markers: dict[str, str], result: ParseResult
+) -> dict[str, JSONValue] | None:
     try:
         data = load_json(text)
     except JSONParseError as exc:
@@ -113,4 +137,3 @@ def _from_a1111(text: str, markers: dict[str, str]) -> dict[str, JSONValue] | No
         return None
     fields["scheme"] = "a1111"
     return fields
-

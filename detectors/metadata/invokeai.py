@@ -33,10 +33,24 @@ from detectors.metadata.findings import (
 )
 
 JSON_KEYS = ("invokeai_metadata", "invokeai_graph", "invokeai_workflow", "sd-metadata")
-_META_TEXT = ("app_version", "generation_mode", "positive_prompt", "negative_prompt",
-              "scheduler", "positive_style_prompt", "negative_style_prompt")
-_DREAM_FLAGS = {"-s": "steps", "-S": "seed", "-W": "width", "-H": "height",
-                "-C": "cfg_scale", "-A": "sampler", "-f": "strength"}
+_META_TEXT = (
+    "app_version",
+    "generation_mode",
+    "positive_prompt",
+    "negative_prompt",
+    "scheduler",
+    "positive_style_prompt",
+    "negative_style_prompt",
+)
+_DREAM_FLAGS = {
+    "-s": "steps",
+    "-S": "seed",
+    "-W": "width",
+    "-H": "height",
+    "-C": "cfg_scale",
+    "-A": "sampler",
+    "-f": "strength",
+}
 
 
 def parse(entries: list[TextEntry]) -> ParseResult:
@@ -76,9 +90,13 @@ def _fields(key: str, data: dict[str, Any]) -> dict[str, JSONValue]:
     fields["cfg_scale"] = as_float(data.get("cfg_scale"))
     model = data.get("model")
     if isinstance(model, dict):
-        fields["model"] = jsonable({k: model[k] for k in ("name", "model_name", "base",
-                                                          "base_model", "hash", "key")
-                                    if k in model})
+        fields["model"] = jsonable(
+            {
+                k: model[k]
+                for k in ("name", "model_name", "base", "base_model", "hash", "key")
+                if k in model
+            }
+        )
     elif isinstance(model, str):
         fields["model"] = clip(model)
     if isinstance(data.get("loras"), list):
@@ -88,15 +106,19 @@ def _fields(key: str, data: dict[str, Any]) -> dict[str, JSONValue]:
 
 def _legacy_fields(data: dict[str, Any]) -> dict[str, JSONValue]:
     fields: dict[str, JSONValue] = {
-        k: jsonable(data[k]) for k in ("app_id", "app_version", "model", "model_weights",
-                                       "model_hash") if k in data
+        k: jsonable(data[k])
+        for k in ("app_id", "app_version", "model", "model_weights", "model_hash")
+        if k in data
     }
     image = data.get("image")
     if isinstance(image, dict):
         prompt = image.get("prompt")
         if isinstance(prompt, list):
-            prompt = " ".join(p.get("prompt", "") for p in prompt
-                              if isinstance(p, dict) and isinstance(p.get("prompt"), str))
+            prompt = " ".join(
+                p.get("prompt", "")
+                for p in prompt
+                if isinstance(p, dict) and isinstance(p.get("prompt"), str)
+            )
         if isinstance(prompt, str):
             fields["prompt"] = clip(prompt)
         for name in ("steps", "seed", "width", "height"):
@@ -120,7 +142,6 @@ def _dream_fields(command: str) -> dict[str, JSONValue]:
         name = _DREAM_FLAGS.get(flag)
         if name is None:
             continue
-        number: JSONValue = as_float(value) if name in ("cfg_scale", "strength") \
-            else as_int(value)
+        number: JSONValue = as_float(value) if name in ("cfg_scale", "strength") else as_int(value)
         fields[name] = number if number is not None else clip(value, 200)
     return fields

@@ -47,8 +47,13 @@ def parse(entries: list[TextEntry]) -> ParseResult:
     else:
         return result
     fields: dict[str, JSONValue] = {}
-    for key, name in (("Software", "software"), ("Source", "model"), ("Title", "title"),
-                      ("Description", "description"), ("Generation time", "generation_time")):
+    for key, name in (
+        ("Software", "software"),
+        ("Source", "model"),
+        ("Title", "title"),
+        ("Description", "description"),
+        ("Generation time", "generation_time"),
+    ):
         entry = first_named(entries, key)
         if entry is not None:
             fields[name] = clip(entry.value)

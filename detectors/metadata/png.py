@@ -66,8 +66,12 @@ def read_png(data: bytes) -> PNGMetadata:
             _fail(out, index, "bad-chunk-type", f"invalid chunk type {ctype!r} at byte {pos}")
             break
         if length > 0x7FFFFFFF or pos + 12 + length > len(data):
-            _fail(out, index, "chunk-past-end",
-                  f"{name} chunk at byte {pos} declares {length} bytes, past the end of file")
+            _fail(
+                out,
+                index,
+                "chunk-past-end",
+                f"{name} chunk at byte {pos} declares {length} bytes, past the end of file",
+            )
             break
         body = data[pos + 8 : pos + 8 + length]
         (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
@@ -76,15 +80,19 @@ def read_png(data: bytes) -> PNGMetadata:
             raise PNGHeaderError("not-an-image", f"first chunk is {name}, not IHDR")
         index += 1
         if zlib.crc32(ctype + body) != crc:
-            out.errors.append(error_entry(f"png:{name}", "bad-crc",
-                                          f"CRC mismatch in {name} chunk; chunk skipped"))
+            out.errors.append(
+                error_entry(
+                    f"png:{name}", "bad-crc", f"CRC mismatch in {name} chunk; chunk skipped"
+                )
+            )
             continue
         if name == "IEND":
             break
         _read_chunk(out, name, body, budget)
     if index >= MAX_CHUNKS:
-        out.errors.append(error_entry("png", "too-many-chunks",
-                                      f"stopped after {MAX_CHUNKS} chunks"))
+        out.errors.append(
+            error_entry("png", "too-many-chunks", f"stopped after {MAX_CHUNKS} chunks")
+        )
     if index == 0:
         raise PNGHeaderError("truncated", "PNG ends before its IHDR chunk")
     return out
@@ -154,8 +162,9 @@ def _decode_text(name: str, body: bytes, budget: _TextBudget) -> tuple[str, str]
 
 def _spend(key: str, text: bytes, budget: _TextBudget) -> bytes:
     if len(text) > budget.remaining:
-        raise _ChunkError(key, "too-large",
-                          f"{len(text)} bytes of text past the {MAX_DECOMPRESSED}-byte limit")
+        raise _ChunkError(
+            key, "too-large", f"{len(text)} bytes of text past the {MAX_DECOMPRESSED}-byte limit"
+        )
     budget.remaining -= len(text)
     return text
 
@@ -168,8 +177,11 @@ def _inflate(key: str, compressed: bytes, budget: _TextBudget) -> bytes:
         raise _ChunkError(key, "bad-zlib", str(exc)) from exc
     if len(out) > budget.remaining or inflater.unconsumed_tail:
         budget.remaining = 0  # one bomb is enough: inflate nothing more from this file
-        raise _ChunkError(key, "decompression-bomb",
-                          f"inflates past the {MAX_DECOMPRESSED}-byte limit for metadata text")
+        raise _ChunkError(
+            key,
+            "decompression-bomb",
+            f"inflates past the {MAX_DECOMPRESSED}-byte limit for metadata text",
+        )
     if not inflater.eof:
         raise _ChunkError(key, "bad-zlib", "compressed stream is truncated")
     budget.remaining -= len(out)

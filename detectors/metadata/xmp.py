@@ -111,10 +111,13 @@ def parse_xmp(packets: list[tuple[str, str]]) -> tuple[ParseResult, list[str]]:
             seen.append(clip(value, 300))
             code = _code(value)
             if code in LABELS:
-                result.findings.append(Finding(
-                    LABELS[code], f"{source}:Iptc4xmpExt:DigitalSourceType",
-                    {"digital_source_type": clip(value, 300)},
-                ))
+                result.findings.append(
+                    Finding(
+                        LABELS[code],
+                        f"{source}:Iptc4xmpExt:DigitalSourceType",
+                        {"digital_source_type": clip(value, 300)},
+                    )
+                )
     return result, seen
 
 

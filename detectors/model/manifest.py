@@ -101,8 +101,11 @@ _M2: Final = np.uint64(0x94D049BB133111EB)
 
 def multiset_hash(values: np.ndarray) -> str:
     """A permutation-invariant digest of ``values`` (see the module docstring)."""
-    as_uint = values.view(f"<u{values.dtype.itemsize}") if values.dtype.itemsize > 1 else (
-        values.view("u1"))
+    as_uint = (
+        values.view(f"<u{values.dtype.itemsize}")
+        if values.dtype.itemsize > 1
+        else (values.view("u1"))
+    )
     first = second = np.uint64(0)
     z = np.empty(_CHUNK, dtype=np.uint64)
     shifted = np.empty(_CHUNK, dtype=np.uint64)

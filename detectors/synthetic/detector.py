@@ -48,14 +48,20 @@ class SyntheticDetector(LearnedDetector[Prepared]):
         precision = bool(self.options.get("mixed_precision", False))
         device = self.options.get("device")
         self.head = load_runner(spec, device, mixed_precision=precision)
-        self.backbone = (load_runner(spec.backbone, device, mixed_precision=precision)
-                         if spec.backbone is not None else None)
+        self.backbone = (
+            load_runner(spec.backbone, device, mixed_precision=precision)
+            if spec.backbone is not None
+            else None
+        )
         source = spec.backbone or spec
         self.input_size = source.input_size
         self.mean, self.std = source.mean, source.std
         self.calibration = spec.calibration
-        self.threshold = (self.calibration.threshold if self.calibration is not None
-                          else float(spec.card.get("threshold", 0.0)))
+        self.threshold = (
+            self.calibration.threshold
+            if self.calibration is not None
+            else float(spec.card.get("threshold", 0.0))
+        )
         self.batch_size = int(self.options.get("batch_size", 32))
         self.max_crops = int(self.options.get("max_crops", 9))
 
@@ -70,7 +76,7 @@ class SyntheticDetector(LearnedDetector[Prepared]):
         crops = np.concatenate([p.crops for p in prepared])
         logits = []
         for start in range(0, len(crops), self.batch_size):
-            chunk = crops[start:start + self.batch_size]
+            chunk = crops[start : start + self.batch_size]
             if self.backbone is not None:
                 chunk = self.backbone(chunk)
             logits.append(self.head(chunk).reshape(len(chunk), -1)[:, 0])
@@ -82,18 +88,26 @@ class SyntheticDetector(LearnedDetector[Prepared]):
         verdicts = []
         for sample, prep, score in zip(samples, prepared, self.scores(prepared), strict=True):
             if not np.isfinite(score):
-                verdicts.append(self.error(sample, "detector-exception",
-                                           {"message": "the model returned a non-finite score"}))
+                verdicts.append(
+                    self.error(
+                        sample,
+                        "detector-exception",
+                        {"message": "the model returned a non-finite score"},
+                    )
+                )
                 continue
             evidence: dict[str, JSONValue] = {
-                "model": self.spec.summary(), "device": self.head.device,
-                "threshold": self.threshold, "crops": len(prep.crops),
+                "model": self.spec.summary(),
+                "device": self.head.device,
+                "threshold": self.threshold,
+                "crops": len(prep.crops),
                 "input_size": self.input_size,
             }
             if prep.padded:
-                evidence["padded"] = {"original_size": list(prep.original_size),
-                                      "reason": "smaller than the model input; padded with "
-                                                "the image's mean colour"}
+                evidence["padded"] = {
+                    "original_size": list(prep.original_size),
+                    "reason": "smaller than the model input; padded with the image's mean colour",
+                }
             p_value = None
             if self.calibration is not None:
                 p_value = self.calibration.fpr_at(score)
@@ -102,9 +116,13 @@ class SyntheticDetector(LearnedDetector[Prepared]):
             else:
                 evidence["calibrated"] = False
             if score >= self.threshold:
-                verdicts.append(self.verdict(sample, LABEL, True, score=score, p_value=p_value,
-                                             evidence=evidence))
+                verdicts.append(
+                    self.verdict(
+                        sample, LABEL, True, score=score, p_value=p_value, evidence=evidence
+                    )
+                )
             else:
-                verdicts.append(self.not_found(sample, score=score, p_value=p_value,
-                                               evidence=evidence))
+                verdicts.append(
+                    self.not_found(sample, score=score, p_value=p_value, evidence=evidence)
+                )
         return verdicts

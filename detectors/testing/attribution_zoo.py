@@ -52,8 +52,15 @@ def photo_tiles(size: int) -> list[Pixels]:
     return [out[i] for i in order]
 
 
-def generate(kind: str, seed: int, latents: Sequence[Pixels], *, train_tiles: Sequence[Pixels],
-             steps: int = 30, noise: float = 0.35) -> list[Pixels]:
+def generate(
+    kind: str,
+    seed: int,
+    latents: Sequence[Pixels],
+    *,
+    train_tiles: Sequence[Pixels],
+    steps: int = 30,
+    noise: float = 0.35,
+) -> list[Pixels]:
     """Images of generator (``kind``, ``seed``): each latent 4x down-sampled, mixed with noise
     (weight ``noise``), up-sampled by the generator."""
     import torch
@@ -66,7 +73,7 @@ def generate(kind: str, seed: int, latents: Sequence[Pixels], *, train_tiles: Se
     out: list[Pixels] = []
     with torch.inference_mode():
         for start in range(0, len(latents), 32):
-            x = F.avg_pool2d(to_tensor(list(latents[start:start + 32])), 4)
+            x = F.avg_pool2d(to_tensor(list(latents[start : start + 32])), 4)
             z = (1 - noise) * x + noise * torch.randn(x.shape, generator=rng)
             out += to_pixels(model(z))
     return out

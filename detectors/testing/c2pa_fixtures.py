@@ -33,8 +33,20 @@ MIME = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
 #: The named null set: every real photograph shipped with scikit-image and scikit-learn.
 NULL_SET_NAMES = (
-    "astronaut", "camera", "coffee", "chelsea", "rocket", "moon", "hubble_deep_field",
-    "immunohistochemistry", "retina", "grass", "gravel", "brick", "china", "flower",
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "moon",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "grass",
+    "gravel",
+    "brick",
+    "china",
+    "flower",
 )
 
 
@@ -68,10 +80,13 @@ def make_pki(ocsp_url: str | None = None) -> Pki:
         _base(_name("provreg test signer"), root_name, leaf_key.public_key(), now, days=365)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
     )
     if ocsp_url is not None:
         access = x509.AccessDescription(
@@ -126,10 +141,15 @@ def opened_manifest(title: str = "derived", edit: str = "c2pa.color_adjustments"
 
 def sign_derivative(parent: bytes, parent_fmt: str, fmt: str, edit: str = "c2pa.edited") -> bytes:
     """Re-encode ``parent`` as ``fmt`` and sign it as an edit of ``parent`` (its ingredient)."""
-    ingredient = {"title": f"parent.{parent_fmt.lower()}", "relationship": "parentOf",
-                  "label": "parent"}
+    ingredient = {
+        "title": f"parent.{parent_fmt.lower()}",
+        "relationship": "parentOf",
+        "label": "parent",
+    }
     return sign(
-        strip(parent, fmt), fmt, opened_manifest(f"derived.{fmt.lower()}", edit),
+        strip(parent, fmt),
+        fmt,
+        opened_manifest(f"derived.{fmt.lower()}", edit),
         ingredients=[(ingredient, parent, MIME[parent_fmt])],
     )
 
@@ -228,8 +248,8 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     chunks = []
     at = 8
     while at + 8 <= len(data):
-        length = int.from_bytes(data[at:at + 4], "big")
-        chunks.append((data[at + 4:at + 8], data[at:at + 12 + length]))
+        length = int.from_bytes(data[at : at + 4], "big")
+        chunks.append((data[at + 4 : at + 8], data[at : at + 12 + length]))
         at += 12 + length
     return chunks
 
@@ -266,14 +286,19 @@ def null_files(formats: Iterable[str] = ("JPEG", "PNG")) -> list[tuple[str, byte
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "provreg tests"),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "provreg tests"),
+        ]
+    )
 
 
 def _base(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePublicKey, now: dt.datetime,
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePublicKey,
+    now: dt.datetime,
     days: int,
 ) -> x509.CertificateBuilder:
     return (
@@ -290,7 +315,13 @@ def _base(
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
-        crl_sign=cert_sign, encipher_only=False, decipher_only=False,
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
     )

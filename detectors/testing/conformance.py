@@ -52,8 +52,9 @@ class DetectorConformance:
         return [
             Sample(sha256="0" * 64, data=b"", media_type="image/png", image=None),
             Sample(sha256="1" * 64, data=junk, media_type="image/png", image=None),
-            Sample(sha256="2" * 64, data=b"hello, world\n" * 10, media_type="image/jpeg",
-                   image=None),
+            Sample(
+                sha256="2" * 64, data=b"hello, world\n" * 10, media_type="image/jpeg", image=None
+            ),
         ]
 
     # --- the contract ------------------------------------------------------------------
@@ -106,7 +107,8 @@ class DetectorConformance:
     def test_verdicts_complete(self) -> None:
         detector = self.make_detector()
         samples = (
-            [s for s, _ in self.positive_examples()] + self.negative_examples()
+            [s for s, _ in self.positive_examples()]
+            + self.negative_examples()
             + self.bad_examples()
         )
         verdicts = detector.detect_batch(samples)
@@ -117,8 +119,12 @@ class DetectorConformance:
 
 def _stable(verdict: Verdict) -> tuple[Any, ...]:
     return (
-        verdict.label, verdict.positive, verdict.score, verdict.p_value,
-        json.dumps(verdict.evidence, sort_keys=True), verdict.error,
+        verdict.label,
+        verdict.positive,
+        verdict.score,
+        verdict.p_value,
+        json.dumps(verdict.evidence, sort_keys=True),
+        verdict.error,
     )
 
 

@@ -51,9 +51,13 @@ def reference_images() -> dict[str, Image.Image]:
     """Several real photos plus generated textured images, used as the reference bank."""
     china = load_sample_images().images[0]
     return {
-        "astronaut": _rgb(_sk("astronaut")), "coffee": _rgb(_sk("coffee")),
-        "chelsea": _rgb(_sk("chelsea")), "rocket": _rgb(_sk("rocket")),
-        "china": _rgb(china), "textured-1": textured(1), "textured-2": textured(2),
+        "astronaut": _rgb(_sk("astronaut")),
+        "coffee": _rgb(_sk("coffee")),
+        "chelsea": _rgb(_sk("chelsea")),
+        "rocket": _rgb(_sk("rocket")),
+        "china": _rgb(china),
+        "textured-1": textured(1),
+        "textured-2": textured(2),
     }
 
 
@@ -61,11 +65,16 @@ def null_images() -> dict[str, Image.Image]:
     """Unrelated images: other photos, crops of them and noise."""
     flower = _rgb(load_sample_images().images[1])
     photos = {
-        "camera": _rgb(_sk("camera")), "coins": _rgb(_sk("coins")),
-        "moon": _rgb(_sk("moon")), "hubble": _rgb(_sk("hubble_deep_field")),
-        "ihc": _rgb(_sk("immunohistochemistry")), "flower": flower,
-        "brick": _rgb(_sk("brick")), "grass": _rgb(_sk("grass")),
-        "clock": _rgb(_sk("clock")), "colorwheel": _rgb(_sk("colorwheel")),
+        "camera": _rgb(_sk("camera")),
+        "coins": _rgb(_sk("coins")),
+        "moon": _rgb(_sk("moon")),
+        "hubble": _rgb(_sk("hubble_deep_field")),
+        "ihc": _rgb(_sk("immunohistochemistry")),
+        "flower": flower,
+        "brick": _rgb(_sk("brick")),
+        "grass": _rgb(_sk("grass")),
+        "clock": _rgb(_sk("clock")),
+        "colorwheel": _rgb(_sk("colorwheel")),
         "textured-99": textured(99),
     }
     out = dict(photos)
@@ -103,11 +112,20 @@ def _overlay(image: Image.Image) -> Image.Image:
     band = Image.new("RGBA", (w, h // 4), (200, 0, 0, 190))
     out.paste(band, (0, int(h * 0.6)), band)
     draw = ImageDraw.Draw(out)
-    draw.text((w // 20, int(h * 0.62)), "BREAKING NEWS", fill=(255, 255, 255),
-              font=ImageFont.load_default(size=max(16, h // 8)), stroke_width=2,
-              stroke_fill=(0, 0, 0))
-    draw.text((w // 20, h // 10), "@someone", fill=(255, 255, 0),
-              font=ImageFont.load_default(size=max(12, h // 14)))
+    draw.text(
+        (w // 20, int(h * 0.62)),
+        "BREAKING NEWS",
+        fill=(255, 255, 255),
+        font=ImageFont.load_default(size=max(16, h // 8)),
+        stroke_width=2,
+        stroke_fill=(0, 0, 0),
+    )
+    draw.text(
+        (w // 20, h // 10),
+        "@someone",
+        fill=(255, 255, 0),
+        font=ImageFont.load_default(size=max(12, h // 14)),
+    )
     return out
 
 

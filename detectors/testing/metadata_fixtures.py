@@ -30,52 +30,104 @@ from detectors.testing.samples import noise_image
 A1111_PARAMETERS = (
     "masterpiece, a red fox in the snow, (detailed fur:1.2)\n"
     "Negative prompt: lowres, blurry\n"
-    'Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 3141592653, Size: 512x768, '
-    'Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 0.4, '
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 3141592653, Size: 512x768, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 0.4, "
     'Lora hashes: "fox_v2: a1b2c3d4e5f6, snow: 0f9e8d7c6b5a", Hires upscale: 2, '
     "Version: v1.7.0"
 )
 
 COMFY_PROMPT: dict[str, Any] = {
-    "3": {"class_type": "KSampler", "_meta": {"title": "KSampler"},
-          "inputs": {"seed": 156680208700286, "steps": 20, "cfg": 8.0,
-                     "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
-                     "model": ["10", 0], "positive": ["6", 0], "negative": ["7", 0],
-                     "latent_image": ["5", 0]}},
-    "4": {"class_type": "CheckpointLoaderSimple",
-          "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
-    "5": {"class_type": "EmptyLatentImage",
-          "inputs": {"width": 1024, "height": 1024, "batch_size": 1}},
-    "6": {"class_type": "CLIPTextEncode",
-          "inputs": {"text": "a lighthouse at dusk, volumetric light", "clip": ["10", 1]}},
+    "3": {
+        "class_type": "KSampler",
+        "_meta": {"title": "KSampler"},
+        "inputs": {
+            "seed": 156680208700286,
+            "steps": 20,
+            "cfg": 8.0,
+            "sampler_name": "euler",
+            "scheduler": "normal",
+            "denoise": 1.0,
+            "model": ["10", 0],
+            "positive": ["6", 0],
+            "negative": ["7", 0],
+            "latent_image": ["5", 0],
+        },
+    },
+    "4": {
+        "class_type": "CheckpointLoaderSimple",
+        "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"},
+    },
+    "5": {
+        "class_type": "EmptyLatentImage",
+        "inputs": {"width": 1024, "height": 1024, "batch_size": 1},
+    },
+    "6": {
+        "class_type": "CLIPTextEncode",
+        "inputs": {"text": "a lighthouse at dusk, volumetric light", "clip": ["10", 1]},
+    },
     "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "text, watermark", "clip": ["10", 1]}},
     "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
     "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
-    "10": {"class_type": "LoraLoader",
-           "inputs": {"lora_name": "lighthouse_style.safetensors", "strength_model": 0.8,
-                      "strength_clip": 0.8, "model": ["4", 0], "clip": ["4", 1]}},
+    "10": {
+        "class_type": "LoraLoader",
+        "inputs": {
+            "lora_name": "lighthouse_style.safetensors",
+            "strength_model": 0.8,
+            "strength_clip": 0.8,
+            "model": ["4", 0],
+            "clip": ["4", 1],
+        },
+    },
 }
 
 COMFY_WORKFLOW: dict[str, Any] = {
-    "last_node_id": 10, "last_link_id": 12, "version": 0.4, "links": [],
+    "last_node_id": 10,
+    "last_link_id": 12,
+    "version": 0.4,
+    "links": [],
     "nodes": [
-        {"id": 3, "type": "KSampler", "pos": [863, 186],
-         "widgets_values": [156680208700286, "randomize", 20, 8, "euler", "normal", 1]},
-        {"id": 4, "type": "CheckpointLoaderSimple", "pos": [26, 474],
-         "widgets_values": ["sd_xl_base_1.0.safetensors"]},
-        {"id": 6, "type": "CLIPTextEncode", "pos": [415, 186],
-         "widgets_values": ["a lighthouse at dusk, volumetric light"]},
-        {"id": 10, "type": "LoraLoader", "pos": [20, 200],
-         "widgets_values": ["lighthouse_style.safetensors", 0.8, 0.8]},
+        {
+            "id": 3,
+            "type": "KSampler",
+            "pos": [863, 186],
+            "widgets_values": [156680208700286, "randomize", 20, 8, "euler", "normal", 1],
+        },
+        {
+            "id": 4,
+            "type": "CheckpointLoaderSimple",
+            "pos": [26, 474],
+            "widgets_values": ["sd_xl_base_1.0.safetensors"],
+        },
+        {
+            "id": 6,
+            "type": "CLIPTextEncode",
+            "pos": [415, 186],
+            "widgets_values": ["a lighthouse at dusk, volumetric light"],
+        },
+        {
+            "id": 10,
+            "type": "LoraLoader",
+            "pos": [20, 200],
+            "widgets_values": ["lighthouse_style.safetensors", 0.8, 0.8],
+        },
     ],
 }
 
 NOVELAI_COMMENT: dict[str, Any] = {
     "prompt": "1girl, silver hair, night city, best quality",
-    "steps": 28, "height": 1216, "width": 832, "scale": 5.0, "uncond_scale": 1.0,
-    "cfg_rescale": 0.0, "seed": 2718281828, "n_samples": 1, "noise_schedule": "karras",
-    "sampler": "k_euler_ancestral", "uc": "lowres, bad anatomy",
-    "request_type": "PromptGenerateRequest", "signed_hash": "c2lnbmVkLWhhc2gtZXhhbXBsZQ==",
+    "steps": 28,
+    "height": 1216,
+    "width": 832,
+    "scale": 5.0,
+    "uncond_scale": 1.0,
+    "cfg_rescale": 0.0,
+    "seed": 2718281828,
+    "n_samples": 1,
+    "noise_schedule": "karras",
+    "sampler": "k_euler_ancestral",
+    "uc": "lowres, bad anatomy",
+    "request_type": "PromptGenerateRequest",
+    "signed_hash": "c2lnbmVkLWhhc2gtZXhhbXBsZQ==",
 }
 NOVELAI_CHUNKS: dict[str, str] = {
     "Title": "NovelAI generated image",
@@ -87,44 +139,83 @@ NOVELAI_CHUNKS: dict[str, str] = {
 }
 
 INVOKE_METADATA: dict[str, Any] = {
-    "app_version": "4.2.4", "generation_mode": "sdxl_txt2img",
-    "positive_prompt": "an isometric cottage, soft light", "negative_prompt": "blurry",
-    "width": 1024, "height": 1024, "seed": 123456789, "steps": 30, "cfg_scale": 6.5,
-    "scheduler": "dpmpp_2m_k", "rand_device": "cpu",
-    "model": {"key": "4f1c", "hash": "blake3:9a8b", "name": "Juggernaut XL v9",
-              "base": "sdxl", "type": "main"},
+    "app_version": "4.2.4",
+    "generation_mode": "sdxl_txt2img",
+    "positive_prompt": "an isometric cottage, soft light",
+    "negative_prompt": "blurry",
+    "width": 1024,
+    "height": 1024,
+    "seed": 123456789,
+    "steps": 30,
+    "cfg_scale": 6.5,
+    "scheduler": "dpmpp_2m_k",
+    "rand_device": "cpu",
+    "model": {
+        "key": "4f1c",
+        "hash": "blake3:9a8b",
+        "name": "Juggernaut XL v9",
+        "base": "sdxl",
+        "type": "main",
+    },
     "loras": [],
 }
 INVOKE_GRAPH: dict[str, Any] = {
-    "id": "sdxl_graph", "nodes": {"noise": {"type": "noise", "id": "noise"},
-                                   "denoise": {"type": "denoise_latents", "id": "denoise"}},
+    "id": "sdxl_graph",
+    "nodes": {
+        "noise": {"type": "noise", "id": "noise"},
+        "denoise": {"type": "denoise_latents", "id": "denoise"},
+    },
     "edges": [],
 }
 INVOKE_LEGACY: dict[str, Any] = {
-    "model": "stable diffusion", "model_weights": "stable-diffusion-1.5",
+    "model": "stable diffusion",
+    "model_weights": "stable-diffusion-1.5",
     "model_hash": "cc6cb27103417325ff94f52b7a5d2dde45a7515b25c255d8e396c90014281516",
-    "app_id": "invoke-ai/InvokeAI", "app_version": "2.2.5",
-    "image": {"prompt": [{"prompt": "a castle on a hill", "weight": 1.0}], "steps": 50,
-              "cfg_scale": 7.5, "threshold": 0, "perlin": 0, "seed": 42, "width": 512,
-              "height": 512, "type": "txt2img", "postprocessing": None, "sampler": "k_lms"},
+    "app_id": "invoke-ai/InvokeAI",
+    "app_version": "2.2.5",
+    "image": {
+        "prompt": [{"prompt": "a castle on a hill", "weight": 1.0}],
+        "steps": 50,
+        "cfg_scale": 7.5,
+        "threshold": 0,
+        "perlin": 0,
+        "seed": 42,
+        "width": 512,
+        "height": 512,
+        "type": "txt2img",
+        "postprocessing": None,
+        "sampler": "k_lms",
+    },
 }
 INVOKE_DREAM = '"a castle on a hill" -s 50 -S 42 -W 512 -H 512 -C 7.5 -A k_lms'
 
 FOOOCUS_JSON: dict[str, Any] = {
-    "adm_guidance": "(1.5, 0.8, 0.3)", "base_model": "juggernautXL_v8Rundiffusion",
-    "base_model_hash": "aeb7e9e689", "full_negative_prompt": ["unrealistic"],
-    "full_prompt": ["a mountain lake, cinematic"], "guidance_scale": 4.0,
+    "adm_guidance": "(1.5, 0.8, 0.3)",
+    "base_model": "juggernautXL_v8Rundiffusion",
+    "base_model_hash": "aeb7e9e689",
+    "full_negative_prompt": ["unrealistic"],
+    "full_prompt": ["a mountain lake, cinematic"],
+    "guidance_scale": 4.0,
     "loras": [["sd_xl_offset_example-lora_1.0", 0.1, "4852686128"]],
-    "metadata_scheme": "fooocus", "negative_prompt": "", "performance": "Speed",
-    "prompt": "a mountain lake", "refiner_model": "None", "resolution": "(1152, 896)",
-    "sampler": "dpmpp_2m_sde_gpu", "scheduler": "karras", "seed": "1234567890",
-    "sharpness": 2.0, "steps": 30, "styles": "['Fooocus V2', 'Fooocus Enhance']",
-    "vae": "Default (model)", "version": "Fooocus v2.5.5",
+    "metadata_scheme": "fooocus",
+    "negative_prompt": "",
+    "performance": "Speed",
+    "prompt": "a mountain lake",
+    "refiner_model": "None",
+    "resolution": "(1152, 896)",
+    "sampler": "dpmpp_2m_sde_gpu",
+    "scheduler": "karras",
+    "seed": "1234567890",
+    "sharpness": 2.0,
+    "steps": 30,
+    "styles": "['Fooocus V2', 'Fooocus Enhance']",
+    "vae": "Default (model)",
+    "version": "Fooocus v2.5.5",
 }
 FOOOCUS_A1111 = (
     "a mountain lake, cinematic\nNegative prompt: unrealistic\n"
     "Steps: 30, Sampler: DPM++ 2M SDE Karras, Seed: 1234567890, Size: 1152x896, "
-    "CFG scale: 4.0, Sharpness: 2.0, ADM Guidance: \"(1.5, 0.8, 0.3)\", "
+    'CFG scale: 4.0, Sharpness: 2.0, ADM Guidance: "(1.5, 0.8, 0.3)", '
     "Model: juggernautXL_v8Rundiffusion, Model hash: aeb7e9e689, Performance: Speed, "
     "Scheduler: karras, VAE: Default (model), Version: Fooocus v2.5.5"
 )
@@ -158,8 +249,13 @@ def exif_bytes(tags: dict[int, Any], exif_ifd: dict[int, Any] | None = None) -> 
     return exif.tobytes()
 
 
-def encoded(fmt: str, *, exif: bytes | None = None, xmp: bytes | None = None,
-            image: Image.Image | None = None) -> bytes:
+def encoded(
+    fmt: str,
+    *,
+    exif: bytes | None = None,
+    xmp: bytes | None = None,
+    image: Image.Image | None = None,
+) -> bytes:
     """``image`` (noise by default) as JPEG or WebP with the given EXIF/XMP."""
     options: dict[str, Any] = {"quality": 90}
     if exif is not None:
@@ -178,8 +274,12 @@ def a1111_user_comment(text: str, order: str = "utf-16-be") -> bytes:
 
 def comfy_webp() -> bytes:
     """ComfyUI ``SaveAnimatedWEBP``: prompt in EXIF Model, workflow in EXIF Make."""
-    exif = exif_bytes({0x0110: "prompt:" + json.dumps(COMFY_PROMPT),
-                       0x010F: "workflow:" + json.dumps(COMFY_WORKFLOW)})
+    exif = exif_bytes(
+        {
+            0x0110: "prompt:" + json.dumps(COMFY_PROMPT),
+            0x010F: "workflow:" + json.dumps(COMFY_WORKFLOW),
+        }
+    )
     return encoded("WEBP", exif=exif)
 
 
@@ -192,14 +292,18 @@ def iptc_xmp(code: str, element_form: bool = False) -> bytes:
     """An XMP packet declaring an IPTC digital source type (attribute or element form)."""
     uri = DST + code
     if element_form:
-        body = (f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt='
-                f'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
-                f'<Iptc4xmpExt:DigitalSourceType>{uri}</Iptc4xmpExt:DigitalSourceType>'
-                f"</rdf:Description>")
+        body = (
+            f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt='
+            f'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+            f"<Iptc4xmpExt:DigitalSourceType>{uri}</Iptc4xmpExt:DigitalSourceType>"
+            f"</rdf:Description>"
+        )
     else:
-        body = (f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt='
-                f'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-                f'Iptc4xmpExt:DigitalSourceType="{uri}"/>')
+        body = (
+            f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt='
+            f'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+            f'Iptc4xmpExt:DigitalSourceType="{uri}"/>'
+        )
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
@@ -209,8 +313,11 @@ def iptc_xmp(code: str, element_form: bool = False) -> bytes:
     ).encode()
 
 
-def embed_stealth(image: Image.Image, payload: bytes, signature: str = "stealth_pngcomp",
-                  ) -> Image.Image:
+def embed_stealth(
+    image: Image.Image,
+    payload: bytes,
+    signature: str = "stealth_pngcomp",
+) -> Image.Image:
     """Write ``signature`` + 32-bit bit length + ``payload`` into pixel LSBs.
 
     Follows the stealth-pnginfo writer: pixels column by column (x outer, y inner); one bit
@@ -297,9 +404,21 @@ def _null_images() -> Iterator[tuple[str, bytes]]:
         "sklearn": os.path.dirname(sk_images.__file__),
     }
     names = {
-        "skimage": ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "camera.png",
-                    "coins.png", "horse.png", "hubble_deep_field.jpg", "ihc.png",
-                    "motorcycle_left.png", "retina.jpg", "logo.png", "page.png"],
+        "skimage": [
+            "astronaut.png",
+            "coffee.png",
+            "chelsea.png",
+            "rocket.jpg",
+            "camera.png",
+            "coins.png",
+            "horse.png",
+            "hubble_deep_field.jpg",
+            "ihc.png",
+            "motorcycle_left.png",
+            "retina.jpg",
+            "logo.png",
+            "page.png",
+        ],
         "sklearn": ["china.jpg", "flower.jpg"],
     }
     for origin, files in names.items():
@@ -310,11 +429,17 @@ def _null_images() -> Iterator[tuple[str, bytes]]:
             with Image.open(io.BytesIO(original)) as opened:
                 opened.load()
                 image = opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
-                carried = {k: opened.info[k] for k in ("exif", "icc_profile", "xmp")
-                           if isinstance(opened.info.get(k), bytes)}
+                carried = {
+                    k: opened.info[k]
+                    for k in ("exif", "icc_profile", "xmp")
+                    if isinstance(opened.info.get(k), bytes)
+                }
             w, h = image.size
-            variants = {"full": image, "crop-a": image.crop((0, 0, w // 2, h // 2)),
-                        "crop-b": image.crop((w // 4, h // 3, w, h))}
+            variants = {
+                "full": image,
+                "crop-a": image.crop((0, 0, w // 2, h // 2)),
+                "crop-b": image.crop((w // 4, h // 3, w, h)),
+            }
             for variant, picture in variants.items():
                 for fmt in ("PNG", "JPEG", "WEBP"):
                     pic = picture.convert("RGB") if fmt == "JPEG" else picture
@@ -335,48 +460,115 @@ def positive_fixtures() -> list[tuple[str, bytes, str]]:
     """``(name, bytes, expected label)`` for every generator format built here."""
     return [
         ("a1111-png", png_with_text({"parameters": A1111_PARAMETERS}), "a1111"),
-        ("a1111-jpeg-unicode-be", encoded("JPEG", exif=exif_bytes(
-            {}, {0x9286: a1111_user_comment(A1111_PARAMETERS)})), "a1111"),
-        ("a1111-webp-unicode-le", encoded("WEBP", exif=exif_bytes(
-            {}, {0x9286: a1111_user_comment(A1111_PARAMETERS, "utf-16-le")})), "a1111"),
-        ("a1111-jpeg-ascii", encoded("JPEG", exif=exif_bytes(
-            {}, {0x9286: b"ASCII\x00\x00\x00" + A1111_PARAMETERS.encode()})), "a1111"),
-        ("a1111-png-itxt", png_with_text({"parameters": "雪の中の狐, " + A1111_PARAMETERS}),
-         "a1111"),
+        (
+            "a1111-jpeg-unicode-be",
+            encoded("JPEG", exif=exif_bytes({}, {0x9286: a1111_user_comment(A1111_PARAMETERS)})),
+            "a1111",
+        ),
+        (
+            "a1111-webp-unicode-le",
+            encoded(
+                "WEBP",
+                exif=exif_bytes({}, {0x9286: a1111_user_comment(A1111_PARAMETERS, "utf-16-le")}),
+            ),
+            "a1111",
+        ),
+        (
+            "a1111-jpeg-ascii",
+            encoded(
+                "JPEG",
+                exif=exif_bytes({}, {0x9286: b"ASCII\x00\x00\x00" + A1111_PARAMETERS.encode()}),
+            ),
+            "a1111",
+        ),
+        (
+            "a1111-png-itxt",
+            png_with_text({"parameters": "雪の中の狐, " + A1111_PARAMETERS}),
+            "a1111",
+        ),
         ("a1111-png-ztxt", png_bytes(_zipped_text("parameters", A1111_PARAMETERS)), "a1111"),
         ("a1111-stealth", a1111_stealth_png(), "a1111"),
-        ("a1111-stealth-rgb", png_bytes(None, embed_stealth(
-            noise_image(15, (96, 96)), A1111_PARAMETERS.encode(), "stealth_rgbinfo")),
-         "a1111"),
-        ("comfyui-png", png_with_text({"prompt": json.dumps(COMFY_PROMPT),
-                                          "workflow": json.dumps(COMFY_WORKFLOW)}),
-         "comfyui"),
+        (
+            "a1111-stealth-rgb",
+            png_bytes(
+                None,
+                embed_stealth(
+                    noise_image(15, (96, 96)), A1111_PARAMETERS.encode(), "stealth_rgbinfo"
+                ),
+            ),
+            "a1111",
+        ),
+        (
+            "comfyui-png",
+            png_with_text(
+                {"prompt": json.dumps(COMFY_PROMPT), "workflow": json.dumps(COMFY_WORKFLOW)}
+            ),
+            "comfyui",
+        ),
         ("comfyui-webp", comfy_webp(), "comfyui"),
-        ("novelai-png", png_with_text(NOVELAI_CHUNKS,
-                                         noise_image(5, (64, 64)).convert("RGBA")), "novelai"),
+        (
+            "novelai-png",
+            png_with_text(NOVELAI_CHUNKS, noise_image(5, (64, 64)).convert("RGBA")),
+            "novelai",
+        ),
         ("novelai-stealth", novelai_stealth_png(), "novelai"),
-        ("invokeai-png", png_with_text({"invokeai_metadata": json.dumps(INVOKE_METADATA),
-                                           "invokeai_graph": json.dumps(INVOKE_GRAPH)}),
-         "invokeai"),
-        ("invokeai-legacy", png_with_text({"sd-metadata": json.dumps(INVOKE_LEGACY),
-                                              "Dream": INVOKE_DREAM}), "invokeai"),
-        ("fooocus-png-json", png_with_text({"parameters": json.dumps(FOOOCUS_JSON),
-                                               "fooocus_scheme": "fooocus"}), "fooocus"),
-        ("fooocus-png-a1111", png_with_text({"parameters": FOOOCUS_A1111,
-                                                "fooocus_scheme": "a1111"}), "fooocus"),
-        ("fooocus-jpeg", encoded("JPEG", exif=fooocus_exif(
-            json.dumps(FOOOCUS_JSON), "fooocus")), "fooocus"),
-        ("fooocus-webp-a1111", encoded("WEBP", exif=fooocus_exif(FOOOCUS_A1111, "a1111")),
-         "fooocus"),
-        ("iptc-trained-jpeg", encoded("JPEG", xmp=iptc_xmp("trainedAlgorithmicMedia")),
-         "iptc-trained-algorithmic-media"),
-        ("iptc-composite-jpeg", encoded("JPEG", xmp=iptc_xmp(
-            "compositeWithTrainedAlgorithmicMedia", element_form=True)),
-         "iptc-composite-trained-algorithmic-media"),
-        ("iptc-trained-webp", encoded("WEBP", xmp=iptc_xmp(
-            "trainedAlgorithmicMedia", element_form=True)), "iptc-trained-algorithmic-media"),
-        ("iptc-trained-png", png_xmp(iptc_xmp("trainedAlgorithmicMedia")),
-         "iptc-trained-algorithmic-media"),
+        (
+            "invokeai-png",
+            png_with_text(
+                {
+                    "invokeai_metadata": json.dumps(INVOKE_METADATA),
+                    "invokeai_graph": json.dumps(INVOKE_GRAPH),
+                }
+            ),
+            "invokeai",
+        ),
+        (
+            "invokeai-legacy",
+            png_with_text({"sd-metadata": json.dumps(INVOKE_LEGACY), "Dream": INVOKE_DREAM}),
+            "invokeai",
+        ),
+        (
+            "fooocus-png-json",
+            png_with_text({"parameters": json.dumps(FOOOCUS_JSON), "fooocus_scheme": "fooocus"}),
+            "fooocus",
+        ),
+        (
+            "fooocus-png-a1111",
+            png_with_text({"parameters": FOOOCUS_A1111, "fooocus_scheme": "a1111"}),
+            "fooocus",
+        ),
+        (
+            "fooocus-jpeg",
+            encoded("JPEG", exif=fooocus_exif(json.dumps(FOOOCUS_JSON), "fooocus")),
+            "fooocus",
+        ),
+        (
+            "fooocus-webp-a1111",
+            encoded("WEBP", exif=fooocus_exif(FOOOCUS_A1111, "a1111")),
+            "fooocus",
+        ),
+        (
+            "iptc-trained-jpeg",
+            encoded("JPEG", xmp=iptc_xmp("trainedAlgorithmicMedia")),
+            "iptc-trained-algorithmic-media",
+        ),
+        (
+            "iptc-composite-jpeg",
+            encoded(
+                "JPEG", xmp=iptc_xmp("compositeWithTrainedAlgorithmicMedia", element_form=True)
+            ),
+            "iptc-composite-trained-algorithmic-media",
+        ),
+        (
+            "iptc-trained-webp",
+            encoded("WEBP", xmp=iptc_xmp("trainedAlgorithmicMedia", element_form=True)),
+            "iptc-trained-algorithmic-media",
+        ),
+        (
+            "iptc-trained-png",
+            png_xmp(iptc_xmp("trainedAlgorithmicMedia")),
+            "iptc-trained-algorithmic-media",
+        ),
     ]
 
 

@@ -16,7 +16,12 @@ from detectors.testing.samples import sample_from_bytes
 from detectors.watermark import BUILTIN_PAYLOADS, Payload, embed_payload
 
 _SKIMAGE_COLOR = (
-    "astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
     "retina",
 )
 _SKIMAGE_GRAY = ("camera", "brick", "grass", "gravel", "moon", "coins", "clock", "cell")
@@ -59,11 +64,7 @@ def crops(rgb: np.ndarray, size: int = 300) -> list[np.ndarray]:
     height, width = rgb.shape[:2]
     if height < size or width < size:
         return []
-    return [
-        rgb[y : y + size, x : x + size]
-        for y in (0, height - size)
-        for x in (0, width - size)
-    ]
+    return [rgb[y : y + size, x : x + size] for y in (0, height - size) for x in (0, width - size)]
 
 
 def encode(rgb: np.ndarray, fmt: str = "PNG", **save: object) -> bytes:
@@ -73,9 +74,7 @@ def encode(rgb: np.ndarray, fmt: str = "PNG", **save: object) -> bytes:
     return buffer.getvalue()
 
 
-def marked_sample(
-    rgb: np.ndarray, payload: Payload, order: str, domain: str = "uint8"
-) -> Sample:
+def marked_sample(rgb: np.ndarray, payload: Payload, order: str, domain: str = "uint8") -> Sample:
     """``rgb`` carrying ``payload`` embedded in ``order`` on a ``domain`` array, saved as PNG."""
     return sample_from_bytes(encode(embed_payload(rgb, payload, order, domain)))
 
@@ -86,8 +85,9 @@ def e2e_fixtures() -> list[tuple[str, bytes, str]]:
     builtin = {payload.name: payload for payload in BUILTIN_PAYLOADS}
     # Carriers the encoder marks cleanly (some colourful photos lose bits at embedding;
     # docs/detectors/watermark.md measures that).
-    carriers = iter(("astronaut", "hubble_deep_field", "immunohistochemistry", "camera",
-                     "grass", "moon"))
+    carriers = iter(
+        ("astronaut", "hubble_deep_field", "immunohistochemistry", "camera", "grass", "moon")
+    )
     out = []
     for name in ("sd-v1", "sd-v2", "sdxl"):
         for order in ("bgr", "rgb"):

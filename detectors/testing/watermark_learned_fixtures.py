@@ -71,8 +71,15 @@ def write_spread_decoder(path: Path, count: int = SPREAD_BITS) -> Path:
 def spread_manifest(sha256: str) -> dict[str, object]:
     """The manifest for :func:`write_spread_decoder`'s file (pixels scaled to 0..255)."""
     return {
-        "name": "acme-spread", "format": "torchscript", "sha256": sha256, "bits": SPREAD_BITS,
-        "input_size": [SPREAD_SIZE, SPREAD_SIZE], "fit": "center-crop", "channel_order": "rgb",
-        "mean": [0.0, 0.0, 0.0], "std": [1 / 255, 1 / 255, 1 / 255], "layout": "nchw",
+        "name": "acme-spread",
+        "format": "torchscript",
+        "sha256": sha256,
+        "bits": SPREAD_BITS,
+        "input_size": [SPREAD_SIZE, SPREAD_SIZE],
+        "fit": "center-crop",
+        "channel_order": "rgb",
+        "mean": [0.0, 0.0, 0.0],
+        "std": [1 / 255, 1 / 255, 1 / 255],
+        "layout": "nchw",
         "output": "logits",
     }

@@ -96,9 +96,7 @@ class BlockScores:
         return np.asarray(sums / np.bincount(index, minlength=n), dtype=np.float64)
 
 
-def decode_blocks(
-    rgb: np.ndarray, method: str, order: str, domain: str = "uint8"
-) -> BlockScores:
+def decode_blocks(rgb: np.ndarray, method: str, order: str, domain: str = "uint8") -> BlockScores:
     """Run invisible-watermark's decoder on ``rgb`` (H x W x 3 uint8).
 
     ``order`` is the channel order and ``domain`` the array type (uint8 or float32) the
@@ -113,7 +111,10 @@ def decode_blocks(
     if method == "dwtDct":
         residue = _dwtdct_residues(array)
         return BlockScores(
-            method, order, domain, residue > 0.5 * _DWTDCT_SCALE,
+            method,
+            order,
+            domain,
+            residue > 0.5 * _DWTDCT_SCALE,
             -np.sin(2.0 * np.pi * residue / _DWTDCT_SCALE),
         )
     # imwatermark's package import pulls torch (for RivaGAN): only this method needs it.

@@ -69,9 +69,16 @@ STATISTICS = ("soft", "hard")
 LEARNED_RESOURCES = Resources(num_cpus=1.0, num_gpus=0.25, memory_mb=1536)
 """What one instance asks for when a learned decoder is configured."""
 _CODE_VERSION = "2.0.0"
-_OPTIONS = BASE_OPTIONS | frozenset({
-    "fpr_target", "payloads", "builtin", "max_pixels", "statistic", "decoders",
-})
+_OPTIONS = BASE_OPTIONS | frozenset(
+    {
+        "fpr_target",
+        "payloads",
+        "builtin",
+        "max_pixels",
+        "statistic",
+        "decoders",
+    }
+)
 
 
 class WatermarkOptionsError(PayloadError):
@@ -103,8 +110,10 @@ class WatermarkDetector(Detector):
         if not isinstance(builtin, bool):
             raise WatermarkOptionsError("option 'builtin' must be true or false")
         max_pixels = self.options.get("max_pixels", DEFAULT_MAX_PIXELS)
-        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or (
-            max_pixels < MIN_PIXELS
+        if (
+            isinstance(max_pixels, bool)
+            or not isinstance(max_pixels, int)
+            or (max_pixels < MIN_PIXELS)
         ):
             raise WatermarkOptionsError(f"option 'max_pixels' must be an integer >= {MIN_PIXELS}")
         self.max_pixels = max_pixels
@@ -129,14 +138,19 @@ class WatermarkDetector(Detector):
         # Payloads of decoders with an ECC are data bits; the network reads their codewords.
         self._codewords = {
             p.name: self._codecs[p.method].encode(p.bits)
-            for p in self.payloads if p.method in self._codecs
+            for p in self.payloads
+            if p.method in self._codecs
         }
         self._default = (
-            builtin and not extra and self.fpr_target == DEFAULT_FPR_TARGET
+            builtin
+            and not extra
+            and self.fpr_target == DEFAULT_FPR_TARGET
             and self.statistic == "soft"
         )
         self._digest = table_digest(
-            self.payloads, self.fpr_target, self.statistic,
+            self.payloads,
+            self.fpr_target,
+            self.statistic,
             [m.as_json() for m in self.manifests.values()],
         )
         if self.manifests:
@@ -192,8 +206,9 @@ class WatermarkDetector(Detector):
             for sample in samples:
                 slot = found.setdefault(id(sample), {})
                 try:
-                    tile = None if sample.image is None else fit_image(
-                        sample.image, decoder.manifest)
+                    tile = (
+                        None if sample.image is None else fit_image(sample.image, decoder.manifest)
+                    )
                 except Exception:
                     continue  # judged (as an error) in detect_one, which re-reads the image
                 slot[name] = None
@@ -227,19 +242,23 @@ class WatermarkDetector(Detector):
         blocks = block_count(rows, width) if height * width >= MIN_PIXELS else 0
         learned = {name: self._scores_for(sample, name) for name in self._decoders}
         usable = [
-            p for p in self.payloads
+            p
+            for p in self.payloads
             if (learned.get(p.method) is not None if p.learned else p.n <= blocks)
         ]
         if not usable:
-            return self.not_found(sample, evidence={
-                **size,
-                "reason": "too-small",
-                "detail": (
-                    f"invisible-watermark marks need at least {MIN_PIXELS} pixels and one "
-                    "4x4 block per payload bit, learned decoders their input size; this "
-                    "image is too small to carry any mark looked for"
-                ),
-            })
+            return self.not_found(
+                sample,
+                evidence={
+                    **size,
+                    "reason": "too-small",
+                    "detail": (
+                        f"invisible-watermark marks need at least {MIN_PIXELS} pixels and one "
+                        "4x4 block per payload bit, learned decoders their input size; this "
+                        "image is too small to carry any mark looked for"
+                    ),
+                },
+            )
         decoded: dict[tuple[str, str, str], BlockScores] = {}
         wanted = sorted({(p.method, d) for p in usable if not p.learned for d in p.domains})
         if wanted:
@@ -257,15 +276,24 @@ class WatermarkDetector(Detector):
             for domain in payload.domains:
                 for order in ORDERS:
                     found = decoded[payload.method, order, domain]
-                    matches.append(self._match(
-                        payload, order, domain, found.fold_soft(payload.n),
-                        found.fold(payload.n),
-                    ))
+                    matches.append(
+                        self._match(
+                            payload,
+                            order,
+                            domain,
+                            found.fold_soft(payload.n),
+                            found.fold(payload.n),
+                        )
+                    )
         return self._judge(sample, matches, {**size, "decoded_rows": rows}, usable)
 
     def _match(
-        self, payload: Payload, order: str, domain: str,
-        soft: np.ndarray | None, hard: tuple[int, ...] | None,
+        self,
+        payload: Payload,
+        order: str,
+        domain: str,
+        soft: np.ndarray | None,
+        hard: tuple[int, ...] | None,
     ) -> _Match:
         if hard is None:
             if soft is None:
@@ -281,12 +309,25 @@ class WatermarkDetector(Detector):
             fixed = self._codecs[payload.method].correct(hard)
             ecc = fixed.evidence(payload.bits, with_data=not self._secret)
         return _Match(
-            payload, order, domain, hard, k, p_hard, p_soft, agreement, p_raw,
-            bonferroni(p_raw, self.tests_per_image), len(bits), ecc,
+            payload,
+            order,
+            domain,
+            hard,
+            k,
+            p_hard,
+            p_soft,
+            agreement,
+            p_raw,
+            bonferroni(p_raw, self.tests_per_image),
+            len(bits),
+            ecc,
         )
 
     def _judge(
-        self, sample: Sample, matches: list[_Match], context: dict[str, JSONValue],
+        self,
+        sample: Sample,
+        matches: list[_Match],
+        context: dict[str, JSONValue],
         usable: list[Payload],
     ) -> Verdict:
         # Smallest raw p wins; ties go to the earlier row (table order).
@@ -308,7 +349,11 @@ class WatermarkDetector(Detector):
         score = round(best.k / best.n, 6)
         if positive:
             return self.verdict(
-                sample, best.payload.name, True, score=score, p_value=best.p_corrected,
+                sample,
+                best.payload.name,
+                True,
+                score=score,
+                p_value=best.p_corrected,
                 evidence=evidence,
             )
         return self.not_found(sample, score=score, p_value=best.p_corrected, evidence=evidence)

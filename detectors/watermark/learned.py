@@ -47,10 +47,25 @@ RIVAGAN_DECODER_SHA256 = "6b006690cf352fa50a91a0b6d6241dbcded0a9957969e2c0665cf9
 """SHA-256 of ``imwatermark/rivagan_decoder.onnx`` as invisible-watermark 0.2.0 ships it."""
 RIVAGAN_ENCODER_SHA256 = "66bc7814fadac7d686105c8ab26c6cf2cc8e40deb83e67bb6ef5b9de9b8ece0d"
 """SHA-256 of ``imwatermark/rivagan_encoder.onnx`` (used by tests and the benchmark)."""
-_MANIFEST_KEYS = frozenset({
-    "name", "format", "sha256", "path", "bits", "input_size", "fit", "channel_order",
-    "mean", "std", "layout", "output", "threshold", "ecc", "architecture",
-})
+_MANIFEST_KEYS = frozenset(
+    {
+        "name",
+        "format",
+        "sha256",
+        "path",
+        "bits",
+        "input_size",
+        "fit",
+        "channel_order",
+        "mean",
+        "std",
+        "layout",
+        "output",
+        "threshold",
+        "ecc",
+        "architecture",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +109,13 @@ class DecoderManifest:
         if not isinstance(name, str) or not name or name != name.strip():
             raise DecoderFileError("decoder manifest: 'name' must be a non-empty string")
         where = f"decoder {name!r}"
-        choices = {"format": FORMATS, "fit": FITS, "layout": LAYOUTS, "output": OUTPUTS,
-                   "channel_order": ("rgb", "bgr")}
+        choices = {
+            "format": FORMATS,
+            "fit": FITS,
+            "layout": LAYOUTS,
+            "output": OUTPUTS,
+            "channel_order": ("rgb", "bgr"),
+        }
         for key, allowed in choices.items():
             if key in entry and entry[key] not in allowed:
                 raise DecoderFileError(f"{where}: {key} {entry[key]!r} not in {allowed}")
@@ -104,8 +124,11 @@ class DecoderManifest:
         bits, size = entry.get("bits"), entry.get("input_size")
         if isinstance(bits, bool) or not isinstance(bits, int) or not 16 <= bits <= 1024:
             raise DecoderFileError(f"{where}: 'bits' must be an integer from 16 to 1024")
-        if (not isinstance(size, list | tuple) or len(size) != 2
-                or not all(isinstance(v, int) and 16 <= v <= 4096 for v in size)):
+        if (
+            not isinstance(size, list | tuple)
+            or len(size) != 2
+            or not all(isinstance(v, int) and 16 <= v <= 4096 for v in size)
+        ):
             raise DecoderFileError(f"{where}: 'input_size' must be [height, width], 16..4096")
         path = entry.get("path")
         if path is not None and not isinstance(path, str):
@@ -120,27 +143,44 @@ class DecoderManifest:
         ecc = entry.get("ecc", "none")
         codec = parse_ecc(ecc, bits, where)
         return cls(
-            name=name, format=str(entry["format"]), sha256=check_sha256(entry.get("sha256")),
-            bits=bits, input_size=(int(size[0]), int(size[1])),
+            name=name,
+            format=str(entry["format"]),
+            sha256=check_sha256(entry.get("sha256")),
+            bits=bits,
+            input_size=(int(size[0]), int(size[1])),
             fit=str(entry.get("fit", "center-crop")),
             channel_order=str(entry.get("channel_order", "rgb")),
             mean=_triple(entry.get("mean", (0.0, 0.0, 0.0)), where, "mean"),
             std=_triple(entry.get("std", (1.0, 1.0, 1.0)), where, "std", positive=True),
-            layout=str(entry.get("layout", "nchw")), output=str(entry.get("output", "logits")),
+            layout=str(entry.get("layout", "nchw")),
+            output=str(entry.get("output", "logits")),
             threshold=_number(entry.get("threshold", 0.0), where),
-            ecc="none" if codec is None else dict(codec.spec) if codec.spec.get("type") == "bch"
+            ecc="none"
+            if codec is None
+            else dict(codec.spec)
+            if codec.spec.get("type") == "bch"
             else str(ecc),
-            path=path, architecture=None if architecture is None else str(architecture),
+            path=path,
+            architecture=None if architecture is None else str(architecture),
         )
 
     def as_json(self) -> dict[str, Any]:
         """Canonical description (what verdict identity hashes); no local path."""
         return {
-            "name": self.name, "format": self.format, "sha256": self.sha256, "bits": self.bits,
-            "input_size": list(self.input_size), "fit": self.fit,
-            "channel_order": self.channel_order, "mean": list(self.mean), "std": list(self.std),
-            "layout": self.layout, "output": self.output, "threshold": self.threshold,
-            "ecc": self.ecc, **({"architecture": self.architecture} if self.architecture else {}),
+            "name": self.name,
+            "format": self.format,
+            "sha256": self.sha256,
+            "bits": self.bits,
+            "input_size": list(self.input_size),
+            "fit": self.fit,
+            "channel_order": self.channel_order,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "layout": self.layout,
+            "output": self.output,
+            "threshold": self.threshold,
+            "ecc": self.ecc,
+            **({"architecture": self.architecture} if self.architecture else {}),
         }
 
 
@@ -153,9 +193,17 @@ def rivagan_manifest() -> DecoderManifest:
     import imwatermark
 
     return DecoderManifest(
-        name=RIVAGAN, format="onnx", sha256=RIVAGAN_DECODER_SHA256, bits=32,
-        input_size=(256, 256), fit="center-crop", channel_order="bgr",
-        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), layout="nc1hw", output="logits",
+        name=RIVAGAN,
+        format="onnx",
+        sha256=RIVAGAN_DECODER_SHA256,
+        bits=32,
+        input_size=(256, 256),
+        fit="center-crop",
+        channel_order="bgr",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        layout="nc1hw",
+        output="logits",
         threshold=0.52,
         path=str(Path(imwatermark.__file__).parent / "rivagan_decoder.onnx"),
     )
@@ -166,8 +214,9 @@ def fit_image(image: Image.Image, manifest: DecoderManifest) -> np.ndarray | Non
     height, width = manifest.input_size
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if manifest.fit in ("resize", "resize-bilinear"):
-        resample = Image.Resampling.BICUBIC if manifest.fit == "resize" else (
-            Image.Resampling.BILINEAR)
+        resample = (
+            Image.Resampling.BICUBIC if manifest.fit == "resize" else (Image.Resampling.BILINEAR)
+        )
         return np.asarray(rgb.resize((width, height), resample), dtype=np.uint8)
     if rgb.height < height or rgb.width < width:
         return None
@@ -251,7 +300,8 @@ class LearnedDecoder:
         m = self.manifest
         array = tiles[..., ::-1] if m.channel_order == "bgr" else tiles
         batch = (array.astype(np.float32) / 255.0 - np.asarray(m.mean, np.float32)) / (
-            np.asarray(m.std, np.float32))
+            np.asarray(m.std, np.float32)
+        )
         batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
         if m.layout == "nc1hw":
             batch = batch[:, :, None]

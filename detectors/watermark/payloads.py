@@ -131,9 +131,7 @@ def parse_bits(text: str) -> tuple[int, ...]:
     if spec[:2].lower() == "0b":
         spec = spec[2:]
     if not spec or set(spec) - {"0", "1"}:
-        raise PayloadError(
-            f"bits {text!r}: write hex with a 0x prefix or give a string of 0 and 1"
-        )
+        raise PayloadError(f"bits {text!r}: write hex with a 0x prefix or give a string of 0 and 1")
     return tuple(int(bit) for bit in spec)
 
 
@@ -179,8 +177,11 @@ def parse_payloads(
             raise PayloadError(f"{where}: 'secret' must be true or false; a secret needs an 'id'")
         domains = entry.get("domains", ["uint8"])
         if (
-            not isinstance(domains, Sequence) or isinstance(domains, str) or not domains
-            or set(domains) - set(DOMAINS) or len(set(domains)) != len(domains)
+            not isinstance(domains, Sequence)
+            or isinstance(domains, str)
+            or not domains
+            or set(domains) - set(DOMAINS)
+            or len(set(domains)) != len(domains)
         ):
             raise PayloadError(f"{where}: 'domains' must be a non-empty list drawn from {DOMAINS}")
         try:
@@ -200,11 +201,10 @@ def parse_payloads(
                 "with about as many ones as zeros"
             )
         seen.add(name)
-        ordered = tuple(d for d in DOMAINS if d in domains) if method in DWT_METHODS else (
-            "uint8",)
-        payloads.append(Payload(
-            name, bits, str(method), ordered, secret, str(key_id) if secret else None
-        ))
+        ordered = tuple(d for d in DOMAINS if d in domains) if method in DWT_METHODS else ("uint8",)
+        payloads.append(
+            Payload(name, bits, str(method), ordered, secret, str(key_id) if secret else None)
+        )
     return tuple(payloads)
 
 

@@ -37,15 +37,19 @@ def record_calibration(fingerprint: Any) -> dict[str, Any]:
     from detectors.attribution.gallery import combined_null
 
     null = combined_null(fingerprint)
-    return {"null_set": "open-space negatives (POSE-style augmentations of the enrolment "
-                        "images)", "negatives": len(null.scores), "far": fingerprint.far,
-            "z_threshold": round(null.z_threshold(fingerprint.far), 4)}
+    return {
+        "null_set": "open-space negatives (POSE-style augmentations of the enrolment images)",
+        "negatives": len(null.scores),
+        "far": fingerprint.far,
+        "z_threshold": round(null.z_threshold(fingerprint.far), 4),
+    }
 
 
 def latest_calibration(session: Session) -> AttributionCalibration | None:
     """The newest gallery-wide calibration, if any."""
-    return session.scalars(select(AttributionCalibration)
-                           .order_by(AttributionCalibration.id.desc()).limit(1)).first()
+    return session.scalars(
+        select(AttributionCalibration).order_by(AttributionCalibration.id.desc()).limit(1)
+    ).first()
 
 
 def load_gallery(session: Session, store: ModelStore) -> tuple[Any, list[GeneratorEnrolment]]:
@@ -67,14 +71,26 @@ def load_gallery(session: Session, store: ModelStore) -> tuple[Any, list[Generat
     calib = latest_calibration(session)
     calibration = None
     if calib is not None:
-        calibration = {"threshold": calib.threshold, "far": calib.far,
-                       "known_images": calib.known_images,
-                       "unknown_images": calib.unknown_images,
-                       "calibrated_at": calib.at.isoformat() if calib.at else None,
-                       "calibrated_by": calib.actor, "metrics": calib.metrics,
-                       "generators": calib.generators}
-    summary = [{"name": r.name, "version": r.version, "sha256": r.fingerprint_sha256,
-                "method": r.method, "image_count": r.image_count} for r in records]
+        calibration = {
+            "threshold": calib.threshold,
+            "far": calib.far,
+            "known_images": calib.known_images,
+            "unknown_images": calib.unknown_images,
+            "calibrated_at": calib.at.isoformat() if calib.at else None,
+            "calibrated_by": calib.actor,
+            "metrics": calib.metrics,
+            "generators": calib.generators,
+        }
+    summary = [
+        {
+            "name": r.name,
+            "version": r.version,
+            "sha256": r.fingerprint_sha256,
+            "method": r.method,
+            "image_count": r.image_count,
+        }
+        for r in records
+    ]
     return Gallery(fingerprints, summary, calibration), records
 
 
@@ -87,21 +103,37 @@ def publish_gallery(session: Session, store: ModelStore) -> str | None:
             store.remove(GALLERY)
         return None
     backbones = {fp.backbone for fp in gallery.fingerprints if fp.backbone}
-    card: dict[str, Any] = {"method": "gallery", "generators": gallery.records,
-                            "description": "enrolled generator fingerprints (provreg generator)"}
+    card: dict[str, Any] = {
+        "method": "gallery",
+        "generators": gallery.records,
+        "description": "enrolled generator fingerprints (provreg generator)",
+    }
     if backbones:
         card["backbone"] = sorted(backbones)[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "gallery.safetensors"
         gallery.save(path)
-        entry = store.add(GALLERY, path, kind="attribution", fmt="safetensors", card=card,
-                          source="provreg generator", licence="as the enrolment images",
-                          replace=True)
+        entry = store.add(
+            GALLERY,
+            path,
+            kind="attribution",
+            fmt="safetensors",
+            card=card,
+            source="provreg generator",
+            licence="as the enrolment images",
+            replace=True,
+        )
     return entry.sha256
 
 
-def calibrate(session: Session, store: ModelStore, known: Mapping[str, Sequence[Any]],
-              unknown: Sequence[Any], far: float, actor: str) -> AttributionCalibration:
+def calibrate(
+    session: Session,
+    store: ModelStore,
+    known: Mapping[str, Sequence[Any]],
+    unknown: Sequence[Any],
+    far: float,
+    actor: str,
+) -> AttributionCalibration:
     """Record the threshold at which at most ``far`` of ``unknown`` images are attributed.
 
     ``known`` maps enrolled generator names to held-out images of theirs; ``unknown`` holds
@@ -117,13 +149,15 @@ def calibrate(session: Session, store: ModelStore, known: Mapping[str, Sequence[
         raise EnrolmentRefusedError("no generator is enrolled; nothing to calibrate")
     strangers = sorted(set(known) - names)
     if strangers:
-        raise EnrolmentRefusedError(f"known folders name generators that are not enrolled: "
-                                    f"{', '.join(strangers)}")
+        raise EnrolmentRefusedError(
+            f"known folders name generators that are not enrolled: {', '.join(strangers)}"
+        )
     count_known = sum(len(v) for v in known.values())
     if count_known < MIN_CALIBRATION or len(unknown) < MIN_CALIBRATION:
         raise EnrolmentRefusedError(
             f"calibration needs at least {MIN_CALIBRATION} known and {MIN_CALIBRATION} unknown "
-            f"images (got {count_known} and {len(unknown)})")
+            f"images (got {count_known} and {len(unknown)})"
+        )
     own = Gallery(gallery.fingerprints, gallery.records, None)
     # Scores on the common z scale: with a gallery-wide threshold the margin is z - threshold.
     zero = Gallery(own.fingerprints, own.records, {"threshold": 0.0})
@@ -132,9 +166,14 @@ def calibrate(session: Session, store: ModelStore, known: Mapping[str, Sequence[
     calibrated = Gallery(own.fingerprints, own.records, {"threshold": threshold})
     figures = evaluate(calibrated, known, {"unknown": list(unknown)}).to_json()
     record = AttributionCalibration(
-        far=far, threshold=threshold, known_images=count_known, unknown_images=len(unknown),
-        metrics=figures, generators={r.name: r.fingerprint_sha256 for r in records},
-        actor=actor)
+        far=far,
+        threshold=threshold,
+        known_images=count_known,
+        unknown_images=len(unknown),
+        metrics=figures,
+        generators={r.name: r.fingerprint_sha256 for r in records},
+        actor=actor,
+    )
     session.add(record)
     session.flush()
     return record

@@ -36,8 +36,13 @@ class Attributed:
 
 def attributed_generators(session: Session) -> list[str]:
     """Labels of current attributions, generator names first, then ``unknown-generator``."""
-    rows = session.execute(text(f"SELECT DISTINCT label FROM ({_LATEST}) latest"),
-                           {"detector": DETECTOR}).scalars().all()
+    rows = (
+        session.execute(
+            text(f"SELECT DISTINCT label FROM ({_LATEST}) latest"), {"detector": DETECTOR}
+        )
+        .scalars()
+        .all()
+    )
     names = sorted(str(r) for r in rows if r not in NOT_A_GENERATOR)
     return names + (["unknown-generator"] if "unknown-generator" in rows else [])
 
@@ -45,7 +50,10 @@ def attributed_generators(session: Session) -> list[str]:
 def assets_attributed_to(session: Session, generator: str, limit: int = 200) -> list[Attributed]:
     """Assets whose current attribution is ``generator`` (newest verdict first)."""
     rows = session.execute(
-        text(f"SELECT * FROM ({_LATEST}) latest WHERE label = :label "
-             "ORDER BY log_index DESC LIMIT :limit"),
-        {"detector": DETECTOR, "label": generator, "limit": limit}).all()
+        text(
+            f"SELECT * FROM ({_LATEST}) latest WHERE label = :label "
+            "ORDER BY log_index DESC LIMIT :limit"
+        ),
+        {"detector": DETECTOR, "label": generator, "limit": limit},
+    ).all()
     return [Attributed(str(r[0]), str(r[1]), r[2], int(r[3]), r[4]) for r in rows]

@@ -53,27 +53,42 @@ class EnrolRequest:
 
 def latest(session: Session, name: str) -> GeneratorEnrolment | None:
     """The newest record of ``name`` (enrol or remove)."""
-    return session.scalars(select(GeneratorEnrolment).where(GeneratorEnrolment.name == name)
-                           .order_by(GeneratorEnrolment.version.desc()).limit(1)).first()
+    return session.scalars(
+        select(GeneratorEnrolment)
+        .where(GeneratorEnrolment.name == name)
+        .order_by(GeneratorEnrolment.version.desc())
+        .limit(1)
+    ).first()
 
 
 def active(session: Session) -> list[GeneratorEnrolment]:
     """The enrolled generators: each name's newest record, when it is an enrolment."""
-    newest = (select(GeneratorEnrolment.name, func.max(GeneratorEnrolment.version).label("v"))
-              .group_by(GeneratorEnrolment.name).subquery())
+    newest = (
+        select(GeneratorEnrolment.name, func.max(GeneratorEnrolment.version).label("v"))
+        .group_by(GeneratorEnrolment.name)
+        .subquery()
+    )
     rows = session.scalars(
-        select(GeneratorEnrolment).join(
-            newest, (GeneratorEnrolment.name == newest.c.name)
-            & (GeneratorEnrolment.version == newest.c.v))
-        .where(GeneratorEnrolment.action == "enrol").order_by(GeneratorEnrolment.name))
+        select(GeneratorEnrolment)
+        .join(
+            newest,
+            (GeneratorEnrolment.name == newest.c.name) & (GeneratorEnrolment.version == newest.c.v),
+        )
+        .where(GeneratorEnrolment.action == "enrol")
+        .order_by(GeneratorEnrolment.name)
+    )
     return list(rows)
 
 
 def history(session: Session, name: str) -> list[GeneratorEnrolment]:
     """Every record of ``name``, oldest first."""
-    return list(session.scalars(select(GeneratorEnrolment)
-                                .where(GeneratorEnrolment.name == name)
-                                .order_by(GeneratorEnrolment.version)))
+    return list(
+        session.scalars(
+            select(GeneratorEnrolment)
+            .where(GeneratorEnrolment.name == name)
+            .order_by(GeneratorEnrolment.version)
+        )
+    )
 
 
 def check_name(name: str) -> None:
@@ -81,7 +96,8 @@ def check_name(name: str) -> None:
     if not NAME.match(name) or name in RESERVED:
         raise EnrolmentRefusedError(
             f"bad generator name {name!r}: letters, digits, '.', '_', '-' (80 at most), not "
-            f"one of {', '.join(sorted(RESERVED))}")
+            f"one of {', '.join(sorted(RESERVED))}"
+        )
 
 
 def _backbone(store: ModelStore, name: str | None, method: str) -> tuple[Any, Any] | None:
@@ -93,7 +109,8 @@ def _backbone(store: ModelStore, name: str | None, method: str) -> tuple[Any, An
     if entry is None:
         raise EnrolmentRefusedError(
             f"method {method!r} needs a backbone and the model store has none (provreg models "
-            "add NAME FILE --kind backbone), or use --method residual")
+            "add NAME FILE --kind backbone), or use --method residual"
+        )
     spec = store.resolve(entry.name)
     return load_runner(spec), spec
 
@@ -109,13 +126,20 @@ def enrol(session: Session, store: ModelStore, request: EnrolRequest) -> Generat
     if previous is not None and previous.action == "enrol" and not request.replace:
         raise GeneratorExistsError(
             f"generator {request.name!r} is enrolled (version {previous.version}, "
-            f"{previous.image_count} images, {previous.at:%Y-%m-%d %H:%M})")
+            f"{previous.image_count} images, {previous.at:%Y-%m-%d %H:%M})"
+        )
     minimum = request.minimum or MIN_IMAGES
     try:
         images = read_folder(request.folder, minimum)
         backbone = _backbone(store, request.backbone, request.method)
-        fingerprint = build(request.name, images, request.method, far=request.far,
-                            backbone=backbone, minimum=minimum)
+        fingerprint = build(
+            request.name,
+            images,
+            request.method,
+            far=request.far,
+            backbone=backbone,
+            minimum=minimum,
+        )
     except EnrolmentError as exc:
         raise EnrolmentRefusedError(f"{request.name}: {exc}; nothing enrolled") from exc
     version = (previous.version if previous is not None else 0) + 1
@@ -123,19 +147,37 @@ def enrol(session: Session, store: ModelStore, request: EnrolRequest) -> Generat
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fingerprint.safetensors"
         fingerprint.save(path)
-        stored = store.add(entry_name, path, kind=FINGERPRINT_KIND, fmt="safetensors",
-                           card={"method": request.method, "generator": request.name,
-                                 "version": version, "image_count": len(images)},
-                           source=f"provreg generator enroll ({request.actor})",
-                           licence="as the enrolment images", replace=True)
+        stored = store.add(
+            entry_name,
+            path,
+            kind=FINGERPRINT_KIND,
+            fmt="safetensors",
+            card={
+                "method": request.method,
+                "generator": request.name,
+                "version": version,
+                "image_count": len(images),
+            },
+            source=f"provreg generator enroll ({request.actor})",
+            licence="as the enrolment images",
+            replace=True,
+        )
     from registry.attribution.publish import record_calibration
 
     record = GeneratorEnrolment(
-        name=request.name, version=version, action="enrol", method=request.method,
-        image_count=len(images), image_size=f"{fingerprint.size[1]}x{fingerprint.size[0]}",
-        far=request.far, calibration=record_calibration(fingerprint),
-        fingerprint_sha256=stored.sha256, store_entry=stored.name,
-        source=str(request.folder), actor=request.actor)
+        name=request.name,
+        version=version,
+        action="enrol",
+        method=request.method,
+        image_count=len(images),
+        image_size=f"{fingerprint.size[1]}x{fingerprint.size[0]}",
+        far=request.far,
+        calibration=record_calibration(fingerprint),
+        fingerprint_sha256=stored.sha256,
+        store_entry=stored.name,
+        source=str(request.folder),
+        actor=request.actor,
+    )
     session.add(record)
     session.flush()
     return record
@@ -146,8 +188,9 @@ def remove(session: Session, name: str, actor: str) -> GeneratorEnrolment:
     previous = latest(session, name)
     if previous is None or previous.action != "enrol":
         raise UnknownGeneratorError(f"no enrolled generator {name!r}")
-    record = GeneratorEnrolment(name=name, version=previous.version + 1, action="remove",
-                                actor=actor)
+    record = GeneratorEnrolment(
+        name=name, version=previous.version + 1, action="remove", actor=actor
+    )
     session.add(record)
     session.flush()
     return record
@@ -155,10 +198,18 @@ def remove(session: Session, name: str, actor: str) -> GeneratorEnrolment:
 
 def describe(record: GeneratorEnrolment) -> dict[str, Any]:
     """A record as JSON-ready data."""
-    return {"name": record.name, "version": record.version, "action": record.action,
-            "method": record.method, "image_count": record.image_count,
-            "image_size": record.image_size, "far": record.far,
-            "fingerprint_sha256": record.fingerprint_sha256, "store_entry": record.store_entry,
-            "source": record.source, "by": record.actor,
-            "at": record.at.isoformat() if record.at else None,
-            "calibration": record.calibration}
+    return {
+        "name": record.name,
+        "version": record.version,
+        "action": record.action,
+        "method": record.method,
+        "image_count": record.image_count,
+        "image_size": record.image_size,
+        "far": record.far,
+        "fingerprint_sha256": record.fingerprint_sha256,
+        "store_entry": record.store_entry,
+        "source": record.source,
+        "by": record.actor,
+        "at": record.at.isoformat() if record.at else None,
+        "calibration": record.calibration,
+    }

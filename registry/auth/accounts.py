@@ -30,8 +30,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry.errors import ProvregError
 from registry.db.models_auth import ROLES, AuditEntry, User
+from registry.errors import ProvregError
 from registry.ledger.records import json_safe
 
 PAGES_BY_ROLE: Mapping[str, tuple[str, ...]] = {
@@ -123,9 +123,7 @@ def _dummy_hash() -> str:
     return _hasher().hash("provreg-dummy-password")
 
 
-def record_audit(
-    session: Session, who: Identity, action: str, query: Mapping[str, Any]
-) -> int:
+def record_audit(session: Session, who: Identity, action: str, query: Mapping[str, Any]) -> int:
     """Append one audit entry through ``provreg_audit`` (caller commits); returns its id.
 
     The database stamps the time and its own role on the row; user names longer than the
@@ -134,8 +132,12 @@ def record_audit(
     payload = json.dumps(json_safe(dict(query)), sort_keys=True)
     entry_id = session.scalar(
         text("SELECT provreg_audit(:username, :role, :action, CAST(:query AS jsonb))"),
-        {"username": who.username[:64], "role": who.role[:16], "action": action[:32],
-         "query": payload},
+        {
+            "username": who.username[:64],
+            "role": who.role[:16],
+            "action": action[:32],
+            "query": payload,
+        },
     )
     return int(cast(int, entry_id))
 

@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.auth.accounts import Identity, authenticate, record_audit
-from registry.errors import ConfigurationError
 from registry.db.models_auth import AuditEntry
+from registry.errors import ConfigurationError
 
 LOGIN_ACTIONS = ("login_success", "login_failure")
 UNKNOWN_ROLE = "-"
@@ -72,12 +72,15 @@ class LoginPolicy:
             max_failures=int(number("PROVREG_LOGIN_MAX_FAILURES", default.max_failures)),
             lockout_seconds=number("PROVREG_LOGIN_LOCKOUT_SECONDS", default.lockout_seconds),
             backoff_seconds=number("PROVREG_LOGIN_BACKOFF_SECONDS", default.backoff_seconds),
-            backoff_max_seconds=number("PROVREG_LOGIN_BACKOFF_MAX_SECONDS",
-                                       default.backoff_max_seconds),
-            client_max_failures=int(number("PROVREG_LOGIN_CLIENT_MAX_FAILURES",
-                                           default.client_max_failures)),
-            session_idle_seconds=number("PROVREG_SESSION_IDLE_SECONDS",
-                                        default.session_idle_seconds),
+            backoff_max_seconds=number(
+                "PROVREG_LOGIN_BACKOFF_MAX_SECONDS", default.backoff_max_seconds
+            ),
+            client_max_failures=int(
+                number("PROVREG_LOGIN_CLIENT_MAX_FAILURES", default.client_max_failures)
+            ),
+            session_idle_seconds=number(
+                "PROVREG_SESSION_IDLE_SECONDS", default.session_idle_seconds
+            ),
         )
         if policy.max_failures < 1 or policy.client_max_failures < 1:
             raise ConfigurationError("login failure limits must be at least 1")
@@ -87,8 +90,9 @@ class LoginPolicy:
         """Seconds to wait after ``failures`` consecutive failures (0 for none)."""
         if failures <= 0:
             return 0.0
-        return float(min(self.backoff_max_seconds,
-                         self.backoff_seconds * 2 ** min(failures - 1, 30)))
+        return float(
+            min(self.backoff_max_seconds, self.backoff_seconds * 2 ** min(failures - 1, 30))
+        )
 
 
 @dataclass(frozen=True)
@@ -100,13 +104,18 @@ class LoginOutcome:
     retry_after: float = 0.0
 
 
-def _refusal(session: Session, username: str, client: str,
-             policy: LoginPolicy) -> tuple[str, float] | None:
+def _refusal(
+    session: Session, username: str, client: str, policy: LoginPolicy
+) -> tuple[str, float] | None:
     now = session.execute(select(func.now())).scalar_one()  # the database clock, as the log
-    window = select(AuditEntry.action, AuditEntry.at).where(
-        AuditEntry.action.in_(LOGIN_ACTIONS),
-        AuditEntry.at > func.now() - timedelta(seconds=policy.lockout_seconds),
-    ).order_by(AuditEntry.id.desc())
+    window = (
+        select(AuditEntry.action, AuditEntry.at)
+        .where(
+            AuditEntry.action.in_(LOGIN_ACTIONS),
+            AuditEntry.at > func.now() - timedelta(seconds=policy.lockout_seconds),
+        )
+        .order_by(AuditEntry.id.desc())
+    )
     recent = session.execute(
         window.where(AuditEntry.username == username).limit(policy.max_failures)
     ).all()
@@ -122,9 +131,9 @@ def _refusal(session: Session, username: str, client: str,
         if since < policy.backoff(streak):
             return "too many attempts for this account", policy.backoff(streak) - since
     by_client = session.execute(
-        window.where(AuditEntry.action == "login_failure",
-                     AuditEntry.query["client"].astext == client)
-        .limit(policy.client_max_failures)
+        window.where(
+            AuditEntry.action == "login_failure", AuditEntry.query["client"].astext == client
+        ).limit(policy.client_max_failures)
     ).all()
     if by_client:
         since = (now - by_client[0][1]).total_seconds()
@@ -136,18 +145,27 @@ def _refusal(session: Session, username: str, client: str,
     return None
 
 
-def attempt_login(session: Session, username: str, password: str, *, client: str,
-                  policy: LoginPolicy) -> LoginOutcome:
+def attempt_login(
+    session: Session, username: str, password: str, *, client: str, policy: LoginPolicy
+) -> LoginOutcome:
     """Check one login under ``policy`` and audit it (caller commits the transaction)."""
     name = username.strip()[:64]
     client = client[:100]
     refusal = _refusal(session, name, client, policy)
     if refusal is not None:
         reason, wait = refusal
-        record_audit(session, Identity(name, UNKNOWN_ROLE), "login_refused",
-                     {"client": client, "reason": reason})
+        record_audit(
+            session,
+            Identity(name, UNKNOWN_ROLE),
+            "login_refused",
+            {"client": client, "reason": reason},
+        )
         return LoginOutcome(None, reason, max(1.0, math.ceil(wait)))
     who = authenticate(session, name, password)
-    record_audit(session, who or Identity(name, UNKNOWN_ROLE),
-                 "login_success" if who else "login_failure", {"client": client})
+    record_audit(
+        session,
+        who or Identity(name, UNKNOWN_ROLE),
+        "login_success" if who else "login_failure",
+        {"client": client},
+    )
     return LoginOutcome(who)

@@ -114,8 +114,7 @@ def _quality(text: str, line: int) -> int:
     return value
 
 
-def write_hash_list(out: TextIO, fmt: ExportFormat, bank: str,
-                    rows: Iterable[ExportRow]) -> int:
+def write_hash_list(out: TextIO, fmt: ExportFormat, bank: str, rows: Iterable[ExportRow]) -> int:
     """Write ``rows`` in ``fmt``; returns how many were written."""
     writer = csv.writer(out, lineterminator="\n")
     count = 0

@@ -30,9 +30,9 @@ from PIL import Image
 from detectors.copy.embedding import Embedder, EmbeddingError, OnnxEmbedder, TorchScriptEmbedder
 from detectors.copy.matcher import MANIFEST, ReferenceSet, ReferenceSetError
 from detectors.copy.signals import PDQ_MIN_QUALITY, SignalError
+from registry.db.models_banks import Bank, BankReference
 from registry.errors import ConfigurationError, ProvregError
 from registry.intake.pipeline import intake_path
-from registry.db.models_banks import Bank, BankReference
 from registry.settings import Settings
 
 DETECTOR: Final = "copy"
@@ -110,13 +110,17 @@ def updating(settings: Settings, *, fresh: bool = False) -> Iterator[ReferenceSe
 
 def set_thresholds(references: ReferenceSet, thresholds: Mapping[str, int]) -> None:
     """Write the per-bank PDQ thresholds into the set's config (saved in its manifest)."""
-    references.config = dataclasses.replace(references.config,
-                                            bank_thresholds=dict(thresholds))
+    references.config = dataclasses.replace(references.config, bank_thresholds=dict(thresholds))
 
 
-def index_reference(references: ReferenceSet, row: BankReference, bank: Bank,
-                    image: Image.Image | None = None, *,
-                    settings: Settings | None = None) -> bool:
+def index_reference(
+    references: ReferenceSet,
+    row: BankReference,
+    bank: Bank,
+    image: Image.Image | None = None,
+    *,
+    settings: Settings | None = None,
+) -> bool:
     """Add one row to the set; returns True when indexed from pixels, False if hash-only.
 
     ``image`` is the decoded reference when the caller has it; else, with ``settings``,

@@ -34,8 +34,8 @@ from detectors.copy.binary_index import BinaryIndexError
 from detectors.copy.feature_store import FeatureStoreError
 from detectors.copy.journal import JournalError
 from detectors.copy.matcher import ReferenceSetError
-from registry.banks import services as banks
 from registry.app import Registry
+from registry.banks import services as banks
 from registry.banks.csv_lists import HashRow
 from registry.banks.index import (
     CopyIndexError,
@@ -45,8 +45,8 @@ from registry.banks.index import (
     set_thresholds,
     updating,
 )
-from registry.intake.pipeline import intake_path
 from registry.db.models_banks import Bank, BankReference
+from registry.intake.pipeline import intake_path
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,15 @@ class _Pending:
     new: banks.NewReference
 
 
-def add_files(registry: Registry, bank: str, paths: Iterable[Path], *,
-              added_by: str | None, reason: str | None,
-              pdq_threshold: int | None = None) -> Iterator[AddOutcome]:
+def add_files(
+    registry: Registry,
+    bank: str,
+    paths: Iterable[Path],
+    *,
+    added_by: str | None,
+    reason: str | None,
+    pdq_threshold: int | None = None,
+) -> Iterator[AddOutcome]:
     """Decode each file through intake, record it in ``bank`` and index it.
 
     Bad files are reported as ``error`` outcomes; the others go on. Work is done in chunks
@@ -88,15 +94,23 @@ def add_files(registry: Registry, bank: str, paths: Iterable[Path], *,
         result = intake_path(path, registry.settings.limits)
         image = result.sample.image if result.ok and result.sample is not None else None
         if image is None:
-            yield AddOutcome(str(path), result.sha256, "error",
-                             error=result.error or "not-an-image",
-                             error_detail=result.error_detail)
+            yield AddOutcome(
+                str(path),
+                result.sha256,
+                "error",
+                error=result.error or "not-an-image",
+                error_detail=result.error_detail,
+            )
             continue
         rgb = image.convert("RGB")
         pdq = signals.pdq(rgb)
-        new = banks.NewReference(pdq=pdq.hex, quality=pdq.quality, sha256=result.sha256,
-                                 phash=signals.code_to_hex(signals.phash(rgb)),
-                                 location=str(path.resolve()))
+        new = banks.NewReference(
+            pdq=pdq.hex,
+            quality=pdq.quality,
+            sha256=result.sha256,
+            phash=signals.code_to_hex(signals.phash(rgb)),
+            location=str(path.resolve()),
+        )
         chunk.append(_Pending(str(path), result.sha256, rgb, new))
         if len(chunk) >= registry.settings.batch_size:
             yield from _add_chunk(registry, bank, chunk, added_by, reason)
@@ -105,35 +119,54 @@ def add_files(registry: Registry, bank: str, paths: Iterable[Path], *,
         yield from _add_chunk(registry, bank, chunk, added_by, reason)
 
 
-def _add_chunk(registry: Registry, bank_name: str, chunk: list[_Pending],
-               added_by: str | None, reason: str | None) -> list[AddOutcome]:
+def _add_chunk(
+    registry: Registry,
+    bank_name: str,
+    chunk: list[_Pending],
+    added_by: str | None,
+    reason: str | None,
+) -> list[AddOutcome]:
     with _pending(registry) as marker:
         with registry.sessions.begin() as session:
             bank = banks.get_bank(session, bank_name)
-            rows = [banks.add_reference(session, bank, p.new, added_by=added_by, reason=reason)
-                    for p in chunk]
+            rows = [
+                banks.add_reference(session, bank, p.new, added_by=added_by, reason=reason)
+                for p in chunk
+            ]
         marker.committed = True
         images = {row.id: p.image for p, (row, _) in zip(chunk, rows, strict=True)}
         _sync(registry, lambda s: banks.references_with_banks(s, ids=list(images)), images)
         marker.done = True
-    return [AddOutcome(p.path, p.sha256, "added" if created else "exists", row.id, row.pdq,
-                       row.quality) for p, (row, created) in zip(chunk, rows, strict=True)]
+    return [
+        AddOutcome(p.path, p.sha256, "added" if created else "exists", row.id, row.pdq, row.quality)
+        for p, (row, created) in zip(chunk, rows, strict=True)
+    ]
 
 
-def import_hashes(registry: Registry, bank: str, rows: Iterable[HashRow], *,
-                  added_by: str | None, reason: str | None,
-                  pdq_threshold: int | None = None) -> tuple[int, int]:
+def import_hashes(
+    registry: Registry,
+    bank: str,
+    rows: Iterable[HashRow],
+    *,
+    added_by: str | None,
+    reason: str | None,
+    pdq_threshold: int | None = None,
+) -> tuple[int, int]:
     """Add hash-only references from a parsed hash list; returns ``(added, existing)``."""
     catch_up(registry)
     with _pending(registry) as marker:
         with registry.sessions.begin() as session:
-            target = banks.ensure_bank(session, bank, created_by=added_by,
-                                       pdq_threshold=pdq_threshold)
+            target = banks.ensure_bank(
+                session, bank, created_by=added_by, pdq_threshold=pdq_threshold
+            )
             results = [
-                banks.add_reference(session, target,
-                                    banks.NewReference(pdq=r.pdq, quality=r.quality),
-                                    added_by=added_by,
-                                    reason="; ".join(x for x in (reason, r.note) if x) or None)
+                banks.add_reference(
+                    session,
+                    target,
+                    banks.NewReference(pdq=r.pdq, quality=r.quality),
+                    added_by=added_by,
+                    reason="; ".join(x for x in (reason, r.note) if x) or None,
+                )
                 for r in rows
             ]
         marker.committed = True
@@ -169,8 +202,9 @@ def set_threshold(registry: Registry, bank: str, pdq_threshold: int) -> IndexCha
     return change
 
 
-def remove(registry: Registry, bank: str, key: str, *,
-           removed_by: str | None) -> list[BankReference]:
+def remove(
+    registry: Registry, bank: str, key: str, *, removed_by: str | None
+) -> list[BankReference]:
     """Tombstone a bank's references with SHA-256 or PDQ ``key`` and drop them from the index."""
     catch_up(registry)
     with _pending(registry) as marker:
@@ -259,10 +293,13 @@ def _pending(registry: Registry) -> Iterator[_Marker]:
             marker.path.unlink(missing_ok=True)
 
 
-def _sync(registry: Registry,
-          select_rows: Callable[[Session], list[tuple[BankReference, Bank]]],
-          images: Mapping[int, Image.Image] | None = None, *,
-          fresh: bool = False) -> IndexChange:
+def _sync(
+    registry: Registry,
+    select_rows: Callable[[Session], list[tuple[BankReference, Bank]]],
+    images: Mapping[int, Image.Image] | None = None,
+    *,
+    fresh: bool = False,
+) -> IndexChange:
     """Bring the index in line with the selected rows, reading them while holding the lock.
 
     Reading under the lock (after the caller committed) makes concurrent operations
@@ -272,8 +309,7 @@ def _sync(registry: Registry,
     """
     try:
         return _apply(registry, select_rows, images or {}, fresh=fresh)
-    except (OSError, ReferenceSetError, JournalError, BinaryIndexError,
-            FeatureStoreError) as exc:
+    except (OSError, ReferenceSetError, JournalError, BinaryIndexError, FeatureStoreError) as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
         detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
         raise CopyIndexError(
@@ -284,9 +320,13 @@ def _sync(registry: Registry,
         ) from exc
 
 
-def _apply(registry: Registry,
-           select_rows: Callable[[Session], list[tuple[BankReference, Bank]]],
-           images: Mapping[int, Image.Image], *, fresh: bool) -> IndexChange:
+def _apply(
+    registry: Registry,
+    select_rows: Callable[[Session], list[tuple[BankReference, Bank]]],
+    images: Mapping[int, Image.Image],
+    *,
+    fresh: bool,
+) -> IndexChange:
     change = IndexChange()
     with updating(registry.settings, fresh=fresh) as references:
         with registry.sessions() as session:
@@ -296,8 +336,9 @@ def _apply(registry: Registry,
             if row.removed_at is None and bank.enabled:
                 if row.id in references:
                     continue
-                from_pixels = index_reference(references, row, bank, images.get(row.id),
-                                              settings=registry.settings)
+                from_pixels = index_reference(
+                    references, row, bank, images.get(row.id), settings=registry.settings
+                )
                 (change.added if from_pixels else change.hash_only).append(row.id)
             elif references.remove(row.id):
                 change.removed.append(row.id)

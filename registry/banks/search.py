@@ -47,22 +47,35 @@ class Candidate:
         return asdict(self)
 
 
-def search_image(settings: Settings, image_bytes: bytes, k: int = 10, *,
-                 query: str = "-", references: ReferenceSet | None = None) -> list[Candidate]:
+def search_image(
+    settings: Settings,
+    image_bytes: bytes,
+    k: int = 10,
+    *,
+    query: str = "-",
+    references: ReferenceSet | None = None,
+) -> list[Candidate]:
     """Candidates for an image given as bytes (decoded through the hardened intake)."""
     result = intake_bytes(image_bytes, settings.limits, path=query)
     return search_intake(settings, result, k, query=query, references=references)
 
 
-def search_path(settings: Settings, path: Path, k: int = 10, *,
-                references: ReferenceSet | None = None) -> list[Candidate]:
+def search_path(
+    settings: Settings, path: Path, k: int = 10, *, references: ReferenceSet | None = None
+) -> list[Candidate]:
     """Candidates for the image file at ``path``."""
     result = intake_path(path, settings.limits)
     return search_intake(settings, result, k, query=str(path), references=references)
 
 
-def search_intake(settings: Settings, result: IntakeResult, k: int, *, query: str,
-                  references: ReferenceSet | None = None) -> list[Candidate]:
+def search_intake(
+    settings: Settings,
+    result: IntakeResult,
+    k: int,
+    *,
+    query: str,
+    references: ReferenceSet | None = None,
+) -> list[Candidate]:
     """Candidates for an intake result; :class:`IntakeError` when it did not decode.
 
     ``references`` defaults to the newest saved index (none saved: no candidates).
@@ -75,11 +88,17 @@ def search_intake(settings: Settings, result: IntakeResult, k: int, *, query: st
     report = refs.query(result.sample.image)
     return [
         Candidate(
-            query=query, rank=rank, bank=m.reference.bank,
-            reference_sha256=m.reference.sha256 or None, signal=m.signal,
-            distance=m.distance, match=m.matched, match_kind=m.match_kind,
+            query=query,
+            rank=rank,
+            bank=m.reference.bank,
+            reference_sha256=m.reference.sha256 or None,
+            signal=m.signal,
+            distance=m.distance,
+            match=m.matched,
+            match_kind=m.match_kind,
             verified=None if m.verification is None else m.verification.inliers,
-            ref_id=m.reference.ref_id, query_quality=report.query_quality,
+            ref_id=m.reference.ref_id,
+            query_quality=report.query_quality,
         )
         for rank, m in enumerate(report.matches[:k], start=1)
     ]

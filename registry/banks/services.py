@@ -17,8 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from registry.errors import ProvregError
 from registry.db.models_banks import DEFAULT_PDQ_THRESHOLD, Bank, BankReference
+from registry.errors import ProvregError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -63,8 +63,14 @@ def get_bank(session: Session, name: str) -> Bank:
     return bank
 
 
-def ensure_bank(session: Session, name: str, *, created_by: str | None = None,
-                pdq_threshold: int | None = None, description: str | None = None) -> Bank:
+def ensure_bank(
+    session: Session,
+    name: str,
+    *,
+    created_by: str | None = None,
+    pdq_threshold: int | None = None,
+    description: str | None = None,
+) -> Bank:
     """The bank called ``name``, created (enabled, threshold 31 unless given) if missing.
 
     A threshold or description given for an existing bank updates it.
@@ -75,14 +81,23 @@ def ensure_bank(session: Session, name: str, *, created_by: str | None = None,
         raise BankError(f"PDQ threshold {pdq_threshold} outside 0..128")
     # INSERT … ON CONFLICT: two processes creating the same bank at once both succeed.
     created = session.execute(
-        insert(Bank).values(name=name, enabled=True, created_by=created_by,
-                            description=description,
-                            pdq_threshold=DEFAULT_PDQ_THRESHOLD if pdq_threshold is None
-                            else pdq_threshold)
-        .on_conflict_do_nothing(index_elements=[Bank.name]).returning(Bank.id)
+        insert(Bank)
+        .values(
+            name=name,
+            enabled=True,
+            created_by=created_by,
+            description=description,
+            pdq_threshold=DEFAULT_PDQ_THRESHOLD if pdq_threshold is None else pdq_threshold,
+        )
+        .on_conflict_do_nothing(index_elements=[Bank.name])
+        .returning(Bank.id)
     ).scalar_one_or_none()
-    bank = session.scalars(select(Bank).where(Bank.name == name).with_for_update()
-                           .execution_options(populate_existing=True)).one()
+    bank = session.scalars(
+        select(Bank)
+        .where(Bank.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if created is not None:
         return bank
     if pdq_threshold is not None and pdq_threshold != bank.pdq_threshold:
@@ -94,9 +109,14 @@ def ensure_bank(session: Session, name: str, *, created_by: str | None = None,
     return bank
 
 
-def add_reference(session: Session, bank: Bank, new: NewReference, *,
-                  added_by: str | None = None, reason: str | None = None,
-                  ) -> tuple[BankReference, bool]:
+def add_reference(
+    session: Session,
+    bank: Bank,
+    new: NewReference,
+    *,
+    added_by: str | None = None,
+    reason: str | None = None,
+) -> tuple[BankReference, bool]:
     """Add a reference to ``bank``; returns ``(row, created)``.
 
     Adding content already active in the bank (same SHA-256, or for a hash-only reference
@@ -106,14 +126,24 @@ def add_reference(session: Session, bank: Bank, new: NewReference, *,
     if not _HEX64.match(pdq):
         raise BankError(f"not a PDQ hash (64 hex characters): {new.pdq[:70]!r}")
     active = (BankReference.bank_id == bank.id) & BankReference.removed_at.is_(None)
-    same = (BankReference.sha256 == new.sha256) if new.sha256 else (
-        BankReference.sha256.is_(None) & (BankReference.pdq == pdq))
+    same = (
+        (BankReference.sha256 == new.sha256)
+        if new.sha256
+        else (BankReference.sha256.is_(None) & (BankReference.pdq == pdq))
+    )
     existing = session.scalar(select(BankReference).where(active & same).limit(1))
     if existing is not None:
         return existing, False
-    row = BankReference(bank_id=bank.id, sha256=new.sha256, pdq=pdq, quality=new.quality,
-                        phash=new.phash, location=new.location, added_by=added_by,
-                        reason=reason)
+    row = BankReference(
+        bank_id=bank.id,
+        sha256=new.sha256,
+        pdq=pdq,
+        quality=new.quality,
+        phash=new.phash,
+        location=new.location,
+        added_by=added_by,
+        reason=reason,
+    )
     session.add(row)
     session.flush()
     return row, True
@@ -129,17 +159,24 @@ def set_enabled(session: Session, name: str, enabled: bool) -> Bank:
     return bank
 
 
-def remove_reference(session: Session, name: str, key: str, *,
-                     removed_by: str | None = None) -> list[BankReference]:
+def remove_reference(
+    session: Session, name: str, key: str, *, removed_by: str | None = None
+) -> list[BankReference]:
     """Tombstone the active references of bank ``name`` whose SHA-256 or PDQ hash is ``key``.
 
     The rows stay, with ``removed_at`` set. :class:`BankError` when nothing matched.
     """
     bank = get_bank(session, name)
     key = key.lower()
-    rows = list(session.scalars(select(BankReference).where(
-        (BankReference.bank_id == bank.id) & BankReference.removed_at.is_(None)
-        & or_(BankReference.sha256 == key, BankReference.pdq == key))))
+    rows = list(
+        session.scalars(
+            select(BankReference).where(
+                (BankReference.bank_id == bank.id)
+                & BankReference.removed_at.is_(None)
+                & or_(BankReference.sha256 == key, BankReference.pdq == key)
+            )
+        )
+    )
     if not rows:
         raise BankError(f"bank {name!r} has no active reference {key}")
     now = datetime.now(UTC)
@@ -153,19 +190,31 @@ def remove_reference(session: Session, name: str, key: str, *,
 def list_banks(session: Session) -> list[BankSummary]:
     """Every bank with its active and removed reference counts, by name."""
     counts = {
-        (bank_id, removed): n for bank_id, removed, n in session.execute(
-            select(BankReference.bank_id, BankReference.removed_at.is_not(None), func.count())
-            .group_by(BankReference.bank_id, BankReference.removed_at.is_not(None)))
+        (bank_id, removed): n
+        for bank_id, removed, n in session.execute(
+            select(
+                BankReference.bank_id, BankReference.removed_at.is_not(None), func.count()
+            ).group_by(BankReference.bank_id, BankReference.removed_at.is_not(None))
+        )
     }
     return [
-        BankSummary(b.name, b.enabled, b.pdq_threshold, b.description, b.created_by,
-                    b.created_at, counts.get((b.id, False), 0), counts.get((b.id, True), 0))
+        BankSummary(
+            b.name,
+            b.enabled,
+            b.pdq_threshold,
+            b.description,
+            b.created_by,
+            b.created_at,
+            counts.get((b.id, False), 0),
+            counts.get((b.id, True), 0),
+        )
         for b in session.scalars(select(Bank).order_by(Bank.name))
     ]
 
 
-def bank_references(session: Session, name: str, *,
-                    include_removed: bool = False) -> list[BankReference]:
+def bank_references(
+    session: Session, name: str, *, include_removed: bool = False
+) -> list[BankReference]:
     """The references of one bank, by id."""
     bank = get_bank(session, name)
     query = select(BankReference).where(BankReference.bank_id == bank.id)
@@ -174,18 +223,23 @@ def bank_references(session: Session, name: str, *,
     return list(session.scalars(query.order_by(BankReference.id)))
 
 
-def matchable_references(session: Session,
-                         bank: str | None = None) -> list[tuple[BankReference, Bank]]:
+def matchable_references(
+    session: Session, bank: str | None = None
+) -> list[tuple[BankReference, Bank]]:
     """Active references of enabled banks (optionally of one bank): what the index holds."""
-    query = (select(BankReference, Bank).join(Bank, Bank.id == BankReference.bank_id)
-             .where(Bank.enabled.is_(True) & BankReference.removed_at.is_(None)))
+    query = (
+        select(BankReference, Bank)
+        .join(Bank, Bank.id == BankReference.bank_id)
+        .where(Bank.enabled.is_(True) & BankReference.removed_at.is_(None))
+    )
     if bank is not None:
         query = query.where(Bank.name == bank)
     return [(ref, b) for ref, b in session.execute(query.order_by(BankReference.id))]
 
 
-def references_with_banks(session: Session, *, ids: Sequence[int] | None = None,
-                          bank: str | None = None) -> list[tuple[BankReference, Bank]]:
+def references_with_banks(
+    session: Session, *, ids: Sequence[int] | None = None, bank: str | None = None
+) -> list[tuple[BankReference, Bank]]:
     """References (removed ones included) with their banks, by id, for index syncing."""
     query = select(BankReference, Bank).join(Bank, Bank.id == BankReference.bank_id)
     if ids is not None:

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 
 
 def _say(report: RetroReport) -> None:
-    what = ("withdrew" if report.trigger == "remove" else "found")
+    what = "withdrew" if report.trigger == "remove" else "found"
     click.echo(
         f"retro-match: bank {report.bank} generation {report.generation}"
         f"{' (resumed)' if report.resumed else ''}: {report.references} reference(s), "
         f"archive of {report.archive_size} image(s): {what} {report.matches} match(es), "
-        f"{report.verdicts_written} new signed verdict(s)", err=True)
+        f"{report.verdicts_written} new signed verdict(s)",
+        err=True,
+    )
 
 
 def _denied(exc: Exception) -> bool:
@@ -32,19 +34,27 @@ def _denied(exc: Exception) -> bool:
     from registry.ledger.writer import SequencerDeniedError
 
     return isinstance(exc, SequencerDeniedError) or (
-        isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.errors.InsufficientPrivilege))
+        isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.errors.InsufficientPrivilege)
+    )
 
 
 def _deferred(bank: str, exc: Exception) -> None:
-    click.echo(f"retro-match deferred: this database role may not sign verdicts "
-               f"({str(exc).splitlines()[0][:120]}); the bank change is recorded; run "
-               f"`provreg bank retro-match {bank}` as the writer role to search the archive",
-               err=True)
+    click.echo(
+        f"retro-match deferred: this database role may not sign verdicts "
+        f"({str(exc).splitlines()[0][:120]}); the bank change is recorded; run "
+        f"`provreg bank retro-match {bank}` as the writer role to search the archive",
+        err=True,
+    )
 
 
-def run_retro(registry: Registry, bank: str, trigger: str,
-              reference_ids: Sequence[int] | None, *,
-              deferrable: bool = True) -> list[RetroReport]:
+def run_retro(
+    registry: Registry,
+    bank: str,
+    trigger: str,
+    reference_ids: Sequence[int] | None,
+    *,
+    deferrable: bool = True,
+) -> list[RetroReport]:
     """Search the archive for ``bank``'s new references; a line per run on stderr.
 
     ``deferrable``: a role that may change banks but not sign verdicts (``provreg_banks``,
@@ -62,8 +72,9 @@ def run_retro(registry: Registry, bank: str, trigger: str,
             bar.update(done - bar.n)
 
     try:
-        reports = retro_match(registry, bank, trigger=trigger, reference_ids=reference_ids,
-                              progress=progress)
+        reports = retro_match(
+            registry, bank, trigger=trigger, reference_ids=reference_ids, progress=progress
+        )
     except Exception as exc:
         if not (deferrable and _denied(exc)):
             raise
@@ -77,8 +88,9 @@ def run_retro(registry: Registry, bank: str, trigger: str,
     return reports
 
 
-def run_withdraw(registry: Registry, bank: str, rows: Sequence[BankReference],
-                 removed_by: str | None) -> None:
+def run_withdraw(
+    registry: Registry, bank: str, rows: Sequence[BankReference], removed_by: str | None
+) -> None:
     """Append the withdrawals of removed references; a line on stderr."""
     from registry.banks.retro.matching import withdraw
 
@@ -110,12 +122,13 @@ def bank_matches(obj: Any, bank_name: str, active: bool, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(match.to_json(), separators=(",", ":")))
         else:
-            state = (f"  WITHDRAWN (log {match.withdrawn_log_index})" if match.withdrawn
-                     else "")
-            click.echo(f"{match.asset_sha256}  ref {match.reference_id} "
-                       f"{(match.reference_sha256 or 'hash-only')[:16]}  distance "
-                       f"{match.distance:>3}  generation {match.bank_generation}  "
-                       f"log {match.log_index}{state}")
+            state = f"  WITHDRAWN (log {match.withdrawn_log_index})" if match.withdrawn else ""
+            click.echo(
+                f"{match.asset_sha256}  ref {match.reference_id} "
+                f"{(match.reference_sha256 or 'hash-only')[:16]}  distance "
+                f"{match.distance:>3}  generation {match.bank_generation}  "
+                f"log {match.log_index}{state}"
+            )
     if not as_json:
         click.echo(f"{len(found)} match(es) in bank {bank_name}", err=True)
 

@@ -37,8 +37,9 @@ def _detector_hint(exc: Exception) -> str | None:
     from detectors.plugins import DetectorError, UnknownDetectorError
 
     if isinstance(exc, UnknownDetectorError):
-        return ("pick registered names (--detector, PROVREG_DETECTORS, or `detectors` in "
-                "config.toml)")
+        return (
+            "pick registered names (--detector, PROVREG_DETECTORS, or `detectors` in config.toml)"
+        )
     if isinstance(exc, DetectorError):
         cause = exc.__cause__
         hint = getattr(cause, "hint", None)
@@ -53,11 +54,14 @@ def _database_error(exc: Exception) -> str | None:
     except ImportError:  # pragma: no cover - sqlalchemy is a base dependency
         return None
     if isinstance(exc, ProgrammingError) and "UndefinedTable" in type(exc.orig).__name__:
-        return one_line("the database has no provreg schema (or an old one)",
-                        "run `provreg init` first")
+        return one_line(
+            "the database has no provreg schema (or an old one)", "run `provreg init` first"
+        )
     if isinstance(exc, OperationalError):
-        return one_line(f"database error: {exc.orig}",
-                        "check that PostgreSQL is up and PROVREG_DATABASE_URL is right")
+        return one_line(
+            f"database error: {exc.orig}",
+            "check that PostgreSQL is up and PROVREG_DATABASE_URL is right",
+        )
     return None
 
 
@@ -67,8 +71,10 @@ def _ray_error(exc: Exception) -> str | None:
         isinstance(exc, ConnectionError) and "ray" in str(exc).lower()
     ):
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return one_line(f"Ray failed: {type(exc).__name__}: {first}",
-                        "check RAY_ADDRESS (unset: a local Ray is started) and `ray status`")
+        return one_line(
+            f"Ray failed: {type(exc).__name__}: {first}",
+            "check RAY_ADDRESS (unset: a local Ray is started) and `ray status`",
+        )
     return None
 
 

@@ -56,22 +56,48 @@ def generator() -> None:
 @generator.command("enroll")
 @click.argument("name")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--method", type=_METHODS, default="residual", show_default=True,
-              help="residual: noise-residual fingerprint; features: backbone prototype "
-                   "(needs a backbone in the model store); both.")
-@click.option("--far", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
-              help="False-attribution rate the generator's own threshold is set at.")
-@click.option("--backbone", default=None, help="Model store entry of the backbone "
-              "(default: the newest of kind backbone).")
-@click.option("--min-images", default=None, type=click.IntRange(2),
-              help="Fewest images accepted (default 16).")
+@click.option(
+    "--method",
+    type=_METHODS,
+    default="residual",
+    show_default=True,
+    help="residual: noise-residual fingerprint; features: backbone prototype "
+    "(needs a backbone in the model store); both.",
+)
+@click.option(
+    "--far",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.001, 0.5),
+    help="False-attribution rate the generator's own threshold is set at.",
+)
+@click.option(
+    "--backbone",
+    default=None,
+    help="Model store entry of the backbone (default: the newest of kind backbone).",
+)
+@click.option(
+    "--min-images",
+    default=None,
+    type=click.IntRange(2),
+    help="Fewest images accepted (default 16).",
+)
 @click.option("--replace", is_flag=True, help="Enrol a new version of an enrolled name.")
 @_by
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def enroll(obj: Context, name: str, folder: Path, method: str, far: float,
-           backbone: str | None, min_images: int | None, replace: bool, by: str | None,
-           as_json: bool) -> None:
+def enroll(
+    obj: Context,
+    name: str,
+    folder: Path,
+    method: str,
+    far: float,
+    backbone: str | None,
+    min_images: int | None,
+    replace: bool,
+    by: str | None,
+    as_json: bool,
+) -> None:
     """Enrol generator NAME from the images in FOLDER (all of one size)."""
     from registry.attribution.service import EnrolRequest, describe, enrol
 
@@ -82,9 +108,11 @@ def enroll(obj: Context, name: str, folder: Path, method: str, far: float,
     if as_json:
         _emit(data)
     else:
-        click.echo(f"enrolled {name} v{data['version']}: {data['image_count']} images "
-                   f"({data['image_size']}), {method}, fingerprint sha256:"
-                   f"{data['fingerprint_sha256']}")
+        click.echo(
+            f"enrolled {name} v{data['version']}: {data['image_count']} images "
+            f"({data['image_size']}), {method}, fingerprint sha256:"
+            f"{data['fingerprint_sha256']}"
+        )
 
 
 @generator.command("list")
@@ -100,9 +128,11 @@ def list_generators(obj: Context, as_json: bool) -> None:
         if as_json:
             _emit(row)
         else:
-            click.echo(f"{row['name']:24} v{row['version']:<3} {row['method']:9} "
-                       f"{row['image_count']:>6} images  {row['image_size']:9} "
-                       f"{str(row['fingerprint_sha256'])[:16]}  {row['by']}  {row['at']}")
+            click.echo(
+                f"{row['name']:24} v{row['version']:<3} {row['method']:9} "
+                f"{row['image_count']:>6} images  {row['image_size']:9} "
+                f"{str(row['fingerprint_sha256'])[:16]}  {row['by']}  {row['at']}"
+            )
 
 
 @generator.command("show")
@@ -136,19 +166,33 @@ def remove(obj: Context, name: str, by: str | None) -> None:
 
 
 @generator.command("calibrate")
-@click.option("--known", "known_dir", required=True,
-              type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Folder with one subfolder per enrolled generator of held-out images.")
-@click.option("--unknown", "unknown_dir", required=True,
-              type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Folder (subfolders read too) of images of generators NOT enrolled.")
-@click.option("--far", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
-              help="Share of unknown-generator images allowed to be attributed.")
+@click.option(
+    "--known",
+    "known_dir",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder with one subfolder per enrolled generator of held-out images.",
+)
+@click.option(
+    "--unknown",
+    "unknown_dir",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder (subfolders read too) of images of generators NOT enrolled.",
+)
+@click.option(
+    "--far",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.001, 0.5),
+    help="Share of unknown-generator images allowed to be attributed.",
+)
 @_by
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def calibrate(obj: Context, known_dir: Path, unknown_dir: Path, far: float, by: str | None,
-              as_json: bool) -> None:
+def calibrate(
+    obj: Context, known_dir: Path, unknown_dir: Path, far: float, by: str | None, as_json: bool
+) -> None:
     """Set the unknown-rejection threshold from held-out known and unknown images."""
     from registry.attribution.calibrate_io import read_known, read_unknown
     from registry.attribution.publish import calibrate as run
@@ -156,14 +200,20 @@ def calibrate(obj: Context, known_dir: Path, unknown_dir: Path, far: float, by: 
     known, unknown = read_known(known_dir), read_unknown(unknown_dir)
     with obj.registry().sessions.begin() as session:
         record = run(session, _store(obj), known, unknown, far, _actor(by))
-        data: dict[str, Any] = {"far": record.far, "threshold": record.threshold,
-                "known_images": record.known_images, "unknown_images": record.unknown_images,
-                "metrics": record.metrics}
+        data: dict[str, Any] = {
+            "far": record.far,
+            "threshold": record.threshold,
+            "known_images": record.known_images,
+            "unknown_images": record.unknown_images,
+            "metrics": record.metrics,
+        }
     data["gallery_sha256"] = _publish(obj)
     if as_json:
         _emit(data)
     else:
-        click.echo(f"threshold z={data['threshold']:.3f} at FAR {far} on "
-                   f"{data['unknown_images']} unknown images")
+        click.echo(
+            f"threshold z={data['threshold']:.3f} at FAR {far} on "
+            f"{data['unknown_images']} unknown images"
+        )
         for key, value in data["metrics"].items():
             click.echo(f"  {key}: {value}")

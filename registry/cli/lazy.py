@@ -34,8 +34,13 @@ class LazyGroup(click.Group):
     shadowing the other.
     """
 
-    def __init__(self, *args: object, lazy: Mapping[str, str] | None = None,
-                 summaries: Mapping[str, str] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        lazy: Mapping[str, str] | None = None,
+        summaries: Mapping[str, str] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lazy: dict[str, str] = dict(lazy or {})
         self.summaries: dict[str, str] = dict(summaries or {})

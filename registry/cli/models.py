@@ -21,8 +21,16 @@ from registry.cli.context import Context
 from registry.models.configure import store_for
 from registry.models.store import ModelEntry, ModelStore
 
-KINDS = ("synthetic", "laundering", "backbone", "autoencoder", "attribution", "watermark",
-         "copy-embedding", "watermark-decoder")
+KINDS = (
+    "synthetic",
+    "laundering",
+    "backbone",
+    "autoencoder",
+    "attribution",
+    "watermark",
+    "copy-embedding",
+    "watermark-decoder",
+)
 
 
 def _store(obj: Context) -> ModelStore:
@@ -32,8 +40,10 @@ def _store(obj: Context) -> ModelStore:
 def _entry_line(entry: ModelEntry) -> str:
     metrics = entry.card.get("metrics") or {}
     shown = ", ".join(f"{k}={v}" for k, v in list(metrics.items())[:3])
-    return (f"{entry.name:24} {entry.kind:12} {entry.format:11} {entry.architecture or '-':20} "
-            f"{entry.sha256[:16]}  {shown}")
+    return (
+        f"{entry.name:24} {entry.kind:12} {entry.format:11} {entry.architecture or '-':20} "
+        f"{entry.sha256[:16]}  {shown}"
+    )
 
 
 @click.group()
@@ -46,27 +56,62 @@ def models() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sha256", default=None, help="Refuse the file unless it hashes to this.")
 @click.option("--kind", type=click.Choice(KINDS), required=True)
-@click.option("--arch", "architecture", default=None,
-              help="Project architecture the weights load into (npr_resnet50, clip_vit, ...).")
-@click.option("--format", "fmt", default=None,
-              type=click.Choice(["safetensors", "pytorch", "torchscript", "onnx"]),
-              help="Default: from the file name.")
-@click.option("--config", "config_json", default=None,
-              help="Architecture config as JSON (overrides its defaults).")
-@click.option("--card", "card_json", default=None,
-              help="Model card as JSON or @FILE (method, backbone, calibration, ...).")
+@click.option(
+    "--arch",
+    "architecture",
+    default=None,
+    help="Project architecture the weights load into (npr_resnet50, clip_vit, ...).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(["safetensors", "pytorch", "torchscript", "onnx"]),
+    help="Default: from the file name.",
+)
+@click.option(
+    "--config",
+    "config_json",
+    default=None,
+    help="Architecture config as JSON (overrides its defaults).",
+)
+@click.option(
+    "--card",
+    "card_json",
+    default=None,
+    help="Model card as JSON or @FILE (method, backbone, calibration, ...).",
+)
 @click.option("--source", default="", help="Where the weights come from (URL, paper).")
 @click.option("--licence", default="", help="The weights' licence.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def models_add(obj: Context, name: str, file: Path, sha256: str | None, kind: str,
-               architecture: str | None, fmt: str | None, config_json: str | None,
-               card_json: str | None, source: str, licence: str, as_json: bool) -> None:
+def models_add(
+    obj: Context,
+    name: str,
+    file: Path,
+    sha256: str | None,
+    kind: str,
+    architecture: str | None,
+    fmt: str | None,
+    config_json: str | None,
+    card_json: str | None,
+    source: str,
+    licence: str,
+    as_json: bool,
+) -> None:
     """Register weight FILE under NAME (copied into the store, pinned by SHA-256)."""
     entry = _store(obj).add(
-        name, file, kind=kind, sha256=sha256, fmt=fmt, architecture=architecture,
-        config=_json_arg(config_json), source=source, licence=licence,
-        card=_json_arg(card_json))
+        name,
+        file,
+        kind=kind,
+        sha256=sha256,
+        fmt=fmt,
+        architecture=architecture,
+        config=_json_arg(config_json),
+        source=source,
+        licence=licence,
+        card=_json_arg(card_json),
+    )
     if as_json:
         click.echo(json.dumps(entry.to_json()))
     else:
@@ -130,8 +175,13 @@ def _progress(label: str) -> Any:
     from tqdm import tqdm
 
     def wrap(steps: Iterator[int]) -> Iterator[int]:
-        yield from tqdm(list(steps), desc=label, unit="step", file=sys.stderr,
-                        disable=not sys.stderr.isatty() and not os.environ.get("PROVREG_PROGRESS"))
+        yield from tqdm(
+            list(steps),
+            desc=label,
+            unit="step",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty() and not os.environ.get("PROVREG_PROGRESS"),
+        )
 
     return wrap
 
@@ -139,16 +189,32 @@ def _progress(label: str) -> Any:
 def _report(obj: Context, name: str, result: Any, replace: bool, as_json: bool) -> None:
     store = _store(obj)
     try:
-        entry = store.add(name, result.path, kind=result.card.get("kind", "synthetic"),
-                          fmt="safetensors", architecture=result.architecture,
-                          config=result.config, card=result.card, replace=replace,
-                          source="provreg train", licence="as the training data")
+        entry = store.add(
+            name,
+            result.path,
+            kind=result.card.get("kind", "synthetic"),
+            fmt="safetensors",
+            architecture=result.architecture,
+            config=result.config,
+            card=result.card,
+            replace=replace,
+            source="provreg train",
+            licence="as the training data",
+        )
     finally:
         Path(result.path).unlink(missing_ok=True)
     if as_json:
-        click.echo(json.dumps({"name": entry.name, "sha256": entry.sha256,
-                               "metrics": result.metrics, "trained_on": result.card["trained_on"],
-                               "confusion": result.card.get("confusion")}))
+        click.echo(
+            json.dumps(
+                {
+                    "name": entry.name,
+                    "sha256": entry.sha256,
+                    "metrics": result.metrics,
+                    "trained_on": result.card["trained_on"],
+                    "confusion": result.card.get("confusion"),
+                }
+            )
+        )
         return
     click.echo(f"stored {entry.name} sha256:{entry.sha256}")
     for key, value in result.metrics.items():
@@ -164,8 +230,13 @@ def _report(obj: Context, name: str, result: Any, replace: bool, as_json: bool) 
 _common = [
     click.option("--out", "name", required=True, help="Store entry name for the model."),
     click.option("--steps", default=None, type=click.IntRange(1), help="Optimiser steps."),
-    click.option("--fpr", default=0.01, show_default=True, type=click.FloatRange(0, 1),
-                 help="False-positive rate the threshold is calibrated at."),
+    click.option(
+        "--fpr",
+        default=0.01,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        help="False-positive rate the threshold is calibrated at.",
+    ),
     click.option("--holdout", default=0.25, show_default=True, type=click.FloatRange(0.05, 0.9)),
     click.option("--seed", default=0, show_default=True, type=int),
     click.option("--device", default=None, help="cpu or cuda (default: cuda when present)."),
@@ -183,14 +254,28 @@ def _with_common(func: Any) -> Any:
 @train.command("synthetic")
 @click.option("--real", "real_dir", required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--fake", "fake_dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--backbone", default=None,
-              help="Store entry of a frozen backbone: train a linear probe on its features "
-                   "(UnivFD) instead of the NPR CNN.")
+@click.option(
+    "--backbone",
+    default=None,
+    help="Store entry of a frozen backbone: train a linear probe on its features "
+    "(UnivFD) instead of the NPR CNN.",
+)
 @_with_common
 @click.pass_obj
-def train_synthetic_cmd(obj: Context, real_dir: str, fake_dir: str, backbone: str | None,
-                        name: str, steps: int | None, fpr: float, holdout: float, seed: int,
-                        device: str | None, replace: bool, as_json: bool) -> None:
+def train_synthetic_cmd(
+    obj: Context,
+    real_dir: str,
+    fake_dir: str,
+    backbone: str | None,
+    name: str,
+    steps: int | None,
+    fpr: float,
+    holdout: float,
+    seed: int,
+    device: str | None,
+    replace: bool,
+    as_json: bool,
+) -> None:
     """Train the `synthetic` detector on folders of real and generated images."""
     from detectors.synthetic.train import train_synthetic
 
@@ -198,29 +283,54 @@ def train_synthetic_cmd(obj: Context, real_dir: str, fake_dir: str, backbone: st
     spec = store.resolve(backbone) if backbone else None
     if not replace and name in {e.name for e in store.entries()}:
         raise click.ClickException(f"model {name!r} exists (use --replace)")
-    result = train_synthetic(real_dir, fake_dir, name, backbone=spec,
-                             steps=steps or (300 if spec is None else 200), fpr=fpr,
-                             holdout=holdout, seed=seed, device=device,
-                             progress=_progress("train synthetic"))
+    result = train_synthetic(
+        real_dir,
+        fake_dir,
+        name,
+        backbone=spec,
+        steps=steps or (300 if spec is None else 200),
+        fpr=fpr,
+        holdout=holdout,
+        seed=seed,
+        device=device,
+        progress=_progress("train synthetic"),
+    )
     result.card["kind"] = "synthetic"
     _report(obj, name, result, replace, as_json)
 
 
 @train.command("laundering")
 @click.option("--real", "real_dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--laundered", "laundered_dir", required=True,
-              type=click.Path(file_okay=False, exists=True))
-@click.option("--synthetic", "synthetic_dir", required=True,
-              type=click.Path(file_okay=False, exists=True))
-@click.option("--autoencoder", "autoencoders", multiple=True,
-              help="Store entries (kind autoencoder) whose reconstruction distance goes into "
-                   "the evidence, calibrated on the held-out pristine images.")
+@click.option(
+    "--laundered", "laundered_dir", required=True, type=click.Path(file_okay=False, exists=True)
+)
+@click.option(
+    "--synthetic", "synthetic_dir", required=True, type=click.Path(file_okay=False, exists=True)
+)
+@click.option(
+    "--autoencoder",
+    "autoencoders",
+    multiple=True,
+    help="Store entries (kind autoencoder) whose reconstruction distance goes into "
+    "the evidence, calibrated on the held-out pristine images.",
+)
 @_with_common
 @click.pass_obj
-def train_laundering_cmd(obj: Context, real_dir: str, laundered_dir: str, synthetic_dir: str,
-                         autoencoders: tuple[str, ...], name: str, steps: int | None, fpr: float,
-                         holdout: float, seed: int, device: str | None, replace: bool,
-                         as_json: bool) -> None:
+def train_laundering_cmd(
+    obj: Context,
+    real_dir: str,
+    laundered_dir: str,
+    synthetic_dir: str,
+    autoencoders: tuple[str, ...],
+    name: str,
+    steps: int | None,
+    fpr: float,
+    holdout: float,
+    seed: int,
+    device: str | None,
+    replace: bool,
+    as_json: bool,
+) -> None:
     """Train the `laundering` detector: pristine vs laundered vs fully synthetic."""
     from detectors.laundering.train import train_laundering
 
@@ -228,8 +338,18 @@ def train_laundering_cmd(obj: Context, real_dir: str, laundered_dir: str, synthe
     if not replace and name in {e.name for e in store.entries()}:
         raise click.ClickException(f"model {name!r} exists (use --replace)")
     specs = [store.resolve(a) for a in autoencoders]
-    result = train_laundering(real_dir, laundered_dir, synthetic_dir, name, autoencoders=specs,
-                              steps=steps or 400, fpr=fpr, holdout=holdout, seed=seed,
-                              device=device, progress=_progress("train laundering"))
+    result = train_laundering(
+        real_dir,
+        laundered_dir,
+        synthetic_dir,
+        name,
+        autoencoders=specs,
+        steps=steps or 400,
+        fpr=fpr,
+        holdout=holdout,
+        seed=seed,
+        device=device,
+        progress=_progress("train laundering"),
+    )
     result.card["kind"] = "laundering"
     _report(obj, name, result, replace, as_json)

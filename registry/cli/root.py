@@ -28,8 +28,15 @@ from registry.settings import Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-__all__ = ["EXIT_ERROR", "EXIT_VERIFY_FAILED", "Context", "entry_json", "main", "outcome_json",
-           "run"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_VERIFY_FAILED",
+    "Context",
+    "entry_json",
+    "main",
+    "outcome_json",
+    "run",
+]
 
 LAZY_COMMANDS = {
     "bank": "registry.cli.banks:bank",
@@ -40,22 +47,19 @@ LAZY_COMMANDS = {
 
 SUMMARIES = {
     "bank": "Reference banks for copy detection (stored in PostgreSQL, indexed under "
-            "PROVREG_HOME).",
+    "PROVREG_HOME).",
     "search": "Copy-detection candidates for each IMAGE, ranked (matches first, then distance).",
     "users": "Dashboard users and roles (viewer, investigator, admin).",
     "dashboard": "Start the investigator dashboard (Streamlit) against the configured database.",
     "rescan": "Re-run detectors (new version or model) over the archive; report what changed.",
     "status": "Recent ingest runs and re-scans (with progress) and per-detector verdict counts.",
-    "serve": "Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed "
-             "verdicts.",
-    "ray": "A local Ray cluster that every later Ray command attaches to (saves Ray's "
-           "start-up).",
-    "watermark": "Watermark marks (secret payloads) and learned decoders the detector looks "
-                 "for.",
+    "serve": "Serve online ingestion over HTTP on Ray Serve: POST a file, get its signed verdicts.",
+    "ray": "A local Ray cluster that every later Ray command attaches to (saves Ray's start-up).",
+    "watermark": "Watermark marks (secret payloads) and learned decoders the detector looks for.",
     "models": "The weight store for learned detectors ($PROVREG_HOME/models).",
     "train": "Train learned detectors on labelled folders and store them with a model card.",
     "lineage": "Registered models that model uploads are traced to, and owners' weight-watermark "
-               "keys.",
+    "keys.",
     "generator": "Generators enrolled for open-set attribution (fingerprints, calibration).",
     "eval": "Robustness benchmark: attack a corpus, run detectors, write a report.",
     "media": "The media store: originals and thumbnails of ingested assets.",
@@ -65,11 +69,18 @@ SUMMARIES = {
 
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, summaries=SUMMARIES)
 @click.version_option(package_name="provreg", prog_name="provreg")
-@click.option("--verbose", "-v", is_flag=True,
-              help="Show Ray's own log lines on the terminal (default: a file in "
-                   "PROVREG_HOME/logs).")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
-              help="Show Ray's own log lines on the terminal from this level up.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show Ray's own log lines on the terminal (default: a file in PROVREG_HOME/logs).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="Show Ray's own log lines on the terminal from this level up.",
+)
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     """provreg: provenance registry with forensic detectors and a signed, tamper-evident ledger."""

@@ -52,8 +52,9 @@ def progress_bar(total: int | None, unit: str, description: str | None = None) -
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, desc=description, file=_Stderr(), leave=False,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total, unit=unit, desc=description, file=_Stderr(), leave=False, dynamic_ncols=True
+    )
 
 
 def this_process_log(settings: Settings) -> Path | None:
@@ -99,9 +100,12 @@ class RunSummary:
         elapsed = time.monotonic() - self.started
         errors = sum(self.errors.values())
         by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(self.errors.items()))
-        parts = [f"{self.command}: {self.files} file(s), {self.ok} ok, {errors} error(s)"
-                 + (f" ({by_reason})" if by_reason else ""),
-                 f"{self.new_verdicts} {self.new_what}", f"{elapsed:.1f} s"]
+        parts = [
+            f"{self.command}: {self.files} file(s), {self.ok} ok, {errors} error(s)"
+            + (f" ({by_reason})" if by_reason else ""),
+            f"{self.new_verdicts} {self.new_what}",
+            f"{elapsed:.1f} s",
+        ]
         where = []
         if self.run_id is not None:
             where.append(f"run #{self.run_id} in `provreg status`")
@@ -128,19 +132,26 @@ class HomeSnapshot:
     @classmethod
     def take(cls, settings: Settings) -> HomeSnapshot:
         """Look at ``settings.home`` now."""
-        return cls(settings.database_url is None, _has_pgdata(settings),
-                   frozenset(_key_ids(settings.keys_dir)))
+        return cls(
+            settings.database_url is None,
+            _has_pgdata(settings),
+            frozenset(_key_ids(settings.keys_dir)),
+        )
 
     def created(self, settings: Settings) -> list[str]:
         """One sentence per thing that exists now and did not before."""
         lines = []
         if self.embedded and not self.pgdata and _has_pgdata(settings):
-            lines.append(f"created an embedded PostgreSQL database in {settings.embedded_pgdata} "
-                         "(set PROVREG_DATABASE_URL to use your own server)")
+            lines.append(
+                f"created an embedded PostgreSQL database in {settings.embedded_pgdata} "
+                "(set PROVREG_DATABASE_URL to use your own server)"
+            )
         new_keys = sorted(set(_key_ids(settings.keys_dir)) - self.keys)
         for key_id in new_keys:
-            lines.append(f"created signing key {key_id} in {settings.keys_dir / key_id}.key "
-                         f"(public key {settings.keys_dir / key_id}.pub; back it up)")
+            lines.append(
+                f"created signing key {key_id} in {settings.keys_dir / key_id}.key "
+                f"(public key {settings.keys_dir / key_id}.pub; back it up)"
+            )
         return lines
 
 

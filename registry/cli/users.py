@@ -53,8 +53,12 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
     try:
         with registry.sessions.begin() as session:
             add_user(session, name, password, role)
-            record_audit(session, Identity(_operator(), "operator"), "user_added",
-                         {"username": name, "role": role})
+            record_audit(
+                session,
+                Identity(_operator(), "operator"),
+                "user_added",
+                {"username": name, "role": role},
+            )
     except AuthError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"added {role} {name}")
@@ -69,7 +73,14 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     with registry.sessions() as session:
         for user in list_users(session):
             if as_json:
-                click.echo(json.dumps({"username": user.username, "role": user.role,
-                                       "created_at": user.created_at.isoformat()}))
+                click.echo(
+                    json.dumps(
+                        {
+                            "username": user.username,
+                            "role": user.role,
+                            "created_at": user.created_at.isoformat(),
+                        }
+                    )
+                )
             else:
                 click.echo(f"{user.username:24} {user.role}")

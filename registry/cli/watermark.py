@@ -42,16 +42,33 @@ def watermark() -> None:
 
 @watermark.command("add")
 @click.argument("name")
-@click.option("--method", default="dwtDct", show_default=True,
-              help="dwtDct, dwtDctSvd, rivaGan or a registered decoder's name.")
-@click.option("--payload", "payload_hex", help="The mark's bits as hex (visible in shell "
-              "history and the process list: prefer --key-file).")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file holding the bits as hex (0x optional) or 0b-prefixed bits.")
+@click.option(
+    "--method",
+    default="dwtDct",
+    show_default=True,
+    help="dwtDct, dwtDctSvd, rivaGan or a registered decoder's name.",
+)
+@click.option(
+    "--payload",
+    "payload_hex",
+    help="The mark's bits as hex (visible in shell "
+    "history and the process list: prefer --key-file).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the bits as hex (0x optional) or 0b-prefixed bits.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def add(obj: Context, name: str, method: str, payload_hex: str | None, key_file: Path | None,
-        as_json: bool) -> None:
+def add(
+    obj: Context,
+    name: str,
+    method: str,
+    payload_hex: str | None,
+    key_file: Path | None,
+    as_json: bool,
+) -> None:
     """Register mark NAME: every image is then tested for it."""
     if (payload_hex is None) == (key_file is None):
         raise click.UsageError("give exactly one of --payload and --key-file")
@@ -80,8 +97,10 @@ def list_marks(obj: Context, as_json: bool) -> None:
         if as_json:
             _emit({"kind": "decoder", **manifest})
         else:
-            click.echo(f"decoder  {manifest['name']}  {manifest['format']}  "
-                       f"{manifest['bits']} bits  sha256 {manifest['sha256']}")
+            click.echo(
+                f"decoder  {manifest['name']}  {manifest['format']}  "
+                f"{manifest['bits']} bits  sha256 {manifest['sha256']}"
+            )
 
 
 @watermark.command("remove")
@@ -113,5 +132,6 @@ def add_decoder(obj: Context, manifest: Path, weights: Path) -> None:
         parsed = DecoderRegistry(obj.settings.home).add(entry, weights)
     except (PayloadError, json.JSONDecodeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"decoder {parsed.name}: {parsed.format}, {parsed.bits} bits, "
-               f"sha256 {parsed.sha256}")
+    click.echo(
+        f"decoder {parsed.name}: {parsed.format}, {parsed.bits} bits, sha256 {parsed.sha256}"
+    )

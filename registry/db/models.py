@@ -41,9 +41,7 @@ class SigningKey(Base):
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     algorithm: Mapped[str] = mapped_column(String(16), default="ed25519")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Asset(Base):
@@ -59,9 +57,7 @@ class Asset(Base):
     frames: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
-    first_seen: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_seen: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -103,9 +99,7 @@ class IngestRun(Base):
     kind: Mapped[str] = mapped_column(String(32), default="ingest")
     source: Mapped[str | None] = mapped_column(Text)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     files_ok: Mapped[int] = mapped_column(Integer, default=0)
     files_error: Mapped[int] = mapped_column(Integer, default=0)
@@ -179,17 +173,15 @@ class CheckpointRow(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # Feature tables live in their own modules; importing them here puts them on Base.metadata,
 # which is what Alembic compares against (they import Base from registry.db.models_base).
+from registry.attribution import models as _attribution_models  # noqa: E402,F401
+from registry.banks.retro import models as _models_retro  # noqa: E402,F401
 from registry.db import models_auth as _models_auth  # noqa: E402,F401
 from registry.db import models_banks as _models_banks  # noqa: E402,F401
 from registry.db import models_rescan as _models_rescan  # noqa: E402,F401
-from registry.attribution import models as _attribution_models  # noqa: E402,F401
-from registry.banks.retro import models as _models_retro  # noqa: E402,F401
 from registry.lineage import models as _models_lineage  # noqa: E402,F401
 from registry.media import models as _models_media  # noqa: E402,F401

@@ -33,13 +33,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (
-        CheckConstraint("role IN ('viewer', 'investigator', 'admin')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'investigator', 'admin')", name="role"),)
 
 
 class AuditEntry(Base):

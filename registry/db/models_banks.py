@@ -40,12 +40,8 @@ class Bank(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     pdq_threshold: Mapped[int] = mapped_column(SmallInteger, default=DEFAULT_PDQ_THRESHOLD)
     created_by: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class BankReference(Base):
@@ -65,9 +61,7 @@ class BankReference(Base):
     """Where the reference file was read from (re-read by a rebuild while still there)."""
     added_by: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
-    added_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removed_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -31,7 +31,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-
 def transient(exc: BaseException) -> bool:
     """Whether ``exc`` looks like a lost or refused connection rather than a bad statement."""
     if isinstance(exc, OperationalError | psycopg.OperationalError):
@@ -77,8 +76,13 @@ class RetryPolicy:
                         f"database unreachable for {waited:.0f} s (outage window "
                         f"{self.outage_s:.0f} s), giving up: {_first_line(exc)}"
                     ) from exc
-                log.warning("database unavailable (attempt %d, %.0f s of %.0f s): %s",
-                            attempt, waited, self.outage_s, _first_line(exc))
+                log.warning(
+                    "database unavailable (attempt %d, %.0f s of %.0f s): %s",
+                    attempt,
+                    waited,
+                    self.outage_s,
+                    _first_line(exc),
+                )
                 self.sleep(delay)
                 delay = min(self.max_delay, delay * 2)
 
@@ -94,6 +98,7 @@ def in_transaction(
 ) -> T:
     """``work(session)`` in one transaction under a :class:`RetryPolicy` built from the
     arguments."""
-    policy = RetryPolicy(outage_s=outage_s, first_delay=first_delay, max_delay=max_delay,
-                         sleep=sleep)
+    policy = RetryPolicy(
+        outage_s=outage_s, first_delay=first_delay, max_delay=max_delay, sleep=sleep
+    )
     return policy.run(sessions, work)

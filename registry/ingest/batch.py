@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from detectors.base import ERROR_LABEL, Detector, Sample, Verdict
 from detectors.model.tensors import MODEL_TYPES
 from registry import __version__
+from registry.db.models import Asset, IngestRun
 from registry.intake.pipeline import IntakeResult, path_location
 from registry.ledger.writer import Ledger, LedgerEntry
-from registry.db.models import Asset, IngestRun
 
 INTAKE_DETECTOR = "intake"
 
@@ -65,8 +65,13 @@ def assemble(
     position = 0
     for result in facts:
         if result.ok:
-            output.append([verdicts[position] for verdicts in per_detector
-                           if _applies(verdicts[position].detector, result.media_type)])
+            output.append(
+                [
+                    verdicts[position]
+                    for verdicts in per_detector
+                    if _applies(verdicts[position].detector, result.media_type)
+                ]
+            )
             position += 1
         else:
             output.append([intake_error_verdict(result)])
@@ -133,8 +138,10 @@ def write_batch(
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["sha256"],
-                set_={"last_seen": func.now(),
-                      "location": func.coalesce(Asset.location, stmt.excluded.location)},
+                set_={
+                    "last_seen": func.now(),
+                    "location": func.coalesce(Asset.location, stmt.excluded.location),
+                },
             )
         )
     flat = [v for r, per_file in zip(batch, verdicts, strict=True) if r.sha256 for v in per_file]
@@ -142,8 +149,12 @@ def write_batch(
     ledger.record_sightings(  # signed log entries too, sequenced after the batch's verdicts
         session,
         [
-            {"asset_sha256": r.sha256, "ingest_run_id": ingest_run_id, "source": source,
-             "location": _location(r.path)}
+            {
+                "asset_sha256": r.sha256,
+                "ingest_run_id": ingest_run_id,
+                "source": source,
+                "location": _location(r.path),
+            }
             for r in batch
             if r.sha256
         ],
@@ -152,7 +163,7 @@ def write_batch(
     cursor = 0
     for result, per_file in zip(batch, verdicts, strict=True):
         count = len(per_file) if result.sha256 else 0
-        mine = entries[cursor: cursor + count]
+        mine = entries[cursor : cursor + count]
         cursor += count
         outcomes.append(
             FileOutcome(

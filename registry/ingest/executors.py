@@ -45,9 +45,17 @@ def ingest_paths(
     ``resume`` reopens an interrupted run and judges only the files it had not judged."""
     for detector in detectors:
         detector.load()
-    lifecycle = IngestLifecycle(sessions, ledger, kind="ingest", source=source,
-                                parameters=run_parameters(detectors), retry=retry,
-                                resume=resume, detectors=detectors, archiver=archiver)
+    lifecycle = IngestLifecycle(
+        sessions,
+        ledger,
+        kind="ingest",
+        source=source,
+        parameters=run_parameters(detectors),
+        retry=retry,
+        resume=resume,
+        detectors=detectors,
+        archiver=archiver,
+    )
     with lifecycle:
         todo = lifecycle.skip_judged(iter_media_paths(paths))
         yield from lifecycle.replay()
@@ -84,9 +92,15 @@ def inline_executor(
     from registry.media.archiver import Archiver
 
     return ingest_paths(
-        registry.sessions, registry.ledger, detectors, files,
-        limits=registry.settings.limits, source=source, batch_size=registry.settings.batch_size,
-        retry=registry.settings.retry, resume=resume,
+        registry.sessions,
+        registry.ledger,
+        detectors,
+        files,
+        limits=registry.settings.limits,
+        source=source,
+        batch_size=registry.settings.batch_size,
+        retry=registry.settings.retry,
+        resume=resume,
         archiver=Archiver(registry.settings, registry.sessions),
     )
 

@@ -47,6 +47,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector, Verdict
+from registry.db.models import IngestRun, Sighting, VerdictRow
 from registry.db.retry import RetryPolicy
 from registry.errors import ConfigurationError
 from registry.ingest.batch import (
@@ -65,7 +66,6 @@ from registry.ingest.ownership import (
 )
 from registry.intake.pipeline import IntakeResult
 from registry.ledger.writer import Ledger, LedgerEntry, row_to_verdict
-from registry.db.models import IngestRun, Sighting, VerdictRow
 
 if TYPE_CHECKING:
     from registry.app import Registry
@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
 
 class IngestLifecycle:
     """One ingest run: begin, write batches, finish (or be marked interrupted).
@@ -112,17 +113,29 @@ class IngestLifecycle:
 
     @classmethod
     def for_registry(
-        cls, registry: Registry, *, kind: str, source: str | None,
-        parameters: dict[str, object], detectors: Sequence[Detector] = (),
+        cls,
+        registry: Registry,
+        *,
+        kind: str,
+        source: str | None,
+        parameters: dict[str, object],
+        detectors: Sequence[Detector] = (),
         resume: int | None = None,
     ) -> IngestLifecycle:
         """A lifecycle with the registry's sessions, ledger, retry policy and media store."""
         from registry.media.archiver import Archiver  # PIL, detectors.copy: only when used
 
-        return cls(registry.sessions, registry.ledger, kind=kind, source=source,
-                   parameters=parameters, retry=registry.settings.retry, resume=resume,
-                   detectors=detectors,
-                   archiver=Archiver(registry.settings, registry.sessions))
+        return cls(
+            registry.sessions,
+            registry.ledger,
+            kind=kind,
+            source=source,
+            parameters=parameters,
+            retry=registry.settings.retry,
+            resume=resume,
+            detectors=detectors,
+            archiver=Archiver(registry.settings, registry.sessions),
+        )
 
     @property
     def id(self) -> int:
@@ -188,16 +201,18 @@ class IngestLifecycle:
 
     def _already_judged(self, session: Session) -> set[str]:
         rows = session.execute(
-            select(VerdictRow.asset_sha256, VerdictRow.detector, VerdictRow.version)
-            .where(VerdictRow.asset_sha256.in_(
-                select(Sighting.asset_sha256).where(Sighting.ingest_run_id == self.id)
-            ))
+            select(VerdictRow.asset_sha256, VerdictRow.detector, VerdictRow.version).where(
+                VerdictRow.asset_sha256.in_(
+                    select(Sighting.asset_sha256).where(Sighting.ingest_run_id == self.id)
+                )
+            )
         )
         have: dict[str, set[tuple[str, str]]] = {}
         for sha256, detector, version in rows:
             have.setdefault(str(sha256), set()).add((str(detector), str(version)))
         return {
-            sha256 for sha256, identities in have.items()
+            sha256
+            for sha256, identities in have.items()
             if self.identities <= identities
             or any(name == INTAKE_DETECTOR for name, _ in identities)
         }
@@ -225,8 +240,7 @@ class IngestLifecycle:
             else:
                 todo.append(path)
         if self.skipped:
-            log.warning("run %d resumed: %d file(s) already judged, skipped", self.id,
-                        self.skipped)
+            log.warning("run %d resumed: %d file(s) already judged, skipped", self.id, self.skipped)
         return todo
 
     def replay(self) -> list[FileOutcome]:
@@ -238,9 +252,11 @@ class IngestLifecycle:
         shas = sorted({sha256 for _, sha256 in wanted})
 
         def load(session: Session) -> dict[str, list[VerdictRow]]:
-            rows = session.scalars(select(VerdictRow)
-                                   .where(VerdictRow.asset_sha256.in_(shas))
-                                   .order_by(VerdictRow.log_index))
+            rows = session.scalars(
+                select(VerdictRow)
+                .where(VerdictRow.asset_sha256.in_(shas))
+                .order_by(VerdictRow.log_index)
+            )
             found: dict[str, list[VerdictRow]] = {}
             for row in rows:
                 wanted_row = (row.detector, row.version) in self.identities
@@ -252,14 +268,33 @@ class IngestLifecycle:
         outcomes = []
         for path, sha256 in wanted:
             rows = found.get(sha256, [])
-            entries = [LedgerEntry(int(r.log_index), row_to_verdict(r), bytes(r.canonical),
-                                   bytes(r.signature), r.key_id, False) for r in rows]
+            entries = [
+                LedgerEntry(
+                    int(r.log_index),
+                    row_to_verdict(r),
+                    bytes(r.canonical),
+                    bytes(r.signature),
+                    r.key_id,
+                    False,
+                )
+                for r in rows
+            ]
             intake = next((r for r in rows if r.detector == INTAKE_DETECTOR), None)
             if intake is not None:
-                outcomes.append(FileOutcome(path, sha256, "error", intake.error,
-                                            str((intake.evidence or {}).get("detail") or ""),
-                                            [e for e, r in zip(entries, rows, strict=True)
-                                             if r.detector == INTAKE_DETECTOR]))
+                outcomes.append(
+                    FileOutcome(
+                        path,
+                        sha256,
+                        "error",
+                        intake.error,
+                        str((intake.evidence or {}).get("detail") or ""),
+                        [
+                            e
+                            for e, r in zip(entries, rows, strict=True)
+                            if r.detector == INTAKE_DETECTOR
+                        ],
+                    )
+                )
             else:
                 outcomes.append(FileOutcome(path, sha256, "ok", None, None, entries))
         return outcomes
@@ -281,9 +316,14 @@ class IngestLifecycle:
             outcomes: list[FileOutcome | None] = [None] * len(facts)
             for tag in sorted(set(tags), key=lambda t: (t is not None, t or "")):
                 picked = [i for i, t in enumerate(tags) if t == tag]
-                written = write_batch(session, self.ledger, [facts[i] for i in picked],
-                                      [verdicts[i] for i in picked],
-                                      ingest_run_id=self.id, source=tag)
+                written = write_batch(
+                    session,
+                    self.ledger,
+                    [facts[i] for i in picked],
+                    [verdicts[i] for i in picked],
+                    ingest_run_id=self.id,
+                    source=tag,
+                )
                 for i, outcome in zip(picked, written, strict=True):
                     outcomes[i] = outcome
             done = [outcome for outcome in outcomes if outcome is not None]
@@ -299,9 +339,11 @@ class IngestLifecycle:
 
         def alive(session: Session) -> T:
             result = work(session)
-            session.execute(update(IngestRun)
-                            .where(IngestRun.id == self.id, IngestRun.status != RUNNING)
-                            .values(status=RUNNING))
+            session.execute(
+                update(IngestRun)
+                .where(IngestRun.id == self.id, IngestRun.status != RUNNING)
+                .values(status=RUNNING)
+            )
             return result
 
         result = self.run(alive)
@@ -317,8 +359,11 @@ class IngestLifecycle:
         """Mark the run finished and sign a checkpoint, in one retried transaction."""
 
         def work(session: Session) -> None:
-            session.execute(update(IngestRun).where(IngestRun.id == self.id)
-                            .values(status=FINISHED, finished_at=func.now()))
+            session.execute(
+                update(IngestRun)
+                .where(IngestRun.id == self.id)
+                .values(status=FINISHED, finished_at=func.now())
+            )
             self.ledger.checkpoint(session)
 
         try:
@@ -333,8 +378,9 @@ class IngestLifecycle:
             return
         try:
             with self.sessions.begin() as session:
-                session.execute(update(IngestRun).where(IngestRun.id == self.run_id)
-                                .values(status=INTERRUPTED))
+                session.execute(
+                    update(IngestRun).where(IngestRun.id == self.run_id).values(status=INTERRUPTED)
+                )
                 self.ledger.checkpoint(session)
         except Exception as exc:
             log.warning("run %d: could not mark it interrupted: %s", self.run_id, exc)
@@ -351,7 +397,9 @@ class IngestLifecycle:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
         if kind is None:

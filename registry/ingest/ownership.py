@@ -35,13 +35,14 @@ def sweep_interrupted(session: Session) -> list[int]:
         select(IngestRun.id).where(IngestRun.status == RUNNING).order_by(IngestRun.id)
     ).all()
     gone = [
-        int(run_id) for run_id in candidates
-        if session.scalar(select(func.pg_try_advisory_xact_lock(
-            RUN_LOCK_NAMESPACE, lock_key(int(run_id)))))
+        int(run_id)
+        for run_id in candidates
+        if session.scalar(
+            select(func.pg_try_advisory_xact_lock(RUN_LOCK_NAMESPACE, lock_key(int(run_id))))
+        )
     ]
     if gone:
-        session.execute(update(IngestRun).where(IngestRun.id.in_(gone))
-                        .values(status=INTERRUPTED))
+        session.execute(update(IngestRun).where(IngestRun.id.in_(gone)).values(status=INTERRUPTED))
         log.warning("marked interrupted: run(s) %s (their process is gone)", gone)
     return gone
 
@@ -58,10 +59,12 @@ class RunLock:
         """Take the lock on a connection of its own; False if another process holds it."""
         if self._connection is None:
             self._connection = self.engine.connect()
-        taken = bool(self._connection.scalar(
-            text("SELECT pg_try_advisory_lock(:ns, :key)"),
-            {"ns": RUN_LOCK_NAMESPACE, "key": lock_key(self.run_id)},
-        ))
+        taken = bool(
+            self._connection.scalar(
+                text("SELECT pg_try_advisory_lock(:ns, :key)"),
+                {"ns": RUN_LOCK_NAMESPACE, "key": lock_key(self.run_id)},
+            )
+        )
         self._connection.commit()
         return taken
 

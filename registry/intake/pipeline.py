@@ -72,7 +72,8 @@ ERROR_REASONS: Final = frozenset(
         "unreadable",
         "not-a-regular-file",
         "too-many-chunks",
-        "unsafe-pickle", "non-finite-weights",  # model files (registry/lineage/intake.py)
+        "unsafe-pickle",
+        "non-finite-weights",  # model files (registry/lineage/intake.py)
     }
 )
 
@@ -97,7 +98,11 @@ class IntakeLimits:
 
     def __post_init__(self) -> None:
         for name in (
-            "max_bytes", "max_pixels", "max_frames", "max_dimension", "max_chunks",
+            "max_bytes",
+            "max_pixels",
+            "max_frames",
+            "max_dimension",
+            "max_chunks",
             "max_batch_pixels",
         ):
             if getattr(self, name) < 1:
@@ -178,8 +183,14 @@ def intake_bytes(
         image, frames = decode_first_frame(decodable, pillow_format, framing, limits)
     except IntakeError as exc:
         return failure(exc.reason, exc.detail, framing)
-    sample = Sample(sha256=sha256, data=data, media_type=media_type, image=image, source=source,
-                    anomalies=framing.anomalies)
+    sample = Sample(
+        sha256=sha256,
+        data=data,
+        media_type=media_type,
+        image=image,
+        source=source,
+        anomalies=framing.anomalies,
+    )
     return IntakeResult(
         path=path,
         sha256=sha256,
@@ -283,8 +294,10 @@ def _kind(path: Path, mode: int) -> str:
             return "a folder that cannot be listed"
         return "a folder reached through a symbolic link (not followed)"
     kinds = (
-        (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
     )
     for test, label in kinds:
         if test(mode):

@@ -30,7 +30,8 @@ from psycopg import Cursor
 from psycopg.copy import QueuedLibpqWriter
 
 from detectors.base import Verdict
-from registry.ledger import pg_copy as copy_text, merkle
+from registry.ledger import merkle
+from registry.ledger import pg_copy as copy_text
 from registry.ledger.record_encoding import BatchContext, EncodedRecord, encode_record
 from registry.ledger.signing import Signer
 
@@ -79,14 +80,15 @@ class BatchWriter:
         self, cursor: Cursor[object], copy_sql: str, verdicts: Sequence[Verdict]
     ) -> list[Written]:
         """COPY ``verdicts`` with ``copy_sql``; the results are in input order."""
-        chunks = [verdicts[i: i + CHUNK] for i in range(0, len(verdicts), CHUNK)]
+        chunks = [verdicts[i : i + CHUNK] for i in range(0, len(verdicts), CHUNK)]
         written: list[Written] = []
         with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
             if len(verdicts) < THREADED_FROM:
                 for number, chunk in enumerate(chunks):
                     records = self._encode(number, chunk)
-                    copy.write(self._lines(chunk, records, _sign_all(self.signer, records),
-                                           written))
+                    copy.write(
+                        self._lines(chunk, records, _sign_all(self.signer, records), written)
+                    )
                 return written
             with ThreadPoolExecutor(1, thread_name_prefix="provreg-sign") as signing:
                 pending: tuple[Sequence[Verdict], list[EncodedRecord], Future[list[bytes]]]
@@ -94,7 +96,8 @@ class BatchWriter:
                 for number in range(1, len(chunks) + 1):
                     ahead = (
                         self._submit(signing, number, chunks[number])
-                        if number < len(chunks) else None
+                        if number < len(chunks)
+                        else None
                     )
                     chunk, records, signatures = pending
                     copy.write(self._lines(chunk, records, signatures.result(), written))
@@ -132,10 +135,14 @@ class BatchWriter:
             asset, detector, version = verdict.asset_sha256, verdict.detector, verdict.version
             checksum, label = verdict.model_checksum, verdict.label
             if (
-                type(asset) is str and type(detector) is str and type(version) is str
-                and type(label) is str and (checksum is None or type(checksum) is str)
+                type(asset) is str
+                and type(detector) is str
+                and type(version) is str
+                and type(label) is str
+                and (checksum is None or type(checksum) is str)
                 and _SPECIAL(probe := f"{asset}\t{detector}\t{version}\t{checksum or ''}\t{label}")
-                is None and probe.count("\t") == 4
+                is None
+                and probe.count("\t") == 4
             ):
                 identity = (
                     f"{asset}\t{detector}\t{version}\t"
@@ -146,20 +153,22 @@ class BatchWriter:
                     [field(value) for value in (asset, detector, version, checksum, label)]
                 )
             lines.append(
-                "\t".join((
-                    str(self.start + len(written) - 1),
-                    identity,
-                    "t" if verdict.positive else "f",
-                    field(record.score),
-                    field(record.p_value),
-                    field(verdict.error),
-                    copy_text.text_field(record.evidence_json),
-                    self._created_at,
-                    self._ingest_run_id,
-                    bytea(record.canonical),
-                    bytea(leaf),
-                    bytea(signature),
-                    self._key_id,
-                ))
+                "\t".join(
+                    (
+                        str(self.start + len(written) - 1),
+                        identity,
+                        "t" if verdict.positive else "f",
+                        field(record.score),
+                        field(record.p_value),
+                        field(verdict.error),
+                        copy_text.text_field(record.evidence_json),
+                        self._created_at,
+                        self._ingest_run_id,
+                        bytea(record.canonical),
+                        bytea(leaf),
+                        bytea(signature),
+                        self._key_id,
+                    )
+                )
             )
         return "".join(lines)

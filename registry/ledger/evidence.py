@@ -34,11 +34,11 @@ from importlib import resources
 from sqlalchemy.orm import Session
 
 from registry.errors import ProofError
-from registry.ledger.writer import latest_checkpoint
 from registry.ledger.proofs import inclusion_bundle
-from registry.queries.reads import asset_story
 from registry.ledger.signing import StoredKey
 from registry.ledger.standalone_verify import VERIFIER_FILES, Failure, derived_files
+from registry.ledger.writer import latest_checkpoint
+from registry.queries.reads import asset_story
 
 
 def standalone_verifier_source(name: str = "standalone_verify.py") -> bytes:
@@ -92,7 +92,8 @@ def build_evidence_bundle(
         "not_yet_checkpointed": [i for i in indexes if i >= size],
         "legacy_unsigned_sightings": [
             {"seen_at": s.seen_at.isoformat(), "source": s.source, "location": s.location}
-            for s in story.sightings if s.log_index is None
+            for s in story.sightings
+            if s.log_index is None
         ],
     }
     try:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from registry.db.models import VerdictRow
+from registry.errors import CheckpointError, VerificationError
 from registry.ledger import merkle
 from registry.ledger.checkpoint import Checkpoint, verify_checkpoint
-from registry.errors import CheckpointError, VerificationError
-from registry.ledger.writer import fetch_nodes, latest_checkpoint
-from registry.db.models import VerdictRow
 from registry.ledger.signing import Verifier
 from registry.ledger.verify import verify_entry
+from registry.ledger.writer import fetch_nodes, latest_checkpoint
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,7 @@ class IntegrityReport:
         return bool(self.entries) and all(e.ok for e in self.entries)
 
 
-def _trusted_checkpoint(
-    session: Session, vkeys: Sequence[str]
-) -> tuple[Checkpoint | None, str]:
+def _trusted_checkpoint(session: Session, vkeys: Sequence[str]) -> tuple[Checkpoint | None, str]:
     row = latest_checkpoint(session)
     if row is None:
         return None, "no signed checkpoint yet"

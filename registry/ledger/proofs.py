@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.ledger import merkle
-from registry.errors import LogIndexError, ProofError
-from registry.ledger.writer import Ledger, fetch_nodes, latest_checkpoint, tree_size
 from registry.db.models import CheckpointRow, SigningKey
+from registry.errors import LogIndexError, ProofError
+from registry.ledger import merkle
 from registry.ledger.sighting_log import entry_at
+from registry.ledger.writer import Ledger, fetch_nodes, latest_checkpoint, tree_size
 
 
 def _b64(data: bytes) -> str:

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from detectors.copy.atomic import write_atomically
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.copy.atomic import write_atomically
+from registry.db.models import CheckpointRow, MerkleNode
+from registry.errors import CheckpointError, ConfigurationError, LedgerIntegrityError
 from registry.ledger import tiles
 from registry.ledger.checkpoint import parse_checkpoint
-from registry.errors import CheckpointError, ConfigurationError, LedgerIntegrityError
-from registry.db.models import CheckpointRow, MerkleNode
 from registry.ledger.sighting_log import entries_between
 from registry.ledger.trusted_state import check_consistent
 
@@ -162,8 +162,14 @@ def _check_published(session: Session, store: Store, checkpoint: CheckpointRow) 
         raise CheckpointError(
             f"the target holds log {old.origin!r}, not {new.origin!r}: publish elsewhere"
         )
-    check_consistent(session, old.size, old.root_hash, new.size, new.root_hash,
-                     "the checkpoint already published")
+    check_consistent(
+        session,
+        old.size,
+        old.root_hash,
+        new.size,
+        new.root_hash,
+        "the checkpoint already published",
+    )
 
 
 def publish(session: Session, checkpoint: CheckpointRow, store: Store) -> PublishReport:
@@ -181,8 +187,9 @@ def publish(session: Session, checkpoint: CheckpointRow, store: Store) -> Publis
             skipped += 1
             continue
         start = bundle.index * tiles.TILE_WIDTH
-        store.write(path, tiles.encode_entry_bundle(
-            entries_between(session, start, start + bundle.width)))
+        store.write(
+            path, tiles.encode_entry_bundle(entries_between(session, start, start + bundle.width))
+        )
         written += 1
     for level in range(tiles.tile_levels(size)):
         for tile in tiles.tiles_for_size(size, level):

@@ -45,8 +45,20 @@ from registry.ledger.records import (
 
 #: The record's members in RFC 8785 order (all keys are ASCII, so code-point order).
 RECORD_KEYS = (
-    "asset_sha256", "created_at", "detector", "elapsed_ms", "error", "evidence", "key_id",
-    "label", "log_index", "model_checksum", "p_value", "positive", "schema", "score",
+    "asset_sha256",
+    "created_at",
+    "detector",
+    "elapsed_ms",
+    "error",
+    "evidence",
+    "key_id",
+    "label",
+    "log_index",
+    "model_checksum",
+    "p_value",
+    "positive",
+    "schema",
+    "score",
     "version",
 )
 _TEMPLATE = "{" + ",".join(f'"{key}":%s' for key in RECORD_KEYS) + "}"
@@ -142,7 +154,7 @@ def _evidence(value: Any) -> str:
     try:
         return canonicalize(json_safe(value)).decode("utf-8")
     except rfc8785.CanonicalizationError as exc:  # the whole record's reference path raises
-        raise NeedsReference from exc               # the error it would have raised anyway
+        raise NeedsReference from exc  # the error it would have raised anyway
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detectors.base import JSONValue, Verdict
-from registry.ledger.canonical import canonicalize, float_text
 from registry.errors import LedgerIntegrityError
+from registry.ledger.canonical import canonicalize, float_text
 
 RECORD_SCHEMA = "provreg.verdict/v2"
 #: Every record schema verify accepts (older entries stay verifiable).

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from registry.ledger import merkle
-from registry.errors import LedgerIntegrityError, VerificationError
 from registry.db.models import Sighting, VerdictRow
+from registry.errors import LedgerIntegrityError, VerificationError
+from registry.ledger import merkle
 from registry.ledger.records import canonical_bytes, format_time, signed_record
 from registry.ledger.signing import Verifier
 

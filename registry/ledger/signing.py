@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-
 from detectors.copy.atomic import write_atomically
+
 from registry.errors import KeyStoreError, SignatureError, UnknownKeyError
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,12 @@ class KeyStore:
             os.chmod(self.directory, 0o700)
             # Temporary files are created 0600; each appears under its name only complete.
             write_atomically(private_path, lambda handle: handle.write(signer.private_pem()))
-            write_atomically(public_path,
-                             lambda handle: handle.write(signer.public_key.hex().encode()))
-            write_atomically(self._active_file,
-                             lambda handle: handle.write(f"{signer.key_id}\n".encode()))
+            write_atomically(
+                public_path, lambda handle: handle.write(signer.public_key.hex().encode())
+            )
+            write_atomically(
+                self._active_file, lambda handle: handle.write(f"{signer.key_id}\n".encode())
+            )
         except OSError as exc:
             if self._active_id_or_none() != signer.key_id:
                 private_path.unlink(missing_ok=True)

@@ -45,8 +45,11 @@ def derived_files(proofs: list[dict[str, Any]], unsigned: Any) -> dict[str, byte
     keys = {hashlib.sha256(log_key).hexdigest(): first["checkpoint_public_key"]}
     verdicts, sightings, assets = [], [], set()
     for proof in sorted(proofs, key=lambda p: p["log_index"]):
-        if (proof["checkpoint"], proof["checkpoint_key_name"],
-                proof["checkpoint_public_key"]) != (note, key_name, first["checkpoint_public_key"]):
+        if (proof["checkpoint"], proof["checkpoint_key_name"], proof["checkpoint_public_key"]) != (
+            note,
+            key_name,
+            first["checkpoint_public_key"],
+        ):
             raise Failure("the proofs do not all lead to the same checkpoint")
         index, kind = proof["log_index"], proof.get("entry_type", "verdict")
         entry = b64(proof["entry"], "entry")
@@ -65,21 +68,52 @@ def derived_files(proofs: list[dict[str, Any]], unsigned: Any) -> dict[str, byte
         files[f"proofs/{index}.json"] = (json.dumps(proof, indent=2) + "\n").encode()
         keys[proof["key_id"]] = proof["public_key"]
         if kind == "verdict":
-            verdicts.append({name: record.get(name) for name in (
-                "log_index", "detector", "version", "label", "positive", "score", "p_value",
-                "error", "created_at", "key_id")})
+            verdicts.append(
+                {
+                    name: record.get(name)
+                    for name in (
+                        "log_index",
+                        "detector",
+                        "version",
+                        "label",
+                        "positive",
+                        "score",
+                        "p_value",
+                        "error",
+                        "created_at",
+                        "key_id",
+                    )
+                }
+            )
         else:
-            sightings.append({name: record.get(name) for name in (
-                "log_index", "seen_at", "source", "location", "ingest_run_id", "key_id")})
+            sightings.append(
+                {
+                    name: record.get(name)
+                    for name in (
+                        "log_index",
+                        "seen_at",
+                        "source",
+                        "location",
+                        "ingest_run_id",
+                        "key_id",
+                    )
+                }
+            )
     if len(assets) != 1:
         raise Failure("the entries are not all about one asset")
     for key_id, public in keys.items():
         files[f"keys/{key_id}.pub"] = (public + "\n").encode()
     manifest = {
         "asset_sha256": assets.pop(),
-        "checkpoint": {"tree_size": tree_size, "root_hash": root.hex(), "key_name": key_name,
-                       "key_id": hashlib.sha256(log_key).hexdigest()},
-        "verdicts": verdicts, "sightings": sightings, "unsigned": unsigned,
+        "checkpoint": {
+            "tree_size": tree_size,
+            "root_hash": root.hex(),
+            "key_name": key_name,
+            "key_id": hashlib.sha256(log_key).hexdigest(),
+        },
+        "verdicts": verdicts,
+        "sightings": sightings,
+        "unsigned": unsigned,
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     files["README.md"] = render_readme(manifest, log_key).encode()
@@ -111,28 +145,44 @@ def render_readme(manifest: dict[str, Any], log_key: bytes) -> str:
     """The README of a bundle, every fact in it taken from ``manifest``."""
     cp = manifest["checkpoint"]
     lines = [
-        "# provreg evidence bundle", "",
+        "# provreg evidence bundle",
+        "",
         f"Asset: `{manifest['asset_sha256']}`",
         f"Checkpoint: tree size {cp['tree_size']}, root {cp['root_hash']}, signed by "
-        f"{_text(cp['key_name'])}", "",
-        "## What was signed", "",
+        f"{_text(cp['key_name'])}",
+        "",
+        "## What was signed",
+        "",
         f"Verdicts ({len(manifest['verdicts'])}):",
     ]
     for v in manifest["verdicts"]:
         verdict = "positive" if v["positive"] else "negative"
         error = f", error {_text(v['error'])}" if v["error"] else ""
-        lines.append(f"- [{v['log_index']}] {_text(v['detector'])} {_text(v['version'])}: "
-                     f"label {_text(v['label'])} ({verdict}{error}), signed {v['created_at']}")
+        lines.append(
+            f"- [{v['log_index']}] {_text(v['detector'])} {_text(v['version'])}: "
+            f"label {_text(v['label'])} ({verdict}{error}), signed {v['created_at']}"
+        )
     lines.append(f"Sightings ({len(manifest['sightings'])}):")
     for s in manifest["sightings"]:
-        lines.append(f"- [{s['log_index']}] seen {s['seen_at']} at {_text(s['location'])} "
-                     f"(source {_text(s['source'])}, ingest run {s['ingest_run_id']})")
-    lines += ["", "## Not signed", "",
-              "The manifest's `unsigned` section, shown as stored:",
-              f"    {_text(manifest['unsigned'])}", ""]
+        lines.append(
+            f"- [{s['log_index']}] seen {s['seen_at']} at {_text(s['location'])} "
+            f"(source {_text(s['source'])}, ingest run {s['ingest_run_id']})"
+        )
+    lines += [
+        "",
+        "## Not signed",
+        "",
+        "The manifest's `unsigned` section, shown as stored:",
+        f"    {_text(manifest['unsigned'])}",
+        "",
+    ]
     pins = " ".join(
         [f"--log-key {cp['key_name']}={base64.b64encode(log_key).decode()}"]
-        + [f"--key-id {key_id}" for key_id in
-           sorted({v["key_id"] for v in manifest["verdicts"] + manifest["sightings"]})]
+        + [
+            f"--key-id {key_id}"
+            for key_id in sorted(
+                {v["key_id"] for v in manifest["verdicts"] + manifest["sightings"]}
+            )
+        ]
     )
     return "\n".join(lines) + "\n" + README_CHECK.format(pins=pins)

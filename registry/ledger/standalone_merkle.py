@@ -90,8 +90,9 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], roo
         raise Failure("inclusion proof does not lead to the checkpoint root")
 
 
-def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes,
-                       root2: bytes) -> None:
+def verify_consistency(
+    size1: int, size2: int, proof: list[bytes], root1: bytes, root2: bytes
+) -> None:
     """RFC 9162 §2.1.4.2 (with the equal-size and empty-tree cases); raises :class:`Failure`."""
     if any(len(p) != 32 for p in proof) or len(root1) != 32 or len(root2) != 32:
         raise Failure("consistency proof hashes must be 32 bytes")
@@ -195,17 +196,22 @@ def parse_public_key(encoded: str) -> tuple[bytes, str]:
     prefix, sep, rest = encoded.partition(":")
     wanted = prefix.lower() if sep and prefix.lower() in ("hex", "base64") else None
     body = rest if wanted else encoded
-    attempts = [wanted] if wanted else (
-        ["hex"] if len(body) == 2 * ED25519_PUBLIC_KEY_BYTES else ["base64"])
+    attempts = (
+        [wanted]
+        if wanted
+        else (["hex"] if len(body) == 2 * ED25519_PUBLIC_KEY_BYTES else ["base64"])
+    )
     for encoding in attempts:
         try:
-            raw = bytes.fromhex(body) if encoding == "hex" else base64.b64decode(
-                body, validate=True)
+            raw = (
+                bytes.fromhex(body) if encoding == "hex" else base64.b64decode(body, validate=True)
+            )
         except (binascii.Error, ValueError) as exc:
             raise argparse.ArgumentTypeError(f"public key is not valid {encoding}") from exc
         if len(raw) != ED25519_PUBLIC_KEY_BYTES:
             raise argparse.ArgumentTypeError(
                 f"public key is {len(raw)} bytes as {encoding}; an Ed25519 key is 32 "
-                "(give it in hex, 64 characters, or base64, 44 characters)")
+                "(give it in hex, 64 characters, or base64, 44 characters)"
+            )
         return raw, encoding
     raise argparse.ArgumentTypeError("public key is neither hex nor base64")

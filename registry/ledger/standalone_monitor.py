@@ -109,8 +109,8 @@ def read_entries(source: Source, size: int) -> list[bytes]:
         while offset < len(data):
             if offset + 2 > len(data):
                 raise MonitorFailure(f"{name}: truncated length prefix")
-            length = int.from_bytes(data[offset: offset + 2], "big")
-            entry = data[offset + 2: offset + 2 + length]
+            length = int.from_bytes(data[offset : offset + 2], "big")
+            entry = data[offset + 2 : offset + 2 + length]
             if len(entry) != length:
                 raise MonitorFailure(f"{name}: truncated entry")
             position = index * TILE_WIDTH + count
@@ -141,12 +141,12 @@ def check_tiles(source: Source, size: int, leaves: list[bytes]) -> int:
     while size >> (8 * level):
         for index, width in widths(size, level):
             name = tile_name(str(level), index, width)
-            want = b"".join(level_hashes[index * TILE_WIDTH: index * TILE_WIDTH + width])
+            want = b"".join(level_hashes[index * TILE_WIDTH : index * TILE_WIDTH + width])
             if source.get(name) != want:
                 raise MonitorFailure(f"{name}: hashes differ from those rebuilt from the entries")
             read += 1
         level_hashes = [
-            subtree_hash(level_hashes[i: i + TILE_WIDTH])
+            subtree_hash(level_hashes[i : i + TILE_WIDTH])
             for i in range(0, len(level_hashes) - TILE_WIDTH + 1, TILE_WIDTH)
         ]
         level += 1
@@ -161,7 +161,7 @@ def root_of(leaves: list[bytes], size: int) -> bytes:
     offset = 0
     for level in range(size.bit_length() - 1, -1, -1):
         if size >> level & 1:
-            peaks.append(subtree_hash(leaves[offset: offset + (1 << level)]))
+            peaks.append(subtree_hash(leaves[offset : offset + (1 << level)]))
             offset += 1 << level
     root = peaks[-1]
     for left in reversed(peaks[:-1]):
@@ -218,8 +218,9 @@ def monitor(source: Source, name: str, key: bytes, state_path: Path) -> list[str
         if root_of(leaves, old_size) != old_root:
             raise MonitorFailure(f"log forked: the tree of {old_size} entries seen before differs")
         report.append(f"consistent with the checkpoint seen before ({old_size} entries)")
-    save_state(state_path, {"tree_size": size, "root_hash": root.hex(),
-                            "checkpoint": note.decode("utf-8")})
+    save_state(
+        state_path, {"tree_size": size, "root_hash": root.hex(), "checkpoint": note.decode("utf-8")}
+    )
     return report
 
 
@@ -227,10 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("prefix", help="published directory or http(s):// prefix")
-    parser.add_argument("--log-key", required=True, type=sv._parse_log_key,
-                        help="the log's checkpoint key: NAME=PUBLIC_KEY (hex or base64)")
-    parser.add_argument("--state", type=Path, default=Path("monitor_state.json"),
-                        help="where the last accepted checkpoint is kept")
+    parser.add_argument(
+        "--log-key",
+        required=True,
+        type=sv._parse_log_key,
+        help="the log's checkpoint key: NAME=PUBLIC_KEY (hex or base64)",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=Path("monitor_state.json"),
+        help="where the last accepted checkpoint is kept",
+    )
     args = parser.parse_args(argv)
     name, key, _encoding = args.log_key
     try:

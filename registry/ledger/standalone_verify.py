@@ -211,8 +211,14 @@ def check_entry(
 
 
 CONSISTENCY_FIELDS = (
-    "old_size", "new_size", "old_checkpoint", "new_checkpoint", "consistency_proof",
-    "old_checkpoint_public_key", "checkpoint_public_key", "checkpoint_key_name",
+    "old_size",
+    "new_size",
+    "old_checkpoint",
+    "new_checkpoint",
+    "consistency_proof",
+    "old_checkpoint_public_key",
+    "checkpoint_public_key",
+    "checkpoint_key_name",
 )
 
 
@@ -296,7 +302,8 @@ def check_bundle(
         return
     present = {
         path.relative_to(root).as_posix(): path
-        for path in sorted(root.rglob("*")) if path.is_file() or path.is_symlink()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() or path.is_symlink()
     }
     for own in VERIFIER_FILES:  # this program: the files it cannot vouch for
         present.pop(own, None)
@@ -387,8 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         print("FAIL no proof entries found")
         return 1
     if log_keys is None and key_ids is None:
-        print("note: keys were taken from the proof files; pin them with --log-key NAME=KEY "
-              "(hex or base64) / --key-id")
+        print(
+            "note: keys were taken from the proof files; pin them with --log-key NAME=KEY "
+            "(hex or base64) / --key-id"
+        )
     return 1 if failed else 0
 
 

@@ -38,20 +38,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from detectors.copy.atomic import write_atomically
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.copy.atomic import write_atomically
-from registry.ledger import merkle
-from registry.ledger.checkpoint import Checkpoint, verify_checkpoint
+from registry.db.models import CheckpointRow
 from registry.errors import (
     CheckpointError,
     ConfigurationError,
     LedgerIntegrityError,
     ProofError,
 )
+from registry.ledger import merkle
+from registry.ledger.checkpoint import Checkpoint, verify_checkpoint
 from registry.ledger.writer import fetch_nodes, latest_checkpoint
-from registry.db.models import CheckpointRow
 
 STATE_FORMAT = "provreg-trusted-state/v1"
 STATE_FILE = "trusted_state.json"
@@ -115,9 +115,13 @@ def save_state(path: Path, state: TrustedState) -> None:
 
 def _write_state(path: Path, state: TrustedState) -> None:
     data = {
-        "format": STATE_FORMAT, "origin": state.origin, "tree_size": state.tree_size,
-        "root_hash": base64.b64encode(state.root_hash).decode(), "checkpoint": state.checkpoint,
-        "verified_at": state.verified_at, "legacy_sightings": state.legacy_sightings,
+        "format": STATE_FORMAT,
+        "origin": state.origin,
+        "tree_size": state.tree_size,
+        "root_hash": base64.b64encode(state.root_hash).decode(),
+        "checkpoint": state.checkpoint,
+        "verified_at": state.verified_at,
+        "legacy_sightings": state.legacy_sightings,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2) + "\n"
@@ -199,16 +203,25 @@ def enforce(
             raise LedgerIntegrityError(
                 None, f"trusted state {state_path} is for log {previous.origin!r}, not {origin!r}"
             )
-        check_consistent(session, previous.tree_size, previous.root_hash, tree_size, root_hash,
-                         f"the trusted state of {previous.verified_at}")
+        check_consistent(
+            session,
+            previous.tree_size,
+            previous.root_hash,
+            tree_size,
+            root_hash,
+            f"the trusted state of {previous.verified_at}",
+        )
         if previous.checkpoint is not None:
             try:
                 trusted_checkpoint = verify_checkpoint(previous.checkpoint, vkeys, origin)
             except CheckpointError as exc:
                 raise LedgerIntegrityError(None, f"trusted checkpoint: {exc}") from exc
             _checkpoint_still_stored(session, trusted_checkpoint)
-        if (previous.legacy_sightings is not None and legacy_sightings is not None
-                and legacy_sightings != previous.legacy_sightings):
+        if (
+            previous.legacy_sightings is not None
+            and legacy_sightings is not None
+            and legacy_sightings != previous.legacy_sightings
+        ):
             raise LedgerIntegrityError(
                 None,
                 f"unsigned legacy sightings changed: {previous.legacy_sightings} last time, "
@@ -217,8 +230,14 @@ def enforce(
     seen = []
     for path in witnesses:
         witness = read_witness(path, vkeys, origin)
-        check_consistent(session, witness.size, witness.root_hash, tree_size, root_hash,
-                         f"witness checkpoint {path}")
+        check_consistent(
+            session,
+            witness.size,
+            witness.root_hash,
+            tree_size,
+            root_hash,
+            f"witness checkpoint {path}",
+        )
         seen.append(witness.size)
     latest = latest_checkpoint(session)
     note = None
@@ -231,7 +250,10 @@ def enforce(
     if note is None and previous is not None and previous.checkpoint is not None:
         note = previous.checkpoint
     state = TrustedState(
-        origin, tree_size, root_hash, note,
+        origin,
+        tree_size,
+        root_hash,
+        note,
         datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         legacy_sightings,
     )

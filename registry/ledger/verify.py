@@ -19,11 +19,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
+from registry.errors import CheckpointError, LedgerIntegrityError
 from registry.ledger import merkle
 from registry.ledger.canonical import float_text
 from registry.ledger.checkpoint import verify_checkpoint
-from registry.errors import CheckpointError, LedgerIntegrityError
-from registry.db.models import CheckpointRow, MerkleNode, Sighting, VerdictRow
 from registry.ledger.records import KNOWN_SCHEMAS, MIRRORED_FIELDS, format_time, signed_record
 from registry.ledger.sighting_log import check_sighting_row, log_rows, signed_leaf
 from registry.ledger.signing import Verifier
@@ -307,16 +307,22 @@ def scan_ledger(
         size = _scan_rows(session, verifier, checkpoints, tree, findings, batch)
         for checkpoint_size, rows in sorted(checkpoints.by_size.items()):
             if checkpoint_size > size:
-                findings.add(LedgerIntegrityError(
-                    size,
-                    f"log truncated: checkpoint {rows[0][0]} covers {checkpoint_size} entries, "
-                    f"only {size} stored",
-                ))
+                findings.add(
+                    LedgerIntegrityError(
+                        size,
+                        f"log truncated: checkpoint {rows[0][0]} covers {checkpoint_size} entries, "
+                        f"only {size} stored",
+                    )
+                )
     except _Enough:
         size = max(size, tree.size)
     return VerifyReport(
-        size, tree.root(), checkpoints.count, checkpoints.latest_size,
-        tuple(findings.errors), findings.truncated,
+        size,
+        tree.root(),
+        checkpoints.count,
+        checkpoints.latest_size,
+        tuple(findings.errors),
+        findings.truncated,
     )
 
 

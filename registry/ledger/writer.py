@@ -29,12 +29,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from registry.ledger import pg_copy as copy_text, merkle, sighting_log
-from registry.ledger.checkpoint import Checkpoint, sign_checkpoint
-from registry.errors import ConfigurationError, ProvregError
-from registry.ledger.batch import BatchWriter
 from registry.db.models import CheckpointRow, MerkleNode, Sighting, SigningKey, VerdictRow
 from registry.db.models_auth import LedgerSequencer
+from registry.errors import ConfigurationError, ProvregError
+from registry.ledger import merkle, sighting_log
+from registry.ledger import pg_copy as copy_text
+from registry.ledger.batch import BatchWriter
+from registry.ledger.checkpoint import Checkpoint, sign_checkpoint
 from registry.ledger.signing import Signer
 
 #: Seconds a writer waits for the sequencer row before :class:`SequencerBusyError`.
@@ -48,6 +49,7 @@ class SequencerBusyError(ProvregError):
 
 class SequencerDeniedError(ProvregError):
     """This database role may not sequence the log (only the writer and the owner may)."""
+
 
 Identity = tuple[str, str, str, str | None]
 
@@ -70,9 +72,23 @@ def identity_of(verdict: Verdict) -> Identity:
 
 
 VERDICT_COLUMNS = (
-    "log_index", "asset_sha256", "detector", "version", "model_checksum", "label", "positive",
-    "score", "p_value", "error", "evidence", "created_at", "ingest_run_id", "canonical",
-    "leaf_hash", "signature", "key_id",
+    "log_index",
+    "asset_sha256",
+    "detector",
+    "version",
+    "model_checksum",
+    "label",
+    "positive",
+    "score",
+    "p_value",
+    "error",
+    "evidence",
+    "created_at",
+    "ingest_run_id",
+    "canonical",
+    "leaf_hash",
+    "signature",
+    "key_id",
 )
 
 
@@ -127,8 +143,9 @@ def lock_sequencer(session: Session, timeout: float | None = None) -> None:
     """
     seconds = sequencer_lock_timeout() if timeout is None else timeout
     previous = session.scalar(select(func.current_setting("lock_timeout")))
-    session.execute(select(func.set_config("lock_timeout", f"{max(1, round(seconds * 1000))}ms",
-                                           True)))
+    session.execute(
+        select(func.set_config("lock_timeout", f"{max(1, round(seconds * 1000))}ms", True))
+    )
     try:
         row = session.scalar(
             select(LedgerSequencer.id).where(LedgerSequencer.id == 1).with_for_update()
@@ -218,15 +235,22 @@ class Ledger:
             self.signer, start=start, created_at=datetime.now(UTC), ingest_run_id=ingest_run_id
         )
         with _raw_cursor(session) as cursor:
-            written = writer.write(cursor, _copy_sql(VerdictRow.__tablename__, VERDICT_COLUMNS),
-                                   fresh)
+            written = writer.write(
+                cursor, _copy_sql(VerdictRow.__tablename__, VERDICT_COLUMNS), fresh
+            )
         nodes = merkle.new_nodes_for_append(
             start, [w.leaf for w in written], lambda coordinates: frontier
         )
         copy_text_rows(
-            session, MerkleNode.__tablename__, ("level", "index", "hash"),
-            "".join([f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
-                     for (level, index), digest in nodes.items()]),
+            session,
+            MerkleNode.__tablename__,
+            ("level", "index", "hash"),
+            "".join(
+                [
+                    f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
+                    for (level, index), digest in nodes.items()
+                ]
+            ),
         )
         key_id = self.signer.key_id
         created = [
@@ -260,18 +284,30 @@ class Ledger:
             canonical = sighting_log.sighting_bytes(record)
             leaf = merkle.leaf_hash(canonical)
             leaves.append(leaf)
-            rows.append({
-                **fields, "seen_at": seen_at, "log_index": start + offset,
-                "canonical": canonical, "leaf_hash": leaf,
-                "signature": self.signer.sign(canonical), "key_id": key_id,
-            })
+            rows.append(
+                {
+                    **fields,
+                    "seen_at": seen_at,
+                    "log_index": start + offset,
+                    "canonical": canonical,
+                    "leaf_hash": leaf,
+                    "signature": self.signer.sign(canonical),
+                    "key_id": key_id,
+                }
+            )
         session.execute(pg_insert(Sighting), rows)
         frontier = fetch_nodes(session, merkle.frontier_coordinates(start))
         nodes = merkle.new_nodes_for_append(start, leaves, lambda coordinates: frontier)
         copy_text_rows(
-            session, MerkleNode.__tablename__, ("level", "index", "hash"),
-            "".join([f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
-                     for (level, index), digest in nodes.items()]),
+            session,
+            MerkleNode.__tablename__,
+            ("level", "index", "hash"),
+            "".join(
+                [
+                    f"{level}\t{index}\t{copy_text.bytea_field(digest)}\n"
+                    for (level, index), digest in nodes.items()
+                ]
+            ),
         )
         return [start + offset for offset in range(len(rows))]
 
@@ -289,8 +325,12 @@ class Ledger:
             key = (row.asset_sha256, row.detector, row.version, row.model_checksum)
             if key in keys:
                 found[key] = LedgerEntry(
-                    int(row.log_index), row_to_verdict(row), bytes(row.canonical),
-                    bytes(row.signature), row.key_id, False,
+                    int(row.log_index),
+                    row_to_verdict(row),
+                    bytes(row.canonical),
+                    bytes(row.signature),
+                    row.key_id,
+                    False,
                 )
         return found
 
@@ -301,9 +341,7 @@ class Ledger:
         last = latest_checkpoint(session)
         if last is not None and last.tree_size == size and last.key_id == self.signer.key_id:
             return last
-        root = merkle.root_from_nodes(
-            size, fetch_nodes(session, merkle.root_coordinates(size))
-        )
+        root = merkle.root_from_nodes(size, fetch_nodes(session, merkle.root_coordinates(size)))
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer, self.origin)
         row = CheckpointRow(tree_size=size, root_hash=root, note=note, key_id=self.signer.key_id)
         session.add(row)
@@ -313,9 +351,7 @@ class Ledger:
 
 def latest_checkpoint(session: Session) -> CheckpointRow | None:
     """The most recent checkpoint, if any."""
-    return session.scalars(
-        select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
-    ).first()
+    return session.scalars(select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)).first()
 
 
 def row_to_verdict(row: VerdictRow) -> Verdict:

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from registry.auth.accounts import Identity, record_audit
 from registry.banks.retro.models import ArchiveHash
+from registry.db.models import Asset
 from registry.errors import ProvregError
 from registry.media.models import MediaObject
 from registry.media.policy import MediaPolicy
 from registry.media.store import ORIGINAL, THUMBNAIL, MediaStore, object_path
-from registry.db.models import Asset
 
 
 class MediaError(ProvregError):
@@ -58,9 +58,13 @@ class Deletion:
 def stats(session: Session) -> list[KindStats]:
     """Objects held and deleted, per kind."""
     rows = session.execute(
-        select(MediaObject.kind, MediaObject.deleted_at.is_(None), func.count(),
-               func.coalesce(func.sum(MediaObject.size_bytes), 0))
-        .group_by(MediaObject.kind, MediaObject.deleted_at.is_(None)))
+        select(
+            MediaObject.kind,
+            MediaObject.deleted_at.is_(None),
+            func.count(),
+            func.coalesce(func.sum(MediaObject.size_bytes), 0),
+        ).group_by(MediaObject.kind, MediaObject.deleted_at.is_(None))
+    )
     table: dict[str, list[int]] = {ORIGINAL: [0, 0, 0], THUMBNAIL: [0, 0, 0]}
     for kind, alive, count, size in rows:
         entry = table.setdefault(str(kind), [0, 0, 0])
@@ -71,8 +75,15 @@ def stats(session: Session) -> list[KindStats]:
     return [KindStats(k, *v) for k, v in sorted(table.items())]
 
 
-def delete_media(session: Session, store: MediaStore, sha256: str, *, reason: str,
-                 actor: str, drop_hash: bool = False) -> Deletion:
+def delete_media(
+    session: Session,
+    store: MediaStore,
+    sha256: str,
+    *,
+    reason: str,
+    actor: str,
+    drop_hash: bool = False,
+) -> Deletion:
     """Delete an asset's media for a legal reason (caller commits); audited."""
     sha256 = sha256.lower()
     if not reason.strip():
@@ -83,8 +94,10 @@ def delete_media(session: Session, store: MediaStore, sha256: str, *, reason: st
     for kind in (ORIGINAL, THUMBNAIL):
         removed += store.delete(object_path(sha256, kind))
     now = datetime.now(UTC)
-    existing = {row.kind: row for row in session.scalars(
-        select(MediaObject).where(MediaObject.asset_sha256 == sha256))}
+    existing = {
+        row.kind: row
+        for row in session.scalars(select(MediaObject).where(MediaObject.asset_sha256 == sha256))
+    }
     for kind in (ORIGINAL, THUMBNAIL):
         row = existing.get(kind)
         if row is None:  # a tombstone all the same: the bytes are never stored again
@@ -95,28 +108,41 @@ def delete_media(session: Session, store: MediaStore, sha256: str, *, reason: st
     if drop_hash:
         session.execute(delete(ArchiveHash).where(ArchiveHash.asset_sha256 == sha256))
     session.flush()
-    audit_id = record_audit(session, Identity(actor, "operator"), "media_deleted",
-                            {"sha256": sha256, "reason": reason, "objects": removed,
-                             "drop_hash": drop_hash})
+    audit_id = record_audit(
+        session,
+        Identity(actor, "operator"),
+        "media_deleted",
+        {"sha256": sha256, "reason": reason, "objects": removed, "drop_hash": drop_hash},
+    )
     return Deletion(sha256, removed, audit_id)
 
 
-def collect(session: Session, store: MediaStore, policy: MediaPolicy, *, actor: str,
-            now: datetime | None = None) -> int:
+def collect(
+    session: Session,
+    store: MediaStore,
+    policy: MediaPolicy,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> int:
     """Remove originals past their source's ``retain_days`` (caller commits); audited."""
     now = now or datetime.now(UTC)
     removed = 0
-    rows = session.scalars(select(MediaObject).where(
-        MediaObject.kind == ORIGINAL, MediaObject.deleted_at.is_(None)))
+    rows = session.scalars(
+        select(MediaObject).where(MediaObject.kind == ORIGINAL, MediaObject.deleted_at.is_(None))
+    )
     for row in rows:
         days = policy.for_source(row.source).retain_days
         if days and row.stored_at < now - timedelta(days=days):
             store.delete(object_path(row.asset_sha256, ORIGINAL))
-            session.execute(update(MediaObject).where(
-                MediaObject.asset_sha256 == row.asset_sha256, MediaObject.kind == ORIGINAL)
-                .values(deleted_at=now, deleted_reason="retention", deleted_by=actor))
+            session.execute(
+                update(MediaObject)
+                .where(MediaObject.asset_sha256 == row.asset_sha256, MediaObject.kind == ORIGINAL)
+                .values(deleted_at=now, deleted_reason="retention", deleted_by=actor)
+            )
             removed += 1
     if removed:
-        record_audit(session, Identity(actor, "operator"), "media_retention",
-                     {"originals_removed": removed})
+        record_audit(
+            session, Identity(actor, "operator"), "media_retention", {"originals_removed": removed}
+        )
     return removed

@@ -67,8 +67,7 @@ class Archiver:
         self.store = MediaStore(self.policy.url)
         self.hasher = ArchiveHasher(settings)
 
-    def prepare(self, facts: Sequence[IntakeResult],
-                sources: Sequence[str | None]) -> Prepared:
+    def prepare(self, facts: Sequence[IntakeResult], sources: Sequence[str | None]) -> Prepared:
         """Store the batch's media and hash its images (before its transaction)."""
         prepared = Prepared()
         shas = sorted({f.sha256 for f in facts if f.sha256})
@@ -77,8 +76,7 @@ class Archiver:
         try:
             banned, held = self._state(shas)
         except Exception as exc:  # the batch's own transaction reports a database outage
-            log.warning("media store: cannot read its state (%s); batch kept without media",
-                        exc)
+            log.warning("media store: cannot read its state (%s); batch kept without media", exc)
             return prepared
         seen: set[str] = set()
         for fact, source in zip(facts, sources, strict=True):
@@ -88,26 +86,41 @@ class Archiver:
             try:
                 self._one(fact, source, fact.sha256 in banned, held, prepared)
             except Exception as exc:  # a store outage or a bad file: never the whole batch
-                log.warning("media store: %s not kept: %s: %s", fact.sha256,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "media store: %s not kept: %s: %s", fact.sha256, type(exc).__name__, exc
+                )
         return prepared
 
     def _state(self, shas: list[str]) -> tuple[set[str], int]:
         with self.sessions() as session:
-            banned = set(session.scalars(select(MediaObject.asset_sha256).where(
-                MediaObject.asset_sha256.in_(shas), MediaObject.deleted_at.is_not(None))))
+            banned = set(
+                session.scalars(
+                    select(MediaObject.asset_sha256).where(
+                        MediaObject.asset_sha256.in_(shas), MediaObject.deleted_at.is_not(None)
+                    )
+                )
+            )
             held = 0
             if self.policy.max_total_bytes:
-                held = int(session.scalar(select(func.coalesce(func.sum(
-                    MediaObject.size_bytes), 0)).where(
-                    MediaObject.kind == ORIGINAL, MediaObject.deleted_at.is_(None))) or 0)
+                held = int(
+                    session.scalar(
+                        select(func.coalesce(func.sum(MediaObject.size_bytes), 0)).where(
+                            MediaObject.kind == ORIGINAL, MediaObject.deleted_at.is_(None)
+                        )
+                    )
+                    or 0
+                )
         return banned, held
 
-    def _one(self, fact: IntakeResult, source: str | None, banned: bool, held: int,
-             prepared: Prepared) -> None:
+    def _one(
+        self, fact: IntakeResult, source: str | None, banned: bool, held: int, prepared: Prepared
+    ) -> None:
         policy = self.policy.for_source(source)
-        data = (fact.sample.data if fact.sample is not None
-                else _reread(fact, self.settings.limits.max_bytes))
+        data = (
+            fact.sample.data
+            if fact.sample is not None
+            else _reread(fact, self.settings.limits.max_bytes)
+        )
         image = fact.sample.image if fact.sample is not None else None
         if image is None and data is not None and fact.ok:
             decoded = intake_bytes(data, self.settings.limits)
@@ -121,26 +134,39 @@ class Archiver:
         if image is not None:
             blob = pack_thumbnail(thumbnail_jpeg(image))
             self.store.put(object_path(fact.sha256, THUMBNAIL), blob)
-            prepared.objects.append({"asset_sha256": fact.sha256, "kind": THUMBNAIL,
-                                     "size_bytes": len(blob), "source": source})
+            prepared.objects.append(
+                {
+                    "asset_sha256": fact.sha256,
+                    "kind": THUMBNAIL,
+                    "size_bytes": len(blob),
+                    "source": source,
+                }
+            )
         if policy.keep != "original" or data is None:
             return
         size = len(data)
         if size > self.policy.max_object_bytes:
             return
         if self.policy.max_total_bytes and held + size > self.policy.max_total_bytes:
-            log.warning("media store is at its cap (%d bytes): %s keeps only its thumbnail",
-                        self.policy.max_total_bytes, fact.sha256)
+            log.warning(
+                "media store is at its cap (%d bytes): %s keeps only its thumbnail",
+                self.policy.max_total_bytes,
+                fact.sha256,
+            )
             return
         self.store.put(object_path(fact.sha256, ORIGINAL), data)
-        prepared.objects.append({"asset_sha256": fact.sha256, "kind": ORIGINAL,
-                                 "size_bytes": size, "source": source})
+        prepared.objects.append(
+            {"asset_sha256": fact.sha256, "kind": ORIGINAL, "size_bytes": size, "source": source}
+        )
 
     def record(self, session: Session, prepared: Prepared) -> None:
         """Write the batch's media and archive rows in its transaction (after its assets)."""
         if prepared.objects:
-            session.execute(pg_insert(MediaObject).values(prepared.objects)
-                            .on_conflict_do_nothing(index_elements=["asset_sha256", "kind"]))
+            session.execute(
+                pg_insert(MediaObject)
+                .values(prepared.objects)
+                .on_conflict_do_nothing(index_elements=["asset_sha256", "kind"])
+            )
         record_signals(session, prepared.signals)
 
 

@@ -25,9 +25,7 @@ class MediaObject(Base):
     """``original`` or ``thumbnail``."""
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str | None] = mapped_column(Text)
-    stored_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_reason: Mapped[str | None] = mapped_column(Text)
     deleted_by: Mapped[str | None] = mapped_column(String(128))

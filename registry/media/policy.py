@@ -61,11 +61,17 @@ class MediaPolicy:
         if not isinstance(sources_table, Mapping):
             raise ConfigurationError("[media.sources] must be a table of tables")
         default = _source(table, SourcePolicy(), "[media]")
-        sources = {str(name): _source(value, default, f"[media.sources.{name}]")
-                   for name, value in sources_table.items()}
-        return cls(url=url, default=default, sources=sources,
-                   max_object_bytes=_count(table, "max_object_bytes", 64 * 1024 * 1024),
-                   max_total_bytes=_count(table, "max_total_bytes", 0))
+        sources = {
+            str(name): _source(value, default, f"[media.sources.{name}]")
+            for name, value in sources_table.items()
+        }
+        return cls(
+            url=url,
+            default=default,
+            sources=sources,
+            max_object_bytes=_count(table, "max_object_bytes", 64 * 1024 * 1024),
+            max_total_bytes=_count(table, "max_total_bytes", 0),
+        )
 
 
 def _source(table: object, base: SourcePolicy, where: str) -> SourcePolicy:

@@ -28,6 +28,7 @@ from typing import Any, Final
 from urllib.parse import urlparse
 
 from detectors.copy.atomic import write_atomically
+
 from registry.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class MediaStore:
         except (ImportError, ValueError) as exc:
             raise ConfigurationError(
                 f"cannot open media store {url!r}: {exc}; install the fsspec backend for "
-                "its scheme (s3fs, gcsfs or adlfs)") from exc
+                "its scheme (s3fs, gcsfs or adlfs)"
+            ) from exc
         self._root = str(root).rstrip("/")
 
     @property

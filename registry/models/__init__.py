@@ -8,5 +8,11 @@ from registry.models.errors import (
 )
 from registry.models.store import ModelEntry, ModelStore
 
-__all__ = ["DuplicateModelError", "ModelEntry", "ModelFileError", "ModelStore",
-           "ModelStoreError", "UnknownModelError"]
+__all__ = [
+    "DuplicateModelError",
+    "ModelEntry",
+    "ModelFileError",
+    "ModelStore",
+    "ModelStoreError",
+    "UnknownModelError",
+]

@@ -29,7 +29,8 @@ def store_for(home: Any) -> ModelStore:
 
 
 def add_models(
-    options: dict[str, dict[str, Any]], classes: Callable[[], Mapping[str, type[Detector]]],
+    options: dict[str, dict[str, Any]],
+    classes: Callable[[], Mapping[str, type[Detector]]],
     store: ModelStore,
 ) -> None:
     """Put the resolved model of each learned detector into ``options`` (in place).
@@ -60,14 +61,20 @@ def add_models(
 
 
 def default_names(
-    classes: Mapping[str, type[Detector]], options: Mapping[str, Mapping[str, Any]],
+    classes: Mapping[str, type[Detector]],
+    options: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
     """Registered detectors minus learned ones without weights (each such one logged)."""
     names = []
     for name, cls in classes.items():
         if issubclass(cls, LearnedDetector) and not options.get(name, {}).get("model"):
-            log.warning("detector %s left out: no %s model in the store (provreg models add "
-                        "or provreg train %s)", name, cls.model_kind, cls.model_kind)
+            log.warning(
+                "detector %s left out: no %s model in the store (provreg models add "
+                "or provreg train %s)",
+                name,
+                cls.model_kind,
+                cls.model_kind,
+            )
             continue
         names.append(name)
     return names

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.copy.atomic import write_atomically
+
 from detectors.learned.files import FORMATS, guess_format, sha256_file
 from detectors.learned.spec import ModelSpec
 from registry.models.errors import (
@@ -114,10 +115,19 @@ class ModelStore:
         return entries[name]
 
     def add(
-        self, name: str, file: str | os.PathLike[str], *, kind: str,
-        sha256: str | None = None, fmt: str | None = None, architecture: str | None = None,
-        config: Mapping[str, Any] | None = None, source: str = "", licence: str = "",
-        card: Mapping[str, Any] | None = None, replace: bool = False,
+        self,
+        name: str,
+        file: str | os.PathLike[str],
+        *,
+        kind: str,
+        sha256: str | None = None,
+        fmt: str | None = None,
+        architecture: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        source: str = "",
+        licence: str = "",
+        card: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> ModelEntry:
         """Copy ``file`` into the store under ``name``; ``sha256``, if given, must match."""
         if not name or "/" in name or name.startswith("."):
@@ -139,12 +149,19 @@ class ModelStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         actual, size = self._copy_in(Path(file))
         if sha256 is not None and actual != sha256.lower():
-            raise ModelFileError(
-                f"{file} has SHA-256 {actual}, not the {sha256} given; not added")
+            raise ModelFileError(f"{file} has SHA-256 {actual}, not the {sha256} given; not added")
         entry = ModelEntry(
-            name=name, sha256=actual, format=fmt, kind=kind, architecture=architecture,
-            config=dict(config or {}), source=source, licence=licence, card=dict(card or {}),
-            size=size, added_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            name=name,
+            sha256=actual,
+            format=fmt,
+            kind=kind,
+            architecture=architecture,
+            config=dict(config or {}),
+            source=source,
+            licence=licence,
+            card=dict(card or {}),
+            size=size,
+            added_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         entries[name] = entry
         self._write(entries)
@@ -190,8 +207,12 @@ class ModelStore:
         backbone = entry.card.get("backbone")
         autoencoders = entry.card.get("autoencoders") or []
         return ModelSpec(
-            name=entry.name, path=str(self.blob_path(entry.sha256)), sha256=entry.sha256,
-            format=entry.format, architecture=entry.architecture, kind=entry.kind,
+            name=entry.name,
+            path=str(self.blob_path(entry.sha256)),
+            sha256=entry.sha256,
+            format=entry.format,
+            architecture=entry.architecture,
+            kind=entry.kind,
             config=entry.config,
             card={**entry.card, "source": entry.source, "licence": entry.licence},
             backbone=self.resolve(str(backbone)) if backbone else None,

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from detectors.copy.atomic import write_atomically
+
 from registry.errors import ConfigurationError, KeyStoreError
 from registry.models.store import ModelStore
 
@@ -80,7 +80,8 @@ def parse_key_text(text: str) -> str:
         int(spec, 16)
     except ValueError:
         raise WatermarkKeyError(
-            "the payload must be hex (0x optional) or 0b-prefixed bits") from None
+            "the payload must be hex (0x optional) or 0b-prefixed bits"
+        ) from None
     return "0x" + spec
 
 
@@ -153,8 +154,11 @@ class WatermarkKeyring:
         return hmac.new(self._master(create=True), data, hashlib.sha256).hexdigest()[:16]
 
     def _fingerprint(self, method: str, bits: str) -> str:
-        mac = hmac.new(self._master(create=True), b"id\x00" + method.encode() + b"\x00" +
-                       bits.encode(), hashlib.sha256)
+        mac = hmac.new(
+            self._master(create=True),
+            b"id\x00" + method.encode() + b"\x00" + bits.encode(),
+            hashlib.sha256,
+        )
         return mac.hexdigest()[:16]
 
     def add(
@@ -168,14 +172,16 @@ class WatermarkKeyring:
 
         bits = parse_key_text(key_text)
         try:
-            (payload,) = parse_payloads(
-                [{"name": name, "bits": bits, "method": method}], decoders
-            )
+            (payload,) = parse_payloads([{"name": name, "bits": bits, "method": method}], decoders)
         except PayloadError as exc:
             raise WatermarkKeyError(f"mark {name!r}: {_without(str(exc), bits)}") from None
         bit_string = "".join(str(b) for b in payload.bits)
-        entry = {"name": name, "method": method, "bits": bit_string,
-                 "id": self._fingerprint(method, bit_string)}
+        entry = {
+            "name": name,
+            "method": method,
+            "bits": bit_string,
+            "id": self._fingerprint(method, bit_string),
+        }
         self._write([*entries, entry])
         return MarkInfo(name, method, payload.n, entry["id"])
 
@@ -191,17 +197,20 @@ class WatermarkKeyring:
         """Registered marks without their bits."""
         if not self.keys_file.exists():
             return []
-        return [
-            MarkInfo(e["name"], e["method"], len(e["bits"]), e["id"]) for e in self._read()
-        ]
+        return [MarkInfo(e["name"], e["method"], len(e["bits"]), e["id"]) for e in self._read()]
 
     def detector_payloads(self) -> list[dict[str, Any]]:
         """The ``payloads`` entries the watermark detector receives (secret, with ids)."""
         if not self.keys_file.exists():
             return []
         return [
-            {"name": e["name"], "bits": "0b" + e["bits"], "method": e["method"],
-             "secret": True, "id": e["id"]}
+            {
+                "name": e["name"],
+                "bits": "0b" + e["bits"],
+                "method": e["method"],
+                "secret": True,
+                "id": e["id"],
+            }
             for e in self._read()
         ]
 
@@ -229,9 +238,14 @@ class DecoderRegistry:
     def manifests(self) -> list[dict[str, Any]]:
         """Registered manifests with ``path`` (as the detector's ``decoders`` option takes them)."""
         found = [
-            {**entry.config, "name": entry.name, "sha256": entry.sha256,
-             "path": str(self.store.blob_path(entry.sha256))}
-            for entry in self.store.entries() if entry.kind == DECODER_KIND
+            {
+                **entry.config,
+                "name": entry.name,
+                "sha256": entry.sha256,
+                "path": str(self.store.blob_path(entry.sha256)),
+            }
+            for entry in self.store.entries()
+            if entry.kind == DECODER_KIND
         ]
         names = {m["name"] for m in found}
         if self.manifests_file.exists():
@@ -240,7 +254,8 @@ class DecoderRegistry:
                 raise WatermarkKeyError(f"{self.manifests_file}: expected a list of manifests")
             found += [
                 {**m, "path": str(self.folder / "sha256" / str(m.get("sha256")))}
-                for m in legacy if isinstance(m, dict) and m.get("name") not in names
+                for m in legacy
+                if isinstance(m, dict) and m.get("name") not in names
             ]
         return found
 
@@ -256,16 +271,25 @@ class DecoderRegistry:
                 f"{weights} hashes to {digest}, the manifest pins {manifest['sha256']}"
             )
         parsed = DecoderManifest.from_mapping(
-            {k: v for k, v in manifest.items() if k != "path"} | {"sha256": digest})
+            {k: v for k, v in manifest.items() if k != "path"} | {"sha256": digest}
+        )
         existing = {e.name: e for e in self.store.entries()}
         if parsed.name in existing and existing[parsed.name].kind != DECODER_KIND:
             raise DecoderFileError(
                 f"model store entry {parsed.name!r} is a {existing[parsed.name].kind} model; "
-                "give the decoder another name")
+                "give the decoder another name"
+            )
         config = {k: v for k, v in parsed.as_json().items() if k not in ("name", "sha256")}
-        self.store.add(parsed.name, weights, kind=DECODER_KIND, sha256=digest,
-                       fmt=parsed.format, config=config, source="provreg watermark add-decoder",
-                       replace=True)
+        self.store.add(
+            parsed.name,
+            weights,
+            kind=DECODER_KIND,
+            sha256=digest,
+            fmt=parsed.format,
+            config=config,
+            source="provreg watermark add-decoder",
+            replace=True,
+        )
         return parsed
 
 
@@ -286,7 +310,8 @@ def _decode_master(text: str) -> bytes:
         key = bytes.fromhex(text) if len(text) == 64 else base64.urlsafe_b64decode(text)
     except (ValueError, binascii.Error):
         raise KeyStoreError(
-            "the watermark master key is neither 64 hex digits nor base64") from None
+            "the watermark master key is neither 64 hex digits nor base64"
+        ) from None
     if len(key) != 32:
         raise KeyStoreError(f"the watermark master key must be 32 bytes, got {len(key)}")
     return key

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from registry.db.models import Asset, Sighting, VerdictRow
 from registry.errors import UnknownAssetError
 from registry.ledger.integrity import IntegrityReport, check_verdicts
-from registry.media.models import MediaObject
-from registry.db.models import Asset, Sighting, VerdictRow
-from registry.queries.reads import asset_story, find_assets_by_prefix
 from registry.ledger.signing import Verifier
+from registry.media.models import MediaObject
+from registry.queries.reads import asset_story, find_assets_by_prefix
 
 
 @dataclass(frozen=True)

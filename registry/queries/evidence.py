@@ -13,13 +13,15 @@ def image_locations(session: Session, sha256: str, limit: int = 5) -> list[str]:
     """Paths last recorded for ``sha256``: the asset's own location, then bank references'."""
     found: list[str] = []
     asset_location = session.execute(
-        select(Asset.location).where(Asset.sha256 == sha256)).scalar_one_or_none()
+        select(Asset.location).where(Asset.sha256 == sha256)
+    ).scalar_one_or_none()
     if asset_location:
         found.append(asset_location)
     rows = session.execute(
         select(BankReference.location)
         .where(BankReference.sha256 == sha256, BankReference.location.is_not(None))
-        .order_by(BankReference.id.desc()).limit(limit)
+        .order_by(BankReference.id.desc())
+        .limit(limit)
     ).scalars()
     found.extend(location for location in rows if location and location not in found)
     return found[:limit]

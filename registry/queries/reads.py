@@ -106,9 +106,16 @@ def search_verdicts(
     indexes of migration 0004 serve the detector/label and positive-only filters in that order.
     """
     stmt = select(
-        VerdictRow.log_index, VerdictRow.asset_sha256, VerdictRow.detector,
-        VerdictRow.version, VerdictRow.label, VerdictRow.positive, VerdictRow.score,
-        VerdictRow.p_value, VerdictRow.error, VerdictRow.created_at,
+        VerdictRow.log_index,
+        VerdictRow.asset_sha256,
+        VerdictRow.detector,
+        VerdictRow.version,
+        VerdictRow.label,
+        VerdictRow.positive,
+        VerdictRow.score,
+        VerdictRow.p_value,
+        VerdictRow.error,
+        VerdictRow.created_at,
     )
     conditions: list[ColumnElement[bool]] = []
     if flt.detector:
@@ -131,12 +138,14 @@ def search_verdicts(
         conditions += _time_range_plan(session, times)
     if flt.bank:
         conditions.append(VerdictRow.detector == "copy")
-        conditions.append(or_(
-            VerdictRow.evidence.contains({"matches": [{"bank": flt.bank, "match": True}]}),
-            # retro-match verdicts (registry.banks.retro): found when the bank changed
-            VerdictRow.evidence.contains({"bank": flt.bank, "retro": True})
-            & VerdictRow.positive.is_(True),
-        ))
+        conditions.append(
+            or_(
+                VerdictRow.evidence.contains({"matches": [{"bank": flt.bank, "match": True}]}),
+                # retro-match verdicts (registry.banks.retro): found when the bank changed
+                VerdictRow.evidence.contains({"bank": flt.bank, "retro": True})
+                & VerdictRow.positive.is_(True),
+            )
+        )
     if flt.source:
         seen_there = select(Sighting.asset_sha256).where(Sighting.source == flt.source)
         conditions.append(VerdictRow.asset_sha256.in_(seen_there))
@@ -145,9 +154,16 @@ def search_verdicts(
     stmt = stmt.where(*conditions).order_by(VerdictRow.log_index.desc()).limit(limit + 1)
     rows = [
         VerdictSummary(
-            log_index=int(r.log_index), asset_sha256=r.asset_sha256, detector=r.detector,
-            version=r.version, label=r.label, positive=r.positive, score=r.score,
-            p_value=r.p_value, error=r.error, created_at=r.created_at,
+            log_index=int(r.log_index),
+            asset_sha256=r.asset_sha256,
+            detector=r.detector,
+            version=r.version,
+            label=r.label,
+            positive=r.positive,
+            score=r.score,
+            p_value=r.p_value,
+            error=r.error,
+            created_at=r.created_at,
         )
         for r in session.execute(stmt)
     ]
@@ -200,7 +216,8 @@ def facets(session: Session) -> Facets:
         select(Sighting.source).where(Sighting.source.is_not(None)).group_by(Sighting.source)
     ).all()
     return Facets(
-        sorted({d for d, _ in pairs}), sorted({label for _, label in pairs}),
+        sorted({d for d, _ in pairs}),
+        sorted({label for _, label in pairs}),
         sorted(s for s in sources if s is not None),
     )
 
@@ -238,9 +255,7 @@ class HistogramBin:
     count: int
 
 
-def score_histogram(
-    session: Session, since: datetime, *, bins: int = 20
-) -> list[HistogramBin]:
+def score_histogram(session: Session, since: datetime, *, bins: int = 20) -> list[HistogramBin]:
     """Per-detector score histograms (equal-width bins between each detector's min and max)."""
     bounds = {
         det: (float(lo or 0.0), float(hi or 0.0))
@@ -258,8 +273,11 @@ def score_histogram(
         ).label("bucket")
         stmt = (
             select(bucket, func.count())
-            .where(VerdictRow.created_at >= since, VerdictRow.detector == det,
-                   VerdictRow.score.is_not(None))
+            .where(
+                VerdictRow.created_at >= since,
+                VerdictRow.detector == det,
+                VerdictRow.score.is_not(None),
+            )
             .group_by(bucket)
         )
         for b, n in session.execute(stmt):
@@ -308,8 +326,17 @@ def recent_runs(session: Session, limit: int = 20) -> list[RunRecord]:
     """The latest ingest and re-scan runs, newest first."""
     rows = session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
     return [
-        RunRecord(r.id, r.kind, r.status, r.source, r.started_at, r.finished_at, r.files_ok,
-                  r.files_error, r.verdicts_written)
+        RunRecord(
+            r.id,
+            r.kind,
+            r.status,
+            r.source,
+            r.started_at,
+            r.finished_at,
+            r.files_ok,
+            r.files_error,
+            r.verdicts_written,
+        )
         for r in rows
     ]
 

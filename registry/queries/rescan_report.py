@@ -24,6 +24,7 @@ class RescanIdentity(Protocol):
     @property
     def model_checksum(self) -> str: ...
 
+
 _CHANGES = text("""
 WITH fresh AS (
     SELECT v.asset_sha256, v.label, v.positive, v.log_index
@@ -78,16 +79,24 @@ class ChangeReport:
     def as_json(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
         return {
-            "detector": self.identity.detector, "version": self.identity.version,
+            "detector": self.identity.detector,
+            "version": self.identity.version,
             "model_checksum": self.identity.model_checksum or None,
-            "compared": self.compared, "changed": len(self.changes),
+            "compared": self.compared,
+            "changed": len(self.changes),
             "newly_positive": self.newly_positive,
             "no_longer_positive": self.no_longer_positive,
             "changes": [
-                {"sha256": c.sha256, "location": c.location,
-                 "before": {"version": c.before_version, "label": c.before_label,
-                            "positive": c.before_positive},
-                 "after": {"label": c.after_label, "positive": c.after_positive}}
+                {
+                    "sha256": c.sha256,
+                    "location": c.location,
+                    "before": {
+                        "version": c.before_version,
+                        "label": c.before_label,
+                        "positive": c.before_positive,
+                    },
+                    "after": {"label": c.after_label, "positive": c.after_positive},
+                }
                 for c in self.changes
             ],
         }
@@ -95,12 +104,17 @@ class ChangeReport:
 
 def change_report(session: Session, identity: RescanIdentity) -> ChangeReport:
     """Compare every verdict of ``identity`` with the same asset's previous-version verdict."""
-    rows = session.execute(_CHANGES, {
-        "detector": identity.detector, "version": identity.version,
-        "checksum": identity.model_checksum,
-    }).all()
+    rows = session.execute(
+        _CHANGES,
+        {
+            "detector": identity.detector,
+            "version": identity.version,
+            "checksum": identity.model_checksum,
+        },
+    ).all()
     changes = [
         Change(str(r[0]), r[1], str(r[2]), str(r[3]), bool(r[4]), str(r[5]), bool(r[6]))
-        for r in rows if r[7]
+        for r in rows
+        if r[7]
     ]
     return ChangeReport(identity, len(rows), changes)

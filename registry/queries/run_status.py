@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from registry.ingest.ownership import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING, lock_key
 from registry.db.models import IngestRun, VerdictRow
 from registry.db.models_rescan import RescanProgress
+from registry.ingest.ownership import INTERRUPTED, RUN_LOCK_NAMESPACE, RUNNING, lock_key
 from registry.queries.reads import RunRecord
 
 
@@ -53,10 +53,16 @@ def recent_runs(session: Session, limit: int = 10) -> list[RunSummary]:
         done = {int(run_id): int(count) for run_id, count in rows}
     return [
         RunSummary(
-            id=int(r.id), kind=r.kind, status=_live_status(session, r), source=r.source,
+            id=int(r.id),
+            kind=r.kind,
+            status=_live_status(session, r),
+            source=r.source,
             started_at=r.started_at,
-            finished_at=r.finished_at, files_ok=r.files_ok, files_error=r.files_error,
-            verdicts_written=r.verdicts_written, parameters=dict(r.parameters or {}),
+            finished_at=r.finished_at,
+            files_ok=r.files_ok,
+            files_error=r.files_error,
+            verdicts_written=r.verdicts_written,
+            parameters=dict(r.parameters or {}),
             done=done.get(int(r.id), 0) if r.kind == "rescan" else None,
             total=int(r.parameters.get("total", 0)) if r.kind == "rescan" else None,
         )
@@ -79,13 +85,13 @@ def detector_counts(session: Session) -> list[DetectorCounts]:
     """Per (detector, version): verdicts, positives and errors."""
     rows = session.execute(
         select(
-            VerdictRow.detector, VerdictRow.version, func.count(),
+            VerdictRow.detector,
+            VerdictRow.version,
+            func.count(),
             func.sum(case((VerdictRow.positive, 1), else_=0)),
             func.count(VerdictRow.error),
         )
         .group_by(VerdictRow.detector, VerdictRow.version)
         .order_by(VerdictRow.detector, VerdictRow.version)
     )
-    return [
-        DetectorCounts(str(d), str(v), int(n), int(p or 0), int(e)) for d, v, n, p, e in rows
-    ]
+    return [DetectorCounts(str(d), str(v), int(n), int(p or 0), int(e)) for d, v, n, p, e in rows]

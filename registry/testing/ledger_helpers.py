@@ -8,8 +8,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from registry.ledger.writer import Ledger, LedgerEntry
 from registry.db.models import Asset
+from registry.ledger.writer import Ledger, LedgerEntry
 
 ORIGIN = "provreg.test/log"
 

@@ -38,19 +38,29 @@ class PrivatePostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run(_as_postgres(["initdb", "-A", "trust", "-U", "postgres", "-D",
-                                     str(self.data)]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(["initdb", "-A", "trust", "-U", "postgres", "-D", str(self.data)]),
+            check=True,
+            capture_output=True,
+        )
         self.start()
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run(_as_postgres(["pg_ctl", "-D", str(self.data), "-l", str(self.log),
-                                     "-w", "-t", "120", *args]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                ["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "120", *args]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         """Start the server (waits until it accepts connections)."""
-        self._ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                        "-c max_connections=200", "start")
+        self._ctl(
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "start",
+        )
 
     def stop(self) -> None:
         """Stop it fast (open connections are cut, as on a crash or restart)."""
@@ -58,8 +68,13 @@ class PrivatePostgres:
 
     def restart(self) -> None:
         """Restart it fast."""
-        self._ctl("-m", "fast", "-o", f"-p {self.port} -k {self.root} "
-                  "-c listen_addresses=127.0.0.1 -c max_connections=200", "restart")
+        self._ctl(
+            "-m",
+            "fast",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "restart",
+        )
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of ``database`` on this server."""
@@ -72,6 +87,8 @@ class PrivatePostgres:
 
     def destroy(self) -> None:
         """Stop it (if running) and remove its folder."""
-        subprocess.run(_as_postgres(["pg_ctl", "-D", str(self.data), "-m", "immediate",
-                                     "stop"]), capture_output=True)
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(self.root, ignore_errors=True)

@@ -25,10 +25,12 @@ def planted_url(port: int) -> str:
 def payload(port: int) -> str:
     """Every way Markdown or HTML could turn text into a fetch or a link."""
     url = planted_url(port)
-    return (f"![pixel]({url}) [Verify your account]({url}&link=1) "
-            f'<img src="{url}&html=1"> <a href="{url}&a=1">a</a> '
-            f"[run](javascript:alert(document.cookie)) **bold** {url}&autolink=1 "
-            f"<{url}&angle=1>")
+    return (
+        f"![pixel]({url}) [Verify your account]({url}&link=1) "
+        f'<img src="{url}&html=1"> <a href="{url}&a=1">a</a> '
+        f"[run](javascript:alert(document.cookie)) **bold** {url}&autolink=1 "
+        f"<{url}&angle=1>"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,26 +47,51 @@ def ingest_payloads(settings: Settings, folder: Path, port: int) -> Planted:
     text = payload(port)
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / FILE_NAME
-    png.write_bytes(png_with_text({
-        "parameters": f"{text}\nNegative prompt: {text}\n"
-                      "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x48",
-        "Comment": text,
-    }))
+    png.write_bytes(
+        png_with_text(
+            {
+                "parameters": f"{text}\nNegative prompt: {text}\n"
+                "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x48",
+                "Comment": text,
+            }
+        )
+    )
     jpeg = folder / "c2pa.jpg"
-    jpeg.write_bytes(sign(noise_bytes(7), "JPEG", {
-        "claim_generator_info": [{"name": text, "version": "1.0"}],
-        "title": text,
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
-            "action": "c2pa.created", "digitalSourceType": TRAINED,
-            "softwareAgent": {"name": text, "version": "1.0"},
-        }]}}],
-    }))
+    jpeg.write_bytes(
+        sign(
+            noise_bytes(7),
+            "JPEG",
+            {
+                "claim_generator_info": [{"name": text, "version": "1.0"}],
+                "title": text,
+                "assertions": [
+                    {
+                        "label": "c2pa.actions",
+                        "data": {
+                            "actions": [
+                                {
+                                    "action": "c2pa.created",
+                                    "digitalSourceType": TRAINED,
+                                    "softwareAgent": {"name": text, "version": "1.0"},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        )
+    )
     registry = Registry.open(settings)
     try:
         outcomes = {
-            Path(o.path or "").name: o for o in ingest_paths(
-                registry.sessions, registry.ledger, registry.detectors(), [png, jpeg],
-                limits=settings.limits, source=text,
+            Path(o.path or "").name: o
+            for o in ingest_paths(
+                registry.sessions,
+                registry.ledger,
+                registry.detectors(),
+                [png, jpeg],
+                limits=settings.limits,
+                source=text,
             )
         }
     finally:

@@ -45,8 +45,9 @@ def app() -> AppTest:
     return at
 
 
-def login(at: AppTest, user: str, password: str | None = None,
-          page: str | None = "Search") -> AppTest:
+def login(
+    at: AppTest, user: str, password: str | None = None, page: str | None = "Search"
+) -> AppTest:
     """Sign in; then open ``page`` when the user may (None: stay on the landing page)."""
     at.text_input(key="login_user").input(user)
     at.text_input(key="login_password").input(password or PASSWORDS[user])
@@ -142,8 +143,9 @@ def test_keyset_pagination_walks_every_verdict_once(
         nexts[0].click().run()
     registry = Registry.open(seeded[0])
     with registry.sessions() as session:
-        every = list(session.scalars(select(VerdictRow.log_index)
-                                     .order_by(VerdictRow.log_index.desc())))
+        every = list(
+            session.scalars(select(VerdictRow.log_index).order_by(VerdictRow.log_index.desc()))
+        )
     registry.close()
     assert seen == every  # the log also holds signed sightings, which are not verdicts
 
@@ -181,7 +183,8 @@ def test_tampering_a_row_fails_the_integrity_check_on_the_page(
         conn.execute("SET session_replication_role = replica")
         conn.execute(
             "UPDATE verdicts SET label = 'clean' WHERE asset_sha256 = %s AND detector = 'synthetic'"
-            " AND version = '1.0'", (seed.rescanned,),
+            " AND version = '1.0'",
+            (seed.rescanned,),
         )
         conn.commit()
     at = login(app(), "ivy")
@@ -206,11 +209,12 @@ def test_audit_log_records_searches_and_views_for_admins_only(
     assert "Audit" not in at.sidebar.radio(key="page").options
     registry = Registry.open(settings)
     with registry.sessions() as session:
-        entries = [e for e in reversed(audit_entries(session))
-                   if not e.action.startswith("login_")]
+        entries = [e for e in reversed(audit_entries(session)) if not e.action.startswith("login_")]
     registry.close()
     assert [(e.username, e.action) for e in entries] == [
-        ("ivy", "view_recent"), ("ivy", "search_sha256"), ("ivy", "search_filters"),
+        ("ivy", "view_recent"),
+        ("ivy", "search_sha256"),
+        ("ivy", "search_filters"),
         ("ivy", "view_asset"),
     ]
     assert entries[0].query == {"positive_only": True, "limit": 50}
@@ -266,8 +270,11 @@ def test_evidence_bundle_verifies_with_its_standalone_script(
     assert sum(n.startswith("verdicts/") for n in names) == 3
     assert sum(n.startswith("sightings/") for n in names) == 1  # its signed ingest sighting
     result = subprocess.run(
-        [sys.executable, "standalone_verify.py", "."], cwd=tmp_path / "bundle",
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "standalone_verify.py", "."],
+        cwd=tmp_path / "bundle",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("OK   proofs/") == 4
@@ -299,8 +306,9 @@ def test_image_search_lists_copy_candidates_from_the_banks(
     Image.fromarray(skdata.astronaut()).save(reference)
     registry = Registry.open(settings)
     try:
-        outcomes = list(add_files(registry, "flagged", [reference], added_by="ivy",
-                                  reason="known abuse image"))
+        outcomes = list(
+            add_files(registry, "flagged", [reference], added_by="ivy", reason="known abuse image")
+        )
     finally:
         registry.close()
     assert [o.status for o in outcomes] == ["added"]

@@ -43,9 +43,11 @@ def test_passwords_are_argon2_hashed_and_checked(db_session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("name", "password", "role", "message"),
-    [("x", "long enough", "superuser", "unknown role"),
-     ("x", "short", "viewer", "at least 8"),
-     ("", "long enough", "viewer", "1 to 64")],
+    [
+        ("x", "long enough", "superuser", "unknown role"),
+        ("x", "short", "viewer", "at least 8"),
+        ("", "long enough", "viewer", "1 to 64"),
+    ],
 )
 def test_bad_accounts_are_refused(
     db_session: Session, name: str, password: str, role: str, message: str
@@ -72,8 +74,11 @@ def test_audit_log_is_append_only(db_session: Session) -> None:
     record_audit(db_session, Identity("ivy", "investigator"), "view_asset", {"sha256": "ab"})
     [entry] = audit_entries(db_session)
     assert (entry.username, entry.action, entry.query) == ("ivy", "view_asset", {"sha256": "ab"})
-    for statement in ("UPDATE audit_log SET username = 'someone-else'", "DELETE FROM audit_log",
-                      "TRUNCATE audit_log"):
+    for statement in (
+        "UPDATE audit_log SET username = 'someone-else'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
         nested = db_session.begin_nested()
         with pytest.raises(Exception, match="append-only"):
             db_session.execute(text(statement))
@@ -82,15 +87,23 @@ def test_audit_log_is_append_only(db_session: Session) -> None:
 
 def test_users_cli_adds_and_lists(provreg_env: dict[str, str], fresh_database_url: str) -> None:
     def provreg(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "registry", *args], env=provreg_env,
-                              input=stdin, text=True, capture_output=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "registry", *args],
+            env=provreg_env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
 
-    added = provreg("users", "add", "olga", "--role", "admin", "--password-stdin",
-                    stdin="a-long-password\n")
+    added = provreg(
+        "users", "add", "olga", "--role", "admin", "--password-stdin", stdin="a-long-password\n"
+    )
     assert added.returncode == 0, added.stderr
     assert "added admin olga" in added.stdout
-    again = provreg("users", "add", "olga", "--role", "viewer", "--password-stdin",
-                    stdin="another-password\n")
+    again = provreg(
+        "users", "add", "olga", "--role", "viewer", "--password-stdin", stdin="another-password\n"
+    )
     assert again.returncode == 2 and "already exists" in again.stderr
     listed = provreg("users", "list", "--json")
     assert '"username": "olga"' in listed.stdout and '"role": "admin"' in listed.stdout
@@ -124,14 +137,16 @@ def test_dashboard_role_logs_in_and_audits_only_through_functions(
     with psycopg.connect(plain_url(as_user(url, reader))) as conn:
         conn.execute("SELECT count(*) FROM verdicts")
         conn.commit()
-        for statement in ("SELECT password_hash FROM users",
-                          "INSERT INTO audit_log (username, role, action, query) "
-                          "VALUES ('ivy', 'investigator', 'view_asset', '{}')",
-                          "UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log",
-                          "INSERT INTO users (username, password_hash, role) "
-                          "VALUES ('x', 'x', 'admin')",
-                          "INSERT INTO assets (sha256, size_bytes, media_type) "
-                          "VALUES (repeat('b', 64), 1, 'image/png')"):
+        for statement in (
+            "SELECT password_hash FROM users",
+            "INSERT INTO audit_log (username, role, action, query) "
+            "VALUES ('ivy', 'investigator', 'view_asset', '{}')",
+            "UPDATE audit_log SET username = 'x'",
+            "DELETE FROM audit_log",
+            "INSERT INTO users (username, password_hash, role) VALUES ('x', 'x', 'admin')",
+            "INSERT INTO assets (sha256, size_bytes, media_type) "
+            "VALUES (repeat('b', 64), 1, 'image/png')",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)  # type: ignore[arg-type]
             conn.rollback()
@@ -150,8 +165,13 @@ def test_dashboard_command_runs_streamlit_headless_without_stats_or_watcher() ->
 
 
 def test_dashboard_is_a_provreg_subcommand(provreg_env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "registry", "dashboard", "--help"],
-                            env=provreg_env, text=True, capture_output=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", "dashboard", "--help"],
+        env=provreg_env,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "--port" in result.stdout and "--host" in result.stdout
 
@@ -177,8 +197,12 @@ def test_bits_and_codes_are_rendered_readably() -> None:
     assert bits_text("1111000010101010") == "11110000 10101010"
     assert bits_text([1, 0, True, False]) == "1010"
     assert bits_text("not bits") is None
-    assert code_rows([{"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa"},
-                      "claimSignature.validated"]) == [
+    assert code_rows(
+        [
+            {"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa"},
+            "claimSignature.validated",
+        ]
+    ) == [
         {"code": "assertion.hashedURI.mismatch", "url": "self#jumbf=c2pa", "explanation": ""},
         {"code": "claimSignature.validated", "url": "", "explanation": ""},
     ]
@@ -204,7 +228,10 @@ def test_stopping_provreg_dashboard_stops_the_server(
     with (tmp_path / "dashboard.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "registry", "dashboard", "--port", str(port)],
-            env=provreg_env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+            env=provreg_env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 120

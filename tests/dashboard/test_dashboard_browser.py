@@ -28,14 +28,22 @@ from tests.dashboard_helpers import PASSWORDS, Seeded, seed_copy, seed_registry
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 DOC_SHOTS = REPO / "docs" / "screenshots"
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROME_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install chromium; .ci/run installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium "
+        "(apt-get install chromium; .ci/run installs it)",
+    ),
 ]
 
 
@@ -65,9 +73,11 @@ def dashboard_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry", "dashboard", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "registry", "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -111,7 +121,8 @@ def _settle(page: object, extra_ms: int = 1500) -> None:
 
     assert isinstance(page, Page)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     page.wait_for_timeout(extra_ms)
     # The main column scrolls inside the page: start every screenshot at its top.
     page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
@@ -137,8 +148,9 @@ def test_investigator_flow_in_chromium(
     expect.set_options(timeout=60_000)  # two shared CPUs: pages can take seconds to draw
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1600},
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1600}, accept_downloads=True
+        )
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url)
@@ -154,7 +166,7 @@ def test_investigator_flow_in_chromium(
         page.screenshot(path=shots / "recent.png", full_page=True)
         with page.expect_download() as csv_info:
             page.get_by_role("button", name="Download CSV (3 rows)").click()
-        exported = (tmp / "recent.csv")
+        exported = tmp / "recent.csv"
         csv_info.value.save_as(exported)
         assert exported.read_text().splitlines()[0].startswith("log_index,asset_sha256,")
         # A click on a row (its marker cell, left of the thumbnail) opens that asset.
@@ -210,8 +222,9 @@ def test_investigator_flow_in_chromium(
         linked.set_default_timeout(60_000)
         _login(linked, f"{url}/?asset={crop}", "ivy")
         expect(linked.get_by_text("geometric verification found", exact=False)).to_be_visible()
-        expect(linked.get_by_text("Query (left) and reference (right)",
-                                  exact=False)).to_be_visible()
+        expect(
+            linked.get_by_text("Query (left) and reference (right)", exact=False)
+        ).to_be_visible()
         _settle(linked, 2500)
         linked.screenshot(path=shots / "asset-copy.png", full_page=True)
 
@@ -231,14 +244,19 @@ def test_investigator_flow_in_chromium(
     finally:
         registry.close()
     assert [(e.username, e.query["rows"], e.query["list"]) for e in exports] == [
-        ("ivy", 3, "recent-positives")]
+        ("ivy", 3, "recent-positives")
+    ]
 
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(tmp / "bundle")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
     result = subprocess.run(
-        [sys.executable, "standalone_verify.py", "."], cwd=tmp / "bundle", env=env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "standalone_verify.py", "."],
+        cwd=tmp / "bundle",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # file-facts and two synthetic versions, and the asset's signed ingest sighting

@@ -12,21 +12,29 @@ from detectors.evaluation import report
 from detectors.evaluation.outcomes import Outcome
 from detectors.evaluation.summary import summarise
 from registry.settings import Settings
-from tests.dashboard_helpers import Seeded
 from tests.dashboard.test_dashboard_app import app, login, seeded, texts  # noqa: F401  (fixture)
+from tests.dashboard_helpers import Seeded
 
 
 def _write_report(folder: Path) -> None:
-    attacks = {"original": {"family": "original", "strength": 0.0, "kind": "removal"},
-               "jpeg[q=50]": {"family": "jpeg", "strength": 0.7, "kind": "removal"}}
+    attacks = {
+        "original": {"family": "original", "strength": 0.0, "kind": "removal"},
+        "jpeg[q=50]": {"family": "jpeg", "strength": 0.7, "kind": "removal"},
+    }
     outcomes = []
     for attack, fired in (("original", [True, True]), ("jpeg[q=50]", [True, False])):
-        outcomes += [Outcome("metadata", f"p{i}", attack, "positive", f, float(f), "a1111")
-                     for i, f in enumerate(fired)]
+        outcomes += [
+            Outcome("metadata", f"p{i}", attack, "positive", f, float(f), "a1111")
+            for i, f in enumerate(fired)
+        ]
         outcomes += [Outcome("metadata", "n0", attack, "negative", False, 0.0, "not-found")]
     rows = summarise(outcomes, attacks, {}, seed=0, rounds=20)
-    report.write(folder, rows=rows, meta={"command": "provreg eval run …", "seed": 0,
-                                          "suite": "test"}, outcomes=outcomes)
+    report.write(
+        folder,
+        rows=rows,
+        meta={"command": "provreg eval run …", "seed": 0, "suite": "test"},
+        outcomes=outcomes,
+    )
 
 
 def test_load_report_refuses_missing_and_malformed_files(tmp_path: Path) -> None:
@@ -42,8 +50,11 @@ def test_load_report_refuses_missing_and_malformed_files(tmp_path: Path) -> None
     assert row["detector"] == "metadata" and row["worst_detect_rate"] == 0.5
 
 
-def test_overview_shows_the_latest_report(seeded: tuple[Settings, Seeded], tmp_path: Path,  # noqa: F811
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overview_shows_the_latest_report(
+    seeded: tuple[Settings, Seeded],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     folder = tmp_path / "latest"
     at = login(app(), "vic")
     assert "No evaluation report" in texts(at)

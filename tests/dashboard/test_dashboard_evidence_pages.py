@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from registry.app import Registry
 from registry.auth.accounts import AuditRecord, audit_entries
 from registry.settings import Settings
-from tests.dashboard_helpers import Seeded, seed_copy
 from tests.dashboard.test_dashboard_app import APP, app, login, seeded, show_asset, texts
+from tests.dashboard_helpers import Seeded, seed_copy
 
 __all__ = ["seeded"]  # the fixture, re-used
 
@@ -67,7 +67,8 @@ def test_asset_url_opens_the_asset_after_login_and_rejects_non_hashes(
 
 
 def test_copy_evidence_side_by_side_on_the_asset_page(
-    seeded: tuple[Settings, Seeded], tmp_path: Path,
+    seeded: tuple[Settings, Seeded],
+    tmp_path: Path,
 ) -> None:
     settings, _ = seeded
     crop, reference = seed_copy(settings, tmp_path / "copy")
@@ -98,5 +99,8 @@ def test_csv_export_is_audited(seeded: tuple[Settings, Seeded]) -> None:
     assert not at.exception
     (export,) = [e for e in _audit(settings) if e.action == "export_csv"]
     assert export.username == "ivy"
-    assert export.query == {"list": "recent-positives", "rows": 2,
-                            "query": {"positive_only": True, "limit": 50}}
+    assert export.query == {
+        "list": "recent-positives",
+        "rows": 2,
+        "query": {"positive_only": True, "limit": 50},
+    }

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.cli import streamlit_command
 from registry.app import Registry
 from registry.auth.accounts import AuditRecord, add_user, audit_entries
-from registry.errors import ConfigurationError
 from registry.auth.login_policy import LoginPolicy
+from registry.errors import ConfigurationError
 from registry.settings import Settings
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -23,9 +23,7 @@ USERS = {"ivy": ("investigator-pw", "investigator"), "ada": ("admin-pass-1", "ad
 
 
 @pytest.fixture
-def accounts(
-    provreg_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
+def accounts(provreg_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     for key, value in provreg_env.items():
         if key.startswith("PROVREG_"):
             monkeypatch.setenv(key, value)
@@ -61,8 +59,20 @@ def login(at: AppTest, user: str, password: str | None = None) -> AppTest:
 def everything(at: AppTest) -> str:
     """Every string the page shows, whatever the element."""
     parts: list[object] = []
-    for kind in ("markdown", "caption", "text", "code", "error", "info", "warning", "success",
-                 "title", "header", "subheader", "exception"):
+    for kind in (
+        "markdown",
+        "caption",
+        "text",
+        "code",
+        "error",
+        "info",
+        "warning",
+        "success",
+        "title",
+        "header",
+        "subheader",
+        "exception",
+    ):
         parts += [getattr(e, "value", "") for e in getattr(at, kind)]
     parts += [e.message for e in at.exception] + [e.stack_trace for e in at.exception]
     return "\n".join(str(p) for p in parts)
@@ -91,11 +101,13 @@ def test_every_login_attempt_is_audited(
     login(at, "ivy")
     assert signed_in(at) and not at.exception
     failures = entries(accounts, "login_failure")
-    assert [(e.username, e.role) for e in failures] == [("nobody-" + "x" * 57, "-"),
-                                                        ("ivy", "-")]
+    assert [(e.username, e.role) for e in failures] == [("nobody-" + "x" * 57, "-"), ("ivy", "-")]
     [success] = entries(accounts, "login_success")
     assert (success.username, success.role, success.query) == (
-        "ivy", "investigator", {"client": "unknown"})
+        "ivy",
+        "investigator",
+        {"client": "unknown"},
+    )
     assert success.db_role == "postgres"  # stamped by the database, not passed in
 
 
@@ -115,15 +127,17 @@ def test_back_off_refuses_the_next_attempt_even_with_the_right_password(
 def test_account_locks_after_n_failures_and_others_still_sign_in(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policy(monkeypatch, login_backoff_seconds=0, login_max_failures=3,
-           login_client_max_failures=100)
+    policy(
+        monkeypatch, login_backoff_seconds=0, login_max_failures=3, login_client_max_failures=100
+    )
     at = app()
     for _ in range(3):
         login(at, "ivy", "guess-guess")
     login(at, "ivy")
     assert not signed_in(at) and "Too many failed sign-ins" in everything(at)
     assert [e.query["reason"] for e in entries(accounts, "login_refused")] == [
-        "account locked after repeated failures"]
+        "account locked after repeated failures"
+    ]
     login(at, "ada")
     assert signed_in(at)
 
@@ -131,15 +145,17 @@ def test_account_locks_after_n_failures_and_others_still_sign_in(
 def test_a_client_failing_across_accounts_is_locked_out(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policy(monkeypatch, login_backoff_seconds=0, login_max_failures=100,
-           login_client_max_failures=3)
+    policy(
+        monkeypatch, login_backoff_seconds=0, login_max_failures=100, login_client_max_failures=3
+    )
     at = app()
     for name in ("alice", "bob", "carol"):
         login(at, name, "spray-password")
     login(at, "ivy")
     assert not signed_in(at)
     assert [e.query["reason"] for e in entries(accounts, "login_refused")] == [
-        "too many failed logins from this client"]
+        "too many failed logins from this client"
+    ]
 
 
 def test_idle_sessions_expire(accounts: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,14 +193,23 @@ def test_database_down_shows_a_plain_page_without_details(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = _closed_port()
-    monkeypatch.setenv("PROVREG_DATABASE_URL",
-                       f"postgresql+psycopg://provreg@127.0.0.1:{port}/provreg_gone")
+    monkeypatch.setenv(
+        "PROVREG_DATABASE_URL", f"postgresql+psycopg://provreg@127.0.0.1:{port}/provreg_gone"
+    )
     at = login(app(), "ivy")
     shown = everything(at)
     assert "registry is unavailable right now" in shown
     assert not at.exception
-    for secret in (str(port), "127.0.0.1", "provreg_gone", "Traceback", 'File "', ".py",
-                   "psycopg", "OperationalError"):
+    for secret in (
+        str(port),
+        "127.0.0.1",
+        "provreg_gone",
+        "Traceback",
+        'File "',
+        ".py",
+        "psycopg",
+        "OperationalError",
+    ):
         assert secret not in shown
 
 
@@ -197,13 +222,20 @@ def test_launcher_hides_error_details_and_keeps_xsrf_protection() -> None:
 
 def test_login_policy_reads_the_environment_and_backs_off_exponentially() -> None:
     assert LoginPolicy.from_env({}) == LoginPolicy()
-    custom = LoginPolicy.from_env({"PROVREG_LOGIN_MAX_FAILURES": "7",
-                                   "PROVREG_LOGIN_BACKOFF_SECONDS": "2",
-                                   "PROVREG_LOGIN_BACKOFF_MAX_SECONDS": "10",
-                                   "PROVREG_SESSION_IDLE_SECONDS": "300"})
+    custom = LoginPolicy.from_env(
+        {
+            "PROVREG_LOGIN_MAX_FAILURES": "7",
+            "PROVREG_LOGIN_BACKOFF_SECONDS": "2",
+            "PROVREG_LOGIN_BACKOFF_MAX_SECONDS": "10",
+            "PROVREG_SESSION_IDLE_SECONDS": "300",
+        }
+    )
     assert (custom.max_failures, custom.session_idle_seconds) == (7, 300.0)
     assert [custom.backoff(k) for k in range(5)] == [0.0, 2.0, 4.0, 8.0, 10.0]
-    for bad in ({"PROVREG_LOGIN_MAX_FAILURES": "0"}, {"PROVREG_LOGIN_LOCKOUT_SECONDS": "-1"},
-                {"PROVREG_SESSION_IDLE_SECONDS": "soon"}):
+    for bad in (
+        {"PROVREG_LOGIN_MAX_FAILURES": "0"},
+        {"PROVREG_LOGIN_LOCKOUT_SECONDS": "-1"},
+        {"PROVREG_SESSION_IDLE_SECONDS": "soon"},
+    ):
         with pytest.raises(ConfigurationError):
             LoginPolicy.from_env(bad)

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from registry.queries import reads as queries
-from registry.ledger.writer import Ledger
 from registry.db.models import Sighting
-from registry.queries.reads import VerdictFilter, facets, search_verdicts, version_counts
 from registry.ledger.signing import Signer
+from registry.ledger.writer import Ledger
+from registry.queries import reads as queries
+from registry.queries.reads import VerdictFilter, facets, search_verdicts, version_counts
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 COUNT = 60
@@ -24,14 +24,17 @@ def seeded(db_session: Session) -> Session:
     # Spread created_at over 60 days, one verdict per day (triggers bypassed as a superuser
     # would; these tests read, they do not verify signatures).
     db_session.execute(text("SET LOCAL session_replication_role = replica"))
-    db_session.execute(text(
-        "UPDATE verdicts SET created_at = timestamptz '2026-01-01 00:00+00' "
-        "+ log_index * interval '1 day'"
-    ))
+    db_session.execute(
+        text(
+            "UPDATE verdicts SET created_at = timestamptz '2026-01-01 00:00+00' "
+            "+ log_index * interval '1 day'"
+        )
+    )
     db_session.execute(text("SET LOCAL session_replication_role = origin"))
     shas = [v.asset_sha256 for v in synthetic_verdicts(COUNT)]
-    db_session.add_all(Sighting(asset_sha256=s, source="even" if i % 2 == 0 else "odd")
-                       for i, s in enumerate(shas))
+    db_session.add_all(
+        Sighting(asset_sha256=s, source="even" if i % 2 == 0 else "odd") for i, s in enumerate(shas)
+    )
     db_session.flush()
     return db_session
 
@@ -71,8 +74,9 @@ def test_time_range_is_exact_on_both_query_paths(
     start = datetime(2026, 1, 1, tzinfo=UTC)
     flt = VerdictFilter(since=start + timedelta(days=10), until=start + timedelta(days=20))
     assert walk(seeded, flt, limit=3) == list(range(19, 9, -1))
-    flt = VerdictFilter(since=start + timedelta(days=10), until=start + timedelta(days=20),
-                        positive_only=True)
+    flt = VerdictFilter(
+        since=start + timedelta(days=10), until=start + timedelta(days=20), positive_only=True
+    )
     assert walk(seeded, flt, limit=2) == [18, 15, 12]
 
 

@@ -22,8 +22,17 @@ from tests.dashboard.dashboard_payloads import FILE_NAME, Planted, ingest_payloa
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 DETECTORS = "file-facts,metadata,c2pa"
 PASSWORD = "investigator-pw"
-MARKUP = ("markdown", "caption", "error", "info", "warning", "success", "title", "header",
-          "subheader")
+MARKUP = (
+    "markdown",
+    "caption",
+    "error",
+    "info",
+    "warning",
+    "success",
+    "title",
+    "header",
+    "subheader",
+)
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -56,7 +65,9 @@ def listener() -> Iterator[tuple[int, list[str]]]:
 
 @pytest.fixture
 def planted(
-    provreg_env: dict[str, str], tmp_path: Path, listener: tuple[int, list[str]],
+    provreg_env: dict[str, str],
+    tmp_path: Path,
+    listener: tuple[int, list[str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[dict[str, str], Planted, int, list[str]]]:
     env = {**provreg_env, "PROVREG_DETECTORS": DETECTORS}
@@ -126,7 +137,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_browser_fetches_nothing_and_links_nothing_from_a_file(
-    planted: tuple[dict[str, str], Planted, int, list[str]], tmp_path: Path,
+    planted: tuple[dict[str, str], Planted, int, list[str]],
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -150,15 +162,16 @@ def test_browser_fetches_nothing_and_links_nothing_from_a_file(
             page.get_by_test_id("stRadioGroup").get_by_text("Asset", exact=True).click()
             page.get_by_role("textbox", name="sha256").fill(sha)
             page.keyboard.press("Enter")
-            expect(page.locator('[data-testid="stCode"]').filter(has_text=sha).first
-                   ).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("PASS — all", exact=False).first).to_be_visible(
-                timeout=60_000)
+            expect(page.locator('[data-testid="stCode"]').filter(has_text=sha).first).to_be_visible(
+                timeout=60_000
+            )
+            expect(page.get_by_text("PASS — all", exact=False).first).to_be_visible(timeout=60_000)
             for summary in page.locator('[data-testid="stExpander"] summary').all():
                 summary.click()
             # Shown (as text in the page, and in data grid cells drawn on a canvas)...
             expect(page.get_by_text(planted_url(port), exact=False).first).to_be_attached(
-                timeout=60_000)
+                timeout=60_000
+            )
             page.wait_for_timeout(2000)  # give any planted image time to be requested
             page.screenshot(path=tmp_path / f"asset-{sha[:8]}.png", full_page=True)
             assert page.locator(f'a[href*="{host}"]').count() == 0

@@ -11,8 +11,8 @@ import pytest
 from detectors.base import Verdict
 from registry.app import Registry
 from registry.settings import Settings
-from tests.dashboard_helpers import Seeded, seed_registry
 from tests.dashboard.test_dashboard_app import app, login, texts
+from tests.dashboard_helpers import Seeded, seed_registry
 
 
 @pytest.fixture
@@ -34,12 +34,25 @@ def test_asset_page_shows_the_laundering_anomaly_map(seeded: tuple[Settings, See
     registry = Registry.open(settings)
     try:
         with registry.sessions.begin() as session:
-            registry.ledger.append(session, [Verdict(
-                detector="laundering", version="1.0.0", model_checksum="ab" * 32,
-                asset_sha256=sha, label="laundered", positive=True, score=0.93, p_value=0.009,
-                evidence={"anomaly_map": [[0.1, 0.9], [0.8, 0.95]],
-                          "autoencoders": {"sd-vae": {"distance": 0.012, "fpr": 0.02}}},
-            )])
+            registry.ledger.append(
+                session,
+                [
+                    Verdict(
+                        detector="laundering",
+                        version="1.0.0",
+                        model_checksum="ab" * 32,
+                        asset_sha256=sha,
+                        label="laundered",
+                        positive=True,
+                        score=0.93,
+                        p_value=0.009,
+                        evidence={
+                            "anomaly_map": [[0.1, 0.9], [0.8, 0.95]],
+                            "autoencoders": {"sd-vae": {"distance": 0.012, "fpr": 0.02}},
+                        },
+                    )
+                ],
+            )
     finally:
         registry.close()
     at = login(app(), "ivy")

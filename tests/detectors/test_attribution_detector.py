@@ -32,9 +32,16 @@ def _sample(pixels: np.ndarray) -> Sample:  # type: ignore[type-arg]
 
 def _options(calibrated: bool = False) -> dict[str, Any]:
     path = fx.gallery_file(calibrated)
-    return {"model": {"name": "attribution-gallery", "path": str(path),
-                      "sha256": sha256_file(path), "format": "safetensors",
-                      "architecture": None, "kind": "attribution"}}
+    return {
+        "model": {
+            "name": "attribution-gallery",
+            "path": str(path),
+            "sha256": sha256_file(path),
+            "format": "safetensors",
+            "architecture": None,
+            "kind": "attribution",
+        }
+    }
 
 
 @pytest.mark.slow
@@ -62,8 +69,9 @@ class TestAttributionConformance(DetectorConformance):
         _, judged = fx.unknown_halves()
         samples = [_sample(p) for images in judged.values() for p in images]
         verdicts = detector.detect_batch(samples)
-        rejected = [s for s, v in zip(samples, verdicts, strict=True)
-                    if v.label == "unknown-generator"]
+        rejected = [
+            s for s, v in zip(samples, verdicts, strict=True) if v.label == "unknown-generator"
+        ]
         # Per-generator open-space thresholds are lax on unseen generators (measured: about
         # 40% rejected; the unseen bilinear architecture looks like nearest + conv), so only a
         # quarter is required here; the calibrated gallery is held to more below.

@@ -21,8 +21,14 @@ from detectors.learned.files import sha256_file
 from detectors.learned.spec import ModelSpec
 from detectors.testing.conformance import sample_from_bytes
 
-CONFIG = {"input_resolution": 32, "patch_size": 8, "width": 32, "layers": 1, "heads": 2,
-          "output_dim": 16}
+CONFIG = {
+    "input_resolution": 32,
+    "patch_size": 8,
+    "width": 32,
+    "layers": 1,
+    "heads": 2,
+    "output_dim": 16,
+}
 
 
 def _backbone(tmp: Path) -> ModelSpec:
@@ -33,11 +39,19 @@ def _backbone(tmp: Path) -> ModelSpec:
 
     torch.manual_seed(0)
     path = tmp / "vit.safetensors"
-    save_file({k: v.contiguous() for k, v in build("clip_vit", CONFIG).state_dict().items()},
-              str(path))
-    return ModelSpec(name="tiny-vit", path=str(path), sha256=sha256_file(path),
-                     format="safetensors", architecture="clip_vit", kind="backbone",
-                     config=CONFIG, card={"preprocess": {"input_size": 32}})
+    save_file(
+        {k: v.contiguous() for k, v in build("clip_vit", CONFIG).state_dict().items()}, str(path)
+    )
+    return ModelSpec(
+        name="tiny-vit",
+        path=str(path),
+        sha256=sha256_file(path),
+        format="safetensors",
+        architecture="clip_vit",
+        kind="backbone",
+        config=CONFIG,
+        card={"preprocess": {"input_size": 32}},
+    )
 
 
 def _images(seed: int, count: int) -> list[np.ndarray]:  # type: ignore[type-arg]
@@ -62,9 +76,18 @@ def test_both_methods_store_load_and_score(tmp_path: Path) -> None:
     path = tmp_path / "gallery.safetensors"
     gallery.save(path)
     assert Gallery.load(path).needs_features
-    options = {"model": {"name": "g", "path": str(path), "sha256": sha256_file(path),
-                         "format": "safetensors", "architecture": None, "kind": "attribution",
-                         "backbone": spec.to_options()}, "device": "cpu"}
+    options = {
+        "model": {
+            "name": "g",
+            "path": str(path),
+            "sha256": sha256_file(path),
+            "format": "safetensors",
+            "architecture": None,
+            "kind": "attribution",
+            "backbone": spec.to_options(),
+        },
+        "device": "cpu",
+    }
     detector = AttributionDetector(options)
     detector.load()
     assert detector.problem is None, detector.problem

@@ -199,11 +199,13 @@ def test_clean_photographs_give_no_positives() -> None:
 def test_unreadable_bytes_are_errors_with_reasons() -> None:
     detector = C2paDetector()
     png_header_then_junk = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    verdicts = detector.detect_batch([
-        Sample(sha256="a" * 64, data=b"", media_type="image/png"),
-        Sample(sha256="b" * 64, data=b"plain text", media_type="image/jpeg"),
-        Sample(sha256="c" * 64, data=png_header_then_junk, media_type="image/png"),
-    ])
+    verdicts = detector.detect_batch(
+        [
+            Sample(sha256="a" * 64, data=b"", media_type="image/png"),
+            Sample(sha256="b" * 64, data=b"plain text", media_type="image/jpeg"),
+            Sample(sha256="c" * 64, data=png_header_then_junk, media_type="image/png"),
+        ]
+    )
     assert [v.label for v in verdicts] == [ERROR_LABEL] * 3
     assert verdicts[0].error == "empty-input"
     assert verdicts[1].error == "unsupported-format"
@@ -216,7 +218,8 @@ def test_unreadable_bytes_are_errors_with_reasons() -> None:
 
 def test_claim_v1_records_the_claim_generator_string() -> None:
     manifest = fx.created_manifest(fx.TRAINED) | {
-        "claim_version": 1, "claim_generator": "provreg-tests/1.0"
+        "claim_version": 1,
+        "claim_generator": "provreg-tests/1.0",
     }
     verdict = _detect(fx.sign(fx.noise_bytes(14), "JPEG", manifest))
     assert verdict.positive
@@ -232,9 +235,7 @@ def test_generated_parent_ingredient_makes_the_derivative_positive() -> None:
     assert verdict.score == pytest.approx(0.7)
     evidence = _evidence(verdict)
     assert evidence["validation_state"] == "Valid"
-    assert [a["action"] for a in evidence["actions"]] == [
-        "c2pa.opened", "c2pa.color_adjustments"
-    ]
+    assert [a["action"] for a in evidence["actions"]] == ["c2pa.opened", "c2pa.color_adjustments"]
     (recorded,) = evidence["ingredients"]
     assert recorded["title"] == "parent.jpeg"
     assert recorded["format"] == "image/jpeg"

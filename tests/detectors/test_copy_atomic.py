@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-
 from detectors.copy.atomic import write_atomically
 
 

@@ -14,8 +14,9 @@ from detectors.copy.signals import hamming_matrix
 
 def planted(
     n: int, nq: int, seed: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8],
-           npt.NDArray[np.int64]]:
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.int64]
+]:
     """n random hashes with ids, nq queries each within distance 0..31 of a planted target."""
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
@@ -28,8 +29,12 @@ def planted(
     return ids, codes, np.packbits(bits, axis=1), ids[targets]
 
 
-def oracle(queries: npt.NDArray[np.uint8], ids: npt.NDArray[np.int64],
-           codes: npt.NDArray[np.uint8], radius: int) -> list[set[tuple[int, int]]]:
+def oracle(
+    queries: npt.NDArray[np.uint8],
+    ids: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.uint8],
+    radius: int,
+) -> list[set[tuple[int, int]]]:
     dist = hamming_matrix(queries, codes)
     return [{(int(ids[j]), int(row[j])) for j in np.flatnonzero(row <= radius)} for row in dist]
 
@@ -71,7 +76,7 @@ def test_mih_recall_at_radius_31() -> None:
     for q in range(0, len(queries), 97):
         for i, d in result.hits(q):
             assert d <= 31
-            assert d == int(hamming_matrix(queries[q:q + 1], dist_of[i][None])[0, 0])
+            assert d == int(hamming_matrix(queries[q : q + 1], dist_of[i][None])[0, 0])
 
 
 @pytest.mark.parametrize("kind", ["flat", "mih"])
@@ -162,8 +167,7 @@ def test_mih_threads_and_knn_agree_with_one_thread() -> None:
     index.add(ids, codes)
     one = index.range_search(queries, 31)
     two = index.range_search(queries, 31, threads=2)
-    assert [one.hits(q) for q in range(len(queries))] == \
-        [two.hits(q) for q in range(len(queries))]
+    assert [one.hits(q) for q in range(len(queries))] == [two.hits(q) for q in range(len(queries))]
     knn = index.search(queries[:50], 3)
     dist = hamming_matrix(queries[:50], codes)
     for q in range(50):
@@ -173,8 +177,9 @@ def test_mih_threads_and_knn_agree_with_one_thread() -> None:
             assert got[0][1] == int(dist[q].min())  # the planted neighbour is the nearest
 
 
-def test_mih_pending_merge_removal_and_reload(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mih_pending_merge_removal_and_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Appends (searched exhaustively, then merged in bulk), removals and a save/load
     round trip give the same answers as the oracle over the live entries."""
     from detectors.copy import mih
@@ -184,7 +189,7 @@ def test_mih_pending_merge_removal_and_reload(tmp_path: Path,
     index = BinaryHashIndex(kind="mih", layout="12x21x4")
     index.add(ids[:3000], codes[:3000])
     for lo in range(3000, 4000, 100):  # 10 appends: some pending, some merged
-        index.add(ids[lo:lo + 100], codes[lo:lo + 100])
+        index.add(ids[lo : lo + 100], codes[lo : lo + 100])
     assert len(index) == 4000
     gone = ids[::7]
     assert index.remove(gone) == len(gone)
@@ -230,13 +235,23 @@ def test_reads_format_1_files(tmp_path: Path) -> None:
     inner = faiss.IndexBinaryMultiHash(256, 17, 15)
     old = faiss.IndexBinaryIDMap2(inner)
     old.add_with_ids(codes, ids)
-    meta = {"format": 1, "bits": 256, "kind": "auto", "layout": "mih", "nhash": 17,
-            "mih_bits": 15, "flat_max_size": 50_000}
+    meta = {
+        "format": 1,
+        "bits": 256,
+        "kind": "auto",
+        "layout": "mih",
+        "nhash": 17,
+        "mih_bits": 15,
+        "flat_max_size": 50_000,
+    }
     path = tmp_path / "old.index"
     with open(path, "wb") as fh:
-        np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                 faiss=np.asarray(faiss.serialize_index_binary(old), dtype=np.uint8),
-                 tombstones=ids[:10])
+        np.savez(
+            fh,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            faiss=np.asarray(faiss.serialize_index_binary(old), dtype=np.uint8),
+            tombstones=ids[:10],
+        )
     loaded = BinaryHashIndex.load(path)
     assert len(loaded) == 790
     expected = oracle(queries, ids[10:], codes[10:], 31)

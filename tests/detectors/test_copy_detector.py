@@ -51,8 +51,11 @@ class TestCopyDetector(DetectorConformance):
 
     def negative_examples(self) -> list[Sample]:
         nulls = null_images()
-        return [sample_from_image(nulls["camera"]), sample_from_image(nulls["flower-crop"]),
-                sample_from_image(noise_image(4))]
+        return [
+            sample_from_image(nulls["camera"]),
+            sample_from_image(nulls["flower-crop"]),
+            sample_from_image(noise_image(4)),
+        ]
 
     def test_evidence_of_a_match(self) -> None:
         detector = self.make_detector()

@@ -43,10 +43,15 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     scripted = torch.jit.script(net)
     scripted.save(str(root / "tiny.pt"))  # type: ignore[no-untyped-call]
     pytest.importorskip("onnx")
-    torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), str(root / "tiny.onnx"),
-                      dynamo=False, input_names=["images"], output_names=["embeddings"],
-                      dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
-                                    "embeddings": {0: "batch"}})
+    torch.onnx.export(
+        net,
+        (torch.randn(1, 3, 64, 64),),
+        str(root / "tiny.onnx"),
+        dynamo=False,
+        input_names=["images"],
+        output_names=["embeddings"],
+        dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "embeddings": {0: "batch"}},
+    )
     return {"torchscript": root / "tiny.pt", "onnx": root / "tiny.onnx"}
 
 
@@ -93,8 +98,17 @@ def test_handcrafted_ranks_the_original_first_for_global_edits() -> None:
     index.add(np.arange(len(references)), embedder.embed(list(references.values())))
     for extra, image in enumerate(null_images().values()):
         index.add([100 + extra], embedder.embed([image]))
-    global_edits = ["exact", "jpeg50", "resize0.5", "blur", "noise", "hflip", "rotate90",
-                    "crop10", "text-overlay"]
+    global_edits = [
+        "exact",
+        "jpeg50",
+        "resize0.5",
+        "blur",
+        "noise",
+        "hflip",
+        "rotate90",
+        "crop10",
+        "text-overlay",
+    ]
     for ref_id, image in enumerate(references.values()):
         queries = embedder.embed([EDITS[e](image) for e in global_edits])
         ids, _ = index.similarities(queries, 5)
@@ -147,12 +161,24 @@ def test_reference_set_with_model_embedder_round_trips(
     references.save(tmp_path)
     with pytest.raises(ReferenceSetError):  # built with another embedder
         ReferenceSet.load(tmp_path)
-    detector = CopyDetector({"index_dir": str(tmp_path), "embedder_path": str(path),
-                             "embedder_sha256": digest, "embedder_format": "onnx"})
+    detector = CopyDetector(
+        {
+            "index_dir": str(tmp_path),
+            "embedder_path": str(path),
+            "embedder_sha256": digest,
+            "embedder_format": "onnx",
+        }
+    )
     detector.load()
     (verdict,) = detector.detect_batch([sample_from_image(EDITS["jpeg50"](images["rocket"]))])
     assert verdict.positive and verdict.model_checksum == digest
-    wrong = CopyDetector({"index_dir": str(tmp_path), "embedder_path": str(path),
-                          "embedder_sha256": "f" * 64, "embedder_format": "onnx"})
+    wrong = CopyDetector(
+        {
+            "index_dir": str(tmp_path),
+            "embedder_path": str(path),
+            "embedder_sha256": "f" * 64,
+            "embedder_format": "onnx",
+        }
+    )
     with pytest.raises(ModelChecksumError):
         wrong.load()

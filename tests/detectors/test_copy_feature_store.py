@@ -59,9 +59,13 @@ def test_empty_and_broken_files(tmp_path: Path) -> None:
 def test_reads_single_file_features_of_earlier_versions(tmp_path: Path) -> None:
     a, b = _features(1, 3), _features(2, 5)
     with open(tmp_path / "features.1.npz", "wb") as fh:
-        np.savez_compressed(fh, ids=np.array([4, 8]), counts=np.array([3, 5]),
-                            points=np.concatenate([a.points, b.points]),
-                            descriptors=np.concatenate([a.descriptors, b.descriptors]))
+        np.savez_compressed(
+            fh,
+            ids=np.array([4, 8]),
+            counts=np.array([3, 5]),
+            points=np.concatenate([a.points, b.points]),
+            descriptors=np.concatenate([a.descriptors, b.descriptors]),
+        )
     store = FeatureStore.load(tmp_path, {"features": "features.1.npz"})
     assert _same(store.get(4), a) and _same(store.get(8), b)
 

@@ -41,8 +41,7 @@ def test_saves_append_and_load_replays(tmp_path: Path) -> None:
     assert refs.save(tmp_path) == gen  # nothing changed: nothing written
     assert refs.revision == 3
     # the base files were not rewritten; the log holds two records
-    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()
-            if ".index" in p.name} == base
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if ".index" in p.name} == base
     commits, end = journal.read(tmp_path / f"delta.{gen}.log")
     assert len(commits) == 2 and end == (tmp_path / f"delta.{gen}.log").stat().st_size
 
@@ -52,8 +51,9 @@ def test_saves_append_and_load_replays(tmp_path: Path) -> None:
     assert _hits(loaded, _hex(10)) == [10] and _hits(loaded, _hex(2)) == []
     image = textured(311, (200, 150))
     query = EDITS["crop10"](image)
-    assert [(m.reference.ref_id, m.matched) for m in loaded.match(query)] == \
-        [(m.reference.ref_id, m.matched) for m in refs.match(query)]
+    assert [(m.reference.ref_id, m.matched) for m in loaded.match(query)] == [
+        (m.reference.ref_id, m.matched) for m in refs.match(query)
+    ]
     assert any(m.reference.ref_id == 11 and m.matched for m in loaded.match(image))
 
 
@@ -106,8 +106,9 @@ def test_refresh_picks_up_appends_and_notices_compaction(tmp_path: Path) -> None
     assert _state(ReferenceSet.load(tmp_path)) == _state(writer)
 
 
-def test_log_compacts_past_a_fraction_of_the_base(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_compacts_past_a_fraction_of_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(reference_store, "COMPACT_MIN_BYTES", 0)
     refs = ReferenceSet()
     for i in range(20):

@@ -23,10 +23,12 @@ QUERIED = ["astronaut", "chelsea", "rocket", "china", "textured-2"]
 @pytest.fixture(scope="module")
 def refset() -> ReferenceSet:
     references = ReferenceSet()
-    added = references.add_many([
-        NewReference(ref_id, image, sha256=f"{ref_id:064x}", bank=name)
-        for ref_id, (name, image) in enumerate(reference_images().items())
-    ])
+    added = references.add_many(
+        [
+            NewReference(ref_id, image, sha256=f"{ref_id:064x}", bank=name)
+            for ref_id, (name, image) in enumerate(reference_images().items())
+        ]
+    )
     assert [r.ref_id for r in added] == list(range(len(reference_images())))
     with pytest.raises(ReferenceSetError):
         references.add_many([NewReference(0, reference_images()["coffee"])])
@@ -75,8 +77,9 @@ def test_low_quality_query_is_not_trusted_on_pdq_alone() -> None:
 
 def test_configurable_threshold_and_remove() -> None:
     images = reference_images()
-    references = ReferenceSet(MatchConfig(pdq_threshold=8, verify_band=0, embed_k=0,
-                                          candidate_radius=8))
+    references = ReferenceSet(
+        MatchConfig(pdq_threshold=8, verify_band=0, embed_k=0, candidate_radius=8)
+    )
     references.add(7, images["coffee"])
     resized = EDITS["resize0.5"](images["coffee"])
     assert references.match(EDITS["exact"](images["coffee"]))[0].matched

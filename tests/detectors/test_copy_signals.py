@@ -52,9 +52,12 @@ def test_dihedral_variants_match_flips_and_rotations() -> None:
     variants = signals.pdq_dihedral(image)
     assert len(variants) == len(signals.DIHEDRAL_NAMES) == 8
     assert variants[0].hex == signals.pdq(image).hex
-    ops = {"rotate90": Image.Transpose.ROTATE_90, "rotate180": Image.Transpose.ROTATE_180,
-           "flip_horizontal": Image.Transpose.FLIP_LEFT_RIGHT,
-           "flip_vertical": Image.Transpose.FLIP_TOP_BOTTOM}
+    ops = {
+        "rotate90": Image.Transpose.ROTATE_90,
+        "rotate180": Image.Transpose.ROTATE_180,
+        "flip_horizontal": Image.Transpose.FLIP_LEFT_RIGHT,
+        "flip_vertical": Image.Transpose.FLIP_TOP_BOTTOM,
+    }
     for name, op in ops.items():
         edited = signals.pdq(image.transpose(op)).code
         distances = [signals.hamming(edited, v.code) for v in variants]

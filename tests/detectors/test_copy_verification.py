@@ -35,8 +35,9 @@ def test_unrelated_pairs_are_not_verified(verifier: GeometricVerifier) -> None:
     nulls = null_images()
     for null_name in ("camera", "coins", "brick", "hubble", "hubble-crop", "noise-0"):
         for ref_name, reference in references.items():
-            result = verifier.verify(nulls[null_name], verifier.features(
-                verifier.prepare(reference)))
+            result = verifier.verify(
+                nulls[null_name], verifier.features(verifier.prepare(reference))
+            )
             assert not result.verified, (null_name, ref_name, result)
 
 

@@ -35,7 +35,8 @@ def test_every_registered_detector_has_conformance_tests() -> None:
 
 def test_every_registered_detector_has_a_docs_page() -> None:
     missing = [
-        name for name in registered_entry_points()
+        name
+        for name in registered_entry_points()
         if not (REPO / "docs" / "detectors" / f"{name}.md").is_file()
     ]
     assert not missing, f"registered detectors without docs/detectors/<name>.md: {missing}"

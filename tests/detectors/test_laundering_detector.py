@@ -23,8 +23,10 @@ class TestLaunderingConformance(DetectorConformance):
     def positive_examples(self) -> list[tuple[Sample, str]]:
         detector = self.make_detector()
         out = []
-        for folder, label, seed in (("laundered", "laundered", 1),
-                                    ("synthetic", "fully-synthetic", 2)):
+        for folder, label, seed in (
+            ("laundered", "laundered", 1),
+            ("synthetic", "fully-synthetic", 2),
+        ):
             samples = held_out(folder, 12, seed)
             verdicts = detector.detect_batch(samples)
             right = [s for s, v in zip(samples, verdicts, strict=True) if v.label == label]
@@ -52,10 +54,14 @@ def test_evidence_has_distances_and_an_anomaly_map() -> None:
         ae = verdict.evidence["autoencoders"]["tiny-vae"]  # type: ignore[index]
         assert 0 <= ae["distance"] <= 1 and 0 < ae["fpr"] <= 1  # type: ignore[index]
     # AEROBLADE: an autoencoder's own outputs reconstruct better than real photos
-    d_laundered = sorted(v.evidence["autoencoders"]["tiny-vae"]["distance"]  # type: ignore[index]
-                         for v in laundered)
-    d_pristine = sorted(v.evidence["autoencoders"]["tiny-vae"]["distance"]  # type: ignore[index]
-                        for v in pristine)
+    d_laundered = sorted(
+        v.evidence["autoencoders"]["tiny-vae"]["distance"]  # type: ignore[index]
+        for v in laundered
+    )
+    d_pristine = sorted(
+        v.evidence["autoencoders"]["tiny-vae"]["distance"]  # type: ignore[index]
+        for v in pristine
+    )
     assert d_laundered[len(d_laundered) // 2] < d_pristine[len(d_pristine) // 2]
 
 
@@ -64,6 +70,9 @@ def test_card_has_a_confusion_matrix_over_the_held_out_split() -> None:
     matrix = card["confusion"]["matrix"]
     assert len(matrix) == 3 and all(len(row) == 3 for row in matrix)
     held = card["trained_on"]
-    assert [sum(row) for row in matrix] == [held["held_out_pristine"], held["held_out_laundered"],
-                                            held["held_out_fully-synthetic"]]
+    assert [sum(row) for row in matrix] == [
+        held["held_out_pristine"],
+        held["held_out_laundered"],
+        held["held_out_fully-synthetic"],
+    ]
     assert card["metrics"]["auroc_pristine_vs_rest"] > 0.8, card["metrics"]

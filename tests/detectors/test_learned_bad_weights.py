@@ -57,8 +57,9 @@ def _store_and_spec(tmp_path: Path, file: Path, **kw: Any) -> Any:
 
 def _detector_error(spec: Any) -> dict[str, Any]:
     detector = SyntheticDetector({"model": spec.to_options()})
-    verdicts = detector.detect_batch([sample_from_image(noise_image(1, (80, 80))),
-                                      sample_from_image(noise_image(2, (80, 80)))])
+    verdicts = detector.detect_batch(
+        [sample_from_image(noise_image(1, (80, 80))), sample_from_image(noise_image(2, (80, 80)))]
+    )
     assert all(v.error == "model-load-failed" and not v.positive for v in verdicts)
     assert all(v.label == "error" for v in verdicts)
     return verdicts[0].evidence

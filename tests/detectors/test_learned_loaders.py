@@ -21,8 +21,14 @@ from detectors.synthetic.detector import SyntheticDetector
 from detectors.testing.conformance import sample_from_image
 from registry.models import ModelStore
 
-TINY_CLIP = {"input_resolution": 32, "patch_size": 8, "width": 32, "layers": 2, "heads": 4,
-             "output_dim": 16}
+TINY_CLIP = {
+    "input_resolution": 32,
+    "patch_size": 8,
+    "width": 32,
+    "layers": 2,
+    "heads": 4,
+    "output_dim": 16,
+}
 
 
 def _shapes(name: str, config: dict[str, int] | None = None) -> dict[str, tuple[int, ...]]:
@@ -84,14 +90,26 @@ def test_univfd_head_on_a_clip_backbone_loads_and_scores(tmp_path: Path) -> None
     full["logit_scale"] = torch.tensor(4.6)
     torch.save(full, tmp_path / "clip-tiny.pt")
     head = torch.nn.Linear(16, 1)
-    torch.save({"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone()},
-               tmp_path / "fc_weights.pth")  # UnivFD's layout
+    torch.save(
+        {"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone()},
+        tmp_path / "fc_weights.pth",
+    )  # UnivFD's layout
     store = ModelStore(tmp_path / "models")
-    store.add("clip-tiny", tmp_path / "clip-tiny.pt", kind="backbone", architecture="clip_vit",
-              config=TINY_CLIP)
-    store.add("univfd", tmp_path / "fc_weights.pth", kind="synthetic",
-              architecture="linear_probe", config={"features": 16},
-              card={"method": "probe", "backbone": "clip-tiny"})
+    store.add(
+        "clip-tiny",
+        tmp_path / "clip-tiny.pt",
+        kind="backbone",
+        architecture="clip_vit",
+        config=TINY_CLIP,
+    )
+    store.add(
+        "univfd",
+        tmp_path / "fc_weights.pth",
+        kind="synthetic",
+        architecture="linear_probe",
+        config={"features": 16},
+        card={"method": "probe", "backbone": "clip-tiny"},
+    )
     spec = store.resolve("univfd")
     assert spec.backbone is not None and spec.backbone.input_size == 224  # arch default
     # The tiny backbone reads 32x32: say so in the card, as a real entry's card would.

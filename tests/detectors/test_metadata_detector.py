@@ -66,12 +66,18 @@ class TestMetadataDetector(DetectorConformance):
     # --- parsed fields ------------------------------------------------------------------
 
     def test_a1111_fields(self) -> None:
-        for data in (fx.png_with_text({"parameters": fx.A1111_PARAMETERS}),
-                     fx.encoded("JPEG", exif=fx.exif_bytes(
-                         {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})),
-                     fx.encoded("WEBP", exif=fx.exif_bytes(
-                         {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS,
-                                                            "utf-16-le")}))):
+        for data in (
+            fx.png_with_text({"parameters": fx.A1111_PARAMETERS}),
+            fx.encoded(
+                "JPEG", exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})
+            ),
+            fx.encoded(
+                "WEBP",
+                exif=fx.exif_bytes(
+                    {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS, "utf-16-le")}
+                ),
+            ),
+        ):
             fields = _finding(_detect(data), "a1111")
             assert fields["prompt"].startswith("masterpiece, a red fox")
             assert fields["negative_prompt"] == "lowres, blurry"
@@ -89,16 +95,17 @@ class TestMetadataDetector(DetectorConformance):
         hidden = _detect(fx.a1111_stealth_png())
         fields = _finding(hidden, "a1111")
         assert fields["finding_source"] == "stealth:alpha" and fields["seed"] == 3141592653
-        rgb = fx.embed_stealth(noise_image(15, (96, 96)), fx.A1111_PARAMETERS.encode(),
-                               "stealth_rgbinfo")
+        rgb = fx.embed_stealth(
+            noise_image(15, (96, 96)), fx.A1111_PARAMETERS.encode(), "stealth_rgbinfo"
+        )
         fields = _finding(_detect(fx.png_bytes(None, rgb)), "a1111")
         assert fields["finding_source"] == "stealth:rgb" and fields["steps"] == 28
 
     def test_comfyui_fields(self) -> None:
-        png = fx.png_with_text({"prompt": json.dumps(fx.COMFY_PROMPT),
-                                "workflow": json.dumps(fx.COMFY_WORKFLOW)})
-        for data, source in ((png, "png:tEXt:prompt"),
-                             (fx.comfy_webp(), "webp:EXIF:Model")):
+        png = fx.png_with_text(
+            {"prompt": json.dumps(fx.COMFY_PROMPT), "workflow": json.dumps(fx.COMFY_WORKFLOW)}
+        )
+        for data, source in ((png, "png:tEXt:prompt"), (fx.comfy_webp(), "webp:EXIF:Model")):
             verdict = _detect(data)
             assert verdict.label == "comfyui"
             fields = _finding(verdict, "comfyui")
@@ -116,8 +123,10 @@ class TestMetadataDetector(DetectorConformance):
 
     def test_novelai_fields_from_chunks_and_alpha(self) -> None:
         png = fx.png_with_text(fx.NOVELAI_CHUNKS, noise_image(5, (64, 64)).convert("RGBA"))
-        for data, source in ((png, "png:tEXt:Software"),
-                             (fx.novelai_stealth_png(), "stealth:alpha:Software")):
+        for data, source in (
+            (png, "png:tEXt:Software"),
+            (fx.novelai_stealth_png(), "stealth:alpha:Software"),
+        ):
             verdict = _detect(data)
             assert verdict.label == "novelai" and verdict.positive
             fields = _finding(verdict, "novelai")
@@ -137,16 +146,24 @@ class TestMetadataDetector(DetectorConformance):
         assert not any(s.startswith("png:") for s in _sources(verdict))
 
     def test_invokeai_fields(self) -> None:
-        verdict = _detect(fx.png_with_text({
-            "invokeai_metadata": json.dumps(fx.INVOKE_METADATA),
-            "invokeai_graph": json.dumps(fx.INVOKE_GRAPH)}))
+        verdict = _detect(
+            fx.png_with_text(
+                {
+                    "invokeai_metadata": json.dumps(fx.INVOKE_METADATA),
+                    "invokeai_graph": json.dumps(fx.INVOKE_GRAPH),
+                }
+            )
+        )
         fields = _finding(verdict, "invokeai")
         assert fields["chunk"] == "invokeai_metadata" and fields["app_version"] == "4.2.4"
         assert fields["positive_prompt"] == "an isometric cottage, soft light"
         assert fields["seed"] == 123456789 and fields["steps"] == 30
         assert fields["cfg_scale"] == 6.5 and fields["model"]["name"] == "Juggernaut XL v9"
-        legacy = _detect(fx.png_with_text({"sd-metadata": json.dumps(fx.INVOKE_LEGACY),
-                                           "Dream": fx.INVOKE_DREAM}))
+        legacy = _detect(
+            fx.png_with_text(
+                {"sd-metadata": json.dumps(fx.INVOKE_LEGACY), "Dream": fx.INVOKE_DREAM}
+            )
+        )
         findings = {f["source"]: f["fields"] for f in _findings(legacy)}
         old = findings["png:tEXt:sd-metadata"]
         assert old["app_id"] == "invoke-ai/InvokeAI" and old["prompt"] == "a castle on a hill"
@@ -156,14 +173,18 @@ class TestMetadataDetector(DetectorConformance):
         assert dream["cfg_scale"] == 7.5 and dream["sampler"] == "k_lms"
 
     def test_fooocus_distinguished_from_a1111(self) -> None:
-        as_json = _detect(fx.png_with_text({"parameters": json.dumps(fx.FOOOCUS_JSON),
-                                            "fooocus_scheme": "fooocus"}))
+        as_json = _detect(
+            fx.png_with_text(
+                {"parameters": json.dumps(fx.FOOOCUS_JSON), "fooocus_scheme": "fooocus"}
+            )
+        )
         fields = _finding(as_json, "fooocus")
         assert fields["scheme"] == "fooocus" and fields["version"] == "Fooocus v2.5.5"
         assert fields["steps"] == 30 and fields["seed"] == 1234567890
         assert fields["base_model"] == "juggernautXL_v8Rundiffusion"
-        scheme_a1111 = _detect(fx.png_with_text({"parameters": fx.FOOOCUS_A1111,
-                                                 "fooocus_scheme": "a1111"}))
+        scheme_a1111 = _detect(
+            fx.png_with_text({"parameters": fx.FOOOCUS_A1111, "fooocus_scheme": "a1111"})
+        )
         assert scheme_a1111.evidence["labels"] == ["fooocus"]
         fields = _finding(scheme_a1111, "fooocus")
         assert fields["scheme"] == "a1111" and fields["marker_fooocus_scheme"] == "a1111"
@@ -181,9 +202,10 @@ class TestMetadataDetector(DetectorConformance):
         assert _errors(verdict)[0]["reason"] == "unrecognised-parameters"
 
     def test_iptc_both_forms(self) -> None:
-        for code, label in (("trainedAlgorithmicMedia", "iptc-trained-algorithmic-media"),
-                            ("compositeWithTrainedAlgorithmicMedia",
-                             "iptc-composite-trained-algorithmic-media")):
+        for code, label in (
+            ("trainedAlgorithmicMedia", "iptc-trained-algorithmic-media"),
+            ("compositeWithTrainedAlgorithmicMedia", "iptc-composite-trained-algorithmic-media"),
+        ):
             for element in (False, True):
                 verdict = _detect(fx.encoded("JPEG", xmp=fx.iptc_xmp(code, element)))
                 assert verdict.label == label
@@ -197,11 +219,14 @@ class TestMetadataDetector(DetectorConformance):
         assert verdict.evidence["digital_source_types"] == [fx.DST + "digitalCapture"]
 
     def test_precedence_picks_strongest(self) -> None:
-        data = fx.png_with_text({"parameters": fx.A1111_PARAMETERS,
-                                 "prompt": json.dumps(fx.COMFY_PROMPT)})
-        info_xmp = fx.encoded("JPEG", xmp=fx.iptc_xmp("trainedAlgorithmicMedia"),
-                              exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(
-                                  fx.A1111_PARAMETERS)}))
+        data = fx.png_with_text(
+            {"parameters": fx.A1111_PARAMETERS, "prompt": json.dumps(fx.COMFY_PROMPT)}
+        )
+        info_xmp = fx.encoded(
+            "JPEG",
+            xmp=fx.iptc_xmp("trainedAlgorithmicMedia"),
+            exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)}),
+        )
         both = _detect(data)
         assert both.label == "comfyui" and both.evidence["labels"] == ["comfyui", "a1111"]
         mixed = _detect(info_xmp)
@@ -258,13 +283,18 @@ class TestMetadataDetector(DetectorConformance):
         verdict = _detect(fx.png_with_text({"prompt": "{not json", "workflow": "[[[[["}))
         assert not verdict.positive
         reasons = {(e["source"], e["reason"]) for e in _errors(verdict)}
-        assert reasons == {("png:tEXt:prompt", "invalid-json"),
-                           ("png:tEXt:workflow", "invalid-json")}
+        assert reasons == {
+            ("png:tEXt:prompt", "invalid-json"),
+            ("png:tEXt:workflow", "invalid-json"),
+        }
         chunks = dict(fx.NOVELAI_CHUNKS, Comment='{"steps": 28,')
         nai = _detect(fx.png_with_text(chunks))
         assert nai.label == "novelai"  # the Software tag is the signature
-        assert _errors(nai)[0] == {**_errors(nai)[0], "source": "png:tEXt:Comment",
-                                   "reason": "invalid-json"}
+        assert _errors(nai)[0] == {
+            **_errors(nai)[0],
+            "source": "png:tEXt:Comment",
+            "reason": "invalid-json",
+        }
 
     def test_deeply_nested_json(self) -> None:
         verdict = _detect(fx.png_with_text({"invokeai_metadata": "[" * 100_000}))
@@ -272,20 +302,28 @@ class TestMetadataDetector(DetectorConformance):
         assert _errors(verdict)[0]["reason"] == "invalid-json"
 
     def test_nan_in_json_stays_canonicalisable(self) -> None:
-        meta = json.dumps(dict(fx.INVOKE_METADATA, cfg_scale=float("nan"),
-                               steps=float("inf")))
+        meta = json.dumps(dict(fx.INVOKE_METADATA, cfg_scale=float("nan"), steps=float("inf")))
         verdict = _detect(fx.png_with_text({"invokeai_metadata": meta}))
         assert verdict.label == "invokeai"
         json.dumps(verdict.evidence, allow_nan=False)
 
-    @pytest.mark.parametrize("packet, reason", [
-        (b"<x:xmpmeta><unclosed>", "bad-xml"),
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-         b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x>&b;</x>', "xmp-refused"),
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-         b"<x>&e;</x>", "xmp-refused"),
-        (b"\xff\xfe garbage \x00\x01", "bad-xml"),
-    ])
+    @pytest.mark.parametrize(
+        "packet, reason",
+        [
+            (b"<x:xmpmeta><unclosed>", "bad-xml"),
+            (
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+                b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x>&b;</x>',
+                "xmp-refused",
+            ),
+            (
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                b"<x>&e;</x>",
+                "xmp-refused",
+            ),
+            (b"\xff\xfe garbage \x00\x01", "bad-xml"),
+        ],
+    )
     def test_hostile_xmp(self, packet: bytes, reason: str) -> None:
         verdict = _detect(fx.encoded("JPEG", xmp=packet))
         assert verdict.error is None and not verdict.positive
@@ -306,15 +344,18 @@ class TestMetadataDetector(DetectorConformance):
         assert verdict.error is None and not verdict.positive
         assert _errors(verdict)[0]["reason"] == "bad-stealth-payload"
 
-    @pytest.mark.parametrize("data, reason", [
-        (b"", "not-an-image"),
-        (b"\x89PNG", "truncated"),
-        (b"\x89PNG\r\n\x1a\n", "truncated"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00", "truncated"),
-        (b"\xff\xd8\xff", "truncated"),
-        (b"RIFF\x10\x00\x00\x00WEBPVP8 \xff\x00\x00\x00", "truncated"),
-        (b"GIF89a" + bytes(20), "not-an-image"),
-    ])
+    @pytest.mark.parametrize(
+        "data, reason",
+        [
+            (b"", "not-an-image"),
+            (b"\x89PNG", "truncated"),
+            (b"\x89PNG\r\n\x1a\n", "truncated"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00", "truncated"),
+            (b"\xff\xd8\xff", "truncated"),
+            (b"RIFF\x10\x00\x00\x00WEBPVP8 \xff\x00\x00\x00", "truncated"),
+            (b"GIF89a" + bytes(20), "not-an-image"),
+        ],
+    )
     def test_unreadable_containers_are_errors(self, data: bytes, reason: str) -> None:
         verdict = _detect(data)
         assert verdict.error == reason and verdict.label == "error"

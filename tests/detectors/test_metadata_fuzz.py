@@ -19,11 +19,26 @@ from detectors.metadata import MetadataDetector
 from detectors.testing import metadata_fixtures as fx
 from detectors.testing.conformance import noise_image, sample_from_bytes
 
-FUZZ = settings(max_examples=200, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-KEYS = ["parameters", "prompt", "workflow", "Comment", "Software", "Title", "Source",
-        "invokeai_metadata", "invokeai_graph", "sd-metadata", "Dream", "fooocus_scheme",
-        "XML:com.adobe.xmp"]
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+KEYS = [
+    "parameters",
+    "prompt",
+    "workflow",
+    "Comment",
+    "Software",
+    "Title",
+    "Source",
+    "invokeai_metadata",
+    "invokeai_graph",
+    "sd-metadata",
+    "Dream",
+    "fooocus_scheme",
+    "XML:com.adobe.xmp",
+]
 
 
 @functools.cache
@@ -31,8 +46,9 @@ def _seeds() -> tuple[bytes, ...]:
     exif = fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})
     return (
         fx.png_with_text({"parameters": fx.A1111_PARAMETERS}),
-        fx.png_with_text({"prompt": json.dumps(fx.COMFY_PROMPT),
-                          "workflow": json.dumps(fx.COMFY_WORKFLOW)}),
+        fx.png_with_text(
+            {"prompt": json.dumps(fx.COMFY_PROMPT), "workflow": json.dumps(fx.COMFY_WORKFLOW)}
+        ),
         fx.png_with_text(fx.NOVELAI_CHUNKS),
         fx.encoded("JPEG", exif=exif),
         fx.encoded("JPEG", xmp=fx.iptc_xmp("trainedAlgorithmicMedia")),
@@ -61,12 +77,15 @@ def _judge(sample: Sample) -> Verdict:
 
 
 @FUZZ
-@given(seed=st.integers(0, 6),
-       edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=12),
-       cut=st.one_of(st.none(), st.floats(0, 1)),
-       insert=st.binary(max_size=64))
-def test_mutated_files(seed: int, edits: list[tuple[float, int]], cut: float | None,
-                       insert: bytes) -> None:
+@given(
+    seed=st.integers(0, 6),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=12),
+    cut=st.one_of(st.none(), st.floats(0, 1)),
+    insert=st.binary(max_size=64),
+)
+def test_mutated_files(
+    seed: int, edits: list[tuple[float, int]], cut: float | None, insert: bytes
+) -> None:
     data = bytearray(_seeds()[seed])
     for where, value in edits:
         data[min(int(where * len(data)), len(data) - 1)] = value
@@ -81,8 +100,12 @@ def test_mutated_files(seed: int, edits: list[tuple[float, int]], cut: float | N
 
 
 @FUZZ
-@given(key=st.sampled_from(KEYS), text=st.text(max_size=400),
-       chunk=st.sampled_from([b"tEXt", b"zTXt", b"iTXt"]), raw=st.binary(max_size=200))
+@given(
+    key=st.sampled_from(KEYS),
+    text=st.text(max_size=400),
+    chunk=st.sampled_from([b"tEXt", b"zTXt", b"iTXt"]),
+    raw=st.binary(max_size=200),
+)
 def test_hostile_chunk_contents(key: str, text: str, chunk: bytes, raw: bytes) -> None:
     keyword = key.encode("latin-1") + b"\x00"
     if chunk == b"tEXt":
@@ -96,11 +119,34 @@ def test_hostile_chunk_contents(key: str, text: str, chunk: bytes, raw: bytes) -
     assert verdict.error is None
 
 
-_NAMES = st.sampled_from([
-    "class_type", "inputs", "nodes", "type", "widgets_values", "id", "version", "model",
-    "image", "prompt", "steps", "seed", "cfg", "ckpt_name", "sampler_name", "uc", "scale",
-    "sampler", "app_id", "positive_prompt", "name", "base", "loras", "metadata_scheme",
-])
+_NAMES = st.sampled_from(
+    [
+        "class_type",
+        "inputs",
+        "nodes",
+        "type",
+        "widgets_values",
+        "id",
+        "version",
+        "model",
+        "image",
+        "prompt",
+        "steps",
+        "seed",
+        "cfg",
+        "ckpt_name",
+        "sampler_name",
+        "uc",
+        "scale",
+        "sampler",
+        "app_id",
+        "positive_prompt",
+        "name",
+        "base",
+        "loras",
+        "metadata_scheme",
+    ]
+)
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=5),
@@ -109,10 +155,21 @@ _JSON = st.recursive(
 
 
 @FUZZ
-@given(key=st.sampled_from(["prompt", "workflow", "invokeai_metadata", "invokeai_graph",
-                            "sd-metadata", "Comment", "parameters"]),
-       value=st.dictionaries(_NAMES | st.text(max_size=4), _JSON, max_size=6),
-       nested=st.booleans())
+@given(
+    key=st.sampled_from(
+        [
+            "prompt",
+            "workflow",
+            "invokeai_metadata",
+            "invokeai_graph",
+            "sd-metadata",
+            "Comment",
+            "parameters",
+        ]
+    ),
+    value=st.dictionaries(_NAMES | st.text(max_size=4), _JSON, max_size=6),
+    nested=st.booleans(),
+)
 def test_hostile_json_structures(key: str, value: dict[str, object], nested: bool) -> None:
     payload = {"3": value} if nested else value
     chunks = {key: json.dumps(payload)}
@@ -123,11 +180,14 @@ def test_hostile_json_structures(key: str, value: dict[str, object], nested: boo
 
 
 @FUZZ
-@given(comment=st.binary(max_size=300), tag=st.sampled_from([0x010E, 0x010F, 0x0110, 0x0131]),
-       text=st.text(max_size=200), xmp=st.binary(max_size=300),
-       fmt=st.sampled_from(["JPEG", "WEBP"]))
-def test_hostile_exif_and_xmp(comment: bytes, tag: int, text: str, xmp: bytes,
-                              fmt: str) -> None:
+@given(
+    comment=st.binary(max_size=300),
+    tag=st.sampled_from([0x010E, 0x010F, 0x0110, 0x0131]),
+    text=st.text(max_size=200),
+    xmp=st.binary(max_size=300),
+    fmt=st.sampled_from(["JPEG", "WEBP"]),
+)
+def test_hostile_exif_and_xmp(comment: bytes, tag: int, text: str, xmp: bytes, fmt: str) -> None:
     exif = fx.exif_bytes({tag: "prompt:" + text}, {0x9286: b"UNICODE\x00" + comment})
     data = fx.encoded(fmt, exif=exif, xmp=xmp or None)
     verdict = _judge(sample_from_bytes(data))
@@ -135,8 +195,11 @@ def test_hostile_exif_and_xmp(comment: bytes, tag: int, text: str, xmp: bytes,
 
 
 @FUZZ
-@given(signature=st.sampled_from(["stealth_pngcomp", "stealth_pnginfo"]),
-       payload=st.binary(max_size=200), declared=st.one_of(st.none(), st.integers(0, 2**32 - 1)))
+@given(
+    signature=st.sampled_from(["stealth_pngcomp", "stealth_pnginfo"]),
+    payload=st.binary(max_size=200),
+    declared=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+)
 def test_random_stealth_payloads(signature: str, payload: bytes, declared: int | None) -> None:
     rgba = noise_image(21, (48, 48)).convert("RGBA")
     stego = fx.embed_stealth(rgba, payload, signature)

@@ -21,16 +21,20 @@ def _models() -> dict[str, mf.State]:
 
 
 def _sample(name: str) -> Sample:
-    return Sample(sha256=name.ljust(64, "0")[:64].encode().hex()[:64],
-                  data=mf.safetensors_bytes(_models()[name]), media_type=SAFETENSORS)
+    return Sample(
+        sha256=name.ljust(64, "0")[:64].encode().hex()[:64],
+        data=mf.safetensors_bytes(_models()[name]),
+        media_type=SAFETENSORS,
+    )
 
 
 def _bad() -> list[Sample]:
     header = b'{"w": {"dtype": "F32", "shape": [9], "data_offsets": [0, 36]}}'
     return [
         Sample(sha256="a" * 64, data=b"", media_type=SAFETENSORS),
-        Sample(sha256="b" * 64, data=len(header).to_bytes(8, "little") + header,
-               media_type=SAFETENSORS),
+        Sample(
+            sha256="b" * 64, data=len(header).to_bytes(8, "little") + header, media_type=SAFETENSORS
+        ),
         Sample(sha256="c" * 64, data=b"\x89PNG\r\n\x1a\n", media_type="image/png"),
     ]
 

@@ -33,44 +33,64 @@ def test_check_installed_does_not_import() -> None:
 @pytest.mark.parametrize(
     ("raise_code", "line"),
     [
-        (f"from detectors.optional import require; require({MISSING!r}, extra='gpu')",
-         f"error: needs the Python module {MISSING!r}, which is not installed; "
-         "install provreg[gpu]"),
-        (f"import {MISSING}",
-         f"error: the Python module {MISSING!r} is missing; reinstall provreg"),
+        (
+            f"from detectors.optional import require; require({MISSING!r}, extra='gpu')",
+            f"error: needs the Python module {MISSING!r}, which is not installed; "
+            "install provreg[gpu]",
+        ),
+        (
+            f"import {MISSING}",
+            f"error: the Python module {MISSING!r} is missing; reinstall provreg",
+        ),
     ],
 )
 def test_the_command_line_turns_them_into_one_line(raise_code: str, line: str) -> None:
-    code = ("import registry.cli.errors as e\n"
-            "try:\n"
-            f"    {raise_code}\n"
-            "except BaseException as exc:\n"
-            "    e.fail(exc)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    code = (
+        "import registry.cli.errors as e\n"
+        "try:\n"
+        f"    {raise_code}\n"
+        "except BaseException as exc:\n"
+        "    e.fail(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(line), result.stderr
 
 
 def test_a_ray_failure_is_one_line_and_an_unknown_bug_keeps_its_traceback() -> None:
-    code = ("import registry.cli.errors as e\n"
-            "Err = type('RaySystemError', (Exception,), {'__module__': 'ray.exceptions'})\n"
-            "try:\n"
-            "    raise Err('could not reach the GCS\\nsecond line')\n"
-            "except BaseException as exc:\n"
-            "    e.fail(exc)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    code = (
+        "import registry.cli.errors as e\n"
+        "Err = type('RaySystemError', (Exception,), {'__module__': 'ray.exceptions'})\n"
+        "try:\n"
+        "    raise Err('could not reach the GCS\\nsecond line')\n"
+        "except BaseException as exc:\n"
+        "    e.fail(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
-    assert result.stderr == ("error: Ray failed: RaySystemError: could not reach the GCS; "
-                             "check RAY_ADDRESS (unset: a local Ray is started) and "
-                             "`ray status`\n")
+    assert result.stderr == (
+        "error: Ray failed: RaySystemError: could not reach the GCS; "
+        "check RAY_ADDRESS (unset: a local Ray is started) and "
+        "`ray status`\n"
+    )
     bug = subprocess.run(
-        [sys.executable, "-c", "import registry.cli.errors as e\ntry:\n    1/0\n"
-         "except BaseException as exc:\n    e.fail(exc)\n"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import registry.cli.errors as e\ntry:\n    1/0\n"
+            "except BaseException as exc:\n    e.fail(exc)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bug.returncode == 2
     assert "Traceback" in bug.stderr
-    assert bug.stderr.splitlines()[-1].startswith("error: ZeroDivisionError: division by zero; "
-                                                  "this is a bug in provreg")
+    assert bug.stderr.splitlines()[-1].startswith(
+        "error: ZeroDivisionError: division by zero; this is a bug in provreg"
+    )

@@ -37,8 +37,11 @@ def test_duplicate_names_raise_a_typed_error() -> None:
 
 
 def test_broken_and_wrong_plugins_raise_load_errors() -> None:
-    for value in ("tests.detectors.plugin_fixture:Missing", "tests.no_such_module:X",
-                  "tests.detectors.plugin_fixture:NotADetector"):
+    for value in (
+        "tests.detectors.plugin_fixture:Missing",
+        "tests.no_such_module:X",
+        "tests.detectors.plugin_fixture:NotADetector",
+    ):
         with pytest.raises(DetectorLoadError):
             available_detectors(extra=[EntryPoint("broken", value, GROUP)])
 

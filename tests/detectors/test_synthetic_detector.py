@@ -41,8 +41,10 @@ class TestSyntheticConformance(DetectorConformance):
         reals = held_out("real", 24, 0)
         fake_v = detector.detect_batch(fakes)
         real_v = detector.detect_batch(reals)
-        return ([s for s, v in zip(fakes, fake_v, strict=True) if v.positive],
-                [s for s, v in zip(reals, real_v, strict=True) if not v.positive])
+        return (
+            [s for s, v in zip(fakes, fake_v, strict=True) if v.positive],
+            [s for s, v in zip(reals, real_v, strict=True) if not v.positive],
+        )
 
     def positive_examples(self) -> list[tuple[Sample, str]]:
         flagged, _ = self._judged()
@@ -84,9 +86,23 @@ def test_train_command_writes_the_store(provreg_env: dict[str, str], tmp_path: P
     from tests.registry.test_cli import json_lines, provreg
 
     data = learned_fixtures.dataset()
-    out = provreg(provreg_env, "train", "synthetic", "--real", str(data / "real"),
-                  "--fake", str(data / "fake"), "--out", "cli-npr", "--steps", "30", "--json",
-                  "--device", "cpu", timeout=600)
+    out = provreg(
+        provreg_env,
+        "train",
+        "synthetic",
+        "--real",
+        str(data / "real"),
+        "--fake",
+        str(data / "fake"),
+        "--out",
+        "cli-npr",
+        "--steps",
+        "30",
+        "--json",
+        "--device",
+        "cpu",
+        timeout=600,
+    )
     (report,) = json_lines(out.stdout)
     assert set(report["metrics"]) >= {"auroc", "tpr_at_0.01_fpr"}
     listed = json_lines(provreg(provreg_env, "models", "list", "--json").stdout)
@@ -103,19 +119,40 @@ def test_linear_probe_trains_on_a_frozen_backbone(tmp_path: Path) -> None:
     from tests.detectors.test_learned_loaders import TINY_CLIP
 
     torch.manual_seed(0)
-    torch.save({f"visual.{k}": v for k, v in build("clip_vit", TINY_CLIP).state_dict().items()},
-               tmp_path / "clip.pt")
+    torch.save(
+        {f"visual.{k}": v for k, v in build("clip_vit", TINY_CLIP).state_dict().items()},
+        tmp_path / "clip.pt",
+    )
     store = ModelStore(tmp_path / "models")
-    store.add("clip-tiny", tmp_path / "clip.pt", kind="backbone", architecture="clip_vit",
-              config=TINY_CLIP, card={"preprocess": {"input_size": 32}})
+    store.add(
+        "clip-tiny",
+        tmp_path / "clip.pt",
+        kind="backbone",
+        architecture="clip_vit",
+        config=TINY_CLIP,
+        card={"preprocess": {"input_size": 32}},
+    )
     data = learned_fixtures.dataset()
-    result = train_synthetic(data / "real", data / "fake", "probe", steps=20, device="cpu",
-                             backbone=store.resolve("clip-tiny"))
+    result = train_synthetic(
+        data / "real",
+        data / "fake",
+        "probe",
+        steps=20,
+        device="cpu",
+        backbone=store.resolve("clip-tiny"),
+    )
     assert result.architecture == "linear_probe" and result.config == {"features": 16}
     assert result.card["method"] == "probe" and result.card["backbone"] == "clip-tiny"
     assert 0.0 <= result.metrics["auroc"] <= 1.0
-    entry = store.add("probe", result.path, kind="synthetic", fmt="safetensors",
-                      architecture=result.architecture, config=result.config, card=result.card)
+    entry = store.add(
+        "probe",
+        result.path,
+        kind="synthetic",
+        fmt="safetensors",
+        architecture=result.architecture,
+        config=result.config,
+        card=result.card,
+    )
     detector = SyntheticDetector({"model": store.resolve(entry.name).to_options()})
     (verdict,) = detector.detect_batch(held_out("real", 1, 0))
     assert verdict.error is None and verdict.p_value is not None

@@ -110,9 +110,10 @@ class TestWatermark(DetectorConformance):
         table = verdict.evidence["table"]
         assert isinstance(table, list)
         (as_uint8,) = [
-            row for row in table
-            if isinstance(row, dict) and (row["payload"], row["order"], row["domain"])
-            == ("sdxl", "rgb", "uint8")
+            row
+            for row in table
+            if isinstance(row, dict)
+            and (row["payload"], row["order"], row["domain"]) == ("sdxl", "rgb", "uint8")
         ]
         assert isinstance(as_uint8, dict) and as_uint8["k"] != 48  # needs the float32 read
 
@@ -279,9 +280,10 @@ def test_identity_tracks_table_and_threshold() -> None:
     assert table_digest(BUILTIN_PAYLOADS, 1e-6) != table_digest(BUILTIN_PAYLOADS[:2], 1e-6)
     assert WatermarkDetector().model_checksum is None
     assert WatermarkDetector({"fpr_target": 1e-4}).model_checksum is not None
-    assert WatermarkDetector({"payloads": CUSTOM}).model_checksum != WatermarkDetector(
-        {"payloads": CUSTOM[:1]}
-    ).model_checksum
+    assert (
+        WatermarkDetector({"payloads": CUSTOM}).model_checksum
+        != WatermarkDetector({"payloads": CUSTOM[:1]}).model_checksum
+    )
 
 
 def _seed_files() -> list[bytes]:

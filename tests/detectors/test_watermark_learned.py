@@ -72,8 +72,9 @@ def test_our_rivagan_decoder_agrees_with_the_library() -> None:
     library = WatermarkDecoder("bits", 32)
     for rgb in _riva_marked():
         ours = tuple(int(v) for v in decoder.scores(rgb[None])[0] > 0)
-        theirs = tuple(int(b) for b in library.decode(np.ascontiguousarray(rgb[:, :, ::-1]),
-                                                       "rivaGan"))
+        theirs = tuple(
+            int(b) for b in library.decode(np.ascontiguousarray(rgb[:, :, ::-1]), "rivaGan")
+        )
         assert ours == theirs
         assert sum(a == b for a, b in zip(ours, RIVAGAN_BITS, strict=True)) >= 30
 
@@ -108,8 +109,10 @@ def test_wrong_hash_is_a_clear_error_at_load(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
     entry = {**manifest.as_json(), "name": "riva-copy", "path": str(copy)}
-    options = {"decoders": [entry],
-               "payloads": [{"name": "x", "bits": RIVAGAN_KEY, "method": "riva-copy"}]}
+    options = {
+        "decoders": [entry],
+        "payloads": [{"name": "x", "bits": RIVAGAN_KEY, "method": "riva-copy"}],
+    }
     with pytest.raises(DecoderHashError, match="refusing to load"):
         WatermarkDetector(options).load()
     with pytest.raises(DecoderMissingError):
@@ -126,8 +129,12 @@ def test_manifest_decoder_from_the_model_store(tmp_path: Path) -> None:
     """A TorchScript decoder kept in the model store: the registry side resolves the blob's
     path, the detector gets manifest + path and hashes the file again at load."""
     store = ModelStore(tmp_path / "models")
-    entry = store.add("acme-spread", write_spread_decoder(tmp_path / "spread.pt"),
-                      kind="watermark-decoder", fmt="torchscript")
+    entry = store.add(
+        "acme-spread",
+        write_spread_decoder(tmp_path / "spread.pt"),
+        kind="watermark-decoder",
+        fmt="torchscript",
+    )
     digest = entry.sha256
     blob = store.blob_path(digest)
     assert blob.name == digest

@@ -34,7 +34,8 @@ def test_equal_weights_give_the_binomial_tail() -> None:
         for k in (n // 2, 3 * n // 4, n - 2, n):
             agreement = np.array([1] * k + [-1] * (n - k))
             assert soft_tail(np.ones(n, dtype=np.int64), agreement) == pytest.approx(
-                binomial_tail(k, n), rel=1e-9)
+                binomial_tail(k, n), rel=1e-9
+            )
 
 
 def test_weights_are_floored_and_zero_scores_drop_out() -> None:
@@ -57,7 +58,11 @@ def test_soft_detects_the_lossless_sdxl_png_the_hard_test_misses() -> None:
     best = soft.evidence["best"]
     assert isinstance(best, dict)
     assert (best["payload"], best["order"], best["domain"], best["k"]) == (
-        "sdxl", "rgb", "float32", 41)
+        "sdxl",
+        "rgb",
+        "float32",
+        41,
+    )
     assert not hard.positive and hard.p_value == pytest.approx(8 * binomial_tail(41, 48))
     assert soft.positive and soft.label == "sdxl"
     assert soft.p_value is not None and soft.p_value < 1e-9

@@ -28,9 +28,15 @@ STORE = 80 * 1024 * 1024
 
 
 def main(folder: Path) -> dict[str, Any]:
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "num_gpus": 1, "object_store_memory": STORE, "include_dashboard": False,
-    })
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "num_gpus": 1,
+            "object_store_memory": STORE,
+            "include_dashboard": False,
+        },
+    )
     worker = cluster.add_node(num_cpus=1, object_store_memory=STORE)
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
@@ -39,12 +45,14 @@ def main(folder: Path) -> dict[str, Any]:
         (gpu_info,) = pool.info()
         pool.shutdown()
 
-        settings = Settings(home=folder / "home", database_url=os.environ["PROVREG_DATABASE_URL"],
-                            batch_size=20)
+        settings = Settings(
+            home=folder / "home", database_url=os.environ["PROVREG_DATABASE_URL"], batch_size=20
+        )
         registry = Registry.open(settings)
         files = sorted(folder.glob("img*.png"))
-        runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4,
-                           max_actors=2)
+        runner = RayIngest(
+            registry, registry.detectors(["file-facts"]), max_in_flight=4, max_actors=2
+        )
         nodes_before = sorted({info["node_id"] for info in runner.actor_info()})
         paths, removed_at = [], None
         for outcome in runner.run(files, source="cluster-test"):

@@ -21,8 +21,8 @@ from registry.app import Registry
 from registry.ingest import FileOutcome, IngestExecutor, inline_executor
 from registry.intake.pipeline import iter_media_paths
 from registry.json_lines import outcome_json
-from registry.settings import Settings
 from registry.ledger.verify import scan_ledger
+from registry.settings import Settings
 from tests.ray_fixtures import ray_address
 
 pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
@@ -81,7 +81,9 @@ def test_inline_executor_takes_the_whole_corpus(
 
 
 def test_ray_executor_takes_the_whole_corpus(
-    ray_address: str, corpus: tuple[Path, dict[bytes, Expected]], tmp_path: Path,
+    ray_address: str,
+    corpus: tuple[Path, dict[bytes, Expected]],
+    tmp_path: Path,
     fresh_database_url: str,
 ) -> None:
     root, manifest = corpus

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from detectors.base import Verdict
 from ray_jobs.ingest import RayIngest
 from registry.app import Registry
+from registry.db.models import IngestRun, VerdictRow
 from registry.errors import DatabaseUnavailableError
 from registry.ingest import FileOutcome, IngestLifecycle
 from registry.intake.pipeline import IntakeResult
-from registry.db.models import IngestRun, VerdictRow
 from registry.settings import Settings
 from tests.ray_fixtures import make_images, ray_address
 
@@ -28,22 +28,26 @@ __all__ = ["ray_address"]
 def test_a_write_that_gives_up_stops_the_run_after_printing_what_was_committed(
     ray_address: str, tmp_path: Path, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = Registry.open(Settings(home=tmp_path / "home", database_url=fresh_database_url,
-                                      batch_size=10))
+    registry = Registry.open(
+        Settings(home=tmp_path / "home", database_url=fresh_database_url, batch_size=10)
+    )
     files = make_images(tmp_path / "img", 60)
     write = IngestLifecycle.write
     calls: list[int] = []
 
-    def flaky(self: IngestLifecycle, facts: Sequence[IntakeResult],
-              verdicts: Sequence[Sequence[Verdict]], **kw: object) -> list[FileOutcome]:
+    def flaky(
+        self: IngestLifecycle,
+        facts: Sequence[IntakeResult],
+        verdicts: Sequence[Sequence[Verdict]],
+        **kw: object,
+    ) -> list[FileOutcome]:
         calls.append(len(facts))
         if len(calls) == 3:
             raise DatabaseUnavailableError("database unreachable for 300 s")
         return write(self, facts, verdicts, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(IngestLifecycle, "write", flaky)
-    runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4,
-                       max_actors=1)
+    runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4, max_actors=1)
     printed: list[FileOutcome] = []
     try:
         with pytest.raises(DatabaseUnavailableError):

@@ -15,10 +15,10 @@ from ray_jobs.ingest import RayIngest, RayJudge
 from registry.app import Registry
 from registry.ingest import judge_batch
 from registry.intake.pipeline import IntakeLimits, intake_path
-from registry.settings import Settings
 from registry.ledger.verify import verify_ledger
-from tests.ray_jobs.ray_detectors import SLOW_SIDE, HalfGpuFacts, SleepyFacts, crashing_intake
+from registry.settings import Settings
 from tests.ray_fixtures import make_images, ray_address
+from tests.ray_jobs.ray_detectors import SLOW_SIDE, HalfGpuFacts, SleepyFacts, crashing_intake
 
 pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
 
@@ -46,7 +46,8 @@ def test_fused_worker_judges_like_the_in_process_loop(tmp_path: Path) -> None:
     judged = [v for i, v in enumerate(result.verdicts) if i != 2]
     wanted = [v for i, v in enumerate(expected) if i != 2]
     assert [[(v.detector, v.label, v.evidence) for v in per] for per in judged] == [
-        [(v.detector, v.label, v.evidence) for v in per] for per in wanted]
+        [(v.detector, v.label, v.evidence) for v in per] for per in wanted
+    ]
 
 
 def test_fused_and_gpu_pools_in_one_ingest_with_a_crashing_file(
@@ -74,7 +75,10 @@ def test_fused_and_gpu_pools_in_one_ingest_with_a_crashing_file(
         if i != 9:
             assert outcome.status == "ok"
             assert [e.verdict.detector for e in outcome.entries] == [
-                "file-facts", "half-gpu-facts", "metadata"]
+                "file-facts",
+                "half-gpu-facts",
+                "metadata",
+            ]
             assert {e.verdict.asset_sha256 for e in outcome.entries} == {outcome.sha256}
     with registry.sessions() as session:
         report = verify_ledger(session, registry.verifier(), registry.checkpoint_vkeys())

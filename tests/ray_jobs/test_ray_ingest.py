@@ -18,19 +18,19 @@ from sqlalchemy.engine import make_url
 from ray_jobs.actors import DetectorPool
 from ray_jobs.ingest import RayIngest, ray_executor
 from registry.app import Registry
+from registry.db.models import VerdictRow
 from registry.db.retry import in_transaction
 from registry.errors import ProvregError
 from registry.ingest import load_executor
-from registry.db.models import VerdictRow
-from registry.settings import Settings
 from registry.ledger.verify import verify_ledger
+from registry.settings import Settings
+from tests.ray_fixtures import make_images, ray_address
 from tests.ray_jobs.ray_detectors import (
     BrokenLoadFacts,
     HalfGpuFacts,
     crashing_intake,
     heavy_variants,
 )
-from tests.ray_fixtures import make_images, ray_address
 
 pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
 
@@ -51,8 +51,7 @@ def test_500_images_survive_a_killed_detector_worker(
     ray_address: str, registry: Registry, tmp_path: Path
 ) -> None:
     files = make_images(tmp_path / "img", 500)
-    runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4,
-                       max_actors=2)
+    runner = RayIngest(registry, registry.detectors(["file-facts"]), max_in_flight=4, max_actors=2)
     before = runner.actor_info()
     victim = before[0]["pid"]
     outcomes = []
@@ -80,8 +79,9 @@ def test_500_images_survive_a_killed_detector_worker(
     assert report.tree_size == 1000 and report.latest_checkpoint_size == 1000
 
     # A retried batch (the same files again) writes nothing new.
-    again = list(ray_executor(registry, registry.detectors(["file-facts"]), files[:60],
-                              source="retry"))
+    again = list(
+        ray_executor(registry, registry.detectors(["file-facts"]), files[:60], source="retry")
+    )
     assert len(again) == 60 and not any(e.created for o in again for e in o.entries)
     assert {e.log_index for o in again for e in o.entries} == {
         e.log_index for o in outcomes[:60] for e in o.entries
@@ -94,8 +94,9 @@ def test_a_file_that_crashes_its_worker_costs_only_its_own_verdict(
     files = make_images(tmp_path / "img", 30, seed=9)
     crash = files[12].rename(files[12].with_name("crash.png"))
     files[12] = crash
-    runner = RayIngest(registry, registry.detectors(["file-facts"]), intake=crashing_intake,
-                       max_actors=1)
+    runner = RayIngest(
+        registry, registry.detectors(["file-facts"]), intake=crashing_intake, max_actors=1
+    )
     try:
         outcomes = list(runner.run(files, source="crash"))
     finally:
@@ -109,26 +110,36 @@ def test_a_file_that_crashes_its_worker_costs_only_its_own_verdict(
 
 
 def test_database_outage_mid_ingest_is_ridden_out(
-    ray_address: str, registry: Registry, tmp_path: Path, pg_admin: Any,
+    ray_address: str,
+    registry: Registry,
+    tmp_path: Path,
+    pg_admin: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The database refuses connections for two seconds mid-run, as during a restart."""
     files = make_images(tmp_path / "img", 150, seed=5)
     name = make_url(registry.url).database
-    admin = make_url(pg_admin.admin_url).set(drivername="postgresql").render_as_string(
-        hide_password=False)
+    admin = (
+        make_url(pg_admin.admin_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
 
     def outage() -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')  # type: ignore[arg-type]
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
             time.sleep(2.0)
             conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # type: ignore[arg-type]
 
     outcomes, thread = [], threading.Thread(target=outage)
-    for outcome in ray_executor(registry, registry.detectors(["file-facts"]), files,
-                                source="outage"):
+    for outcome in ray_executor(
+        registry, registry.detectors(["file-facts"]), files, source="outage"
+    ):
         outcomes.append(outcome)
         if len(outcomes) == 50:
             thread.start()

@@ -22,9 +22,15 @@ __all__ = ["ray_address"]
 
 
 def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                            text=True, capture_output=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, f"provreg {args} exited {result.returncode}:\n{result.stderr}"
     return result
 
@@ -58,12 +64,14 @@ def test_start_attach_stop_leaves_other_rays_alone(
         assert "already running" in again.stdout and cluster.running_cluster(home) == state
 
         make_images(tmp_path / "in", 3, seed=41)
-        lines = provreg(env, "ingest", str(tmp_path / "in"), "--detector", "file-facts",
-                        "--json").stdout.splitlines()
+        lines = provreg(
+            env, "ingest", str(tmp_path / "in"), "--detector", "file-facts", "--json"
+        ).stdout.splitlines()
         assert [json.loads(line)["status"] for line in lines] == ["ok"] * 3
         (log,) = (home / "logs").glob("ray-2*.log")
-        assert f"Connecting to existing Ray cluster at address: {state.address}" in \
-            log.read_text(errors="replace")
+        assert f"Connecting to existing Ray cluster at address: {state.address}" in log.read_text(
+            errors="replace"
+        )
         members = _session_members(state.pid)
         assert members, "the keeper's Ray processes run in its session"
     finally:
@@ -86,9 +94,17 @@ def test_stop_never_signals_a_process_it_did_not_start(
     try:
         # A stale record whose pid now belongs to someone else (pid reuse).
         me = psutil.Process(bystander.pid)
-        cluster._write_state(home, cluster.ClusterState(
-            address="127.0.0.1:1", pid=bystander.pid, create_time=me.create_time(),
-            num_cpus=1, started_at="then", log_file="x"))
+        cluster._write_state(
+            home,
+            cluster.ClusterState(
+                address="127.0.0.1:1",
+                pid=bystander.pid,
+                create_time=me.create_time(),
+                num_cpus=1,
+                started_at="then",
+                log_file="x",
+            ),
+        )
         assert cluster.running_cluster(home) is None
         result = provreg(provreg_env, "ray", "stop")
         assert "no Ray cluster started by provreg is running" in result.stdout

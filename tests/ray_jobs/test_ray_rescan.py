@@ -25,9 +25,15 @@ COUNT = 160
 
 
 def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                            text=True, capture_output=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, f"provreg {args} exited {result.returncode}:\n{result.stderr}"
     return result
 
@@ -65,13 +71,18 @@ def test_rescan_killed_halfway_then_resumed(
     assert scalar(url, "SELECT count(*) FROM verdicts WHERE version = '1.0.0'") == COUNT
 
     (Path(env2["PROVREG_HOME"]) / "config.toml").write_text(
-        '[detector_options.slow-facts]\nsleep_s = 0.04\n'
+        "[detector_options.slow-facts]\nsleep_s = 0.04\n"
     )
     # Windows of 50 items: the kill and the resume both land across window boundaries.
     args = ["rescan", "--detector", "slow-facts", "--batch-size", "8", "--window", "50", "--json"]
-    first = subprocess.Popen([sys.executable, "-m", "registry", *args], env=env2, cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "registry", *args],
+        env=env2,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while scalar(url, "SELECT count(*) FROM rescan_progress") < COUNT // 3:
         assert first.poll() is None, first.stderr.read() if first.stderr else ""
@@ -88,23 +99,30 @@ def test_rescan_killed_halfway_then_resumed(
     assert resumed["processed"] == COUNT - done_before  # nothing done twice
     assert resumed["verdicts_written"] == COUNT - done_before
     assert scalar(url, "SELECT count(*) FROM rescan_progress") == COUNT  # nothing skipped
-    assert scalar(url, "SELECT count(DISTINCT asset_sha256) FROM verdicts "
-                       "WHERE version = '2.0.0'") == COUNT
-    assert scalar(url, "SELECT sum(files_ok + files_error) FROM ingest_runs "
-                       "WHERE kind = 'rescan'") == COUNT
+    assert (
+        scalar(url, "SELECT count(DISTINCT asset_sha256) FROM verdicts WHERE version = '2.0.0'")
+        == COUNT
+    )
+    assert (
+        scalar(url, "SELECT sum(files_ok + files_error) FROM ingest_runs WHERE kind = 'rescan'")
+        == COUNT
+    )
     # Old verdicts stay; the report lists exactly the assets version 2 flags.
     assert scalar(url, "SELECT count(*) FROM verdicts WHERE version = '1.0.0'") == COUNT
     flagged = scalar(url, "SELECT count(*) FROM assets WHERE left(sha256, 1) < '8'")
     assert resumed["compared"] == COUNT and resumed["changed"] == flagged
     assert resumed["newly_positive"] == flagged and resumed["no_longer_positive"] == 0
-    assert all(c["sha256"][0] in "01234567" and c["after"]["label"] == "flagged"
-               for c in resumed["changes"])
+    assert all(
+        c["sha256"][0] in "01234567" and c["after"]["label"] == "flagged"
+        for c in resumed["changes"]
+    )
     provreg(env2, "verify")
 
     status = json.loads(provreg(env2, "status", "--json").stdout)
     rescans = [r for r in status["runs"] if r["kind"] == "rescan"]
     assert [(r["done"], r["total"]) for r in rescans] == [
-        (COUNT - done_before, COUNT - done_before), (done_before, COUNT)
+        (COUNT - done_before, COUNT - done_before),
+        (done_before, COUNT),
     ]
     counts = {(d["detector"], d["version"]): d for d in status["detectors"]}
     assert counts[("slow-facts", "2.0.0")]["positive"] == flagged
@@ -117,8 +135,11 @@ def test_rescan_over_a_uri_source(
     folder = tmp_path / "bucket"
     make_images(folder, 12, seed=11)
     (folder / "notes.txt").write_text("not an image")
-    report = json.loads(provreg(env2, "rescan", "--detector", "slow-facts", "--source",
-                                folder.as_uri(), "--json").stdout)
+    report = json.loads(
+        provreg(
+            env2, "rescan", "--detector", "slow-facts", "--source", folder.as_uri(), "--json"
+        ).stdout
+    )
     assert report["total"] == 13 and report["processed"] == 13 and report["errors"] == 1
     url = env2["PROVREG_DATABASE_URL"]
     assert scalar(url, "SELECT count(*) FROM verdicts WHERE detector = 'slow-facts'") == 12
@@ -164,11 +185,15 @@ def test_cli_ingest_runs_on_ray_by_default(
     env = {k: v for k, v in env1.items() if k != "PROVREG_EXECUTOR"}  # the default: ray
     files = make_images(tmp_path / "in", 40, seed=21)
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
-    lines = [json.loads(line) for line in provreg(
-        env, "ingest", str(tmp_path / "in"), "--detector", "slow-facts", "--json"
-    ).stdout.splitlines()]
+    lines = [
+        json.loads(line)
+        for line in provreg(
+            env, "ingest", str(tmp_path / "in"), "--detector", "slow-facts", "--json"
+        ).stdout.splitlines()
+    ]
     assert [line["path"] for line in lines] == sorted(
-        [str(f) for f in files] + [str(tmp_path / "in" / "broken.png")])
+        [str(f) for f in files] + [str(tmp_path / "in" / "broken.png")]
+    )
     assert sum(line["status"] == "error" for line in lines) == 1
     assert sorted(v["log_index"] for line in lines for v in line["verdicts"]) == list(range(41))
     runs = json.loads(provreg(env, "status", "--json").stdout)["runs"]

@@ -21,11 +21,11 @@ from sqlalchemy import select
 
 from ray_jobs import serve as endpoint
 from registry.app import Registry
-from registry.intake.pipeline import IntakeLimits
-from registry.media import read_media, read_thumbnail
 from registry.db.models import Sighting
-from registry.settings import Settings
+from registry.intake.pipeline import IntakeLimits
 from registry.ledger.verify import verify_ledger
+from registry.media import read_media, read_thumbnail
+from registry.settings import Settings
 from tests.ray_fixtures import REPO, make_images, ray_address
 
 pytestmark = pytest.mark.slow  # starts Ray or runs the CLI end to end
@@ -45,21 +45,25 @@ def _free_port() -> int:
 def served(
     ray_address: str, tmp_path: Path, fresh_database_url: str
 ) -> Iterator[tuple[str, Settings]]:
-    settings = Settings(home=tmp_path / "home", database_url=fresh_database_url,
-                        limits=IntakeLimits(max_bytes=MAX_BYTES))
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=fresh_database_url,
+        limits=IntakeLimits(max_bytes=MAX_BYTES),
+    )
     Registry.open(settings)  # makes the signing key before the replicas share it
-    url = endpoint.start(settings, ["file-facts"], host="127.0.0.1", port=_free_port(),
-                         replicas=2, num_cpus=0.25)
+    url = endpoint.start(
+        settings, ["file-facts"], host="127.0.0.1", port=_free_port(), replicas=2, num_cpus=0.25
+    )
     try:
         yield url, settings
     finally:
         endpoint.stop()
 
 
-def _post(url: str, data: bytes, name: str,
-          source: str = "upload-api") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(f"{url}?name={name}&source={source}", data=data,
-                                     method="POST")
+def _post(
+    url: str, data: bytes, name: str, source: str = "upload-api"
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(f"{url}?name={name}&source={source}", data=data, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
@@ -112,14 +116,17 @@ def test_uploads_batched_together_keep_their_own_source(
     images = [p.read_bytes() for p in make_images(tmp_path / "img", 8, seed=5)]
     sources = ["partner-a" if i % 2 else "partner-b" for i in range(len(images))]
     with ThreadPoolExecutor(len(images)) as pool:
-        answers = list(pool.map(lambda i: _post(url, images[i], f"f{i}.png", sources[i]),
-                                range(len(images))))
+        answers = list(
+            pool.map(lambda i: _post(url, images[i], f"f{i}.png", sources[i]), range(len(images)))
+        )
     assert [body["status"] for _, body in answers] == ["ok"] * len(images)
     registry = Registry.open(settings)
     with registry.sessions() as session:
         seen = dict(session.execute(select(Sighting.asset_sha256, Sighting.source)).all())
-    assert seen == {hashlib.sha256(data).hexdigest(): source
-                    for data, source in zip(images, sources, strict=True)}
+    assert seen == {
+        hashlib.sha256(data).hexdigest(): source
+        for data, source in zip(images, sources, strict=True)
+    }
 
 
 def test_an_oversized_body_is_refused_and_only_post_is_accepted(
@@ -136,8 +143,13 @@ def test_an_oversized_body_is_refused_and_only_post_is_accepted(
 
 
 def test_serve_is_a_provreg_subcommand(provreg_env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "registry", "serve", "--help"],
-                            env=provreg_env, cwd=REPO, text=True, capture_output=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", "serve", "--help"],
+        env=provreg_env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "--replicas" in result.stdout and "--port" in result.stdout

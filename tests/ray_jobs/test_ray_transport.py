@@ -34,8 +34,16 @@ def _encoded(mode: str, fmt: str, **params: object) -> bytes:
     return buffer.getvalue()
 
 
-CASES = [("RGB", "JPEG"), ("L", "PNG"), ("RGBA", "PNG"), ("P", "GIF"), ("1", "BMP"),
-         ("I;16", "PNG"), ("CMYK", "TIFF"), ("LA", "PNG")]
+CASES = [
+    ("RGB", "JPEG"),
+    ("L", "PNG"),
+    ("RGBA", "PNG"),
+    ("P", "GIF"),
+    ("1", "BMP"),
+    ("I;16", "PNG"),
+    ("CMYK", "TIFF"),
+    ("LA", "PNG"),
+]
 
 
 @pytest.mark.parametrize(("mode", "fmt"), CASES)
@@ -49,11 +57,16 @@ def test_pack_round_trip_keeps_what_detectors_see(mode: str, fmt: str) -> None:
     original = result.sample.image
     assert back.image is not None
     assert (back.image.mode, back.image.size, back.image.format) == (
-        original.mode, original.size, original.format)
+        original.mode,
+        original.size,
+        original.format,
+    )
     assert back.image.tobytes() == original.tobytes()
     detector = FileFactsDetector()
-    assert detector.detect_batch([back])[0].evidence == \
-        detector.detect_batch([result.sample])[0].evidence
+    assert (
+        detector.detect_batch([back])[0].evidence
+        == detector.detect_batch([result.sample])[0].evidence
+    )
 
 
 def test_good_files_judge_the_same_after_transport(tmp_path: Path) -> None:
@@ -106,8 +119,11 @@ def test_merge_puts_fused_and_pooled_verdicts_in_detector_order() -> None:
     fused = FusedResult(facts, [[a[0], c[0]], [], [a[1], c[1]]])
     # detectors a and c are fused (positions 0 and 1), b runs in pool 0
     out = merge(fused, [b], [(True, 0), (False, 0), (True, 1)])
-    assert [[v.detector for v in per] for per in out] == [["a", "b", "c"], ["intake"],
-                                                          ["a", "b", "c"]]
+    assert [[v.detector for v in per] for per in out] == [
+        ["a", "b", "c"],
+        ["intake"],
+        ["a", "b", "c"],
+    ]
     assert out[2][1] is b[1] and out[1][0].error == "not-an-image"
 
 

@@ -20,9 +20,15 @@ __all__ = ["ray_address"]
 
 
 def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                            text=True, capture_output=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, f"provreg {args} exited {result.returncode}:\n{result.stderr}"
     return result
 
@@ -30,8 +36,12 @@ def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def test_rescan_without_detector_reruns_only_changed_versions(
     ray_address: str, provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
-    base = {**provreg_env, "RAY_ADDRESS": ray_address, "PROVREG_EXECUTOR": "inline",
-            "PROVREG_DETECTORS": "file-facts,slow-facts"}
+    base = {
+        **provreg_env,
+        "RAY_ADDRESS": ray_address,
+        "PROVREG_EXECUTOR": "inline",
+        "PROVREG_DETECTORS": "file-facts,slow-facts",
+    }
     pythonpath = [str(REPO), base.get("PYTHONPATH", "")]
     v1 = stage_plugins(tmp_path / "v1", {"slow-facts": "tests.ray_jobs.ray_detectors:SlowFactsV1"})
     v2 = stage_plugins(tmp_path / "v2", {"slow-facts": "tests.ray_jobs.ray_detectors:SlowFactsV2"})
@@ -51,8 +61,10 @@ def test_rescan_without_detector_reruns_only_changed_versions(
     assert (report["detector"], report["version"]) == ("slow-facts", "2.0.0")
     assert report["processed"] == 8 and report["verdicts_written"] == 8
     assert "re-scanning slow-facts 2.0.0: 8 asset(s) judged only by 1.0.0" in changed.stderr
-    assert any(line.startswith("rescan slow-facts 2.0.0: 8 file(s), 8 ok")
-               for line in changed.stderr.splitlines()), changed.stderr
+    assert any(
+        line.startswith("rescan slow-facts 2.0.0: 8 file(s), 8 ok")
+        for line in changed.stderr.splitlines()
+    ), changed.stderr
     # Nothing of Ray's own (start-up, Ray Data's "progress bars disabled", ...) on the terminal.
     assert len(changed.stderr.splitlines()) == 2, changed.stderr
 

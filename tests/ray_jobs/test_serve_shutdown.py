@@ -46,10 +46,25 @@ def test_serve_stops_cleanly_and_leaves_no_processes(
     env = {k: v for k, v in provreg_env.items() if k != "RAY_ADDRESS"}
     env["PROVREG_RAY_NUM_CPUS"] = "2"
     server = subprocess.Popen(
-        [sys.executable, "-m", "registry", "serve", "--port", str(_free_port()),
-         "--num-cpus", "0.5", "--detector", "file-facts"],
-        env=env, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "serve",
+            "--port",
+            str(_free_port()),
+            "--num-cpus",
+            "0.5",
+            "--detector",
+            "file-facts",
+        ],
+        env=env,
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         assert server.stdout is not None

@@ -16,10 +16,10 @@ from registry.app import Registry
 from registry.attribution.queries import assets_attributed_to, attributed_generators
 from registry.settings import Settings
 from tests import attribution_fixtures as fx
+from tests.dashboard.test_dashboard_app import app, login, texts
 from tests.dashboard_helpers import seed_registry
 from tests.ray_fixtures import ray_address
 from tests.registry.test_cli import json_lines, provreg
-from tests.dashboard.test_dashboard_app import app, login, texts
 
 __all__ = ["ray_address"]
 
@@ -27,10 +27,15 @@ PER_GENERATOR = 3
 
 
 @pytest.mark.slow
-def test_enrol_ingest_dashboard_rescan(ray_address: str, provreg_env: dict[str, str],
-                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {**provreg_env, "PROVREG_EXECUTOR": "ray", "RAY_ADDRESS": ray_address,
-           "PROVREG_DETECTORS": "attribution"}
+def test_enrol_ingest_dashboard_rescan(
+    ray_address: str, provreg_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        **provreg_env,
+        "PROVREG_EXECUTOR": "ray",
+        "RAY_ADDRESS": ray_address,
+        "PROVREG_DETECTORS": "attribution",
+    }
     for key, value in provreg_env.items():
         if key.startswith("PROVREG_"):
             monkeypatch.setenv(key, value)
@@ -50,13 +55,13 @@ def test_enrol_ingest_dashboard_rescan(ray_address: str, provreg_env: dict[str, 
     labels = {Path(str(line["path"])).name: line["verdicts"][0]["label"] for line in lines}
     assert len(labels) == 2 * PER_GENERATOR
     assert all(label != "nearest-s0" for label in labels.values())
-    transposed = [n for n, label in labels.items() if n.startswith("transposed")
-                  and label == "transposed-s0"]
+    transposed = [
+        n for n, label in labels.items() if n.startswith("transposed") and label == "transposed-s0"
+    ]
     assert len(transposed) >= 2, labels
 
     # dashboard: the asset page shows the attribution and its top-k; search filters by it
-    sha = next(line["sha256"] for line in lines
-               if Path(str(line["path"])).name == transposed[0])
+    sha = next(line["sha256"] for line in lines if Path(str(line["path"])).name == transposed[0])
     registry = Registry.open(settings)
     try:
         with registry.sessions() as session:
@@ -76,8 +81,11 @@ def test_enrol_ingest_dashboard_rescan(ray_address: str, provreg_env: dict[str, 
 
     # a new enrolment changes the detector's identity; the re-scan reports what moved
     provreg(env, "generator", "enroll", "nearest-s0", str(zoo / "enrol" / "nearest-s0"))
-    report = json.loads(provreg(env, "rescan", "--detector", "attribution", "--json",
-                                timeout=600).stdout.strip().splitlines()[-1])
+    report = json.loads(
+        provreg(env, "rescan", "--detector", "attribution", "--json", timeout=600)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert report["compared"] == 2 * PER_GENERATOR
     moved = [c for c in report["changes"] if c["after"]["label"] == "nearest-s0"]
     assert len(moved) >= 2, report

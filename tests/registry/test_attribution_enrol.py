@@ -32,8 +32,9 @@ def _nothing_enrolled(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("case", ["empty", "too-few", "mixed-sizes", "corrupt"])
-def test_bad_enrolment_folders_are_refused_whole(provreg_env: dict[str, str], tmp_path: Path,
-                                                 case: str) -> None:
+def test_bad_enrolment_folders_are_refused_whole(
+    provreg_env: dict[str, str], tmp_path: Path, case: str
+) -> None:
     folder = tmp_path / "images"
     folder.mkdir()
     if case == "too-few":
@@ -65,8 +66,18 @@ def test_enrol_replace_remove_are_versioned_and_change_the_gallery(
     env = provreg_env
     enrol = fx.folders() / "enrol"
     store = ModelStore(Path(env["PROVREG_HOME"]) / "models")
-    first = json_lines(provreg(env, "generator", "enroll", "transposed-s0",
-                               str(enrol / "transposed-s0"), "--by", "alice", "--json").stdout)[0]
+    first = json_lines(
+        provreg(
+            env,
+            "generator",
+            "enroll",
+            "transposed-s0",
+            str(enrol / "transposed-s0"),
+            "--by",
+            "alice",
+            "--json",
+        ).stdout
+    )[0]
     assert first["version"] == 1 and first["image_count"] == fx.ENROL
     assert first["by"] == "alice" and first["method"] == "residual"
     entry = store.get(first["store_entry"])
@@ -74,25 +85,37 @@ def test_enrol_replace_remove_are_versioned_and_change_the_gallery(
     gallery_1 = store.get("attribution-gallery").sha256
     assert gallery_1 == first["gallery_sha256"]
 
-    again = provreg(env, "generator", "enroll", "transposed-s0",
-                    str(enrol / "transposed-s0"), check=False)
+    again = provreg(
+        env, "generator", "enroll", "transposed-s0", str(enrol / "transposed-s0"), check=False
+    )
     assert again.returncode == 2 and "--replace" in again.stderr
 
-    second = json_lines(provreg(env, "generator", "enroll", "nearest-s0",
-                                str(enrol / "nearest-s0"), "--json").stdout)[0]
+    second = json_lines(
+        provreg(
+            env, "generator", "enroll", "nearest-s0", str(enrol / "nearest-s0"), "--json"
+        ).stdout
+    )[0]
     assert second["gallery_sha256"] != gallery_1
     # enrolling nearest-s0 did not touch transposed-s0's fingerprint
-    listed = {r["name"]: r for r in json_lines(provreg(env, "generator", "list",
-                                                       "--json").stdout)}
+    listed = {r["name"]: r for r in json_lines(provreg(env, "generator", "list", "--json").stdout)}
     assert listed["transposed-s0"]["fingerprint_sha256"] == first["fingerprint_sha256"]
 
-    replaced = json_lines(provreg(env, "generator", "enroll", "transposed-s0",
-                                  str(enrol / "transposed-s1"), "--replace",
-                                  "--json").stdout)[0]
+    replaced = json_lines(
+        provreg(
+            env,
+            "generator",
+            "enroll",
+            "transposed-s0",
+            str(enrol / "transposed-s1"),
+            "--replace",
+            "--json",
+        ).stdout
+    )[0]
     assert replaced["version"] == 2
     provreg(env, "generator", "remove", "transposed-s0")
-    assert [r["name"] for r in json_lines(provreg(env, "generator", "list",
-                                                  "--json").stdout)] == ["nearest-s0"]
+    assert [r["name"] for r in json_lines(provreg(env, "generator", "list", "--json").stdout)] == [
+        "nearest-s0"
+    ]
     shown = provreg(env, "generator", "show", "transposed-s0").stdout
     assert '"action": "remove"' in shown and '"version": 3' in shown
     missing = provreg(env, "generator", "remove", "transposed-s0", check=False)
@@ -100,8 +123,7 @@ def test_enrol_replace_remove_are_versioned_and_change_the_gallery(
 
 
 @pytest.mark.slow
-def test_calibrate_sets_the_gallery_threshold(provreg_env: dict[str, str],
-                                              tmp_path: Path) -> None:
+def test_calibrate_sets_the_gallery_threshold(provreg_env: dict[str, str], tmp_path: Path) -> None:
     env = provreg_env
     z = fx.zoo()
     for name in z.enrol:
@@ -111,8 +133,20 @@ def test_calibrate_sets_the_gallery_threshold(provreg_env: dict[str, str],
         shutil.copytree(fx.folders() / "test" / name, known / name)
     for name in z.unseen:
         shutil.copytree(fx.folders() / "test" / name, unknown / name)
-    line = json_lines(provreg(env, "generator", "calibrate", "--known", str(known),
-                              "--unknown", str(unknown), "--far", "0.1", "--json").stdout)[0]
+    line = json_lines(
+        provreg(
+            env,
+            "generator",
+            "calibrate",
+            "--known",
+            str(known),
+            "--unknown",
+            str(unknown),
+            "--far",
+            "0.1",
+            "--json",
+        ).stdout
+    )[0]
     assert line["unknown_images"] == 4 * fx.TEST
     assert line["metrics"]["unknown_rejected"] >= 0.85  # at most ~10% (+1 correction) pass
     store = ModelStore(Path(env["PROVREG_HOME"]) / "models")

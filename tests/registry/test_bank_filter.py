@@ -29,10 +29,16 @@ def test_bank_filter_returns_copies_of_that_bank_only(
     ImageOps.mirror(Image.open(refs / "astronaut.png")).save(uploads / "a.jpg", quality=70)
     Image.open(refs / "coffee.png").resize((300, 200)).save(uploads / "c.jpg", quality=70)
     Image.fromarray(skdata.chelsea()).save(uploads / "unrelated.png")
-    outcomes = {Path(o.path or "").name: o for o in ingest_paths(
-        registry.sessions, registry.ledger, registry.detectors(["copy"]),
-        [uploads], limits=registry.settings.limits,
-    )}
+    outcomes = {
+        Path(o.path or "").name: o
+        for o in ingest_paths(
+            registry.sessions,
+            registry.ledger,
+            registry.detectors(["copy"]),
+            [uploads],
+            limits=registry.settings.limits,
+        )
+    }
     try:
         with registry.sessions() as session:
             flagged = search_verdicts(session, VerdictFilter(bank="flagged")).rows

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
-from registry.ledger import standalone_verify as sv
 from registry.errors import ProofError
+from registry.ledger import standalone_verify as sv
 from registry.ledger.evidence import build_evidence_bundle
-from registry.ledger.writer import Ledger
 from registry.ledger.signing import Signer, StoredKey
+from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import ORIGIN, seed
 
 SIGNER = Signer.generate()
@@ -29,11 +29,26 @@ SHA = hashlib.sha256(b"bundle-asset").hexdigest()
 
 def _verdicts() -> list[Verdict]:
     return [
-        Verdict(detector="copy", version="1.0", model_checksum=None, asset_sha256=SHA,
-                label="copy", positive=True, score=3.0, p_value=None,
-                evidence={"reference": "ref-1", "distance": 12, "note": "# **md** <b>x</b>"}),
-        Verdict(detector="metadata", version="2.1", model_checksum=None, asset_sha256=SHA,
-                label="not-found", positive=False, evidence={}),
+        Verdict(
+            detector="copy",
+            version="1.0",
+            model_checksum=None,
+            asset_sha256=SHA,
+            label="copy",
+            positive=True,
+            score=3.0,
+            p_value=None,
+            evidence={"reference": "ref-1", "distance": 12, "note": "# **md** <b>x</b>"},
+        ),
+        Verdict(
+            detector="metadata",
+            version="2.1",
+            model_checksum=None,
+            asset_sha256=SHA,
+            label="not-found",
+            positive=False,
+            evidence={},
+        ),
     ]
 
 
@@ -41,12 +56,14 @@ def _verdicts() -> list[Verdict]:
 def bundle(db_session: Session, tmp_path: Path) -> Path:
     ledger = Ledger(SIGNER, ORIGIN)
     seed(db_session, ledger, _verdicts())
-    ledger.record_sightings(db_session, [
-        {"asset_sha256": SHA, "source": "feed\n- [99] fake line", "location": "/up/a.png"}
-    ])
+    ledger.record_sightings(
+        db_session,
+        [{"asset_sha256": SHA, "source": "feed\n- [99] fake line", "location": "/up/a.png"}],
+    )
     ledger.checkpoint(db_session)
-    data = build_evidence_bundle(db_session, SHA, key_name=ORIGIN, trusted_keys=KEYS,
-                                 exported_by="ivy")
+    data = build_evidence_bundle(
+        db_session, SHA, key_name=ORIGIN, trusted_keys=KEYS, exported_by="ivy"
+    )
     root = tmp_path / "bundle"
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         archive.extractall(root)
@@ -54,8 +71,13 @@ def bundle(db_session: Session, tmp_path: Path) -> Path:
 
 
 def verify(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-I", "standalone_verify.py", *args], cwd=root,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-I", "standalone_verify.py", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def copy_index(root: Path) -> int:
@@ -117,8 +139,13 @@ def test_the_builder_refuses_keys_it_does_not_trust(db_session: Session) -> None
     ledger.checkpoint(db_session)
     other = Signer.generate()
     with pytest.raises(ProofError, match="untrusted key"):
-        build_evidence_bundle(db_session, SHA, key_name=ORIGIN, exported_by="ivy",
-                              trusted_keys=[StoredKey(other.key_id, other.public_key, True)])
+        build_evidence_bundle(
+            db_session,
+            SHA,
+            key_name=ORIGIN,
+            exported_by="ivy",
+            trusted_keys=[StoredKey(other.key_id, other.public_key, True)],
+        )
 
 
 def test_the_bundled_verifier_is_the_package_one(bundle: Path) -> None:

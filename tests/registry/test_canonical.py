@@ -9,12 +9,14 @@ from hypothesis import strategies as st
 from registry.ledger.canonical import canonicalize, float_text
 
 json_values = st.recursive(
-    st.none() | st.booleans()
+    st.none()
+    | st.booleans()
     | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -41,6 +43,20 @@ def test_float_text_matches_reference(value: float) -> None:
 
 
 def test_float_text_layout_boundaries() -> None:
-    for value in (1e-7, 9.99e-7, 1e-6, 1.5e-5, 1e-4, 1e16, 2.0**60, 9.99e20, 1e21, 5e-324,
-                  1.7976931348623157e308, -0.0, -1e-9, 123456789012345678901.0):
+    for value in (
+        1e-7,
+        9.99e-7,
+        1e-6,
+        1.5e-5,
+        1e-4,
+        1e16,
+        2.0**60,
+        9.99e20,
+        1e21,
+        5e-324,
+        1.7976931348623157e308,
+        -0.0,
+        -1e-9,
+        123456789012345678901.0,
+    ):
         assert float_text(value) == rfc8785.dumps(value).decode()

@@ -23,12 +23,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from detectors.base import JSONValue, Verdict
+from registry.db.models import VerdictRow
+from registry.errors import LedgerIntegrityError
 from registry.ledger import merkle, record_encoding
 from registry.ledger.canonical import canonicalize
 from registry.ledger.checkpoint import vkey
-from registry.errors import LedgerIntegrityError
-from registry.ledger.writer import Ledger
-from registry.db.models import VerdictRow
 from registry.ledger.records import (
     MAX_DEPTH,
     TOO_DEEP,
@@ -37,8 +36,9 @@ from registry.ledger.records import (
     json_safe,
 )
 from registry.ledger.signing import Signer, Verifier
-from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 from registry.ledger.verify import scan_ledger, verify_entry, verify_ledger
+from registry.ledger.writer import Ledger
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})
@@ -47,9 +47,14 @@ VKEYS = [vkey(ORIGIN, SIGNER.public_key)]
 
 def _verdict(evidence: Mapping[str, Any], *, tag: str = "x", score: Any = 0.5) -> Verdict:
     return Verdict(
-        detector="metadata", version="1.0", model_checksum=None,
-        asset_sha256=hashlib.sha256(tag.encode()).hexdigest(), label="comfyui",
-        positive=True, score=score, evidence=dict(evidence),
+        detector="metadata",
+        version="1.0",
+        model_checksum=None,
+        asset_sha256=hashlib.sha256(tag.encode()).hexdigest(),
+        label="comfyui",
+        positive=True,
+        score=score,
+        evidence=dict(evidence),
     )
 
 
@@ -68,8 +73,17 @@ def _round_trips(row: VerdictRow) -> None:
 
 def test_comfyui_1e23_and_1e308_verify(db_session: Session) -> None:
     ledger = Ledger(SIGNER, ORIGIN)
-    evidence = {"workflow": {"cfg": 1e23, "huge": 1e308, "tiny": 1e-7, "neg_zero": -0.0,
-                             "nan": math.nan, "inf": -math.inf, "half": 2.5}}
+    evidence = {
+        "workflow": {
+            "cfg": 1e23,
+            "huge": 1e308,
+            "tiny": 1e-7,
+            "neg_zero": -0.0,
+            "nan": math.nan,
+            "inf": -math.inf,
+            "half": 2.5,
+        }
+    }
     [entry] = seed(db_session, ledger, [_verdict(evidence)])
     db_session.flush()
     row = _stored(db_session, entry.log_index)
@@ -84,9 +98,11 @@ def test_comfyui_1e23_and_1e308_verify(db_session: Session) -> None:
 def test_fooocus_64_bit_seed_signs_and_verifies(db_session: Session) -> None:
     ledger = Ledger(SIGNER, ORIGIN)
     seed_value = 6952411511246973023
-    [entry] = seed(db_session, ledger, [
-        _verdict({"seed": seed_value, "neg": -(2**70), "ok": 2**53 - 1}, score=2**60)
-    ])
+    [entry] = seed(
+        db_session,
+        ledger,
+        [_verdict({"seed": seed_value, "neg": -(2**70), "ok": 2**53 - 1}, score=2**60)],
+    )
     db_session.flush()
     row = _stored(db_session, entry.log_index)
     assert row.evidence == {"seed": str(seed_value), "neg": str(-(2**70)), "ok": 2**53 - 1}
@@ -148,21 +164,23 @@ def test_v1_entries_with_exponent_floats_still_verify(
 _SURROGATES = st.sampled_from(["\udce9", "\ud800", "\udfff\ud83d"])
 _TEXT = st.one_of(st.text(max_size=12), _SURROGATES, st.just("nul\x00nul"))
 _NUMBERS = st.one_of(
-    st.integers(), st.integers(min_value=-(2**80), max_value=2**80),
+    st.integers(),
+    st.integers(min_value=-(2**80), max_value=2**80),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([1e23, 1e308, -0.0, 5e-324, 1e21, 9007199254740993.0, 1e-7, 2.5e-5]),
 )
 _JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), _NUMBERS, _TEXT),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=4)),
     max_leaves=20,
 )
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(evidence=st.dictionaries(_TEXT, _JSON, max_size=5), score=_NUMBERS)
 def test_arbitrary_evidence_round_trips_through_postgresql(
     db_session: Session, evidence: dict[str, Any], score: Any
@@ -180,15 +198,28 @@ def test_arbitrary_evidence_round_trips_through_postgresql(
             orm_verdict, log_index=index, key_id=SIGNER.key_id, created_at=datetime.now(UTC)
         )
         canonical = canonical_bytes(record)
-        db_session.add(VerdictRow(
-            log_index=index, asset_sha256=orm_verdict.asset_sha256, detector="metadata",
-            version="1.0", model_checksum=None, label="comfyui", positive=True,
-            score=record["score"], p_value=record["p_value"], error=None,
-            evidence=record["evidence"], created_at=datetime.strptime(
-                str(record["created_at"]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
-            canonical=canonical, leaf_hash=merkle.leaf_hash(canonical),
-            signature=SIGNER.sign(canonical), key_id=SIGNER.key_id,
-        ))
+        db_session.add(
+            VerdictRow(
+                log_index=index,
+                asset_sha256=orm_verdict.asset_sha256,
+                detector="metadata",
+                version="1.0",
+                model_checksum=None,
+                label="comfyui",
+                positive=True,
+                score=record["score"],
+                p_value=record["p_value"],
+                error=None,
+                evidence=record["evidence"],
+                created_at=datetime.strptime(
+                    str(record["created_at"]), "%Y-%m-%dT%H:%M:%S.%fZ"
+                ).replace(tzinfo=UTC),
+                canonical=canonical,
+                leaf_hash=merkle.leaf_hash(canonical),
+                signature=SIGNER.sign(canonical),
+                key_id=SIGNER.key_id,
+            )
+        )
         db_session.flush()
         db_session.expire_all()
         copy_row = _stored(db_session, entry.log_index)

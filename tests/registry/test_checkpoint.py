@@ -7,8 +7,8 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry.ledger import checkpoint as cp
 from registry.errors import CheckpointError
+from registry.ledger import checkpoint as cp
 from registry.ledger.signing import Signer
 
 # golang.org/x/mod/sumdb/note's documented example key and note (the reference implementation

@@ -16,11 +16,17 @@ from registry.testing.badfiles import make_bad_files, make_good_files, noise
 REPO = Path(__file__).resolve().parents[2]
 
 
-def provreg(env: dict[str, str], *args: str, check: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def provreg(
+    env: dict[str, str], *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "registry", *args], env=env, cwd=REPO, text=True,
-        capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"provreg {args} exited {result.returncode}:\n{result.stderr}")
@@ -87,7 +93,9 @@ def test_ingest_show_verify_proof_rotate_tamper(env: dict[str, str], tmp_path: P
     provreg(env, "proof", "4", "--out", str(bundle))
     checked = subprocess.run(
         [sys.executable, str(REPO / "registry" / "ledger" / "standalone_verify.py"), str(bundle)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -131,8 +139,11 @@ def test_nul_characters_in_embedded_metadata_do_not_sink_the_batch(
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a cat\x00 in a hat\nSteps: 20, Sampler: Euler a, "
-                                "CFG scale: 7, Seed: 1, Size: 64x64, Model: x\x00")
+    info.add_text(
+        "parameters",
+        "a cat\x00 in a hat\nSteps: 20, Sampler: Euler a, "
+        "CFG scale: 7, Seed: 1, Size: 64x64, Model: x\x00",
+    )
     info.add_itxt("Description", "hello\x00world")
     Image.new("RGB", (64, 64), (10, 200, 30)).save(uploads / "nul.png", pnginfo=info)
     Image.new("RGB", (64, 64), (1, 2, 3)).save(uploads / "plain.png")

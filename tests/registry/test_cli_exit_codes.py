@@ -26,7 +26,12 @@ COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "registry
 
 def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*COMMAND, *args], env=env, cwd=REPO, text=True, capture_output=True, timeout=300,
+        [*COMMAND, *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
         stdin=subprocess.DEVNULL,
     )
 
@@ -34,8 +39,11 @@ def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
     """The one error line on stderr (no traceback; Ray commands may log other lines)."""
     assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines()
-             if line.startswith(("error:", "Error:", "verification failed:"))]
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith(("error:", "Error:", "verification failed:"))
+    ]
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -137,8 +145,9 @@ def test_rescan_unknown_detector_exits_2(env: dict[str, str]) -> None:
 
 
 def test_unknown_executor(env: dict[str, str], image: Path) -> None:
-    assert_typed_error(provreg(env, "ingest", "--executor", "nosuch", str(image)), 2,
-                       "unknown executor 'nosuch'")
+    assert_typed_error(
+        provreg(env, "ingest", "--executor", "nosuch", str(image)), 2, "unknown executor 'nosuch'"
+    )
 
 
 @pytest.mark.slow
@@ -200,10 +209,13 @@ def _stage_commands(folder: Path, entries: dict[str, str], name: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("entries", "words"), [
-    ({"verify": "registry.cli.root:main"}, ["command 'verify'", "clashes with the built-in"]),
-    ({"serve": "registry.cli.root:main"}, ["command 'serve' is registered by both"]),
-])
+@pytest.mark.parametrize(
+    ("entries", "words"),
+    [
+        ({"verify": "registry.cli.root:main"}, ["command 'verify'", "clashes with the built-in"]),
+        ({"serve": "registry.cli.root:main"}, ["command 'serve' is registered by both"]),
+    ],
+)
 def test_command_plugin_name_clash_is_a_typed_error(
     env: dict[str, str], tmp_path: Path, entries: dict[str, str], words: list[str]
 ) -> None:

@@ -24,8 +24,9 @@ def env(provreg_env: dict[str, str]) -> dict[str, str]:
 
 
 def verify_script(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, sv.__file__, *args], text=True, capture_output=True,
-                          timeout=60, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, sv.__file__, *args], text=True, capture_output=True, timeout=60, cwd=REPO
+    )
 
 
 @pytest.mark.slow
@@ -51,11 +52,14 @@ def test_keys_list_shows_hex_and_base64_and_the_verifier_takes_either(
     assert key["public_key_hex"] in text and key["public_key_base64"] in text
 
     name = key["key_name"]
-    for encoded, encoding in ((key["public_key_hex"], "hex"),
-                              (key["public_key_base64"], "base64"),
-                              (f"hex:{key['public_key_hex']}", "hex")):
-        result = verify_script(str(bundle), "--log-key", f"{name}={encoded}",
-                               "--key-id", key["key_id"])
+    for encoded, encoding in (
+        (key["public_key_hex"], "hex"),
+        (key["public_key_base64"], "base64"),
+        (f"hex:{key['public_key_hex']}", "hex"),
+    ):
+        result = verify_script(
+            str(bundle), "--log-key", f"{name}={encoded}", "--key-id", key["key_id"]
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"--log-key {name}: read as {encoding}" in result.stdout
     short = verify_script(str(bundle), "--log-key", f"{name}={key['public_key_hex'][:40]}")
@@ -113,4 +117,4 @@ def test_copy_hits_say_hash_or_verified_bank_and_reference(
     shown = provreg(env, "show", ingested["sha256"][:12]).stdout
     assert "source=" in shown and str(cropped) in shown  # the sighting
     assert "copy" in shown and "match_kind=verified" in shown
-    assert "matches:" in shown and f"reference_sha256: \"{added['sha256']}\"" in shown
+    assert "matches:" in shown and f'reference_sha256: "{added["sha256"]}"' in shown

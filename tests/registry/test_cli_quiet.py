@@ -34,18 +34,34 @@ def test_json_stdout_stays_json_when_a_ray_worker_dies(
     files = make_images(folder, 6, seed=31)
     # 13 pixels wide: CrashFacts kills its Ray worker on it, Ray reports the dead worker.
     Image.fromarray(np.full((13, 13, 3), 7, np.uint8)).save(folder / "zz-crash.png")
-    plugins = stage_plugins(tmp_path / "plugins", {"crash-facts": "tests.registry.ux_detectors:CrashFacts"})
+    plugins = stage_plugins(
+        tmp_path / "plugins", {"crash-facts": "tests.registry.ux_detectors:CrashFacts"}
+    )
     env = _env(provreg_env, ray_address, plugins)
     result = subprocess.run(
-        [sys.executable, "-m", "registry", "ingest", str(folder), "--detector", "crash-facts",
-         "--json"],
-        env=env, cwd=REPO, text=True, capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "ingest",
+            str(folder),
+            "--detector",
+            "crash-facts",
+            "--json",
+        ],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     parsed = [json.loads(line) for line in lines]  # every stdout line is one JSON object
     assert sorted(p["path"] for p in parsed) == sorted(
-        [str(f) for f in files] + [str(folder / "zz-crash.png")])
+        [str(f) for f in files] + [str(folder / "zz-crash.png")]
+    )
     crashed = next(p for p in parsed if p["path"].endswith("zz-crash.png"))
     assert crashed["status"] == "error"
     assert all(p["status"] == "ok" for p in parsed if p is not crashed)
@@ -66,12 +82,29 @@ def test_verbose_shows_rays_lines_on_stderr_and_stdout_stays_json(
     folder = tmp_path / "in"
     make_images(folder, 2, seed=32)
     Image.fromarray(np.full((13, 13, 3), 7, np.uint8)).save(folder / "zz-crash.png")
-    plugins = stage_plugins(tmp_path / "plugins", {"crash-facts": "tests.registry.ux_detectors:CrashFacts"})
+    plugins = stage_plugins(
+        tmp_path / "plugins", {"crash-facts": "tests.registry.ux_detectors:CrashFacts"}
+    )
     env = _env(provreg_env, ray_address, plugins)
     result = subprocess.run(
-        [sys.executable, "-m", "registry", "--log-level", "info", "ingest",
-         str(folder), "--detector", "crash-facts", "--json"],
-        env=env, cwd=REPO, text=True, capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "--log-level",
+            "info",
+            "ingest",
+            str(folder),
+            "--detector",
+            "crash-facts",
+            "--json",
+        ],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     parsed = [json.loads(line) for line in result.stdout.splitlines()]

@@ -47,18 +47,22 @@ def test_consistency_command_and_standalone_check(
     assert made.returncode == 0, made.stderr
     obj = json.loads(out.read_text())
     assert (obj["old_size"], obj["new_size"]) == (300, 377) and obj["consistency_proof"]
-    checked = subprocess.run([sys.executable, "-I", str(SCRIPT), str(out)],
-                             capture_output=True, text=True, timeout=60)
+    checked = subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), str(out)], capture_output=True, text=True, timeout=60
+    )
     assert checked.returncode == 0, checked.stdout
     assert "tree of 300 is a prefix of tree of 377" in checked.stdout
     obj["consistency_proof"][0] = base64.b64encode(bytes(32)).decode()
     out.write_text(json.dumps(obj))
-    bad = subprocess.run([sys.executable, "-I", str(SCRIPT), str(out)],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), str(out)], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1 and "FAIL" in bad.stdout
     explicit = provreg(env, "consistency", "300", "377", "--json")
-    assert json.loads(explicit.stdout)["consistency_proof"] == json.loads(made.stdout)[
-        "consistency_proof"]
+    assert (
+        json.loads(explicit.stdout)["consistency_proof"]
+        == json.loads(made.stdout)["consistency_proof"]
+    )
     missing = provreg(env, "consistency", "123")
     assert missing.returncode == 1 and "no signed checkpoint of size 123" in missing.stderr
 

@@ -62,8 +62,10 @@ def test_bank_commands_lifecycle_and_hash_lists(env: dict[str, str], tmp_path: P
     assert hit["match"] and hit["bank"] == "shared" and hit["reference_sha256"] is None
     te_file = tmp_path / "shared.te.csv"
     te_file.write_text(provreg(env, "bank", "export", "shared").stdout)
-    assert "te: 0 hash(es) added to shared, 1 already there" in provreg(
-        env, "bank", "import", "shared", str(te_file)).stdout
+    assert (
+        "te: 0 hash(es) added to shared, 1 already there"
+        in provreg(env, "bank", "import", "shared", str(te_file)).stdout
+    )
 
     out = provreg(env, "bank", "rebuild-index").stdout
     assert "1 reference(s) indexed" in out and "hash-only" in out
@@ -83,10 +85,17 @@ def test_concurrent_bank_add_loses_nothing(env: dict[str, str], tmp_path: Path) 
             save_image(textured(100 + 10 * g + i, (160, 120)), folder / f"{i}.png")
         groups.append(folder)
     # both processes create the same bank at once, then interleave their index updates
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "registry", "bank", "add", "flagged", str(folder), "--json"],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for folder in groups]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "registry", "bank", "add", "flagged", str(folder), "--json"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in groups
+    ]
     ids = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)

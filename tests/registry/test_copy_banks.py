@@ -16,8 +16,9 @@ from detectors.copy import signals
 from detectors.copy.detector import CopyDetector
 from detectors.testing.conformance import sample_from_image
 from detectors.testing.copy_fixtures import EDITS, null_images, reference_images
-from registry.banks import ops as bank_ops, services as banks
 from registry.app import Registry
+from registry.banks import ops as bank_ops
+from registry.banks import services as banks
 from registry.banks.csv_lists import ExportRow, HashListError, parse_hash_list, write_hash_list
 from registry.banks.index import load_references
 from registry.banks.search import search_image
@@ -30,16 +31,22 @@ HASH_B = "0123456789abcdef" * 4
 
 # --- services on a rolled-back session ---------------------------------------------------
 
+
 def test_bank_lifecycle_rows(db_session: Session) -> None:
     bank = banks.ensure_bank(db_session, "flagged", created_by="alice")
     assert bank.enabled and bank.pdq_threshold == 31 and bank.created_by == "alice"
     row, created = banks.add_reference(
-        db_session, bank, banks.NewReference(pdq=HASH_A.upper(), quality=90, sha256="a" * 64),
-        added_by="alice", reason="reported twice")
+        db_session,
+        bank,
+        banks.NewReference(pdq=HASH_A.upper(), quality=90, sha256="a" * 64),
+        added_by="alice",
+        reason="reported twice",
+    )
     assert created and row.pdq == HASH_A and row.added_by == "alice"
     assert row.reason == "reported twice" and row.added_at is not None
     again, created = banks.add_reference(
-        db_session, bank, banks.NewReference(pdq=HASH_A, quality=90, sha256="a" * 64))
+        db_session, bank, banks.NewReference(pdq=HASH_A, quality=90, sha256="a" * 64)
+    )
     assert not created and again.id == row.id
     hash_only, _ = banks.add_reference(db_session, bank, banks.NewReference(HASH_B, None))
     (summary,) = banks.list_banks(db_session)
@@ -61,7 +68,8 @@ def test_bank_lifecycle_rows(db_session: Session) -> None:
         banks.remove_reference(db_session, "flagged", "a" * 64)
     # a removed reference can be added again as a new row
     _, created = banks.add_reference(
-        db_session, bank, banks.NewReference(pdq=HASH_A, quality=90, sha256="a" * 64))
+        db_session, bank, banks.NewReference(pdq=HASH_A, quality=90, sha256="a" * 64)
+    )
     assert created
 
 
@@ -80,10 +88,13 @@ def test_bank_errors(db_session: Session) -> None:
 
 # --- hash lists ----------------------------------------------------------------------------
 
+
 def test_te_csv_round_trip() -> None:
     out = io.StringIO()
-    rows = [ExportRow(1, HASH_A, datetime(2026, 1, 2, tzinfo=UTC)), ExportRow(2, HASH_B,
-                                                                          datetime.now(UTC))]
+    rows = [
+        ExportRow(1, HASH_A, datetime(2026, 1, 2, tzinfo=UTC)),
+        ExportRow(2, HASH_B, datetime.now(UTC)),
+    ]
     assert write_hash_list(out, "te", "flagged", rows) == 2
     assert out.getvalue().splitlines()[0] == "signal_type,signal_str,collab,category,tags"
     fmt, parsed = parse_hash_list(out.getvalue())
@@ -93,8 +104,7 @@ def test_te_csv_round_trip() -> None:
 
 def test_hma_rows_round_trip() -> None:
     out = io.StringIO()
-    write_hash_list(out, "hma", "flagged", [ExportRow(7, HASH_B, datetime(2026, 1, 2,
-                                                                          tzinfo=UTC))])
+    write_hash_list(out, "hma", "flagged", [ExportRow(7, HASH_B, datetime(2026, 1, 2, tzinfo=UTC))])
     line = out.getvalue().strip()
     assert line == f"{HASH_B},7,7,2026-01-02T00:00:00+00:00,flagged"
     fmt, (row,) = parse_hash_list(line + "\n")
@@ -115,6 +125,7 @@ def test_pdq_hasher_lines_and_other_signal_types() -> None:
 
 
 # --- bank operations against a committed database and a real index -------------------------
+
 
 @pytest.fixture
 def registry(fresh_database_url: str, tmp_path: Path) -> Iterator[Registry]:
@@ -149,9 +160,11 @@ def _judge(detector: CopyDetector, image: object) -> tuple[bool, list[str]]:
 
 
 def test_disable_enable_remove_follow_through_to_the_index(
-        registry: Registry, ref_files: dict[str, Path]) -> None:
-    outcomes = list(bank_ops.add_files(registry, "flagged", ref_files.values(),
-                                       added_by="alice", reason="test"))
+    registry: Registry, ref_files: dict[str, Path]
+) -> None:
+    outcomes = list(
+        bank_ops.add_files(registry, "flagged", ref_files.values(), added_by="alice", reason="test")
+    )
     assert [o.status for o in outcomes] == ["added", "added"]
     astronaut = EDITS["jpeg50"](reference_images()["astronaut"])
     detector = _detector(registry)  # loaded once: it must pick up every later generation
@@ -182,8 +195,12 @@ def test_hash_only_references_match_by_pdq_with_bank_thresholds(registry: Regist
     coffee = images["coffee"]
     pdq = signals.pdq(coffee)
     added, existing = bank_ops.import_hashes(
-        registry, "shared", parse_hash_list(f"{pdq.hex},{pdq.quality},coffee.jpg\n")[1],
-        added_by="exchange", reason="import")
+        registry,
+        "shared",
+        parse_hash_list(f"{pdq.hex},{pdq.quality},coffee.jpg\n")[1],
+        added_by="exchange",
+        reason="import",
+    )
     assert (added, existing) == (1, 0)
     references = load_references(registry.settings)
     assert references is not None
@@ -212,14 +229,17 @@ def test_hash_only_references_match_by_pdq_with_bank_thresholds(registry: Regist
     assert bank_ops.rebuild_index(registry).hash_only == [ref.ref_id]
 
 
-def test_registry_passes_the_copy_index_to_the_detector(registry: Registry,
-                                                        tmp_path: Path) -> None:
+def test_registry_passes_the_copy_index_to_the_detector(registry: Registry, tmp_path: Path) -> None:
     options = registry.detector_options()
     assert options["copy"]["index_dir"] == str(registry.settings.home / "indexes" / "copy")
-    configured = Settings(home=registry.settings.home, database_url=registry.url,
-                          detector_options={"copy": {"index_dir": str(tmp_path / "elsewhere")},
-                                            "metadata": {"x": 1}})
+    configured = Settings(
+        home=registry.settings.home,
+        database_url=registry.url,
+        detector_options={"copy": {"index_dir": str(tmp_path / "elsewhere")}, "metadata": {"x": 1}},
+    )
     other = Registry(settings=configured, url=registry.url, engine=registry.engine)
-    assert other.detector_options() == {"copy": {"index_dir": str(tmp_path / "elsewhere")},
-                                        "metadata": {"x": 1}}
+    assert other.detector_options() == {
+        "copy": {"index_dir": str(tmp_path / "elsewhere")},
+        "metadata": {"x": 1},
+    }
     assert configured.copy_index_dir == tmp_path / "elsewhere"

@@ -30,9 +30,21 @@ def test_bank_add_then_ingest_and_search(env: dict[str, str], tmp_path: Path) ->
     images = reference_images()
     refs = {name: save_image(images[name], tmp_path / "refs" / f"{name}.png") for name in BANKED}
     (tmp_path / "refs" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
-    added = json_lines(provreg(env, "bank", "add", "flagged", *map(str, refs.values()),
-                              str(tmp_path / "refs" / "broken.jpg"), "--reason", "takedown",
-                              "--added-by", "alice", "--json").stdout)
+    added = json_lines(
+        provreg(
+            env,
+            "bank",
+            "add",
+            "flagged",
+            *map(str, refs.values()),
+            str(tmp_path / "refs" / "broken.jpg"),
+            "--reason",
+            "takedown",
+            "--added-by",
+            "alice",
+            "--json",
+        ).stdout
+    )
     by_path = {line["path"]: line for line in added}
     assert by_path[str(tmp_path / "refs" / "broken.jpg")]["status"] == "error"
     sha = {name: by_path[str(path)]["sha256"] for name, path in refs.items()}
@@ -73,8 +85,16 @@ def test_bank_add_then_ingest_and_search(env: dict[str, str], tmp_path: Path) ->
     first = candidates[0]
     assert first["rank"] == 1 and first["match"] is True and first["bank"] == "flagged"
     assert first["reference_sha256"] == sha["rocket"] and first["query"] == str(suspect)
-    assert set(first) >= {"query", "rank", "bank", "reference_sha256", "signal", "distance",
-                          "match", "verified"}
+    assert set(first) >= {
+        "query",
+        "rank",
+        "bank",
+        "reference_sha256",
+        "signal",
+        "distance",
+        "match",
+        "verified",
+    }
     cropped = save_image(EDITS["border"](images["astronaut"]), tmp_path / "framed.png")
     (framed, *_) = json_lines(provreg(env, "search", str(cropped), "--json").stdout)
     assert framed["match"] and framed["reference_sha256"] == sha["astronaut"]

@@ -19,8 +19,22 @@ COLUMNS = "t text, b bytea, f float8, i bigint, ok boolean, at timestamptz, j js
 # PostgreSQL text holds neither NUL nor lone surrogates; everything else must survive.
 safe_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 hostile = st.sampled_from(
-    ["a\tb", "line\nbreak", "cr\r\n", "back\\slash", "\\N", "\\.", "\\x41", "\\u0041",
-     "\u2028\u2029", "\U0001f600", "tab\t\\t", "", " ", "caf\u00e9\x7f\x01"]
+    [
+        "a\tb",
+        "line\nbreak",
+        "cr\r\n",
+        "back\\slash",
+        "\\N",
+        "\\.",
+        "\\x41",
+        "\\u0041",
+        "\u2028\u2029",
+        "\U0001f600",
+        "tab\t\\t",
+        "",
+        " ",
+        "caf\u00e9\x7f\x01",
+    ]
 )
 texts = hostile | safe_text
 json_texts = (hostile | safe_text).map(lambda s: json.dumps({"k": s}, ensure_ascii=False))
@@ -30,8 +44,10 @@ rows = st.tuples(
     st.none() | st.floats(allow_nan=False) | st.sampled_from([float("inf"), -float("inf")]),
     st.none() | st.integers(-(2**63), 2**63 - 1),
     st.none() | st.booleans(),
-    st.none() | st.datetimes(
-        min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1),
+    st.none()
+    | st.datetimes(
+        min_value=datetime(1970, 1, 1),
+        max_value=datetime(2200, 1, 1),
         timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
     ),
     st.none() | json_texts,
@@ -73,9 +89,7 @@ def test_hostile_strings_round_trip(conn: psycopg.Connection) -> None:
     batch = [(s, s.encode(), None, None, None, None, json.dumps([s])) for s in strings]
     expected, got = _load(conn, batch)
     assert got == expected
-    assert [(r[0], bytes(r[1]), r[6]) for r in got] == [
-        (s, s.encode(), [s]) for s in strings
-    ]
+    assert [(r[0], bytes(r[1]), r[6]) for r in got] == [(s, s.encode(), [s]) for s in strings]
 
 
 def test_nul_is_refused_like_psycopg_refuses_it() -> None:

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from detectors.base import Verdict
 from registry.app import Registry
-from registry.db.retry import in_transaction, transient
-from registry.ledger.writer import LedgerEntry
-from registry.ledger.batch import BatchWriter
 from registry.db.models import VerdictRow
+from registry.db.retry import in_transaction, transient
+from registry.ledger.batch import BatchWriter
+from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import LedgerEntry
 from registry.settings import Settings
 from registry.testing.ledger_helpers import seed, synthetic_verdicts
-from registry.ledger.verify import verify_ledger
 
 
 def _plain(url: str) -> str:
@@ -81,17 +81,16 @@ def test_a_bad_statement_is_raised_at_once(tmp_path: Path, fresh_database_url: s
     assert len(attempts) == 1
 
 
-def test_a_raw_psycopg_connection_error_is_retried(
-    tmp_path: Path, fresh_database_url: str
-) -> None:
+def test_a_raw_psycopg_connection_error_is_retried(tmp_path: Path, fresh_database_url: str) -> None:
     registry = Registry.open(Settings(home=tmp_path / "home", database_url=fresh_database_url))
     attempts: list[int] = []
 
     def work(session: Session) -> int:
         attempts.append(1)
         if len(attempts) == 1:  # as psycopg raises it from a COPY on the raw connection
-            raise psycopg.OperationalError("sending copy data failed: server closed the "
-                                           "connection unexpectedly")
+            raise psycopg.OperationalError(
+                "sending copy data failed: server closed the connection unexpectedly"
+            )
         return int(session.execute(text("SELECT 41 + 1")).scalar_one())
 
     assert in_transaction(registry.sessions, work, first_delay=0.01) == 42

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from detectors.testing.copy_fixtures import textured
-from registry.banks import ops as bank_ops, services as banks
 from registry.app import Registry
+from registry.banks import ops as bank_ops
+from registry.banks import services as banks
 from registry.banks.index import CopyIndexError, load_references
 from registry.errors import KeyStoreError
-from registry.settings import Settings
 from registry.ledger.signing import KeyStore
+from registry.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,8 +34,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs, unmounted afterwards."""
     mount_point = tmp_path / f"disk-{uuid.uuid4().hex[:8]}"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -69,8 +73,9 @@ def test_key_creation_on_a_full_disk_leaves_no_key(tmp_path: Path) -> None:
             print(exc)
             sys.exit(7)
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 7, done.stderr
     assert "cannot create a signing key" in done.stdout
     store = KeyStore(keys)
@@ -120,13 +125,11 @@ def test_bank_add_on_a_full_disk_catches_up_from_the_database(
         textured(100 + seed).save(path)
         paths.append(path)
     try:
-        first = list(bank_ops.add_files(registry, "flagged", paths[:6], added_by=None,
-                                        reason=None))
+        first = list(bank_ops.add_files(registry, "flagged", paths[:6], added_by=None, reason=None))
         assert [o.status for o in first] == ["added"] * 6
         filler = fill(small_disk, leave_pages=1)  # the marker fits, the index does not
         with pytest.raises(CopyIndexError, match="No space left on device"):
-            list(bank_ops.add_files(registry, "flagged", paths[6:], added_by=None,
-                                    reason=None))
+            list(bank_ops.add_files(registry, "flagged", paths[6:], added_by=None, reason=None))
         index = load_references(settings)
         assert index is not None
         in_db = _matchable(registry)

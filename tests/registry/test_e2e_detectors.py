@@ -16,8 +16,9 @@ from detectors.plugins import registered_entry_points
 from detectors.testing import c2pa_fixtures, metadata_fixtures
 from tests.registry.test_cli import json_lines, provreg
 
-TRAINING_FREE = [name for name in ("metadata", "c2pa", "watermark")
-                 if name in registered_entry_points()]
+TRAINING_FREE = [
+    name for name in ("metadata", "c2pa", "watermark") if name in registered_entry_points()
+]
 
 
 def _watermark_fixtures() -> list[tuple[str, bytes, str]]:
@@ -30,13 +31,17 @@ def _watermark_fixtures() -> list[tuple[str, bytes, str]]:
 
 def _fixtures() -> list[tuple[str, bytes, str, str]]:
     """(file name, bytes, detector, expected label)."""
-    out = [(f"{name}.{_ext(data)}", data, "metadata", label)
-           for name, data, label in metadata_fixtures.positive_fixtures()]
+    out = [
+        (f"{name}.{_ext(data)}", data, "metadata", label)
+        for name, data, label in metadata_fixtures.positive_fixtures()
+    ]
     pki = c2pa_fixtures.default_pki()
     for fmt in ("JPEG", "PNG"):
         signed = c2pa_fixtures.sign(
-            c2pa_fixtures.noise_bytes(3, fmt, 256), fmt,
-            c2pa_fixtures.created_manifest(c2pa_fixtures.TRAINED), pki,
+            c2pa_fixtures.noise_bytes(3, fmt, 256),
+            fmt,
+            c2pa_fixtures.created_manifest(c2pa_fixtures.TRAINED),
+            pki,
         )
         out.append((f"c2pa-generated.{fmt.lower()}", signed, "c2pa", "c2pa"))
     out += [(name, data, "watermark", label) for name, data, label in _watermark_fixtures()]
@@ -55,8 +60,11 @@ def _ext(data: bytes) -> str:
 def test_fixtures_detected_and_clean_photos_not(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**provreg_env, "PROVREG_EXECUTOR": "inline",
-           "PROVREG_DETECTORS": ",".join(["file-facts", *TRAINING_FREE])}
+    env = {
+        **provreg_env,
+        "PROVREG_EXECUTOR": "inline",
+        "PROVREG_DETECTORS": ",".join(["file-facts", *TRAINING_FREE]),
+    }
     positives = tmp_path / "positives"
     positives.mkdir()
     expected: dict[str, tuple[str, str]] = {}
@@ -71,8 +79,9 @@ def test_fixtures_detected_and_clean_photos_not(
         safe = name.replace("/", "_").replace(":", "_")
         (clean / f"{index:03d}-{safe}").write_bytes(data)
 
-    lines = json_lines(provreg(env, "ingest", str(positives), str(clean), "--json",
-                               timeout=900).stdout)
+    lines = json_lines(
+        provreg(env, "ingest", str(positives), str(clean), "--json", timeout=900).stdout
+    )
     by_path = {line["path"]: line for line in lines}
     assert len(by_path) == len(expected) + len(list(clean.iterdir()))
 
@@ -90,8 +99,9 @@ def test_fixtures_detected_and_clean_photos_not(
             pytest.fail(f"clean photo failed intake: {path}: {line['error']}")
         flagged = [v for v in line["verdicts"] if v["positive"]]
         assert not flagged, (path, flagged)
-        worst_p = min([worst_p] + [v["p_value"] for v in line["verdicts"]
-                                   if v["p_value"] is not None])
+        worst_p = min(
+            [worst_p] + [v["p_value"] for v in line["verdicts"] if v["p_value"] is not None]
+        )
     print(f"clean photos: {len(by_path) - len(expected)}, worst null p-value {worst_p:.3g}")
     assert json_lines(provreg(env, "verify", "--json").stdout)[0]["ok"]
 

@@ -12,15 +12,15 @@ from tests.registry.test_cli import json_lines, provreg
 def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
-    env.update(PROVREG_HOME=str(home), PROVREG_DETECTORS="file-facts",
-               PROVREG_EXECUTOR="inline")
+    env.update(PROVREG_HOME=str(home), PROVREG_DETECTORS="file-facts", PROVREG_EXECUTOR="inline")
     make_good_files(tmp_path / "uploads", 3)
     first = provreg(env, "ingest", str(tmp_path / "uploads"), "--json")
     lines = json_lines(first.stdout)
     assert [line["status"] for line in lines] == ["ok"] * 3
     # The first run says what it created and where (on stderr: stdout stays JSON).
-    assert f"first run: created an embedded PostgreSQL database in {home / 'pgdata'}" \
-        in first.stderr
+    assert (
+        f"first run: created an embedded PostgreSQL database in {home / 'pgdata'}" in first.stderr
+    )
     (key,) = (home / "keys").glob("*.key")
     assert f"first run: created signing key {key.stem} in {key}" in first.stderr
     assert (home / "pgdata" / "PG_VERSION").is_file()

@@ -20,8 +20,9 @@ ATTACKS = {a.id: a for a in suites.build("default", quick=False)}
 @pytest.fixture(scope="module")
 def shared() -> dict[str, object]:
     clean = [photo(name, (96, 96)) for name in ("astronaut", "coffee", "chelsea")]
-    return suites.shared_state(list(ATTACKS.values()), marked=clean, clean=clean, seed=1,
-                               quick=True)
+    return suites.shared_state(
+        list(ATTACKS.values()), marked=clean, clean=clean, seed=1, quick=True
+    )
 
 
 def _file() -> bytes:
@@ -59,8 +60,9 @@ def test_attack_is_deterministic_and_changes_the_file(
 def test_random_attacks_depend_on_the_seed(family: str, shared: dict[str, object]) -> None:
     attack = next(a for a in ATTACKS.values() if a.family == family)
     data = _file()
-    outputs = {attack.apply(data, AttackContext(seed=s, item="rocket", shared=shared))
-               for s in range(4)}
+    outputs = {
+        attack.apply(data, AttackContext(seed=s, item="rocket", shared=shared)) for s in range(4)
+    }
     assert len(outputs) > 1
 
 
@@ -90,13 +92,16 @@ def test_evaluation_package_imports_neither_registry_nor_ray() -> None:
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "import detectors.evaluation.adversarial, detectors.evaluation.corpus\n"
-            "import detectors.evaluation.make_corpus, detectors.evaluation.metrics\n"
-            "import detectors.evaluation.outcomes, detectors.evaluation.regenerate\n"
-            "import detectors.evaluation.report, detectors.evaluation.suites\n"
-            "import detectors.evaluation.summary, detectors.evaluation.transforms\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'registry', 'ray'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
+    code = (
+        "import sys\n"
+        "import detectors.evaluation.adversarial, detectors.evaluation.corpus\n"
+        "import detectors.evaluation.make_corpus, detectors.evaluation.metrics\n"
+        "import detectors.evaluation.outcomes, detectors.evaluation.regenerate\n"
+        "import detectors.evaluation.report, detectors.evaluation.suites\n"
+        "import detectors.evaluation.summary, detectors.evaluation.transforms\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'registry', 'ray'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "[]"

@@ -38,14 +38,26 @@ def test_manifest_round_trip_and_roles(tmp_path: Path) -> None:
     _tiny_corpus(tmp_path)
     corpus = load(tmp_path)
     roles = {item.id: item.role("metadata") for item in corpus.items}
-    assert roles == {"neg0": "negative", "neg1": "negative", "gen": "positive",
-                     "broken": "negative", "missing": "negative"}
+    assert roles == {
+        "neg0": "negative",
+        "neg1": "negative",
+        "gen": "positive",
+        "broken": "negative",
+        "missing": "negative",
+    }
     assert corpus.items[2].role("watermark") is None  # another detector's positive
 
 
-@pytest.mark.parametrize("text", ["", "{}", '{"format": "provreg-eval-corpus/1", "items": '
-                                  '[{"id": "a", "path": "a"}, {"id": "a", "path": "b"}]}',
-                                  '{"format": "provreg-eval-corpus/1", "items": [{"id": 1}]}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{}",
+        '{"format": "provreg-eval-corpus/1", "items": '
+        '[{"id": "a", "path": "a"}, {"id": "a", "path": "b"}]}',
+        '{"format": "provreg-eval-corpus/1", "items": [{"id": 1}]}',
+    ],
+)
 def test_bad_manifests_are_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "manifest.json").write_text(text)
     with pytest.raises(CorpusError):
@@ -70,9 +82,23 @@ def _env(home: Path, address: str) -> dict[str, str]:
 
 def test_missing_manifest_is_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "registry", "eval", "run", "--corpus", str(tmp_path), "--out",
-         str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO, timeout=120,
-        env={**os.environ, "PROVREG_HOME": str(tmp_path / "home")})
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "eval",
+            "run",
+            "--corpus",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={**os.environ, "PROVREG_HOME": str(tmp_path / "home")},
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: cannot read")
     assert "make-corpus" in result.stderr
@@ -84,11 +110,30 @@ def test_quick_eval_on_ray_counts_bad_files(tmp_path: Path, ray_address: str) ->
     _tiny_corpus(corpus)
     out = tmp_path / "report"
     result = subprocess.run(
-        [sys.executable, "-m", "registry", "eval", "run", "--corpus", str(corpus), "--out",
-         str(out), "--detector", "metadata", "--attacks",
-         "metadata-strip,jpeg-420,metadata-forge", "--quick", "--seed", "5"],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=_env(tmp_path / "home", ray_address))
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "eval",
+            "run",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            "--detector",
+            "metadata",
+            "--attacks",
+            "metadata-strip,jpeg-420,metadata-forge",
+            "--quick",
+            "--seed",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env=_env(tmp_path / "home", ray_address),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "eval" in result.stderr  # the progress bar
     report = json.loads((out / "report.json").read_text())

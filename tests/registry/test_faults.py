@@ -19,15 +19,15 @@ from sqlalchemy.engine import make_url
 
 from detectors.base import Verdict
 from registry.app import Registry
+from registry.db.models import IngestRun, Sighting, VerdictRow
 from registry.db.retry import RetryPolicy
 from registry.errors import DatabaseUnavailableError
 from registry.ingest import IngestLifecycle, ingest_paths
 from registry.ingest.ownership import INTERRUPTED, sweep_interrupted
 from registry.ledger.batch import BatchWriter
-from registry.db.models import IngestRun, Sighting, VerdictRow
+from registry.ledger.verify import verify_ledger
 from registry.settings import Settings
 from registry.testing.badfiles import make_good_files
-from registry.ledger.verify import verify_ledger
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,9 @@ def _terminate_others(url: str) -> int:
     with psycopg.connect(_plain(url), autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall()
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
     return len(rows)
 
 
@@ -63,8 +65,7 @@ def test_retry_policy_gives_up_after_the_outage_window() -> None:
         def begin(self) -> object:
             raise psycopg.OperationalError("connection refused")
 
-    policy = RetryPolicy(outage_s=60, first_delay=1, max_delay=8, sleep=sleep,
-                         clock=lambda: now[0])
+    policy = RetryPolicy(outage_s=60, first_delay=1, max_delay=8, sleep=sleep, clock=lambda: now[0])
     with pytest.raises(DatabaseUnavailableError, match="outage window 60 s"):
         policy.run(Down(), lambda session: 1)  # type: ignore[arg-type]
     assert slept[:5] == [1, 2, 4, 8, 8]
@@ -99,11 +100,17 @@ def test_inline_ingest_survives_a_dropped_connection(
 
     monkeypatch.setattr(BatchWriter, "_encode", encode_then_drop)
     try:
-        outcomes = list(ingest_paths(
-            registry.sessions, registry.ledger, registry.detectors(["file-facts"]),
-            [tmp_path / "in"], limits=registry.settings.limits, batch_size=4,
-            retry=RetryPolicy(first_delay=0.01),
-        ))
+        outcomes = list(
+            ingest_paths(
+                registry.sessions,
+                registry.ledger,
+                registry.detectors(["file-facts"]),
+                [tmp_path / "in"],
+                limits=registry.settings.limits,
+                batch_size=4,
+                retry=RetryPolicy(first_delay=0.01),
+            )
+        )
         assert killed and killed[0] >= 2  # the writer's and the run lock's backends
         assert len(batches) == 4  # three batches, the second written twice
         assert sorted(o.path or "" for o in outcomes) == sorted(str(p) for p in files)
@@ -116,12 +123,11 @@ def test_inline_ingest_survives_a_dropped_connection(
         registry.close()
 
 
-def test_a_run_whose_process_is_alive_is_not_swept(
-    tmp_path: Path, fresh_database_url: str
-) -> None:
+def test_a_run_whose_process_is_alive_is_not_swept(tmp_path: Path, fresh_database_url: str) -> None:
     registry = Registry.open(Settings(home=tmp_path / "home", database_url=fresh_database_url))
-    lifecycle = IngestLifecycle(registry.sessions, registry.ledger, kind="ingest",
-                                source=None, parameters={})
+    lifecycle = IngestLifecycle(
+        registry.sessions, registry.ledger, kind="ingest", source=None, parameters={}
+    )
     try:
         run_id = lifecycle.begin()
         with registry.sessions.begin() as session:
@@ -135,9 +141,15 @@ def test_a_run_whose_process_is_alive_is_not_swept(
 
 
 def _provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry", *args], env=env, cwd=REPO,
-                          text=True, capture_output=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _status(env: dict[str, str]) -> dict[int, str]:
@@ -162,7 +174,10 @@ def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
     registry = Registry.open(Settings.from_env(env))
     driver = subprocess.Popen(
         [sys.executable, "-m", "registry", "ingest", str(tmp_path / "in"), "--json"],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -188,15 +203,15 @@ def test_killed_driver_is_interrupted_and_resume_judges_only_what_was_missing(
             time.sleep(0.2)
         assert _status(env)[run_id] == INTERRUPTED
 
-        result = _provreg(env, "ingest", str(tmp_path / "in"), "--json",
-                          "--resume", str(run_id))
+        result = _provreg(env, "ingest", str(tmp_path / "in"), "--json", "--resume", str(run_id))
         assert result.returncode == 0, result.stderr
         lines = [json.loads(line) for line in result.stdout.splitlines()]
         # A line for every file: those judged before the kill replayed from the ledger (even
         # the batch committed but never printed), the rest judged now, each exactly once.
         assert sorted(line["path"] for line in lines) == sorted(str(p) for p in files)
-        fresh = [v for line in lines for v in line["verdicts"]
-                 if v["log_index"] >= log_size_at_kill]
+        fresh = [
+            v for line in lines for v in line["verdicts"] if v["log_index"] >= log_size_at_kill
+        ]
         assert len(fresh) == 300 - judged
         with registry.sessions() as session:
             per_asset = session.execute(
@@ -219,12 +234,19 @@ def test_resume_refuses_a_run_that_is_still_running(
     tmp_path: Path, fresh_database_url: str
 ) -> None:
     registry = Registry.open(Settings(home=tmp_path / "home", database_url=fresh_database_url))
-    lifecycle = IngestLifecycle(registry.sessions, registry.ledger, kind="ingest",
-                                source=None, parameters={})
+    lifecycle = IngestLifecycle(
+        registry.sessions, registry.ledger, kind="ingest", source=None, parameters={}
+    )
     try:
         run_id = lifecycle.begin()
-        again = IngestLifecycle(registry.sessions, registry.ledger, kind="ingest",
-                                source=None, parameters={}, resume=run_id)
+        again = IngestLifecycle(
+            registry.sessions,
+            registry.ledger,
+            kind="ingest",
+            source=None,
+            parameters={},
+            resume=run_id,
+        )
         with pytest.raises(Exception, match="still running"):
             again.begin()
         lifecycle.finish()

@@ -77,8 +77,12 @@ def _specials(folder: Path) -> dict[bytes, str | None]:
     (folder / ".hidden.png").write_bytes(_png((1, 2, 3)))
     expected[os.fsencode(folder / ".hidden.png")] = None
     os.mkfifo(folder / "fifo.png")
-    links = {"zero.png": "/dev/zero", "urandom.png": "/dev/urandom",
-             "dangling.png": str(folder / "gone.png"), "loop.png": str(folder / "loop.png")}
+    links = {
+        "zero.png": "/dev/zero",
+        "urandom.png": "/dev/urandom",
+        "dangling.png": str(folder / "gone.png"),
+        "loop.png": str(folder / "loop.png"),
+    }
     for name, target in links.items():
         os.symlink(target, folder / name)
     for name in ("fifo.png", *links):
@@ -104,9 +108,7 @@ def test_walk_gives_every_path_one_result_and_never_blocks(tmp_path: Path) -> No
     assert intake_path(tmp_path / "in" / "dangling.png", LIMITS).error_detail == (
         "dangling symbolic link"
     )
-    assert list(iter_media_paths([tmp_path / "in" / "loop.png"])) == [
-        tmp_path / "in" / "loop.png"
-    ]
+    assert list(iter_media_paths([tmp_path / "in" / "loop.png"])) == [tmp_path / "in" / "loop.png"]
 
 
 def test_non_utf8_names_have_a_lossless_text_form() -> None:
@@ -119,8 +121,7 @@ def test_non_utf8_names_have_a_lossless_text_form() -> None:
 
 @pytest.fixture
 def env(provreg_env: dict[str, str]) -> dict[str, str]:
-    return {**provreg_env, "PROVREG_DETECTORS": "file-facts,metadata",
-            "PROVREG_EXECUTOR": "inline"}
+    return {**provreg_env, "PROVREG_DETECTORS": "file-facts,metadata", "PROVREG_EXECUTOR": "inline"}
 
 
 def test_cli_ingest_lists_odd_names_and_special_files(env: dict[str, str], tmp_path: Path) -> None:
@@ -171,8 +172,9 @@ def test_banked_image_with_an_odd_ancillary_chunk_still_matches(
     body = b"Comment\x00uploaded again"
     altered = {
         "bad-crc-text": with_chunks(data, chunk(b"tEXt", body, crc=zlib.crc32(b"tEXt" + body) ^ 1)),
-        "big-ztxt": with_chunks(data, chunk(
-            b"zTXt", b"Comment\x00\x00" + zlib.compress(b" " * (2 * 1024 * 1024)))),
+        "big-ztxt": with_chunks(
+            data, chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b" " * (2 * 1024 * 1024)))
+        ),
         "unknown-ztxt": with_chunks(data, chunk(b"zTXt", b"Comment\x00\x07" + b"junk")),
         "trailing": data + b"PK\x03\x04" + bytes(40),
     }[variant]
@@ -186,8 +188,9 @@ def test_banked_image_with_an_odd_ancillary_chunk_still_matches(
     assert verdicts["file-facts"]["evidence"]["anomalies"], verdicts["file-facts"]
 
 
-@pytest.mark.parametrize("maker", [bad_crc_text_png, big_ztxt_png, unknown_method_ztxt_png,
-                                   polyglot_png_zip])
+@pytest.mark.parametrize(
+    "maker", [bad_crc_text_png, big_ztxt_png, unknown_method_ztxt_png, polyglot_png_zip]
+)
 def test_tolerated_anomalies_decode_and_are_flagged(maker: object) -> None:
     data = maker(11)  # type: ignore[operator]
     result = intake_bytes(data, LIMITS)
@@ -200,7 +203,7 @@ def test_tolerated_anomalies_decode_and_are_flagged(maker: object) -> None:
 def test_critical_chunk_damage_is_still_corrupt() -> None:
     data = bytearray(_png())
     start = data.index(b"IDAT")
-    length = struct.unpack(">I", data[start - 4: start])[0]
+    length = struct.unpack(">I", data[start - 4 : start])[0]
     data[start + 4 + length] ^= 0xFF
     assert intake_bytes(bytes(data), LIMITS).error == "corrupt"
 

@@ -331,8 +331,15 @@ def test_iter_media_paths_order_hidden_and_symlinks(tmp_path: Path) -> None:
     (tmp_path / "c" / "link.png").symlink_to(tmp_path / "a.png")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_media_paths([tmp_path])]
     # Nothing is skipped: hidden entries are walked, a link to a folder is listed, not followed.
-    assert found == [".dot.png", ".hidden/h.png", "a.png", "b/1.png", "b/2.png", "c/link.png",
-                     "c/loop"]
+    assert found == [
+        ".dot.png",
+        ".hidden/h.png",
+        "a.png",
+        "b/1.png",
+        "b/2.png",
+        "c/link.png",
+        "c/loop",
+    ]
     assert list(iter_media_paths([tmp_path / ".dot.png"])) == [tmp_path / ".dot.png"]
     with pytest.raises(IntakeError) as caught:
         list(iter_media_paths([tmp_path / "missing"]))

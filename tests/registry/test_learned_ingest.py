@@ -26,8 +26,15 @@ def _home_with_models(env: dict[str, str]) -> None:
     source = learned_fixtures.store()
     target = ModelStore(Path(env["PROVREG_HOME"]) / "models")
     for entry in source.entries():
-        target.add(entry.name, source.blob_path(entry.sha256), kind=entry.kind, fmt=entry.format,
-                   architecture=entry.architecture, config=entry.config, card=entry.card)
+        target.add(
+            entry.name,
+            source.blob_path(entry.sha256),
+            kind=entry.kind,
+            fmt=entry.format,
+            architecture=entry.architecture,
+            config=entry.config,
+            card=entry.card,
+        )
 
 
 def _uploads(tmp_path: Path) -> Path:
@@ -57,12 +64,12 @@ def _check(lines: list[dict[str, object]]) -> None:
         assert "anomaly_map" in verdicts["laundering"]["evidence"]
 
 
-def test_ingest_inline_signs_learned_verdicts(provreg_env: dict[str, str],
-                                              tmp_path: Path) -> None:
+def test_ingest_inline_signs_learned_verdicts(provreg_env: dict[str, str], tmp_path: Path) -> None:
     _home_with_models(provreg_env)
     env = {**provreg_env, "PROVREG_EXECUTOR": "inline"}
-    lines = json_lines(provreg(env, "ingest", str(_uploads(tmp_path)), "--json",
-                               timeout=600).stdout)
+    lines = json_lines(
+        provreg(env, "ingest", str(_uploads(tmp_path)), "--json", timeout=600).stdout
+    )
     _check(lines)
     provreg(env, "verify")
 
@@ -71,10 +78,15 @@ def test_ingest_on_ray_runs_learned_detectors_in_their_own_pools(
     ray_address: str, provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
     _home_with_models(provreg_env)
-    env = {**provreg_env, "PROVREG_EXECUTOR": "ray", "RAY_ADDRESS": ray_address,
-           "PROVREG_DETECTORS": "file-facts,synthetic,laundering"}
-    lines = json_lines(provreg(env, "ingest", str(_uploads(tmp_path)), "--json",
-                               timeout=600).stdout)
+    env = {
+        **provreg_env,
+        "PROVREG_EXECUTOR": "ray",
+        "RAY_ADDRESS": ray_address,
+        "PROVREG_DETECTORS": "file-facts,synthetic,laundering",
+    }
+    lines = json_lines(
+        provreg(env, "ingest", str(_uploads(tmp_path)), "--json", timeout=600).stdout
+    )
     _check(lines)
     provreg(env, "verify")
 
@@ -94,6 +106,5 @@ def test_anomaly_map_renders_and_hostile_maps_do_not() -> None:
     assert grid is not None
     png = anomaly_png(grid)
     assert png.startswith(b"\x89PNG")
-    for bad in ([[0.1, "x"]], [[0.1], [0.2, 0.3]], "map", [[float("nan")]], [[True]],
-                [[0.0] * 65]):
+    for bad in ([[0.1, "x"]], [[0.1], [0.2, 0.3]], "map", [[float("nan")]], [[True]], [[0.0] * 65]):
         assert anomaly_grid({"anomaly_map": bad}) is None

@@ -10,15 +10,15 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.db.models import CheckpointRow, MerkleNode, VerdictRow
 from registry.ledger import merkle
 from registry.ledger.checkpoint import verify_checkpoint, vkey
-from registry.ledger.writer import Ledger, fetch_nodes, tree_size
-from registry.db.models import CheckpointRow, MerkleNode, VerdictRow
 from registry.ledger.proofs import covering_checkpoint, inclusion_bundle
 from registry.ledger.records import canonical_bytes
 from registry.ledger.signing import Signer, Verifier
-from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import Ledger, fetch_nodes, tree_size
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, seed, synthetic_verdicts
 
 
 @pytest.fixture
@@ -143,11 +143,15 @@ def test_concurrent_writers_never_gap_or_fork(fresh_database_url: str, signer: S
     with sessions() as session:
         indexes = session.scalars(select(VerdictRow.log_index).order_by(VerdictRow.log_index))
         assert list(indexes) == list(range(400))
-        assert session.scalar(
-            select(func.count()).select_from(MerkleNode).where(MerkleNode.level == 0)
-        ) == 400
+        assert (
+            session.scalar(
+                select(func.count()).select_from(MerkleNode).where(MerkleNode.level == 0)
+            )
+            == 400
+        )
         report = verify_ledger(
-            session, Verifier({signer.key_id: signer.public_key}),
+            session,
+            Verifier({signer.key_id: signer.public_key}),
             [vkey(ORIGIN, signer.public_key)],
         )
         assert report.tree_size == 400

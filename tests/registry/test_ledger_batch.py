@@ -12,13 +12,13 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Verdict
-from registry.ledger.checkpoint import vkey
-from registry.ledger.writer import Ledger, tree_size
-from registry.ledger.batch import CHUNK, THREADED_FROM
 from registry.db.models import MerkleNode, VerdictRow
+from registry.ledger.batch import CHUNK, THREADED_FROM
+from registry.ledger.checkpoint import vkey
 from registry.ledger.signing import Signer, Verifier
-from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import Ledger, tree_size
+from registry.testing.ledger_helpers import ORIGIN, ensure_assets, synthetic_verdicts
 
 BIG = THREADED_FROM + 3 * CHUNK + 17  # signed on the worker thread, several chunks, ragged end
 
@@ -90,7 +90,7 @@ def test_two_writers_with_large_batches_interleave_gap_free(engine: Engine) -> N
     assert sorted(logged[0] + logged[1]) == list(range(total))
     for indexes in logged:  # each batch got one contiguous run of indexes
         for b in range(per_writer):
-            run = indexes[b * BIG: (b + 1) * BIG]
+            run = indexes[b * BIG : (b + 1) * BIG]
             assert run == list(range(run[0], run[0] + BIG))
     with sessions.begin() as session:
         ledger.checkpoint(session)
@@ -133,7 +133,7 @@ def test_server_refusing_a_row_mid_copy_leaves_no_partial_batch(engine: Engine) 
         ledger.register_key(session)
         ensure_assets(session, verdicts)
     orphan = Verdict("synthetic", "1.0", None, "e" * 64, "x", False)  # no such asset
-    batch = [*verdicts[: BIG // 2], orphan, *verdicts[BIG // 2:]]
+    batch = [*verdicts[: BIG // 2], orphan, *verdicts[BIG // 2 :]]
     with pytest.raises(psycopg.errors.ForeignKeyViolation), sessions.begin() as session:
         ledger.append(session, batch)
     with sessions() as session:
@@ -154,7 +154,7 @@ def test_duplicates_and_logged_verdicts_in_a_large_batch(engine: Engine) -> None
     by_asset = {e.verdict.asset_sha256: e for e in entries}
     assert [e.log_index for e in entries[:5]] == [e.log_index for e in first[5:10]]
     assert not any(e.created for e in entries[:5])
-    fresh = [e.log_index for e in entries[5: BIG - 5]]
+    fresh = [e.log_index for e in entries[5 : BIG - 5]]
     assert fresh == list(range(10, BIG))
     for entry, verdict in zip(entries, batch, strict=True):
         assert entry.verdict.asset_sha256 == verdict.asset_sha256
@@ -168,8 +168,16 @@ def test_hostile_strings_are_stored_as_signed(engine: Engine) -> None:
     nasty = "tab\there\nnew\rcr\\back\\\\N \\. \u2028\U0001f600 caf\u00e9"
     verdicts = [
         Verdict(
-            f"det\t{i}", "1.0\\", nasty if i % 2 else None, v.asset_sha256, nasty, True,
-            0.25, None, evidence={nasty: [nasty, "\\u0041", {"x\ty": 1.5}], "n": i}, error=None,
+            f"det\t{i}",
+            "1.0\\",
+            nasty if i % 2 else None,
+            v.asset_sha256,
+            nasty,
+            True,
+            0.25,
+            None,
+            evidence={nasty: [nasty, "\\u0041", {"x\ty": 1.5}], "n": i},
+            error=None,
         )
         for i, v in enumerate(synthetic_verdicts(BIG))
     ]

@@ -24,8 +24,9 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())  # type: ignore[arg-type]
 
 
-def test_ingest_stores_originals_and_thumbnails(provreg_env: dict[str, str],
-                                                tmp_path: Path) -> None:
+def test_ingest_stores_originals_and_thumbnails(
+    provreg_env: dict[str, str], tmp_path: Path
+) -> None:
     env = _env(provreg_env)
     folder = tmp_path / "uploads"
     files = [save_image(textured(i, (200, 150)), folder / f"img{i}.png") for i in range(3)]
@@ -44,11 +45,11 @@ def test_ingest_stores_originals_and_thumbnails(provreg_env: dict[str, str],
     assert stats["original"]["stored"] == 4 and stats["thumbnail"]["stored"] == 3
 
 
-def test_thumbnail_only_policy_for_a_source(provreg_env: dict[str, str],
-                                            tmp_path: Path) -> None:
+def test_thumbnail_only_policy_for_a_source(provreg_env: dict[str, str], tmp_path: Path) -> None:
     env = _env(provreg_env)
     Path(env["PROVREG_HOME"], "config.toml").write_text(
-        '[media.sources.partner]\nkeep = "thumbnail"\n')
+        '[media.sources.partner]\nkeep = "thumbnail"\n'
+    )
     path = save_image(textured(9, (200, 150)), tmp_path / "in" / "a.png")
     provreg(env, "ingest", str(path.parent), "--source", "partner")
     settings = Settings.from_env(env)
@@ -57,7 +58,8 @@ def test_thumbnail_only_policy_for_a_source(provreg_env: dict[str, str],
 
 
 def test_legal_deletion_is_audited_and_the_ledger_still_verifies(
-        provreg_env: dict[str, str], tmp_path: Path) -> None:
+    provreg_env: dict[str, str], tmp_path: Path
+) -> None:
     env = _env(provreg_env)
     path = save_image(textured(4, (200, 150)), tmp_path / "in" / "a.png")
     provreg(env, "ingest", str(path.parent))
@@ -71,14 +73,21 @@ def test_legal_deletion_is_audited_and_the_ledger_still_verifies(
     assert provreg(env, "verify").returncode == 0
     url = env["PROVREG_DATABASE_URL"]
     ((username, _action, query),) = _rows(
-        url, "SELECT username, action, query FROM audit_log WHERE action = 'media_deleted'")
-    assert username == "legal" and query == {"sha256": sha, "reason": "court order 123",
-                                             "objects": 2, "drop_hash": False}
-    assert _rows(url, "SELECT count(*) FROM media_objects WHERE deleted_at IS NOT NULL "
-                      "AND deleted_reason = 'court order 123'") == [(2,)]
+        url, "SELECT username, action, query FROM audit_log WHERE action = 'media_deleted'"
+    )
+    assert username == "legal" and query == {
+        "sha256": sha,
+        "reason": "court order 123",
+        "objects": 2,
+        "drop_hash": False,
+    }
+    assert _rows(
+        url,
+        "SELECT count(*) FROM media_objects WHERE deleted_at IS NOT NULL "
+        "AND deleted_reason = 'court order 123'",
+    ) == [(2,)]
 
     provreg(env, "ingest", str(path.parent))  # the same bytes again: not stored again
     assert read_media(settings, sha) is None
     assert provreg(env, "verify").returncode == 0
-    assert provreg(env, "media", "delete", "0" * 64, "--reason", "x",
-                   check=False).returncode == 2
+    assert provreg(env, "media", "delete", "0" * 64, "--reason", "x", check=False).returncode == 2

@@ -70,10 +70,21 @@ def s3_url() -> Iterator[str]:
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                      AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_DEFAULT_REGION="us-east-1")
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     import s3fs
 
     s3fs.S3FileSystem.clear_instance_cache()
@@ -99,8 +110,13 @@ def test_s3_compatible_server_round_trip(s3_url: str) -> None:
 
 def test_policy_per_source_and_bad_values(tmp_path: Path) -> None:
     policy = MediaPolicy.parse(
-        {"keep": "original", "max_object_bytes": 10,
-         "sources": {"partner": {"keep": "thumbnail", "retain_days": 30}}}, tmp_path)
+        {
+            "keep": "original",
+            "max_object_bytes": 10,
+            "sources": {"partner": {"keep": "thumbnail", "retain_days": 30}},
+        },
+        tmp_path,
+    )
     assert policy.url == (tmp_path / "media").resolve().as_uri()
     assert policy.for_source("partner").keep == "thumbnail"
     assert policy.for_source("partner").retain_days == 30

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.ledger import merkle
 from registry.errors import LedgerIntegrityError, ProofError
+from registry.ledger import merkle
 
 DATA = Path(__file__).parents[1] / "data" / "merkle"
 INCLUSION = sorted((DATA / "inclusion").glob("*/*.json"))

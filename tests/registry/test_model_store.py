@@ -47,8 +47,9 @@ def test_unknown_architecture_is_refused(tmp_path: Path) -> None:
     from registry.models import ModelStoreError
 
     with pytest.raises(ModelStoreError, match="unknown architecture"):
-        ModelStore(tmp_path).add("x", _weights(tmp_path / "a.pth"), kind="synthetic",
-                                 architecture="resnet9000")
+        ModelStore(tmp_path).add(
+            "x", _weights(tmp_path / "a.pth"), kind="synthetic", architecture="resnet9000"
+        )
 
 
 def test_registry_gives_learned_detectors_their_newest_model(
@@ -71,8 +72,11 @@ def test_registry_gives_learned_detectors_their_newest_model(
     options = by_name["synthetic"].options["model"]
     assert options["name"] in {"old", "new"}
     assert options["sha256"] == store.get(options["name"]).sha256
-    pinned = Registry(settings=Settings(home=home, detector_options={
-        "synthetic": {"model": "old"}}), url=fresh_database_url, engine=engine)
+    pinned = Registry(
+        settings=Settings(home=home, detector_options={"synthetic": {"model": "old"}}),
+        url=fresh_database_url,
+        engine=engine,
+    )
     (chosen,) = pinned.detectors(["synthetic"])
     assert chosen.options["model"]["name"] == "old"
     engine.dispose()
@@ -81,15 +85,39 @@ def test_registry_gives_learned_detectors_their_newest_model(
 @pytest.mark.slow
 def test_models_cli(provreg_env: dict[str, str], tmp_path: Path) -> None:
     file = _weights(tmp_path / "npr.pth")
-    bad = provreg(provreg_env, "models", "add", "npr", str(file), "--kind", "synthetic",
-                  "--sha256", "f" * 64, check=False)
+    bad = provreg(
+        provreg_env,
+        "models",
+        "add",
+        "npr",
+        str(file),
+        "--kind",
+        "synthetic",
+        "--sha256",
+        "f" * 64,
+        check=False,
+    )
     assert bad.returncode == 2 and "SHA-256" in bad.stderr
-    added = json_lines(provreg(provreg_env, "models", "add", "npr", str(file), "--kind",
-                               "synthetic", "--arch", "npr_tiny", "--licence", "Apache-2.0",
-                               "--json").stdout)[0]
+    added = json_lines(
+        provreg(
+            provreg_env,
+            "models",
+            "add",
+            "npr",
+            str(file),
+            "--kind",
+            "synthetic",
+            "--arch",
+            "npr_tiny",
+            "--licence",
+            "Apache-2.0",
+            "--json",
+        ).stdout
+    )[0]
     listed = json_lines(provreg(provreg_env, "models", "list", "--json").stdout)
     assert [(m["name"], m["sha256"], m["architecture"]) for m in listed] == [
-        ("npr", added["sha256"], "npr_tiny")]
+        ("npr", added["sha256"], "npr_tiny")
+    ]
     shown = json.loads(provreg(provreg_env, "models", "show", "npr").stdout)
     assert shown["licence"] == "Apache-2.0" and shown["format"] == "pytorch"
     provreg(provreg_env, "models", "remove", "npr")

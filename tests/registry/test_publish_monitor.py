@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from registry.db.models import CheckpointRow
+from registry.errors import LedgerIntegrityError
 from registry.ledger import publish
 from registry.ledger import standalone_monitor as sm
-from registry.errors import LedgerIntegrityError
-from registry.ledger.writer import Ledger
-from registry.db.models import CheckpointRow
 from registry.ledger.signing import Signer
+from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 
 SIGNER = Signer.generate()
@@ -40,7 +40,10 @@ def run_monitor(script: Path, prefix: Path | str, state: Path) -> subprocess.Com
     key = f"{ORIGIN}={base64.b64encode(SIGNER.public_key).decode()}"
     return subprocess.run(
         [sys.executable, "-I", str(script), str(prefix), "--log-key", key, "--state", str(state)],
-        capture_output=True, text=True, cwd=script.parent, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        timeout=120,
     )
 
 
@@ -48,10 +51,13 @@ def grow(session: Session, ledger: Ledger, start: int, count: int) -> Checkpoint
     """``count`` verdicts and a sighting per 10 of them, then a checkpoint."""
     verdicts = synthetic_verdicts(count, start=start)
     seed(session, ledger, verdicts)
-    ledger.record_sightings(session, [
-        {"asset_sha256": v.asset_sha256, "source": "feed", "location": f"/up/{i}.png"}
-        for i, v in enumerate(verdicts[::10])
-    ])
+    ledger.record_sightings(
+        session,
+        [
+            {"asset_sha256": v.asset_sha256, "source": "feed", "location": f"/up/{i}.png"}
+            for i, v in enumerate(verdicts[::10])
+        ],
+    )
     return ledger.checkpoint(session)
 
 

@@ -25,18 +25,26 @@ ints = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.sampled_fro
     [2**53, -(2**53), 2**63]
 )
 texts = st.text() | st.sampled_from(
-    ["\t\n\r\\\"", "\u2028\x7f\x1f", "caf\u00e9", "\U0001f600", "\ud800 lone", "\\u0041"]
+    ['\t\n\r\\"', "\u2028\x7f\x1f", "caf\u00e9", "\U0001f600", "\ud800 lone", "\\u0041"]
 )
 keys = texts | st.integers(-5, 5) | st.sampled_from(["\ufb01", "\U0001f600", "a", "A"])
 scalars = (
-    st.none() | st.booleans() | ints | floats | texts | st.binary(max_size=4)
-    | st.builds(np.float32, st.floats(width=32)) | st.builds(np.int64, st.integers(-99, 99))
+    st.none()
+    | st.booleans()
+    | ints
+    | floats
+    | texts
+    | st.binary(max_size=4)
+    | st.builds(np.float32, st.floats(width=32))
+    | st.builds(np.int64, st.integers(-99, 99))
 )
 evidence_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.tuples(children, children)
-    | st.dictionaries(keys, children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(keys, children, max_size=4)
+    ),
     max_leaves=20,
 )
 verdicts = st.builds(
@@ -82,7 +90,14 @@ def test_template_keys_are_the_record_keys_in_rfc8785_order() -> None:
 
 def test_evidence_text_is_canonical_and_shared_with_the_signed_bytes() -> None:
     verdict = Verdict(
-        "watermark", "1.0", None, "0" * 64, "sdxl", True, 0.5, 1e-9,
+        "watermark",
+        "1.0",
+        None,
+        "0" * 64,
+        "sdxl",
+        True,
+        0.5,
+        1e-9,
         evidence={"z": [1.0, float("nan"), b"\x01"], "a": {"tab": "x\ty", 3: (1, 2)}},
     )
     encoded = encode_record(verdict, log_index=7, context=CONTEXT)
@@ -105,8 +120,7 @@ def test_small_p_values_and_scores_stay_on_the_fast_path(monkeypatch: pytest.Mon
 
     monkeypatch.setattr("registry.ledger.record_encoding._reference", refuse)
     for p_value, score in ((1e-9, 3e-5), (2.5e-300, 1e17), (0.0, 2.0**60), (1e21, -1e-7)):
-        verdict = Verdict("w", "1", None, "0" * 64, "sdxl", True, score, p_value,
-                          elapsed_ms=1e-6)
+        verdict = Verdict("w", "1", None, "0" * 64, "sdxl", True, score, p_value, elapsed_ms=1e-6)
         encoded = encode_record(verdict, log_index=3, context=CONTEXT)
         assert encoded.canonical == _reference(verdict, 3)[1]
 
@@ -115,10 +129,18 @@ def test_nul_characters_are_replaced_in_every_string_the_same_way_on_both_paths(
     """PostgreSQL text/jsonb cannot hold U+0000: a hostile PNG text chunk must not make the
     batch fail, so NULs become U+FFFD in the signed record and in the stored columns alike."""
     verdict = Verdict(
-        detector="metadata", version="1.0.0", model_checksum=None, asset_sha256="0" * 64,
-        label="a1111\x00", positive=True, error="bad\x00detail",
-        evidence={"prompt": "a cat\x00 in a hat", "key\x00": ["\x00", {"deep": "x\x00y"}],
-                  "small_p": 1e-9},
+        detector="metadata",
+        version="1.0.0",
+        model_checksum=None,
+        asset_sha256="0" * 64,
+        label="a1111\x00",
+        positive=True,
+        error="bad\x00detail",
+        evidence={
+            "prompt": "a cat\x00 in a hat",
+            "key\x00": ["\x00", {"deep": "x\x00y"}],
+            "small_p": 1e-9,
+        },
     )
     encoded = encode_record(verdict, log_index=7, context=CONTEXT)
     reference = build_record(verdict, log_index=7, key_id=KEY_ID, created_at=NOW)
@@ -133,9 +155,17 @@ def test_nul_characters_are_replaced_in_every_string_the_same_way_on_both_paths(
 
 
 def test_a_literal_backslash_u0000_without_a_nul_is_signed_as_typed() -> None:
-    verdict = Verdict(detector="d", version="1", model_checksum=None, asset_sha256="1" * 64,
-                      label="x", positive=False, evidence={"text": "C:\\u0000dir"})
+    verdict = Verdict(
+        detector="d",
+        version="1",
+        model_checksum=None,
+        asset_sha256="1" * 64,
+        label="x",
+        positive=False,
+        evidence={"text": "C:\\u0000dir"},
+    )
     encoded = encode_record(verdict, log_index=0, context=CONTEXT)
     assert encoded.canonical == canonical_bytes(
-        build_record(verdict, log_index=0, key_id=KEY_ID, created_at=NOW))
+        build_record(verdict, log_index=0, key_id=KEY_ID, created_at=NOW)
+    )
     assert '"C:\\\\u0000dir"' in encoded.evidence_json

@@ -17,13 +17,13 @@ from detectors.testing.copy_fixtures import (
     textured,
 )
 from ray_jobs.rescan import outdated_detectors
-from registry.banks import ops as bank_ops
 from registry.app import Registry
+from registry.banks import ops as bank_ops
 from registry.banks.retro.matching import RETRO_VERSION, retro_match
 from registry.banks.retro.models import ArchiveHash, RetroRun
 from registry.banks.retro.queries import bank_matches
-from registry.ingest import inline_executor
 from registry.db.models import VerdictRow
+from registry.ingest import inline_executor
 from registry.queries.reads import VerdictFilter, search_verdicts
 from registry.settings import Settings
 from tests.registry.test_cli import json_lines, provreg
@@ -47,32 +47,42 @@ def coffee() -> object:
 
 def _archive(registry: Registry, folder: Path, coffee: object) -> dict[str, str]:
     """Ingest two edited copies of the coffee photo and an unrelated image; path -> sha."""
-    files = [save_image(EDITS["jpeg50"](coffee), folder / "a-coffee-q50.jpg"),  # type: ignore[arg-type]
-             save_image(EDITS["resize0.5"](coffee), folder / "b-coffee-half.png"),  # type: ignore[arg-type]
-             save_image(textured(7), folder / "c-other.png")]
-    outcomes = list(inline_executor(registry, registry.detectors(["file-facts"]), files,
-                                    source="archive-test"))
+    files = [
+        save_image(EDITS["jpeg50"](coffee), folder / "a-coffee-q50.jpg"),  # type: ignore[arg-type]
+        save_image(EDITS["resize0.5"](coffee), folder / "b-coffee-half.png"),  # type: ignore[arg-type]
+        save_image(textured(7), folder / "c-other.png"),
+    ]
+    outcomes = list(
+        inline_executor(registry, registry.detectors(["file-facts"]), files, source="archive-test")
+    )
     assert all(o.status == "ok" for o in outcomes)
     return {Path(str(o.path)).name: o.sha256 for o in outcomes}
 
 
 def _retro_rows(registry: Registry) -> list[tuple[str, str | None, str]]:
     with registry.sessions() as session:
-        return [(r.asset_sha256, r.model_checksum, r.label) for r in session.scalars(
-            select(VerdictRow).where(VerdictRow.version == RETRO_VERSION)
-            .order_by(VerdictRow.log_index))]
+        return [
+            (r.asset_sha256, r.model_checksum, r.label)
+            for r in session.scalars(
+                select(VerdictRow)
+                .where(VerdictRow.version == RETRO_VERSION)
+                .order_by(VerdictRow.log_index)
+            )
+        ]
 
 
-def test_archive_index_holds_every_ingested_image(registry: Registry, tmp_path: Path,
-                                                  coffee: object) -> None:
+def test_archive_index_holds_every_ingested_image(
+    registry: Registry, tmp_path: Path, coffee: object
+) -> None:
     shas = _archive(registry, tmp_path / "archive", coffee)
     with registry.sessions() as session:
         archived = set(session.scalars(select(ArchiveHash.asset_sha256)))
     assert archived == set(shas.values())
 
 
-def test_run_twice_appends_nothing_the_second_time(registry: Registry, tmp_path: Path,
-                                                   coffee: object) -> None:
+def test_run_twice_appends_nothing_the_second_time(
+    registry: Registry, tmp_path: Path, coffee: object
+) -> None:
     shas = _archive(registry, tmp_path / "archive", coffee)
     ref = save_image(coffee, tmp_path / "refs" / "coffee.png")  # type: ignore[arg-type]
     (added,) = list(bank_ops.add_files(registry, "art", [ref], added_by="t", reason=None))
@@ -98,7 +108,8 @@ def test_run_twice_appends_nothing_the_second_time(registry: Registry, tmp_path:
 
 
 def test_killed_after_a_partial_commit_resumes_without_duplicates(
-        registry: Registry, tmp_path: Path, coffee: object) -> None:
+    registry: Registry, tmp_path: Path, coffee: object
+) -> None:
     _archive(registry, tmp_path / "archive", coffee)
     ref = save_image(coffee, tmp_path / "refs" / "coffee.png")  # type: ignore[arg-type]
     (added,) = list(bank_ops.add_files(registry, "art", [ref], added_by="t", reason=None))
@@ -107,8 +118,14 @@ def test_killed_after_a_partial_commit_resumes_without_duplicates(
         raise Killed(f"killed after chunk {number}")
 
     with pytest.raises(Killed):
-        retro_match(registry, "art", trigger="add", reference_ids=[added.ref_id or 0],
-                    chunk=1, after_chunk=die)
+        retro_match(
+            registry,
+            "art",
+            trigger="add",
+            reference_ids=[added.ref_id or 0],
+            chunk=1,
+            after_chunk=die,
+        )
     assert len(_retro_rows(registry)) == 1  # the first chunk was committed
     with registry.sessions() as session:
         (run,) = session.scalars(select(RetroRun))
@@ -132,8 +149,9 @@ def _matches(registry: Registry) -> list:  # type: ignore[type-arg]
         return bank_matches(session, "art")
 
 
-def test_issue_reproduction_through_the_cli(provreg_env: dict[str, str], tmp_path: Path,
-                                            coffee: object) -> None:
+def test_issue_reproduction_through_the_cli(
+    provreg_env: dict[str, str], tmp_path: Path, coffee: object
+) -> None:
     """Ingest an archive, bank a photo that is in it: the archived copy gets a signed copy
     match under that bank without re-ingesting; removing the reference withdraws it."""
     env = copy_cli_env(provreg_env)
@@ -142,8 +160,11 @@ def test_issue_reproduction_through_the_cli(provreg_env: dict[str, str], tmp_pat
     save_image(textured(3), archive / "other.png")
     lines = json_lines(provreg(env, "ingest", str(archive), "--json").stdout)
     copied = next(line["sha256"] for line in lines if line["path"].endswith("coffee-q50.jpg"))
-    before = [v for v in json_lines(provreg(env, "show", copied, "--json").stdout)[0]["verdicts"]
-              if v["detector"] == "copy"]
+    before = [
+        v
+        for v in json_lines(provreg(env, "show", copied, "--json").stdout)[0]["verdicts"]
+        if v["detector"] == "copy"
+    ]
     assert [v["label"] for v in before] == ["not-found"]
 
     ref = save_image(coffee, tmp_path / "bank" / "coffee.png")  # type: ignore[arg-type]

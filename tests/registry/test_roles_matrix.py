@@ -30,8 +30,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from registry.db.engine import upgrade_schema
-from registry.ledger.writer import Ledger
 from registry.ledger.signing import Signer
+from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.testing.scratch_db import PostgresAdmin
 from tests.roles_helpers import (
@@ -69,8 +69,9 @@ class Case:
         return "append-only" if self.guarded else "yes"
 
 
-def case(target: str, action: str, statement: str, allowed: str = "",
-         guarded: bool = False) -> Case:
+def case(
+    target: str, action: str, statement: str, allowed: str = "", guarded: bool = False
+) -> Case:
     """A :class:`Case`; ``allowed`` lists short role names separated by spaces."""
     return Case(target, action, statement, frozenset(allowed.split()), guarded)
 
@@ -86,149 +87,258 @@ def _ledger(table: str, insert: str, update: str) -> list[Case]:
 
 
 CASES: list[Case] = [
-    case("alembic_version", "SELECT", "SELECT version_num FROM alembic_version",
-         "owner writer reader banks accounts"),
+    case(
+        "alembic_version",
+        "SELECT",
+        "SELECT version_num FROM alembic_version",
+        "owner writer reader banks accounts",
+    ),
     case("alembic_version", "INSERT", "INSERT INTO alembic_version VALUES ('x')", "owner"),
-    case("alembic_version", "UPDATE",
-         "UPDATE alembic_version SET version_num = version_num", "owner"),
+    case(
+        "alembic_version", "UPDATE", "UPDATE alembic_version SET version_num = version_num", "owner"
+    ),
     case("alembic_version", "DELETE", "DELETE FROM alembic_version", "owner"),
     case("alembic_version", "TRUNCATE", "TRUNCATE alembic_version", "owner"),
-    *_ledger("signing_keys",
-             "INSERT INTO signing_keys (key_id, public_key, algorithm) "
-             "VALUES ('matrix-key', '\\x00', 'ed25519')",
-             "UPDATE signing_keys SET algorithm = algorithm"),
-    *_ledger("verdicts",
-             "INSERT INTO verdicts (log_index, asset_sha256, detector, version, label, "
-             "positive, evidence, created_at, canonical, leaf_hash, signature, key_id) "
-             f"SELECT 1000, '{ASSET}', 'matrix', '1', 'x', false, '{{}}', now(), "
-             "'\\x00', '\\x00', '\\x00', key_id FROM signing_keys LIMIT 1",
-             "UPDATE verdicts SET label = 'not-found'"),
-    *_ledger("merkle_nodes",
-             "INSERT INTO merkle_nodes (level, index, hash) VALUES (60, 0, '\\x00')",
-             "UPDATE merkle_nodes SET hash = '\\x00'"),
-    *_ledger("checkpoints",
-             "INSERT INTO checkpoints (tree_size, root_hash, note, key_id) "
-             "SELECT 0, '\\x00', 'matrix', key_id FROM signing_keys LIMIT 1",
-             "UPDATE checkpoints SET note = ''"),
+    *_ledger(
+        "signing_keys",
+        "INSERT INTO signing_keys (key_id, public_key, algorithm) "
+        "VALUES ('matrix-key', '\\x00', 'ed25519')",
+        "UPDATE signing_keys SET algorithm = algorithm",
+    ),
+    *_ledger(
+        "verdicts",
+        "INSERT INTO verdicts (log_index, asset_sha256, detector, version, label, "
+        "positive, evidence, created_at, canonical, leaf_hash, signature, key_id) "
+        f"SELECT 1000, '{ASSET}', 'matrix', '1', 'x', false, '{{}}', now(), "
+        "'\\x00', '\\x00', '\\x00', key_id FROM signing_keys LIMIT 1",
+        "UPDATE verdicts SET label = 'not-found'",
+    ),
+    *_ledger(
+        "merkle_nodes",
+        "INSERT INTO merkle_nodes (level, index, hash) VALUES (60, 0, '\\x00')",
+        "UPDATE merkle_nodes SET hash = '\\x00'",
+    ),
+    *_ledger(
+        "checkpoints",
+        "INSERT INTO checkpoints (tree_size, root_hash, note, key_id) "
+        "SELECT 0, '\\x00', 'matrix', key_id FROM signing_keys LIMIT 1",
+        "UPDATE checkpoints SET note = ''",
+    ),
     case("assets", "SELECT", "SELECT count(*) FROM assets", "owner writer reader"),
-    case("assets", "INSERT", "INSERT INTO assets (sha256, size_bytes, media_type) "
-         "VALUES (repeat('e', 64), 1, 'image/png')", "owner writer"),
+    case(
+        "assets",
+        "INSERT",
+        "INSERT INTO assets (sha256, size_bytes, media_type) "
+        "VALUES (repeat('e', 64), 1, 'image/png')",
+        "owner writer",
+    ),
     case("assets", "UPDATE", "UPDATE assets SET last_seen = now()", "owner writer"),
     case("assets", "DELETE", f"DELETE FROM assets WHERE sha256 = '{ORPHAN}'", "owner"),
     # CASCADE reaches the verdicts, whose trigger refuses: nobody truncates assets.
     case("assets", "TRUNCATE", "TRUNCATE assets CASCADE", "owner", guarded=True),
     case("sightings", "SELECT", "SELECT count(*) FROM sightings", "owner writer reader"),
-    case("sightings", "INSERT", "INSERT INTO sightings (asset_sha256, source, location) "
-         f"VALUES ('{ASSET}', 'matrix', 'matrix')", "owner writer"),
+    case(
+        "sightings",
+        "INSERT",
+        "INSERT INTO sightings (asset_sha256, source, location) "
+        f"VALUES ('{ASSET}', 'matrix', 'matrix')",
+        "owner writer",
+    ),
     # Sightings are signed log entries (migration 0005d): append-only like the ledger.
-    case("sightings", "UPDATE", "UPDATE sightings SET source = 'rewritten'", "owner",
-         guarded=True),
+    case("sightings", "UPDATE", "UPDATE sightings SET source = 'rewritten'", "owner", guarded=True),
     case("sightings", "DELETE", "DELETE FROM sightings", "owner", guarded=True),
     case("sightings", "TRUNCATE", "TRUNCATE sightings CASCADE", "owner", guarded=True),
     case("ingest_runs", "SELECT", "SELECT count(*) FROM ingest_runs", "owner writer reader"),
-    case("ingest_runs", "INSERT", "INSERT INTO ingest_runs (kind, parameters, files_ok, "
-         "files_error, verdicts_written) VALUES ('ingest', '{}', 0, 0, 0)", "owner writer"),
-    case("ingest_runs", "UPDATE", "UPDATE ingest_runs SET finished_at = now()",
-         "owner writer"),
+    case(
+        "ingest_runs",
+        "INSERT",
+        "INSERT INTO ingest_runs (kind, parameters, files_ok, "
+        "files_error, verdicts_written) VALUES ('ingest', '{}', 0, 0, 0)",
+        "owner writer",
+    ),
+    case("ingest_runs", "UPDATE", "UPDATE ingest_runs SET finished_at = now()", "owner writer"),
     case("ingest_runs", "DELETE", "DELETE FROM ingest_runs WHERE kind = 'orphan'", "owner"),
     case("ingest_runs", "TRUNCATE", "TRUNCATE ingest_runs CASCADE", "owner", guarded=True),
-    case("rescan_progress", "SELECT", "SELECT count(*) FROM rescan_progress",
-         "owner writer reader"),
-    case("rescan_progress", "INSERT", "INSERT INTO rescan_progress (detector, version, "
-         "model_checksum, item, status, run_id) SELECT 'm', '1', '', 'new', 'ok', id "
-         "FROM ingest_runs LIMIT 1", "owner writer"),
+    case(
+        "rescan_progress", "SELECT", "SELECT count(*) FROM rescan_progress", "owner writer reader"
+    ),
+    case(
+        "rescan_progress",
+        "INSERT",
+        "INSERT INTO rescan_progress (detector, version, "
+        "model_checksum, item, status, run_id) SELECT 'm', '1', '', 'new', 'ok', id "
+        "FROM ingest_runs LIMIT 1",
+        "owner writer",
+    ),
     case("rescan_progress", "UPDATE", "UPDATE rescan_progress SET status = 'ok'", "owner"),
     case("rescan_progress", "DELETE", "DELETE FROM rescan_progress", "owner"),
     case("rescan_progress", "TRUNCATE", "TRUNCATE rescan_progress", "owner"),
     case("banks", "SELECT", "SELECT count(*) FROM banks", "owner writer reader banks"),
-    case("banks", "INSERT", "INSERT INTO banks (name, enabled, pdq_threshold) "
-         "VALUES ('matrix', true, 31)", "owner banks"),
+    case(
+        "banks",
+        "INSERT",
+        "INSERT INTO banks (name, enabled, pdq_threshold) VALUES ('matrix', true, 31)",
+        "owner banks",
+    ),
     case("banks", "UPDATE", "UPDATE banks SET enabled = false", "owner banks"),
     case("banks", "DELETE", "DELETE FROM banks WHERE name = 'orphan'", "owner"),
     case("banks", "TRUNCATE", "TRUNCATE banks CASCADE", "owner"),
-    case("bank_references", "SELECT", "SELECT count(*) FROM bank_references",
-         "owner writer reader banks"),
-    case("bank_references", "INSERT", "INSERT INTO bank_references (bank_id, pdq) "
-         "SELECT id, repeat('0', 64) FROM banks LIMIT 1", "owner banks"),
-    case("bank_references", "UPDATE", "UPDATE bank_references SET removed_at = now()",
-         "owner banks"),
+    case(
+        "bank_references",
+        "SELECT",
+        "SELECT count(*) FROM bank_references",
+        "owner writer reader banks",
+    ),
+    case(
+        "bank_references",
+        "INSERT",
+        "INSERT INTO bank_references (bank_id, pdq) SELECT id, repeat('0', 64) FROM banks LIMIT 1",
+        "owner banks",
+    ),
+    case(
+        "bank_references", "UPDATE", "UPDATE bank_references SET removed_at = now()", "owner banks"
+    ),
     case("bank_references", "DELETE", "DELETE FROM bank_references", "owner"),
     case("bank_references", "TRUNCATE", "TRUNCATE bank_references", "owner"),
     # Model lineage (migration 0006l): ingest reads registered models and sealed weight keys
     # to hand them to the model.* detectors; only the owner registers or removes them.
-    *[c for table, insert in (
-        ("lineage_models", "INSERT INTO lineage_models (name, sha256, media_type, tensor_count, "
-         "parameters, manifest_sha256) VALUES ('matrix', repeat('0', 64), 'x', 0, 0, "
-         "repeat('0', 64))"),
-        ("lineage_tensors", "INSERT INTO lineage_tensors (model_id, name, dtype, shape, sha256, "
-         "multiset_hash, sketch) SELECT id, 'w', 'F32', '[]', repeat('0', 64), "
-         "repeat('0', 64), '\\x00' FROM lineage_models LIMIT 1"),
-        ("lineage_keys", "INSERT INTO lineage_keys (name, key_id, method, layers, bits, sealed) "
-         "VALUES ('matrix', 'x', 'uchida', '[]', 16, '\\x00')"),
-    ) for c in (
-        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer"),
-        case(table, "INSERT", insert, "owner"),
-        case(table, "UPDATE", f"UPDATE {table} SET name = name", "owner"),
-        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
-        case(table, "TRUNCATE", f"TRUNCATE {table} CASCADE", "owner"),
-    )],
-    case("users (name, role)", "SELECT", "SELECT id, username, role, created_at FROM users",
-         "owner reader accounts"),
-    case("users.password_hash", "SELECT", "SELECT password_hash FROM users",
-         "owner accounts"),
-    case("users", "INSERT", "INSERT INTO users (username, password_hash, role) "
-         "VALUES ('mallory', 'x', 'admin')", "owner accounts"),
+    *[
+        c
+        for table, insert in (
+            (
+                "lineage_models",
+                "INSERT INTO lineage_models (name, sha256, media_type, tensor_count, "
+                "parameters, manifest_sha256) VALUES ('matrix', repeat('0', 64), 'x', 0, 0, "
+                "repeat('0', 64))",
+            ),
+            (
+                "lineage_tensors",
+                "INSERT INTO lineage_tensors (model_id, name, dtype, shape, sha256, "
+                "multiset_hash, sketch) SELECT id, 'w', 'F32', '[]', repeat('0', 64), "
+                "repeat('0', 64), '\\x00' FROM lineage_models LIMIT 1",
+            ),
+            (
+                "lineage_keys",
+                "INSERT INTO lineage_keys (name, key_id, method, layers, bits, sealed) "
+                "VALUES ('matrix', 'x', 'uchida', '[]', 16, '\\x00')",
+            ),
+        )
+        for c in (
+            case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer"),
+            case(table, "INSERT", insert, "owner"),
+            case(table, "UPDATE", f"UPDATE {table} SET name = name", "owner"),
+            case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+            case(table, "TRUNCATE", f"TRUNCATE {table} CASCADE", "owner"),
+        )
+    ],
+    case(
+        "users (name, role)",
+        "SELECT",
+        "SELECT id, username, role, created_at FROM users",
+        "owner reader accounts",
+    ),
+    case("users.password_hash", "SELECT", "SELECT password_hash FROM users", "owner accounts"),
+    case(
+        "users",
+        "INSERT",
+        "INSERT INTO users (username, password_hash, role) VALUES ('mallory', 'x', 'admin')",
+        "owner accounts",
+    ),
     case("users", "UPDATE", "UPDATE users SET role = 'admin'", "owner accounts"),
     case("users", "DELETE", "DELETE FROM users WHERE username = 'orphan'", "owner accounts"),
     case("users", "TRUNCATE", "TRUNCATE users", "owner"),
     case("audit_log", "SELECT", "SELECT count(*) FROM audit_log", "owner reader"),
-    case("audit_log", "INSERT", "INSERT INTO audit_log (username, role, action, query) "
-         "VALUES ('ivy', 'admin', 'forged', '{}')", "owner"),
-    case("audit_log", "UPDATE", "UPDATE audit_log SET username = 'someone-else'", "owner",
-         guarded=True),
+    case(
+        "audit_log",
+        "INSERT",
+        "INSERT INTO audit_log (username, role, action, query) "
+        "VALUES ('ivy', 'admin', 'forged', '{}')",
+        "owner",
+    ),
+    case(
+        "audit_log",
+        "UPDATE",
+        "UPDATE audit_log SET username = 'someone-else'",
+        "owner",
+        guarded=True,
+    ),
     case("audit_log", "DELETE", "DELETE FROM audit_log", "owner", guarded=True),
     case("audit_log", "TRUNCATE", "TRUNCATE audit_log", "owner", guarded=True),
     case("ledger_sequencer", "SELECT", "SELECT id FROM ledger_sequencer", "owner writer"),
-    case("ledger_sequencer", "lock (FOR UPDATE)",
-         "SELECT id FROM ledger_sequencer WHERE id = 1 FOR UPDATE NOWAIT", "owner writer"),
+    case(
+        "ledger_sequencer",
+        "lock (FOR UPDATE)",
+        "SELECT id FROM ledger_sequencer WHERE id = 1 FOR UPDATE NOWAIT",
+        "owner writer",
+    ),
     case("ledger_sequencer", "INSERT", "INSERT INTO ledger_sequencer VALUES (2)", "owner"),
     case("ledger_sequencer", "UPDATE", "UPDATE ledger_sequencer SET id = 1", "owner writer"),
     case("ledger_sequencer", "DELETE", "DELETE FROM ledger_sequencer", "owner"),
     case("ledger_sequencer", "TRUNCATE", "TRUNCATE ledger_sequencer", "owner"),
-    *[c for table, insert in (
-        ("generator_enrolments", "INSERT INTO generator_enrolments (name, version, action, "
-         "actor) VALUES ('matrix', 9, 'remove', 'm')"),
-        ("attribution_calibrations", "INSERT INTO attribution_calibrations (far, threshold, "
-         "known_images, unknown_images, metrics, generators, actor) "
-         "VALUES (0.05, 1, 1, 1, '{}', '{}', 'm')"),
-    ) for c in (
-        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
-        case(table, "INSERT", insert, "owner writer"),
-        case(table, "UPDATE", f"UPDATE {table} SET actor = 'rewritten'", "owner"),
-        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
-        case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
-    )],
-    case("provreg_audit()", "EXECUTE",
-         "SELECT provreg_audit('ivy', 'investigator', 'matrix', '{}'::jsonb)",
-         "owner reader accounts"),
-    case("provreg_password_hash()", "EXECUTE", "SELECT provreg_password_hash('ivy')",
-         "owner reader"),
+    *[
+        c
+        for table, insert in (
+            (
+                "generator_enrolments",
+                "INSERT INTO generator_enrolments (name, version, action, "
+                "actor) VALUES ('matrix', 9, 'remove', 'm')",
+            ),
+            (
+                "attribution_calibrations",
+                "INSERT INTO attribution_calibrations (far, threshold, "
+                "known_images, unknown_images, metrics, generators, actor) "
+                "VALUES (0.05, 1, 1, 1, '{}', '{}', 'm')",
+            ),
+        )
+        for c in (
+            case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
+            case(table, "INSERT", insert, "owner writer"),
+            case(table, "UPDATE", f"UPDATE {table} SET actor = 'rewritten'", "owner"),
+            case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+            case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
+        )
+    ],
+    case(
+        "provreg_audit()",
+        "EXECUTE",
+        "SELECT provreg_audit('ivy', 'investigator', 'matrix', '{}'::jsonb)",
+        "owner reader accounts",
+    ),
+    case(
+        "provreg_password_hash()", "EXECUTE", "SELECT provreg_password_hash('ivy')", "owner reader"
+    ),
     # Media store and retro-matching (migration 0006m): written by ingestion / retro runs.
-    *[c for table, insert, update in (
-        ("media_objects", "INSERT INTO media_objects (asset_sha256, kind, size_bytes) "
-         f"VALUES ('{ASSET}', 'original', 1)", "size_bytes = size_bytes"),
-        ("archive_hashes", "INSERT INTO archive_hashes (asset_sha256, pdq, quality) "
-         f"VALUES ('{ASSET}', repeat('f', 64), 100)", "quality = quality"),
-        ("retro_runs", "INSERT INTO retro_runs (bank_id, generation, trigger, reference_ids, "
-         "archive_size, matches, verdicts_written) SELECT id, 99, 'manual', '[]', 0, 0, 0 "
-         "FROM banks WHERE name = 'known'", "matches = matches"),
-    ) for c in (
-        case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
-        case(table, "INSERT", insert, "owner writer"),
-        case(table, "UPDATE", f"UPDATE {table} SET {update}", "owner writer"),
-        case(table, "DELETE", f"DELETE FROM {table}", "owner"),
-        case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
-    )],
+    *[
+        c
+        for table, insert, update in (
+            (
+                "media_objects",
+                "INSERT INTO media_objects (asset_sha256, kind, size_bytes) "
+                f"VALUES ('{ASSET}', 'original', 1)",
+                "size_bytes = size_bytes",
+            ),
+            (
+                "archive_hashes",
+                "INSERT INTO archive_hashes (asset_sha256, pdq, quality) "
+                f"VALUES ('{ASSET}', repeat('f', 64), 100)",
+                "quality = quality",
+            ),
+            (
+                "retro_runs",
+                "INSERT INTO retro_runs (bank_id, generation, trigger, reference_ids, "
+                "archive_size, matches, verdicts_written) SELECT id, 99, 'manual', '[]', 0, 0, 0 "
+                "FROM banks WHERE name = 'known'",
+                "matches = matches",
+            ),
+        )
+        for c in (
+            case(table, "SELECT", f"SELECT count(*) FROM {table}", "owner writer reader"),
+            case(table, "INSERT", insert, "owner writer"),
+            case(table, "UPDATE", f"UPDATE {table} SET {update}", "owner writer"),
+            case(table, "DELETE", f"DELETE FROM {table}", "owner"),
+            case(table, "TRUNCATE", f"TRUNCATE {table}", "owner"),
+        )
+    ],
     case("schema public", "CREATE", "CREATE TABLE matrix_probe (id int)", "owner"),
 ]
 
@@ -278,8 +388,11 @@ def matrix_db(pg_admin: PostgresAdmin) -> Iterator[tuple[str, dict[str, str]]]:
     create_roles(admin_url, names)
     db = f"provreg_matrix_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(plain_url(admin_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(db), sql.Identifier(names["owner"])))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(db), sql.Identifier(names["owner"])
+            )
+        )
     url = pg_admin.url_for(db)
     try:
         upgrade_schema(as_user(url, names["owner"]))
@@ -332,8 +445,7 @@ def test_every_statement_is_allowed_or_refused_as_designed(
     observed: dict[tuple[int, str], str], role: str
 ) -> None:
     wrong = [
-        f"{item.target} {item.action}: expected {item.expected(role)}, "
-        f"got {observed[number, role]}"
+        f"{item.target} {item.action}: expected {item.expected(role)}, got {observed[number, role]}"
         for number, item in enumerate(CASES)
         if observed[number, role] != item.expected(role)
     ]
@@ -343,8 +455,12 @@ def test_every_statement_is_allowed_or_refused_as_designed(
 def test_every_table_is_in_the_matrix(matrix_db: tuple[str, dict[str, str]]) -> None:
     url, _ = matrix_db
     with psycopg.connect(plain_url(url)) as conn:
-        tables = {name for (name,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
     covered = {t.split(" ")[0].split(".")[0] for t in TABLES}
     assert tables == covered, f"classify in CASES and roles.sql: {sorted(tables ^ covered)}"
 
@@ -352,10 +468,14 @@ def test_every_table_is_in_the_matrix(matrix_db: tuple[str, dict[str, str]]) -> 
 def test_no_function_is_executable_by_everyone(matrix_db: tuple[str, dict[str, str]]) -> None:
     url, _ = matrix_db
     with psycopg.connect(plain_url(url)) as conn:
-        public = [name for (name,) in conn.execute(
-            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE n.nspname = 'public' AND p.prosecdef "
-            "AND has_function_privilege('public', p.oid, 'EXECUTE')")]
+        public = [
+            name
+            for (name,) in conn.execute(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'public' AND p.prosecdef "
+                "AND has_function_privilege('public', p.oid, 'EXECUTE')"
+            )
+        ]
     assert public == [], f"SECURITY DEFINER functions anyone may call: {public}"
 
 
@@ -370,5 +490,7 @@ def test_security_doc_carries_the_generated_matrix(
     fresh = f"{head}{BEGIN}\n{table}\n{END}{tail}"
     if os.environ.get("PROVREG_UPDATE_DOCS") == "1":
         DOC.write_text(fresh)
-    assert text == fresh, ("docs/security.md's access matrix is stale: run "
-                           "PROVREG_UPDATE_DOCS=1 pytest tests/registry/test_roles_matrix.py")
+    assert text == fresh, (
+        "docs/security.md's access matrix is stale: run "
+        "PROVREG_UPDATE_DOCS=1 pytest tests/registry/test_roles_matrix.py"
+    )

@@ -19,10 +19,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.ledger.checkpoint import vkey
-from registry.ledger.writer import Ledger
 from registry.ledger.signing import KeyStore, Signer
-from registry.testing.ledger_helpers import seed, synthetic_verdicts
 from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import Ledger
+from registry.testing.ledger_helpers import seed, synthetic_verdicts
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "provreg.local/log"  # the settings' default origin
@@ -30,8 +30,13 @@ ORIGIN = "provreg.local/log"  # the settings' default origin
 
 def provreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry", *args], env=env, cwd=REPO, text=True,
-        capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -55,8 +60,11 @@ def append(env: dict[str, str], count: int, start: int, detector: str = "synthet
     engine = create_engine(env["PROVREG_DATABASE_URL"])
     try:
         with sessionmaker(engine).begin() as session:
-            seed(session, Ledger(signer_of(env), ORIGIN),
-                 synthetic_verdicts(count, start=start, detector=detector))
+            seed(
+                session,
+                Ledger(signer_of(env), ORIGIN),
+                synthetic_verdicts(count, start=start, detector=detector),
+            )
     finally:
         engine.dispose()
 
@@ -67,8 +75,11 @@ def library_verify_passes(env: dict[str, str]) -> int:
     engine = create_engine(env["PROVREG_DATABASE_URL"])
     try:
         with Session(engine) as session:
-            report = verify_ledger(session, KeyStore(Path(env["PROVREG_HOME"]) / "keys")
-                                   .verifier(), [vkey(ORIGIN, signer.public_key)])
+            report = verify_ledger(
+                session,
+                KeyStore(Path(env["PROVREG_HOME"]) / "keys").verifier(),
+                [vkey(ORIGIN, signer.public_key)],
+            )
     finally:
         engine.dispose()
     return report.tree_size
@@ -115,8 +126,9 @@ def test_deleting_every_checkpoint_is_a_rollback(log600: dict[str, str]) -> None
 
 
 def test_truncating_log_and_checkpoints_is_a_rollback(log600: dict[str, str]) -> None:
-    owner_sql(log600["PROVREG_DATABASE_URL"],
-              "TRUNCATE verdicts, merkle_nodes, checkpoints, sightings")
+    owner_sql(
+        log600["PROVREG_DATABASE_URL"], "TRUNCATE verdicts, merkle_nodes, checkpoints, sightings"
+    )
     assert library_verify_passes(log600) == 0
     out = failed(provreg(log600, "verify", "--json"))
     assert "rolled back" in out and '"ok":false' in out
@@ -141,7 +153,8 @@ def test_growth_is_accepted_and_moves_the_state_on(log600: dict[str, str]) -> No
 
 
 def test_witness_checkpoint_catches_a_rollback_the_local_state_never_saw(
-    log600: dict[str, str], tmp_path: Path,
+    log600: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     witness = tmp_path / "witness.checkpoint"
     witness.write_text(json.loads(provreg(log600, "checkpoint", "--json").stdout)["note"])
@@ -152,14 +165,16 @@ def test_witness_checkpoint_catches_a_rollback_the_local_state_never_saw(
         "DELETE FROM checkpoints WHERE tree_size > 500",
     )
     fresh_state = tmp_path / "elsewhere" / "state.json"  # a verifier that never ran before
-    out = failed(provreg(log600, "verify", "--trusted-state", str(fresh_state),
-                         "--witness", str(witness)))
+    out = failed(
+        provreg(log600, "verify", "--trusted-state", str(fresh_state), "--witness", str(witness))
+    )
     assert "witness" in out and "rolled back" in out
     assert not fresh_state.exists()
 
 
 def test_witness_consistent_with_a_grown_log_passes_and_a_forged_one_fails(
-    log600: dict[str, str], tmp_path: Path,
+    log600: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     witness = tmp_path / "witness.checkpoint"
     witness.write_text(json.loads(provreg(log600, "checkpoint", "--json").stdout)["note"])
@@ -181,4 +196,5 @@ def test_an_unsigned_sighting_slipped_in_later_is_caught(log600: dict[str, str])
         "SELECT asset_sha256, 'forged', '/never/seen.png' FROM verdicts WHERE log_index = 0",
     )
     assert "unsigned legacy sightings changed: 0 last time, 1 now" in failed(
-        provreg(log600, "verify"))
+        provreg(log600, "verify")
+    )

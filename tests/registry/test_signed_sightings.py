@@ -11,18 +11,18 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from registry.db.engine import upgrade_schema
+from registry.db.models import Sighting
+from registry.errors import LedgerIntegrityError
 from registry.ledger import standalone_verify as sv
 from registry.ledger.checkpoint import vkey
-from registry.db.engine import upgrade_schema
-from registry.errors import LedgerIntegrityError
-from registry.ledger.writer import Ledger, tree_size
-from registry.db.models import Sighting
 from registry.ledger.proofs import inclusion_bundle
 from registry.ledger.sighting_log import legacy_sightings
 from registry.ledger.signing import Signer, Verifier
+from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import Ledger, tree_size
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.testing.scratch_db import PostgresAdmin
-from registry.ledger.verify import verify_ledger
 
 SIGNER = Signer.generate()
 VERIFIER = Verifier({SIGNER.key_id: SIGNER.public_key})
@@ -33,11 +33,18 @@ def _mixed_log(session: Session) -> Ledger:
     ledger = Ledger(SIGNER, ORIGIN)
     verdicts = synthetic_verdicts(6)
     seed(session, ledger, verdicts[:3])
-    ledger.record_sightings(session, [
-        {"asset_sha256": verdicts[0].asset_sha256, "ingest_run_id": None, "source": "feed",
-         "location": "/uploads/caf\udce9.png"},  # a non-UTF-8 file name
-        {"asset_sha256": verdicts[1].asset_sha256, "source": "x\x00y", "location": None},
-    ])
+    ledger.record_sightings(
+        session,
+        [
+            {
+                "asset_sha256": verdicts[0].asset_sha256,
+                "ingest_run_id": None,
+                "source": "feed",
+                "location": "/uploads/caf\udce9.png",
+            },  # a non-UTF-8 file name
+            {"asset_sha256": verdicts[1].asset_sha256, "source": "x\x00y", "location": None},
+        ],
+    )
     seed(session, ledger, verdicts[3:])
     return ledger
 
@@ -54,11 +61,15 @@ def test_sightings_interleave_with_verdicts_and_verify(db_session: Session) -> N
     assert report.tree_size == 8
 
 
-@pytest.mark.parametrize(("column", "value"), [
-    ("location", "'/somewhere/else.png'"), ("source", "'other-feed'"),
-    ("seen_at", "seen_at - interval '1 day'"), ("asset_sha256", "(SELECT asset_sha256 FROM "
-                                                  "verdicts WHERE log_index = 5)"),
-])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("location", "'/somewhere/else.png'"),
+        ("source", "'other-feed'"),
+        ("seen_at", "seen_at - interval '1 day'"),
+        ("asset_sha256", "(SELECT asset_sha256 FROM verdicts WHERE log_index = 5)"),
+    ],
+)
 def test_a_rewritten_sighting_is_caught_at_its_index(
     db_session: Session, column: str, value: str
 ) -> None:
@@ -106,16 +117,23 @@ def test_existing_sightings_migrate_forward_unchanged(
         upgrade_schema(url, "0004")
         raw = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(raw) as connection:
-            connection.execute("INSERT INTO assets (sha256, size_bytes, media_type) "
-                               "VALUES (repeat('a', 64), 1, 'image/png')")
-            connection.execute("INSERT INTO sightings (asset_sha256, source, location) "
-                               "VALUES (repeat('a', 64), 'old-feed', '/old/path.png')")
-            before = connection.execute("SELECT id, asset_sha256, source, location, seen_at "
-                                        "FROM sightings").fetchall()
+            connection.execute(
+                "INSERT INTO assets (sha256, size_bytes, media_type) "
+                "VALUES (repeat('a', 64), 1, 'image/png')"
+            )
+            connection.execute(
+                "INSERT INTO sightings (asset_sha256, source, location) "
+                "VALUES (repeat('a', 64), 'old-feed', '/old/path.png')"
+            )
+            before = connection.execute(
+                "SELECT id, asset_sha256, source, location, seen_at FROM sightings"
+            ).fetchall()
         upgrade_schema(url)
         with psycopg.connect(raw) as connection:
-            after = connection.execute("SELECT id, asset_sha256, source, location, seen_at, "
-                                       "log_index, signature FROM sightings").fetchall()
+            after = connection.execute(
+                "SELECT id, asset_sha256, source, location, seen_at, "
+                "log_index, signature FROM sightings"
+            ).fetchall()
         assert [row[:5] for row in after] == before
         assert after[0][5:] == (None, None)
         engine = create_engine(url)

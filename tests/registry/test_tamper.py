@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.db.models import VerdictRow
+from registry.errors import LedgerIntegrityError
 from registry.ledger import merkle
 from registry.ledger.checkpoint import vkey
-from registry.errors import LedgerIntegrityError
-from registry.ledger.writer import Ledger
-from registry.db.models import VerdictRow
 from registry.ledger.records import build_record, canonical_bytes
 from registry.ledger.signing import Signer, Verifier
+from registry.ledger.verify import verify_ledger
+from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import ORIGIN, seed, synthetic_verdicts
 from registry.testing.scratch_db import PostgresAdmin
-from registry.ledger.verify import verify_ledger
 
 SIZE = 1000
 SIGNER = Signer.generate()
@@ -60,7 +60,8 @@ def first_bad_index(connection: Connection) -> int | None:
     session = Session(bind=connection)
     with pytest.raises(LedgerIntegrityError) as caught:
         verify_ledger(
-            session, Verifier({SIGNER.key_id: SIGNER.public_key}),
+            session,
+            Verifier({SIGNER.key_id: SIGNER.public_key}),
             [vkey(ORIGIN, SIGNER.public_key)],
         )
     return caught.value.index
@@ -69,7 +70,8 @@ def first_bad_index(connection: Connection) -> int | None:
 def test_untouched_ledger_verifies(seeded_engine: Engine) -> None:
     with Session(seeded_engine) as session:
         report = verify_ledger(
-            session, Verifier({SIGNER.key_id: SIGNER.public_key}),
+            session,
+            Verifier({SIGNER.key_id: SIGNER.public_key}),
             [vkey(ORIGIN, SIGNER.public_key)],
         )
         leaves = session.scalars(select(VerdictRow.leaf_hash).order_by(VerdictRow.log_index))
@@ -114,8 +116,10 @@ def test_any_changed_byte_of_signed_bytes(attacker: Connection, index: int, offs
 )
 def test_changed_column(attacker: Connection, column: str, value: str) -> None:
     attacker.execute(
-        text("INSERT INTO assets (sha256, size_bytes, media_type) "
-             "VALUES (repeat('e', 64), 1, 'image/png')")
+        text(
+            "INSERT INTO assets (sha256, size_bytes, media_type) "
+            "VALUES (repeat('e', 64), 1, 'image/png')"
+        )
     )
     attacker.execute(text(f"UPDATE verdicts SET {column} = {value} WHERE log_index = 512"))
     assert first_bad_index(attacker) == 512
@@ -140,9 +144,7 @@ def test_inserted_forged_row(attacker: Connection) -> None:
     record = build_record(verdict, log_index=SIZE, key_id=SIGNER.key_id, created_at=now)
     canonical = canonical_bytes(record)
     attacker.execute(
-        text(
-            "INSERT INTO assets (sha256, size_bytes, media_type) VALUES (:s, 1, 'image/png')"
-        ),
+        text("INSERT INTO assets (sha256, size_bytes, media_type) VALUES (:s, 1, 'image/png')"),
         {"s": verdict.asset_sha256},
     )
     attacker.execute(
@@ -152,10 +154,19 @@ def test_inserted_forged_row(attacker: Connection) -> None:
             "VALUES (:i, :a, :d, :v, :l, :pos, :sc, :p, CAST(:e AS jsonb), :t, :c, :h, :sig, :k)"
         ),
         {
-            "i": SIZE, "a": verdict.asset_sha256, "d": verdict.detector, "v": verdict.version,
-            "l": verdict.label, "pos": verdict.positive, "sc": record["score"],
-            "p": record["p_value"], "e": canonical_bytes(record["evidence"]).decode(), "t": now,
-            "c": canonical, "h": merkle.leaf_hash(canonical), "sig": forger.sign(canonical),
+            "i": SIZE,
+            "a": verdict.asset_sha256,
+            "d": verdict.detector,
+            "v": verdict.version,
+            "l": verdict.label,
+            "pos": verdict.positive,
+            "sc": record["score"],
+            "p": record["p_value"],
+            "e": canonical_bytes(record["evidence"]).decode(),
+            "t": now,
+            "c": canonical,
+            "h": merkle.leaf_hash(canonical),
+            "sig": forger.sign(canonical),
             "k": SIGNER.key_id,
         },
     )
@@ -210,14 +221,21 @@ def test_resigned_history_diverges_from_checkpoint(attacker: Connection) -> None
     record["label"] = "forged"
     forged = canonical_bytes(record)
     attacker.execute(
-        text("UPDATE verdicts SET canonical = :c, label = 'forged', leaf_hash = :h, "
-             "signature = :s WHERE log_index = 500"),
+        text(
+            "UPDATE verdicts SET canonical = :c, label = 'forged', leaf_hash = :h, "
+            "signature = :s WHERE log_index = 500"
+        ),
         {"c": forged, "h": merkle.leaf_hash(forged), "s": SIGNER.sign(forged)},
     )
     rebuilt = merkle.MemoryTree()
-    rebuilt.append_hashes([bytes(h) for h in attacker.execute(
-        text("SELECT leaf_hash FROM verdicts ORDER BY log_index")
-    ).scalars()])
+    rebuilt.append_hashes(
+        [
+            bytes(h)
+            for h in attacker.execute(
+                text("SELECT leaf_hash FROM verdicts ORDER BY log_index")
+            ).scalars()
+        ]
+    )
     for level in range(SIZE.bit_length()):
         coord = (level, 500 >> level)
         if coord in rebuilt.nodes:

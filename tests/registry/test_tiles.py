@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from registry.errors import ProofError
 from registry.ledger import standalone_monitor as monitor
 from registry.ledger import tiles
-from registry.errors import ProofError
 
 
-@pytest.mark.parametrize(("index", "path"), [
-    (1234067, "x001/x234/067"),  # the spec's example
-    (0, "000"), (7, "007"), (999, "999"), (1000, "x001/000"), (1_000_000, "x001/x000/000"),
-])
+@pytest.mark.parametrize(
+    ("index", "path"),
+    [
+        (1234067, "x001/x234/067"),  # the spec's example
+        (0, "000"),
+        (7, "007"),
+        (999, "999"),
+        (1000, "x001/000"),
+        (1_000_000, "x001/x000/000"),
+    ],
+)
 def test_tile_index_path_encoding(index: int, path: str) -> None:
     assert tiles.encode_index(index) == path
     assert monitor.encode_index(index) == path  # the standalone copy agrees
@@ -45,8 +52,11 @@ def test_spec_example_tree_of_70000() -> None:
 def test_spec_example_tree_of_256() -> None:
     # "a tree of size 256 will be represented by a full level 0 tile and a partial level 1
     # tile of width 1."
-    assert [(t.level, t.width) for lvl in range(tiles.tile_levels(256))
-            for t in tiles.tiles_for_size(256, lvl)] == [(0, 256), (1, 1)]
+    assert [
+        (t.level, t.width)
+        for lvl in range(tiles.tile_levels(256))
+        for t in tiles.tiles_for_size(256, lvl)
+    ] == [(0, 256), (1, 1)]
     assert tiles.tile_levels(0) == 0
 
 

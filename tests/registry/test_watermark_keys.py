@@ -167,10 +167,13 @@ def test_cli_and_ingest_never_store_or_log_the_key(
 
     url = env["PROVREG_DATABASE_URL"].replace("+psycopg", "")
     with psycopg.connect(url) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
         dump = "\n".join(
-            str(row[0]) for table in tables
+            str(row[0])
+            for table in tables
             for row in conn.execute(f'SELECT row_to_json(t)::text FROM "{table}" t')
         )
         stored = conn.execute("SELECT count(*) FROM verdicts WHERE label = 'acme'").fetchone()
@@ -198,11 +201,15 @@ def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
     manifest_file.write_text(json.dumps(manifest))
     env = {"PROVREG_HOME": str(tmp_path / "home"), "PROVREG_WATERMARK_KEY": "33" * 32}
     runner = CliRunner()
-    added = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
-                          env=env)
+    added = runner.invoke(
+        main, ["watermark", "add-decoder", str(manifest_file), str(weights)], env=env
+    )
     assert added.exit_code == 0, added.output
-    mark = runner.invoke(main, ["watermark", "add", "acme-net", "--method", "acme-spread",
-                                "--payload", "3C96A5E1"], env=env)
+    mark = runner.invoke(
+        main,
+        ["watermark", "add", "acme-net", "--method", "acme-spread", "--payload", "3C96A5E1"],
+        env=env,
+    )
     assert mark.exit_code == 0, mark.output
     listed = runner.invoke(main, ["watermark", "list", "--json"], env=env)
     kinds = [json.loads(line)["kind"] for line in listed.output.splitlines()]
@@ -223,8 +230,9 @@ def test_add_decoder_registers_a_pinned_manifest(tmp_path: Path) -> None:
 
     wrong = {**manifest, "sha256": "1" * 64}
     manifest_file.write_text(json.dumps(wrong))
-    refused = runner.invoke(main, ["watermark", "add-decoder", str(manifest_file), str(weights)],
-                            env=env)
+    refused = runner.invoke(
+        main, ["watermark", "add-decoder", str(manifest_file), str(weights)], env=env
+    )
     assert refused.exit_code != 0 and "pins" in refused.output
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
+from detectors.copy.atomic import write_atomically
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from detectors.copy.atomic import write_atomically
 from detectors.copy.binary_index import BinaryHashIndex, BinaryIndexError
 from detectors.copy.signals import PDQ_MIN_QUALITY, hex_to_codes
 from registry.banks.retro.models import ArchiveHash
@@ -85,7 +85,9 @@ def synced_index(settings: Settings, session: Session) -> BinaryHashIndex:
         while True:
             rows = session.execute(
                 select(ArchiveHash.id, ArchiveHash.pdq, ArchiveHash.quality)
-                .where(ArchiveHash.id > high_water).order_by(ArchiveHash.id).limit(FETCH)
+                .where(ArchiveHash.id > high_water)
+                .order_by(ArchiveHash.id)
+                .limit(FETCH)
             ).all()
             if not rows:
                 break
@@ -94,6 +96,8 @@ def synced_index(settings: Settings, session: Session) -> BinaryHashIndex:
             high_water = int(rows[-1][0])
         if high_water != start:
             index.save(index_path(settings))
-            write_atomically(_mark_path(settings), lambda fh: fh.write(
-                json.dumps({"high_water": high_water}).encode()))
+            write_atomically(
+                _mark_path(settings),
+                lambda fh: fh.write(json.dumps({"high_water": high_water}).encode()),
+            )
         return index

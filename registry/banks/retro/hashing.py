@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from detectors.copy import signals
 from detectors.copy.embedding import Embedder, EmbeddingError
-from registry.banks.retro.models import ArchiveHash
 from registry.banks.index import embedder_for
+from registry.banks.retro.models import ArchiveHash
 from registry.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ class ArchiveSignals:
     embedding: bytes | None = None
 
 
-def signals_of(sha256: str, image: Image.Image,
-               embedder: Embedder | None = None) -> ArchiveSignals | None:
+def signals_of(
+    sha256: str, image: Image.Image, embedder: Embedder | None = None
+) -> ArchiveSignals | None:
     """The image's PDQ hash and quality (and embedding); None if PDQ cannot hash it."""
     try:
         rgb = image.convert("RGB")
@@ -74,8 +75,16 @@ def record_signals(session: Session, rows: list[ArchiveSignals]) -> None:
     unique = {row.sha256: row for row in rows}
     session.execute(
         pg_insert(ArchiveHash)
-        .values([{"asset_sha256": r.sha256, "pdq": r.pdq, "quality": r.quality,
-                  "embedding": r.embedding} for r in sorted(unique.values(),
-                                                            key=lambda r: r.sha256)])
+        .values(
+            [
+                {
+                    "asset_sha256": r.sha256,
+                    "pdq": r.pdq,
+                    "quality": r.quality,
+                    "embedding": r.embedding,
+                }
+                for r in sorted(unique.values(), key=lambda r: r.sha256)
+            ]
+        )
         .on_conflict_do_nothing(index_elements=["asset_sha256"])
     )

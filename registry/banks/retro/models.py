@@ -40,9 +40,7 @@ class ArchiveHash(Base):
     quality: Mapped[int] = mapped_column(SmallInteger)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     """float32 vector from the configured copy embedder; null without one."""
-    added_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RetroRun(Base):
@@ -61,9 +59,7 @@ class RetroRun(Base):
     archive_size: Mapped[int] = mapped_column(BigInteger, default=0)
     matches: Mapped[int] = mapped_column(Integer, default=0)
     verdicts_written: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("bank_id", "generation"),)
