@@ -44,7 +44,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from detectors.copy.atomic import write_atomically
+from detectors.atomic import write_atomically
 from detectors.copy.binary_results import (
     BinaryIndexError,
     Codes,

@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from detectors.copy.atomic import write_atomically
+from detectors.atomic import write_atomically
 from detectors.copy.verification import Features
 
 DESC_DIM: Final = 128

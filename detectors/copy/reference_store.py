@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from detectors.atomic import write_atomically
 from detectors.copy import journal
-from detectors.copy.atomic import write_atomically
 from detectors.copy.binary_index import BinaryHashIndex, IndexFileError
 from detectors.copy.embedding import Embedder, HandcraftedEmbedder
 from detectors.copy.feature_store import FeatureStore, FeatureStoreError

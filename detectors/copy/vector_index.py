@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from detectors.copy.atomic import write_atomically
+from detectors.atomic import write_atomically
 from detectors.copy.binary_index import DuplicateIdError, IndexFileError, SearchResult
 
 FLAT_MAX_SIZE: Final = 100_000

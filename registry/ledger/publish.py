@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from detectors.copy.atomic import write_atomically
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.atomic import write_atomically
 from registry.db.models import CheckpointRow, MerkleNode
 from registry.errors import CheckpointError, ConfigurationError, LedgerIntegrityError
 from registry.ledger import tiles

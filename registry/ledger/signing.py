@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from detectors.copy.atomic import write_atomically
 
+from detectors.atomic import write_atomically
 from registry.errors import KeyStoreError, SignatureError, UnknownKeyError
 
 log = logging.getLogger(__name__)

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detectors.copy.atomic import write_atomically
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.atomic import write_atomically
 from registry.db.models import CheckpointRow
 from registry.errors import (
     CheckpointError,

@@ -9,7 +9,7 @@ Every read is checked: an original must hash to its name, a thumbnail to the dig
 header, else the read returns None and logs (a corrupt object is never served).
 
 Local folders (``file://`` or a plain path) are written with
-:func:`detectors.copy.atomic.write_atomically` (temporary file, fsync, rename, fsync of the
+:func:`detectors.atomic.write_atomically` (temporary file, fsync, rename, fsync of the
 folder), so a crash leaves the old object or the new one, never a torn one. Other URLs
 (``s3://``, ``gs://``, ``az://``, ``memory://`` …) go through fsspec, whose object stores
 replace whole objects atomically on PUT; since names are content addresses a put is
@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from detectors.copy.atomic import write_atomically
-
+from detectors.atomic import write_atomically
 from registry.errors import ConfigurationError
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detectors.copy.atomic import write_atomically
-
+from detectors.atomic import write_atomically
 from detectors.learned.files import FORMATS, guess_format, sha256_file
 from detectors.learned.spec import ModelSpec
 from registry.models.errors import (

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from detectors.copy.atomic import write_atomically
 
+from detectors.atomic import write_atomically
 from registry.errors import ConfigurationError, KeyStoreError
 from registry.models.store import ModelStore
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-from detectors.copy.atomic import write_atomically
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from detectors.atomic import write_atomically
 from detectors.copy.binary_index import BinaryHashIndex, BinaryIndexError
 from detectors.copy.signals import PDQ_MIN_QUALITY, hex_to_codes
 from registry.banks.retro.models import ArchiveHash

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from detectors.copy.atomic import write_atomically
+
+from detectors.atomic import write_atomically
 
 
 def test_replaces_the_file(tmp_path: Path) -> None:
