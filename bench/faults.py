@@ -31,7 +31,6 @@ outputs of the run and its resume), and ``provreg verify``'s exit code.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -41,170 +40,26 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import psycopg
-from PIL import Image
 
+from bench.fault_harness import (
+    DETECTORS,
+    REPO,
+    Result,
+    audit,
+    count_verdicts,
+    ingest_until,
+    make_files,
+    run_env,
+    run_provreg,
+    wait_for_verdicts,
+)
 from registry.testing.private_pg import PrivatePostgres
 
-REPO = Path(__file__).resolve().parents[1]
-DETECTORS = "file-facts,metadata"
 SCENARIOS = ("kill", "worker", "restart", "stop", "give-up", "disk")
-
-
-def make_files(folder: Path, count: int) -> list[Path]:
-    """``count`` distinct small PNGs (noise over a gradient), quick to write and judge."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(20261130)
-    ramp = np.linspace(0, 200, 64, dtype=np.float32)[None, :, None]
-    paths = []
-    for i in range(count):
-        pixels = np.clip(ramp + rng.normal(0, 24, (48, 64, 3)), 0, 255).astype(np.uint8)
-        path = folder / f"img-{i:05d}.png"
-        Image.fromarray(pixels).save(path)
-        paths.append(path)
-    return paths
-
-
-@dataclass
-class Result:
-    """One scenario's outcome."""
-
-    scenario: str
-    files: int
-    exit_codes: list[int] = field(default_factory=list)
-    verdicts: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    log_gaps: int = 0
-    unprinted: int = 0
-    verify_exit: int = -1
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No loss, no duplicate, no gap, every file printed, verify passes."""
-        return (
-            self.lost == self.duplicated == self.log_gaps == self.unprinted == 0
-            and self.verify_exit == 0
-        )
-
-
-def _env(home: Path, url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVREG_", "RAY_"))}
-    env.update(
-        {
-            "PROVREG_HOME": str(home),
-            "PROVREG_DATABASE_URL": url,
-            "PROVREG_DETECTORS": DETECTORS,
-            "PROVREG_EXECUTOR": "inline",
-            **extra,
-        }
-    )
-    return env
-
-
-def _provreg(
-    env: dict[str, str], *args: str, stdout: Any = subprocess.PIPE, timeout: float = 1800
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "registry", *args],
-        env=env,
-        cwd=REPO,
-        text=True,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _start(env: dict[str, str], out: Path, *args: str) -> subprocess.Popen[bytes]:
-    with open(out, "wb") as handle:
-        return subprocess.Popen(
-            [sys.executable, "-m", "registry", *args],
-            env=env,
-            cwd=REPO,
-            stdout=handle,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def _verdicts(url: str) -> int:
-    plain = url.replace("+psycopg", "")
-    for _ in range(3):
-        try:
-            with psycopg.connect(plain, connect_timeout=5) as conn:
-                row = conn.execute("SELECT count(*) FROM verdicts").fetchone()
-                return int(row[0]) if row else 0
-        except psycopg.OperationalError:
-            time.sleep(0.5)
-    return -1
-
-
-def _wait_for(url: str, at_least: int, process: subprocess.Popen[bytes]) -> None:
-    while process.poll() is None and _verdicts(url) < at_least:
-        time.sleep(0.1)
-
-
-def _printed(*outputs: Path) -> set[str]:
-    seen: set[str] = set()
-    for out in outputs:
-        for line in out.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # not a result line (logs): the CLI work of another change
-            if isinstance(record, dict) and record.get("sha256"):
-                seen.add(str(record["sha256"]))
-    return seen
-
-
-def audit(
-    result: Result, url: str, env: dict[str, str], files: list[Path], *outputs: Path
-) -> Result:
-    """Count lost, duplicated, gaps and unprinted files; run ``provreg verify``."""
-    detectors = set(DETECTORS.split(","))
-    shas = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        rows = conn.execute("SELECT asset_sha256, detector FROM verdicts").fetchall()
-        result.duplicated = int(
-            conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM verdicts GROUP BY asset_sha256, detector, "
-                "version, model_checksum HAVING count(*) > 1) d"
-            ).fetchone()[0]
-        )  # type: ignore[index]
-        count, top, low = conn.execute(
-            "SELECT count(*), max(log_index), min(log_index) FROM verdicts"
-        ).fetchone()  # type: ignore[misc]
-    have: dict[str, set[str]] = {}
-    for sha, detector in rows:
-        have.setdefault(sha, set()).add(detector)
-    result.verdicts = int(count)
-    result.lost = sum(
-        1
-        for sha in shas
-        if not (detectors <= have.get(sha, set()) or "intake" in have.get(sha, ()))
-    )
-    result.log_gaps = 0 if count == 0 else int(top) + 1 - int(count) + int(low)
-    result.unprinted = len(shas & set(have) - _printed(*outputs))
-    result.verify_exit = _provreg(env, "verify").returncode
-    return result
-
-
-def _ingest_until(
-    env: dict[str, str], url: str, folder: Path, out: Path, fraction: float, files: int, *extra: str
-) -> subprocess.Popen[bytes]:
-    process = _start(env, out, "ingest", str(folder), "--json", *extra)
-    _wait_for(url, int(files * fraction) * len(DETECTORS.split(",")), process)
-    return process
 
 
 def kill_driver(
@@ -213,9 +68,9 @@ def kill_driver(
     """SIGKILL the driver mid-run, check ``status``, then ``--resume``."""
     result = Result("kill", len(files))
     url, home = pg.create("faults_kill"), work / "home-kill"
-    env = _env(home, url)
+    env = run_env(home, url)
     first, second = work / "kill-1.jsonl", work / "kill-2.jsonl"
-    process = _ingest_until(env, url, folder, first, 0.4, len(files))
+    process = ingest_until(env, url, folder, first, 0.4, len(files))
     os.killpg(process.pid, signal.SIGKILL)
     result.exit_codes.append(process.wait())
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
@@ -223,15 +78,15 @@ def kill_driver(
     deadline = time.monotonic() + 30
     state = ""
     while time.monotonic() < deadline:
-        runs = json.loads(_provreg(env, "status", "--json").stdout)["runs"]
+        runs = json.loads(run_provreg(env, "status", "--json").stdout)["runs"]
         state = next(r["status"] for r in runs if r["id"] == run_id)
         if state == "interrupted":
             break
         time.sleep(0.5)
-    result.notes.append(f"after SIGKILL at {_verdicts(url)} verdicts, status says {state}")
+    result.notes.append(f"after SIGKILL at {count_verdicts(url)} verdicts, status says {state}")
     if state != "interrupted":
         result.notes.append("FAIL: the killed run is not shown interrupted")
-    resumed = _provreg(
+    resumed = run_provreg(
         env,
         "ingest",
         str(folder),
@@ -265,9 +120,9 @@ def kill_worker(
     """SIGKILL one fused Ray actor mid-run; the run must finish by itself."""
     result = Result("worker", len(files))
     url, home = pg.create("faults_worker"), work / "home-worker"
-    env = _env(home, url, PROVREG_EXECUTOR="ray")
+    env = run_env(home, url, PROVREG_EXECUTOR="ray")
     out = work / "worker.jsonl"
-    process = _ingest_until(env, url, folder, out, 0.2, len(files))
+    process = ingest_until(env, url, folder, out, 0.2, len(files))
     workers = _ray_workers(process.pid)
     if workers:
         os.kill(workers[0], signal.SIGKILL)
@@ -284,9 +139,9 @@ def restart_db(
     """``pg_ctl restart`` mid-run."""
     result = Result("restart", len(files))
     url, home = pg.create("faults_restart"), work / "home-restart"
-    env = _env(home, url)
+    env = run_env(home, url)
     out = work / "restart.jsonl"
-    process = _ingest_until(env, url, folder, out, 0.3, len(files))
+    process = ingest_until(env, url, folder, out, 0.3, len(files))
     pg.restart()
     result.notes.append("restarted PostgreSQL mid-run")
     result.exit_codes.append(process.wait())
@@ -299,9 +154,9 @@ def stop_db(
     """PostgreSQL down for ``stop_s`` seconds mid-run."""
     result = Result("stop", len(files))
     url, home = pg.create("faults_stop"), work / "home-stop"
-    env = _env(home, url)
+    env = run_env(home, url)
     out = work / "stop.jsonl"
-    process = _ingest_until(env, url, folder, out, 0.3, len(files))
+    process = ingest_until(env, url, folder, out, 0.3, len(files))
     pg.stop()
     time.sleep(stop_s)
     pg.start()
@@ -318,7 +173,7 @@ def give_up(
     ``--resume`` finish it once the server is back."""
     result = Result("give-up", len(files))
     url, home = pg.create("faults_giveup"), work / "home-giveup"
-    env = _env(home, url, PROVREG_DB_OUTAGE_S="10")
+    env = run_env(home, url, PROVREG_DB_OUTAGE_S="10")
     first, second = work / "giveup-1.jsonl", work / "giveup-2.jsonl"
     errors = work / "giveup-1.err"
     with open(first, "wb") as out, open(errors, "wb") as err:
@@ -330,7 +185,7 @@ def give_up(
             stderr=err,
             stdin=subprocess.DEVNULL,
         )
-        _wait_for(url, int(len(files) * 0.3) * len(DETECTORS.split(",")), process)
+        wait_for_verdicts(url, int(len(files) * 0.3) * len(DETECTORS.split(",")), process)
         pg.stop()
         result.exit_codes.append(process.wait())
     pg.start()
@@ -338,9 +193,9 @@ def give_up(
     result.notes.append(
         f"gave up: exit {result.exit_codes[0]}, last stderr line: {message[-1] if message else ''}"
     )
-    runs = json.loads(_provreg(env, "status", "--json").stdout)["runs"]
+    runs = json.loads(run_provreg(env, "status", "--json").stdout)["runs"]
     result.notes.append(f"status: {runs[0]['status']}")
-    resumed = _provreg(
+    resumed = run_provreg(
         env,
         "ingest",
         str(folder),
@@ -380,8 +235,8 @@ def disk_full(
         stats = os.statvfs(disk)
         with open(filler, "wb") as handle:
             handle.write(b"\0" * (stats.f_bavail * stats.f_frsize))
-        env = _env(home, url)
-        failed = _provreg(env, "ingest", str(folder), "--json")
+        env = run_env(home, url)
+        failed = run_provreg(env, "ingest", str(folder), "--json")
         result.exit_codes.append(failed.returncode)
         message = failed.stderr.strip().splitlines()
         result.notes.append(
@@ -392,13 +247,13 @@ def disk_full(
             sorted(p.name for p in (home / "keys").glob("*")) if (home / "keys").exists() else []
         )
         result.notes.append(f"key files left: {leftovers}")
-        listed = _provreg(env, "keys", "list")
+        listed = run_provreg(env, "keys", "list")
         result.notes.append(
             f"keys list: exit {listed.returncode}, {len(listed.stdout.splitlines())} key(s)"
         )
         filler.unlink()
         out = work / "disk.jsonl"
-        done = _provreg(env, "ingest", str(folder), "--json", stdout=open(out, "w"))  # noqa: SIM115
+        done = run_provreg(env, "ingest", str(folder), "--json", stdout=open(out, "w"))  # noqa: SIM115
         result.exit_codes.append(done.returncode)
         return audit(result, url, env, files, out)
 

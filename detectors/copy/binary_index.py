@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.atomic import write_atomically
+from detectors.copy.binary_format1 import load_format1
 from detectors.copy.binary_results import (
     BinaryIndexError,
     Codes,
@@ -369,7 +370,7 @@ class BinaryHashIndex:
             raise IndexFileError(f"cannot read binary index {path}: {exc}") from exc
         fmt = meta.get("format")
         if fmt == 1:
-            return _load_format1(meta, arrays)
+            return load_format1(cls, meta, arrays)
         if fmt != _FORMAT:
             raise IndexFileError(f"unknown binary index format {fmt!r}")
         self = cls(
@@ -396,29 +397,3 @@ class BinaryHashIndex:
         if self._mih is None:
             return len(faiss.serialize_index_binary(self._flat))
         return self._mih.nbytes() + self._ids.nbytes + self._live.nbytes
-
-
-def _load_format1(meta: dict[str, Any], arrays: dict[str, Any]) -> BinaryHashIndex:
-    """Re-index the live entries of a format-1 file (FAISS ``IndexBinaryIDMap2``)."""
-    try:
-        old: Any = faiss.deserialize_index_binary(arrays["faiss"])
-        n = int(old.ntotal)
-        inner: Any = faiss.downcast_IndexBinary(old.index)
-        xb = inner.xb if meta["layout"] == "flat" else inner.storage.xb
-        width = meta["bits"] // 8
-        ids = (
-            faiss.rev_swig_ptr(old.id_map.data(), n).view(np.int64).copy()
-            if n
-            else np.zeros(0, dtype=np.int64)
-        )
-        codes = (
-            faiss.rev_swig_ptr(xb.data(), n * width).reshape(n, width).copy()
-            if n
-            else np.zeros((0, width), dtype=np.uint8)
-        )
-    except (KeyError, RuntimeError, AttributeError) as exc:
-        raise IndexFileError(f"cannot read format-1 binary index: {exc}") from exc
-    keep = ~np.isin(ids, np.asarray(arrays.get("tombstones", []), dtype=np.int64))
-    index = BinaryHashIndex(meta["bits"], meta["kind"], flat_max_size=meta["flat_max_size"])
-    index.rebuild(ids[keep], codes[keep])
-    return index

@@ -199,7 +199,8 @@ def shared_state(
     families = {a.family for a in attacks}
     shared: dict[str, Any] = {}
     if "metadata-forge" in families:
-        from detectors.testing.metadata_fixtures import A1111_PARAMETERS, png_with_text
+        from detectors.testing.metadata_fixtures import png_with_text
+        from detectors.testing.metadata_records import A1111_PARAMETERS
 
         shared["metadata-forge"] = png_with_text({"parameters": A1111_PARAMETERS})
     if "c2pa-transplant" in families:

@@ -29,7 +29,6 @@ bits were corrected and whether they decoded to the payload.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,6 +51,7 @@ from detectors.watermark.learned import (
     fit_image,
     rivagan_manifest,
 )
+from detectors.watermark.match import PayloadMatch
 from detectors.watermark.payloads import (
     BUILTIN_PAYLOADS,
     Payload,
@@ -268,7 +268,7 @@ class WatermarkDetector(Detector):
             for method, domain in wanted:
                 for order in ORDERS:
                     decoded[method, order, domain] = decode_blocks(band, method, order, domain)
-        matches: list[_Match] = []
+        matches: list[PayloadMatch] = []
         for payload in usable:
             if payload.learned:
                 matches.append(self._match(payload, "-", "-", learned[payload.method], None))
@@ -294,7 +294,7 @@ class WatermarkDetector(Detector):
         domain: str,
         soft: np.ndarray | None,
         hard: tuple[int, ...] | None,
-    ) -> _Match:
+    ) -> PayloadMatch:
         if hard is None:
             if soft is None:
                 raise ValueError(f"no decode for payload {payload.name!r}")
@@ -308,7 +308,7 @@ class WatermarkDetector(Detector):
         if payload.method in self._codecs:
             fixed = self._codecs[payload.method].correct(hard)
             ecc = fixed.evidence(payload.bits, with_data=not self._secret)
-        return _Match(
+        return PayloadMatch(
             payload,
             order,
             domain,
@@ -326,7 +326,7 @@ class WatermarkDetector(Detector):
     def _judge(
         self,
         sample: Sample,
-        matches: list[_Match],
+        matches: list[PayloadMatch],
         context: dict[str, JSONValue],
         usable: list[Payload],
     ) -> Verdict:
@@ -357,43 +357,6 @@ class WatermarkDetector(Detector):
                 evidence=evidence,
             )
         return self.not_found(sample, score=score, p_value=best.p_corrected, evidence=evidence)
-
-
-@dataclass(frozen=True)
-class _Match:
-    """One payload compared with what one decode read from the image."""
-
-    payload: Payload
-    order: str
-    domain: str
-    decoded: tuple[int, ...]
-    k: int
-    p_hard: float
-    p_soft: float | None
-    agreement: float | None
-    p_raw: float
-    p_corrected: float
-    n: int  # bits tested: the payload's, or its codeword's
-    ecc: dict[str, Any] | None = None
-
-    def row(self) -> dict[str, JSONValue]:
-        row: dict[str, JSONValue] = {
-            "payload": self.payload.name,
-            "method": self.payload.method,
-            "order": self.order,
-            "domain": self.domain,
-            "n": self.n,
-            "k": self.k,
-            "bit_accuracy": round(self.k / self.n, 6),
-            "p_value": self.p_raw,
-            "p_value_corrected": self.p_corrected,
-            "p_value_hard": self.p_hard,
-            "p_value_soft": self.p_soft,
-            "soft_agreement": None if self.agreement is None else round(self.agreement, 6),
-        }
-        if self.ecc is not None:
-            row["ecc"] = self.ecc
-        return row
 
 
 def _manifests(entries: object) -> dict[str, DecoderManifest]:

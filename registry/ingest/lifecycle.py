@@ -43,15 +43,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.base import Detector, Verdict
-from registry.db.models import IngestRun, Sighting, VerdictRow
+from registry.db.models import IngestRun
 from registry.db.retry import RetryPolicy
 from registry.errors import ConfigurationError
 from registry.ingest.batch import (
-    INTAKE_DETECTOR,
     FileOutcome,
     count_outcomes,
     start_run,
@@ -64,8 +63,9 @@ from registry.ingest.ownership import (
     RunLock,
     sweep_interrupted,
 )
+from registry.ingest.resume import judged_shas, logged_outcomes, logged_rows
 from registry.intake.pipeline import IntakeResult
-from registry.ledger.writer import Ledger, LedgerEntry, row_to_verdict
+from registry.ledger.writer import Ledger
 
 if TYPE_CHECKING:
     from registry.app import Registry
@@ -185,7 +185,7 @@ class IngestLifecycle:
             raise
         self._lock = holder[-1]
         if self.resume is not None:
-            self._judged = self.run(self._already_judged)
+            self._judged = self.run(lambda session: judged_shas(session, self.id, self.identities))
         return self.run_id
 
     def _reopen(self, session: Session, run_id: int) -> int:
@@ -198,24 +198,6 @@ class IngestLifecycle:
         row.finished_at = None
         row.parameters = {**(row.parameters or {}), "resumed": True}
         return run_id
-
-    def _already_judged(self, session: Session) -> set[str]:
-        rows = session.execute(
-            select(VerdictRow.asset_sha256, VerdictRow.detector, VerdictRow.version).where(
-                VerdictRow.asset_sha256.in_(
-                    select(Sighting.asset_sha256).where(Sighting.ingest_run_id == self.id)
-                )
-            )
-        )
-        have: dict[str, set[tuple[str, str]]] = {}
-        for sha256, detector, version in rows:
-            have.setdefault(str(sha256), set()).add((str(detector), str(version)))
-        return {
-            sha256
-            for sha256, identities in have.items()
-            if self.identities <= identities
-            or any(name == INTAKE_DETECTOR for name, _ in identities)
-        }
 
     def skip_judged(self, paths: Iterable[Path]) -> list[Path]:
         """The paths whose content a resumed run has not judged yet (all, for a new run).
@@ -251,53 +233,8 @@ class IngestLifecycle:
         self._replay = []
         shas = sorted({sha256 for _, sha256 in wanted})
 
-        def load(session: Session) -> dict[str, list[VerdictRow]]:
-            rows = session.scalars(
-                select(VerdictRow)
-                .where(VerdictRow.asset_sha256.in_(shas))
-                .order_by(VerdictRow.log_index)
-            )
-            found: dict[str, list[VerdictRow]] = {}
-            for row in rows:
-                wanted_row = (row.detector, row.version) in self.identities
-                if wanted_row or row.detector == INTAKE_DETECTOR:
-                    found.setdefault(row.asset_sha256, []).append(row)
-            return found
-
-        found = self.run(load)
-        outcomes = []
-        for path, sha256 in wanted:
-            rows = found.get(sha256, [])
-            entries = [
-                LedgerEntry(
-                    int(r.log_index),
-                    row_to_verdict(r),
-                    bytes(r.canonical),
-                    bytes(r.signature),
-                    r.key_id,
-                    False,
-                )
-                for r in rows
-            ]
-            intake = next((r for r in rows if r.detector == INTAKE_DETECTOR), None)
-            if intake is not None:
-                outcomes.append(
-                    FileOutcome(
-                        path,
-                        sha256,
-                        "error",
-                        intake.error,
-                        str((intake.evidence or {}).get("detail") or ""),
-                        [
-                            e
-                            for e, r in zip(entries, rows, strict=True)
-                            if r.detector == INTAKE_DETECTOR
-                        ],
-                    )
-                )
-            else:
-                outcomes.append(FileOutcome(path, sha256, "ok", None, None, entries))
-        return outcomes
+        found = self.run(lambda session: logged_rows(session, shas, self.identities))
+        return logged_outcomes(wanted, found)
 
     def write(
         self,

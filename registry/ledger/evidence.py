@@ -3,9 +3,10 @@
 Layout of the zip::
 
     README.md                 what was signed, in words, and how to check it
-    standalone_verify.py      copies of the standalone verifier's three files
-    standalone_merkle.py      (registry/ledger/standalone_verify.py and the two it imports)
+    standalone_verify.py      copies of the standalone verifier's four files
+    standalone_merkle.py      (registry/ledger/standalone_verify.py and the three it imports)
     standalone_bundle.py
+    standalone_checks.py
     manifest.json             asset, checkpoint, verdicts and sightings; one ``unsigned`` section
     checkpoint.txt            the signed checkpoint (C2SP signed note) the proofs lead to
     keys/<key_id>.pub         each public key, base64 raw Ed25519

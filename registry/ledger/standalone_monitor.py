@@ -24,8 +24,8 @@ long-running monitor could keep its own copy and read only new ones, which this 
 to be read in one sitting, does not do.
 
 Like ``standalone_verify.py`` (whose checkpoint and hash functions it reuses: keep it and
-the two files it imports, ``standalone_merkle.py`` and ``standalone_bundle.py``, next to this
-one) it needs only Python and ``cryptography``.
+the three files it imports, ``standalone_merkle.py``, ``standalone_bundle.py`` and
+``standalone_checks.py``, next to this one) it needs only Python and ``cryptography``.
 """
 
 from __future__ import annotations

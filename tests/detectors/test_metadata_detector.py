@@ -10,6 +10,8 @@ import pytest
 from detectors.base import Sample, Verdict
 from detectors.metadata import PRECEDENCE, MetadataDetector
 from detectors.testing import metadata_fixtures as fx
+from detectors.testing import metadata_nulls as mn
+from detectors.testing import metadata_records as mr
 from detectors.testing.conformance import DetectorConformance, noise_image, sample_from_bytes
 
 
@@ -51,12 +53,12 @@ class TestMetadataDetector(DetectorConformance):
         return [(sample_from_bytes(data), label) for _, data, label in fx.positive_fixtures()]
 
     def negative_examples(self) -> list[Sample]:
-        nulls = [sample_from_bytes(data) for _, data in fx.null_images()[:40]]
+        nulls = [sample_from_bytes(data) for _, data in mn.null_images()[:40]]
         return [*nulls, sample_from_bytes(fx.png_bytes(None, fx.alpha_noise(3)))]
 
     def test_null_set_has_no_positives(self) -> None:
         detector = self.make_detector()
-        named = list(fx.null_images())
+        named = list(mn.null_images())
         verdicts = detector.detect_batch([sample_from_bytes(data) for _, data in named])
         flagged = [name for (name, _), v in zip(named, verdicts, strict=True) if v.positive]
         assert len(named) >= 100
@@ -67,14 +69,14 @@ class TestMetadataDetector(DetectorConformance):
 
     def test_a1111_fields(self) -> None:
         for data in (
-            fx.png_with_text({"parameters": fx.A1111_PARAMETERS}),
+            fx.png_with_text({"parameters": mr.A1111_PARAMETERS}),
             fx.encoded(
-                "JPEG", exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})
+                "JPEG", exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(mr.A1111_PARAMETERS)})
             ),
             fx.encoded(
                 "WEBP",
                 exif=fx.exif_bytes(
-                    {}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS, "utf-16-le")}
+                    {}, {0x9286: fx.a1111_user_comment(mr.A1111_PARAMETERS, "utf-16-le")}
                 ),
             ),
         ):
@@ -90,20 +92,20 @@ class TestMetadataDetector(DetectorConformance):
             assert fields["settings"]["Denoising strength"] == "0.4"
 
     def test_a1111_png_source_and_stealth_copy(self) -> None:
-        verdict = _detect(fx.png_with_text({"parameters": fx.A1111_PARAMETERS}))
+        verdict = _detect(fx.png_with_text({"parameters": mr.A1111_PARAMETERS}))
         assert _finding(verdict, "a1111")["finding_source"] == "png:tEXt:parameters"
         hidden = _detect(fx.a1111_stealth_png())
         fields = _finding(hidden, "a1111")
         assert fields["finding_source"] == "stealth:alpha" and fields["seed"] == 3141592653
         rgb = fx.embed_stealth(
-            noise_image(15, (96, 96)), fx.A1111_PARAMETERS.encode(), "stealth_rgbinfo"
+            noise_image(15, (96, 96)), mr.A1111_PARAMETERS.encode(), "stealth_rgbinfo"
         )
         fields = _finding(_detect(fx.png_bytes(None, rgb)), "a1111")
         assert fields["finding_source"] == "stealth:rgb" and fields["steps"] == 28
 
     def test_comfyui_fields(self) -> None:
         png = fx.png_with_text(
-            {"prompt": json.dumps(fx.COMFY_PROMPT), "workflow": json.dumps(fx.COMFY_WORKFLOW)}
+            {"prompt": json.dumps(mr.COMFY_PROMPT), "workflow": json.dumps(mr.COMFY_WORKFLOW)}
         )
         for data, source in ((png, "png:tEXt:prompt"), (fx.comfy_webp(), "webp:EXIF:Model")):
             verdict = _detect(data)
@@ -122,7 +124,7 @@ class TestMetadataDetector(DetectorConformance):
             assert len(graphs) == 1
 
     def test_novelai_fields_from_chunks_and_alpha(self) -> None:
-        png = fx.png_with_text(fx.NOVELAI_CHUNKS, noise_image(5, (64, 64)).convert("RGBA"))
+        png = fx.png_with_text(mr.NOVELAI_CHUNKS, noise_image(5, (64, 64)).convert("RGBA"))
         for data, source in (
             (png, "png:tEXt:Software"),
             (fx.novelai_stealth_png(), "stealth:alpha:Software"),
@@ -135,7 +137,7 @@ class TestMetadataDetector(DetectorConformance):
             assert fields["model"] == "NovelAI Diffusion V4 5AB81C21" and fields["steps"] == 28
             assert fields["seed"] == 2718281828 and fields["sampler"] == "k_euler_ancestral"
             assert fields["uc"] == "lowres, bad anatomy" and fields["scale"] == 5.0
-            assert fields["signed_hash"] == fx.NOVELAI_COMMENT["signed_hash"]
+            assert fields["signed_hash"] == mr.NOVELAI_COMMENT["signed_hash"]
 
     def test_stealth_copy_only_in_alpha(self) -> None:
         data = fx.novelai_stealth_png()
@@ -149,8 +151,8 @@ class TestMetadataDetector(DetectorConformance):
         verdict = _detect(
             fx.png_with_text(
                 {
-                    "invokeai_metadata": json.dumps(fx.INVOKE_METADATA),
-                    "invokeai_graph": json.dumps(fx.INVOKE_GRAPH),
+                    "invokeai_metadata": json.dumps(mr.INVOKE_METADATA),
+                    "invokeai_graph": json.dumps(mr.INVOKE_GRAPH),
                 }
             )
         )
@@ -161,7 +163,7 @@ class TestMetadataDetector(DetectorConformance):
         assert fields["cfg_scale"] == 6.5 and fields["model"]["name"] == "Juggernaut XL v9"
         legacy = _detect(
             fx.png_with_text(
-                {"sd-metadata": json.dumps(fx.INVOKE_LEGACY), "Dream": fx.INVOKE_DREAM}
+                {"sd-metadata": json.dumps(mr.INVOKE_LEGACY), "Dream": mr.INVOKE_DREAM}
             )
         )
         findings = {f["source"]: f["fields"] for f in _findings(legacy)}
@@ -175,7 +177,7 @@ class TestMetadataDetector(DetectorConformance):
     def test_fooocus_distinguished_from_a1111(self) -> None:
         as_json = _detect(
             fx.png_with_text(
-                {"parameters": json.dumps(fx.FOOOCUS_JSON), "fooocus_scheme": "fooocus"}
+                {"parameters": json.dumps(mr.FOOOCUS_JSON), "fooocus_scheme": "fooocus"}
             )
         )
         fields = _finding(as_json, "fooocus")
@@ -183,16 +185,16 @@ class TestMetadataDetector(DetectorConformance):
         assert fields["steps"] == 30 and fields["seed"] == 1234567890
         assert fields["base_model"] == "juggernautXL_v8Rundiffusion"
         scheme_a1111 = _detect(
-            fx.png_with_text({"parameters": fx.FOOOCUS_A1111, "fooocus_scheme": "a1111"})
+            fx.png_with_text({"parameters": mr.FOOOCUS_A1111, "fooocus_scheme": "a1111"})
         )
         assert scheme_a1111.evidence["labels"] == ["fooocus"]
         fields = _finding(scheme_a1111, "fooocus")
         assert fields["scheme"] == "a1111" and fields["marker_fooocus_scheme"] == "a1111"
         assert fields["settings"]["ADM Guidance"] == "(1.5, 0.8, 0.3)"
         # Without the scheme chunk, the Fooocus version in the settings line still tells.
-        bare = _detect(fx.png_with_text({"parameters": fx.FOOOCUS_A1111}))
+        bare = _detect(fx.png_with_text({"parameters": mr.FOOOCUS_A1111}))
         assert bare.label == "fooocus" and bare.evidence["labels"] == ["fooocus"]
-        jpeg = _detect(fx.encoded("JPEG", exif=fx.fooocus_exif(fx.FOOOCUS_A1111, "a1111")))
+        jpeg = _detect(fx.encoded("JPEG", exif=fx.fooocus_exif(mr.FOOOCUS_A1111, "a1111")))
         assert jpeg.label == "fooocus"
         assert _finding(jpeg, "fooocus")["marker_software"] == "Fooocus v2.5.5"
 
@@ -210,22 +212,22 @@ class TestMetadataDetector(DetectorConformance):
                 verdict = _detect(fx.encoded("JPEG", xmp=fx.iptc_xmp(code, element)))
                 assert verdict.label == label
                 fields = _finding(verdict, label)
-                assert fields["digital_source_type"] == fx.DST + code
+                assert fields["digital_source_type"] == mr.DST + code
                 assert fields["finding_source"] == "jpeg:APP1:XMP:Iptc4xmpExt:DigitalSourceType"
 
     def test_other_source_type_is_recorded_not_flagged(self) -> None:
         verdict = _detect(fx.encoded("JPEG", xmp=fx.iptc_xmp("digitalCapture")))
         assert not verdict.positive
-        assert verdict.evidence["digital_source_types"] == [fx.DST + "digitalCapture"]
+        assert verdict.evidence["digital_source_types"] == [mr.DST + "digitalCapture"]
 
     def test_precedence_picks_strongest(self) -> None:
         data = fx.png_with_text(
-            {"parameters": fx.A1111_PARAMETERS, "prompt": json.dumps(fx.COMFY_PROMPT)}
+            {"parameters": mr.A1111_PARAMETERS, "prompt": json.dumps(mr.COMFY_PROMPT)}
         )
         info_xmp = fx.encoded(
             "JPEG",
             xmp=fx.iptc_xmp("trainedAlgorithmicMedia"),
-            exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)}),
+            exif=fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(mr.A1111_PARAMETERS)}),
         )
         both = _detect(data)
         assert both.label == "comfyui" and both.evidence["labels"] == ["comfyui", "a1111"]
@@ -235,7 +237,7 @@ class TestMetadataDetector(DetectorConformance):
         assert PRECEDENCE.index("a1111") < PRECEDENCE.index("iptc-trained-algorithmic-media")
 
     def test_positive_verdict_shape(self) -> None:
-        verdict = _detect(fx.png_with_text({"parameters": fx.A1111_PARAMETERS}))
+        verdict = _detect(fx.png_with_text({"parameters": mr.A1111_PARAMETERS}))
         assert verdict.score == 1.0 and verdict.p_value is None
         assert verdict.evidence["container"] == "png"
         negative = _detect(fx.png_bytes())
@@ -245,14 +247,14 @@ class TestMetadataDetector(DetectorConformance):
     # --- robustness --------------------------------------------------------------------
 
     def test_bad_crc_chunk_skipped_others_kept(self) -> None:
-        bad = fx.raw_chunk(b"tEXt", b"parameters\x00" + fx.A1111_PARAMETERS.encode(), crc=1)
+        bad = fx.raw_chunk(b"tEXt", b"parameters\x00" + mr.A1111_PARAMETERS.encode(), crc=1)
         good = fx.raw_chunk(b"tEXt", b"Software\x00NovelAI")
         verdict = _detect(fx.insert_chunks(fx.png_bytes(), bad, good))
         assert verdict.label == "novelai"
         assert {"source": "png:tEXt", "reason": "bad-crc"}.items() <= _errors(verdict)[0].items()
 
     def test_chunk_length_past_end(self) -> None:
-        good = fx.raw_chunk(b"tEXt", b"parameters\x00" + fx.A1111_PARAMETERS.encode())
+        good = fx.raw_chunk(b"tEXt", b"parameters\x00" + mr.A1111_PARAMETERS.encode())
         png = fx.insert_chunks(fx.png_bytes(), good)
         cut = png[: len(png) - 40]
         broken = cut + b"\x00\x10\x00\x00tEXtparameters\x00abc"
@@ -287,7 +289,7 @@ class TestMetadataDetector(DetectorConformance):
             ("png:tEXt:prompt", "invalid-json"),
             ("png:tEXt:workflow", "invalid-json"),
         }
-        chunks = dict(fx.NOVELAI_CHUNKS, Comment='{"steps": 28,')
+        chunks = dict(mr.NOVELAI_CHUNKS, Comment='{"steps": 28,')
         nai = _detect(fx.png_with_text(chunks))
         assert nai.label == "novelai"  # the Software tag is the signature
         assert _errors(nai)[0] == {
@@ -302,7 +304,7 @@ class TestMetadataDetector(DetectorConformance):
         assert _errors(verdict)[0]["reason"] == "invalid-json"
 
     def test_nan_in_json_stays_canonicalisable(self) -> None:
-        meta = json.dumps(dict(fx.INVOKE_METADATA, cfg_scale=float("nan"), steps=float("inf")))
+        meta = json.dumps(dict(mr.INVOKE_METADATA, cfg_scale=float("nan"), steps=float("inf")))
         verdict = _detect(fx.png_with_text({"invokeai_metadata": meta}))
         assert verdict.label == "invokeai"
         json.dumps(verdict.evidence, allow_nan=False)

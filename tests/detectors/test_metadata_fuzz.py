@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from detectors.base import Sample, Verdict
 from detectors.metadata import MetadataDetector
 from detectors.testing import metadata_fixtures as fx
+from detectors.testing import metadata_records as mr
 from detectors.testing.conformance import noise_image, sample_from_bytes
 
 FUZZ = settings(
@@ -43,17 +44,17 @@ KEYS = [
 
 @functools.cache
 def _seeds() -> tuple[bytes, ...]:
-    exif = fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(fx.A1111_PARAMETERS)})
+    exif = fx.exif_bytes({}, {0x9286: fx.a1111_user_comment(mr.A1111_PARAMETERS)})
     return (
-        fx.png_with_text({"parameters": fx.A1111_PARAMETERS}),
+        fx.png_with_text({"parameters": mr.A1111_PARAMETERS}),
         fx.png_with_text(
-            {"prompt": json.dumps(fx.COMFY_PROMPT), "workflow": json.dumps(fx.COMFY_WORKFLOW)}
+            {"prompt": json.dumps(mr.COMFY_PROMPT), "workflow": json.dumps(mr.COMFY_WORKFLOW)}
         ),
-        fx.png_with_text(fx.NOVELAI_CHUNKS),
+        fx.png_with_text(mr.NOVELAI_CHUNKS),
         fx.encoded("JPEG", exif=exif),
         fx.encoded("JPEG", xmp=fx.iptc_xmp("trainedAlgorithmicMedia")),
         fx.comfy_webp(),
-        fx.encoded("WEBP", exif=fx.fooocus_exif(json.dumps(fx.FOOOCUS_JSON), "fooocus")),
+        fx.encoded("WEBP", exif=fx.fooocus_exif(json.dumps(mr.FOOOCUS_JSON), "fooocus")),
     )
 
 

@@ -16,8 +16,8 @@ from PIL import Image
 from detectors.base import Resources
 from detectors.file_facts import FileFactsDetector
 from ray_jobs.actors import PackedSamples, pin_threads, pool_size, threads_for
+from ray_jobs.batch_results import PixelTally, merge
 from ray_jobs.fused import FusedResult, fused_count, is_fusable
-from ray_jobs.ingest import PixelTally, merge
 from registry.ingest import assemble
 from registry.intake.pipeline import IntakeLimits, intake_bytes, intake_path
 from registry.testing.badfiles import make_good_files

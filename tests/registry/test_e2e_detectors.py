@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from detectors.plugins import registered_entry_points
-from detectors.testing import c2pa_fixtures, metadata_fixtures
+from detectors.testing import c2pa_fixtures, metadata_fixtures, metadata_nulls
 from tests.registry.test_cli import json_lines, provreg
 
 TRAINING_FREE = [
@@ -75,7 +75,7 @@ def test_fixtures_detected_and_clean_photos_not(
         expected[str(positives / name)] = (detector, label)
     clean = tmp_path / "clean"
     clean.mkdir()
-    for index, (name, data) in enumerate(metadata_fixtures.null_images()):
+    for index, (name, data) in enumerate(metadata_nulls.null_images()):
         safe = name.replace("/", "_").replace(":", "_")
         (clean / f"{index:03d}-{safe}").write_bytes(data)
 

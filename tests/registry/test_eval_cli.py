@@ -14,7 +14,8 @@ from PIL import Image
 
 from detectors.evaluation.corpus import CorpusError, Item, load, save
 from detectors.evaluation.imaging import encode
-from detectors.testing.metadata_fixtures import A1111_PARAMETERS, png_with_text
+from detectors.testing.metadata_fixtures import png_with_text
+from detectors.testing.metadata_records import A1111_PARAMETERS
 from tests.ray_fixtures import REPO, ray_address  # noqa: F401  (fixture)
 
 
