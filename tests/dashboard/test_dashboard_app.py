@@ -77,6 +77,7 @@ def show_asset(at: AppTest, sha: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow
 def test_login_is_required_and_wrong_passwords_are_refused(seeded: tuple[Settings, Seeded]) -> None:
     at = app()
     assert not at.exception
@@ -173,6 +174,7 @@ def test_asset_page_shows_every_verdict_and_passes_integrity(
     assert len(at.image) == 1, "thumbnail decoded through intake"
 
 
+@pytest.mark.slow
 def test_tampering_a_row_fails_the_integrity_check_on_the_page(
     seeded: tuple[Settings, Seeded],
 ) -> None:
@@ -197,6 +199,7 @@ def test_tampering_a_row_fails_the_integrity_check_on_the_page(
     )
 
 
+@pytest.mark.slow
 def test_audit_log_records_searches_and_views_for_admins_only(
     seeded: tuple[Settings, Seeded],
 ) -> None:
@@ -230,6 +233,7 @@ def test_audit_log_records_searches_and_views_for_admins_only(
     assert "search_filters" in set(shown["action"])
 
 
+@pytest.mark.slow
 def test_image_search_finds_exact_matches_and_shows_hostile_uploads_as_errors(
     seeded: tuple[Settings, Seeded],
 ) -> None:
@@ -253,6 +257,7 @@ def test_image_search_finds_exact_matches_and_shows_hostile_uploads_as_errors(
     ]
 
 
+@pytest.mark.slow
 def test_evidence_bundle_verifies_with_its_standalone_script(
     seeded: tuple[Settings, Seeded], tmp_path: Path
 ) -> None:
@@ -280,6 +285,7 @@ def test_evidence_bundle_verifies_with_its_standalone_script(
     assert result.stdout.count("OK   proofs/") == 4
 
 
+@pytest.mark.slow
 def test_pages_stay_behind_the_login_and_the_role(seeded: tuple[Settings, Seeded]) -> None:
     _, seed = seeded
     at = AppTest.from_file(str(APP), default_timeout=60)
@@ -293,6 +299,7 @@ def test_pages_stay_behind_the_login_and_the_role(seeded: tuple[Settings, Seeded
     assert not any(s.value == "Integrity" for s in viewer.subheader)
 
 
+@pytest.mark.slow
 def test_image_search_lists_copy_candidates_from_the_banks(
     seeded: tuple[Settings, Seeded], tmp_path: Path
 ) -> None:

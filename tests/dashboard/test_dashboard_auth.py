@@ -85,6 +85,7 @@ def test_audit_log_is_append_only(db_session: Session) -> None:
         nested.rollback()
 
 
+@pytest.mark.slow
 def test_users_cli_adds_and_lists(provreg_env: dict[str, str], fresh_database_url: str) -> None:
     def provreg(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -216,6 +217,7 @@ def _health_ok(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_stopping_provreg_dashboard_stops_the_server(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

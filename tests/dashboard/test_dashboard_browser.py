@@ -38,6 +38,7 @@ CHROME_ARGS = [
 ]
 
 pytestmark = [
+    pytest.mark.slow,  # headless Chromium, ~40 s
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),

@@ -50,6 +50,7 @@ def test_load_report_refuses_missing_and_malformed_files(tmp_path: Path) -> None
     assert row["detector"] == "metadata" and row["worst_detect_rate"] == 0.5
 
 
+@pytest.mark.slow
 def test_overview_shows_the_latest_report(
     seeded: tuple[Settings, Seeded],  # noqa: F811
     tmp_path: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from registry.app import Registry
@@ -12,6 +13,8 @@ from registry.auth.accounts import AuditRecord, audit_entries
 from registry.settings import Settings
 from tests.dashboard.test_dashboard_app import APP, app, login, seeded, show_asset, texts
 from tests.dashboard_helpers import Seeded, seed_copy
+
+pytestmark = pytest.mark.slow  # full AppTest page walks; the fast loop keeps test_dashboard_app.py
 
 __all__ = ["seeded"]  # the fixture, re-used
 

@@ -91,6 +91,7 @@ def entries(settings: Settings, action: str) -> list[AuditRecord]:
         registry.close()
 
 
+@pytest.mark.slow
 def test_every_login_attempt_is_audited(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,6 +125,7 @@ def test_back_off_refuses_the_next_attempt_even_with_the_right_password(
     assert entries(accounts, "login_success") == []
 
 
+@pytest.mark.slow
 def test_account_locks_after_n_failures_and_others_still_sign_in(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +144,7 @@ def test_account_locks_after_n_failures_and_others_still_sign_in(
     assert signed_in(at)
 
 
+@pytest.mark.slow
 def test_a_client_failing_across_accounts_is_locked_out(
     accounts: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -134,6 +134,7 @@ def test_payloads_render_as_plain_text_on_the_asset_page(
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+@pytest.mark.slow  # headless Chromium, ~1 min
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_browser_fetches_nothing_and_links_nothing_from_a_file(

@@ -177,6 +177,7 @@ def test_mih_threads_and_knn_agree_with_one_thread() -> None:
             assert got[0][1] == int(dist[q].min())  # the planted neighbour is the nearest
 
 
+@pytest.mark.slow
 def test_mih_pending_merge_removal_and_reload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,7 @@ def _ref_id(name: str) -> int:
 
 
 @pytest.mark.parametrize("name", QUERIED)
+@pytest.mark.slow
 def test_edit_set_found(refset: ReferenceSet, name: str) -> None:
     reference = reference_images()[name]
     for edit, apply in EDITS.items():
@@ -57,6 +58,7 @@ def test_edit_set_found(refset: ReferenceSet, name: str) -> None:
             assert best.signal == "pdq" and best.distance <= 16
 
 
+@pytest.mark.slow
 def test_null_set_not_matched(refset: ReferenceSet) -> None:
     for name, image in null_images().items():
         report = refset.query(image)

@@ -30,6 +30,7 @@ def test_mirrored_copy_is_verified_as_mirrored(verifier: GeometricVerifier) -> N
     assert result.to_json()["mirrored"] is True
 
 
+@pytest.mark.slow
 def test_unrelated_pairs_are_not_verified(verifier: GeometricVerifier) -> None:
     references = reference_images()
     nulls = null_images()

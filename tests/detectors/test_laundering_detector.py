@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import pytest
+
 from detectors.base import Sample
 from detectors.laundering.detector import LaunderingDetector
 from detectors.testing.conformance import DetectorConformance
@@ -13,6 +15,7 @@ from tests import learned_fixtures
 from tests.detectors.test_synthetic_detector import held_out
 
 
+@pytest.mark.slow
 class TestLaunderingConformance(DetectorConformance):
     detector_class: ClassVar[type[LaunderingDetector]] = LaunderingDetector
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from detectors.metadata import MetadataDetector
 from detectors.testing import metadata_fixtures as fx
 from detectors.testing import metadata_records as mr
 from detectors.testing.conformance import noise_image, sample_from_bytes
+
+pytestmark = pytest.mark.slow  # fuzzing; test_metadata_detector.py stays in the fast loop
 
 FUZZ = settings(
     max_examples=200,

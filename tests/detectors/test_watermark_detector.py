@@ -77,6 +77,7 @@ def _negative_examples() -> tuple[Sample, ...]:
     return (*clean, sample_from_image(noise_image(5, (512, 512))))
 
 
+@pytest.mark.slow
 class TestWatermark(DetectorConformance):
     detector_class = WatermarkDetector
     options: ClassVar[dict[str, Any]] = {"payloads": CUSTOM}
@@ -135,6 +136,7 @@ def test_folding_matches_library_decoder() -> None:
                     assert (blocks.domain, blocks.order) == (domain, order)
 
 
+@pytest.mark.slow
 def test_vectorised_dwtdct_scores_match_library() -> None:
     """The numpy block scorer equals the library's loop on every shipped photo, both dtypes."""
     for name, rgb in natural_photos():
@@ -145,6 +147,7 @@ def test_vectorised_dwtdct_scores_match_library() -> None:
             assert np.array_equal(blocks.scores, np.asarray(expected, dtype=bool)), name
 
 
+@pytest.mark.slow
 def test_null_set_has_no_positives(capsys: pytest.CaptureFixture[str]) -> None:
     """Clean photos, their crops and noise: never positive; report the worst p-value."""
     samples: list[Sample] = []

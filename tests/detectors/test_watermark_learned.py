@@ -52,6 +52,7 @@ def test_shipped_rivagan_file_is_the_pinned_one() -> None:
     assert sha256_file(Path(manifest.path)) == RIVAGAN_DECODER_SHA256
 
 
+@pytest.mark.slow
 def test_rivagan_round_trip_with_library_encoder() -> None:
     detector = WatermarkDetector(RIVA_OPTIONS)
     marked = [sample_from_bytes(encode(rgb)) for rgb in _riva_marked()]
@@ -67,6 +68,7 @@ def test_rivagan_round_trip_with_library_encoder() -> None:
     assert detector.tests_per_image == 9 and verdicts[0].evidence["tests"] == 9
 
 
+@pytest.mark.slow
 def test_our_rivagan_decoder_agrees_with_the_library() -> None:
     decoder = LearnedDecoder(rivagan_manifest())
     library = WatermarkDecoder("bits", 32)

@@ -16,6 +16,8 @@ from registry.models import ModelStore
 from tests import attribution_fixtures as fx
 from tests.registry.test_cli import json_lines, provreg
 
+pytestmark = pytest.mark.slow  # runs `provreg generator enroll` end to end
+
 
 def _write(folder: Path, count: int, size: tuple[int, int] = (64, 64), seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)

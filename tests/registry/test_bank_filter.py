@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageOps
 from skimage import data as skdata
 
@@ -14,6 +15,7 @@ from registry.queries.reads import VerdictFilter, search_verdicts
 from registry.settings import Settings
 
 
+@pytest.mark.slow
 def test_bank_filter_returns_copies_of_that_bank_only(
     tmp_path: Path, fresh_database_url: str
 ) -> None:

@@ -129,6 +129,7 @@ def test_unknown_asset_and_bad_path_exit_2(env: dict[str, str], tmp_path: Path) 
     assert provreg(env, "ingest", str(tmp_path / "missing"), check=False).returncode == 2
 
 
+@pytest.mark.slow
 def test_nul_characters_in_embedded_metadata_do_not_sink_the_batch(
     env: dict[str, str], tmp_path: Path
 ) -> None:

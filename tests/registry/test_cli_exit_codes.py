@@ -19,6 +19,8 @@ import pytest
 from registry.testing.badfiles import noise
 from registry.testing.scratch_db import PostgresAdmin
 
+pytestmark = pytest.mark.slow  # runs the CLI end to end in subprocesses
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("provreg")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "registry"]

@@ -76,6 +76,7 @@ def test_parse_public_key_names_the_encoding() -> None:
         sv.parse_public_key("hex:" + "zz" * 32)
 
 
+@pytest.mark.slow
 def test_search_of_a_missing_file_says_file_not_found(env: dict[str, str], tmp_path: Path) -> None:
     result = provreg(env, "search", str(tmp_path / "missing.png"), check=False)
     assert result.returncode == 2

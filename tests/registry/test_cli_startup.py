@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = [
     "torch",
     "ray",
@@ -60,6 +62,7 @@ def test_lazy_summaries_are_the_commands_own_help() -> None:
         assert name in shown["listed"]
 
 
+@pytest.mark.slow
 def test_ray_jobs_and_command_plugins_do_not_import_the_command_line_module() -> None:
     """The dependency arrow: ray_jobs (and the plugin command groups) use the context and the
     JSON shapes, never ``registry.cli.root`` itself (#13)."""

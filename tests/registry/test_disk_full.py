@@ -110,6 +110,7 @@ def _matchable(registry: Registry) -> set[int]:
         return {row.id for row, _ in banks.matchable_references(session)}
 
 
+@pytest.mark.slow
 def test_bank_add_on_a_full_disk_catches_up_from_the_database(
     small_disk: Path, fresh_database_url: str, tmp_path: Path
 ) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from registry.testing.badfiles import make_good_files
 from tests.registry.test_cli import json_lines, provreg
+
+pytestmark = pytest.mark.slow  # starts an embedded PostgreSQL and runs the CLI end to end
 
 
 def test_zero_configuration_ingest_and_verify(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ def _env(home: Path, address: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_missing_manifest_is_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -124,6 +124,7 @@ def env(provreg_env: dict[str, str]) -> dict[str, str]:
     return {**provreg_env, "PROVREG_DETECTORS": "file-facts,metadata", "PROVREG_EXECUTOR": "inline"}
 
 
+@pytest.mark.slow
 def test_cli_ingest_lists_odd_names_and_special_files(env: dict[str, str], tmp_path: Path) -> None:
     expected = _specials(tmp_path / "in")
     fooocus = tmp_path / "in" / "fooocus.png"
@@ -162,6 +163,7 @@ def _banked_env(provreg_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("variant", ["bad-crc-text", "big-ztxt", "unknown-ztxt", "trailing"])
+@pytest.mark.slow
 def test_banked_image_with_an_odd_ancillary_chunk_still_matches(
     provreg_env: dict[str, str], tmp_path: Path, variant: str
 ) -> None:
@@ -258,6 +260,7 @@ def test_a_detector_over_its_budget_gives_a_timeout_verdict() -> None:
     assert unbudgeted.detect_batch([Sample("fast", b"", "image/png")])[0].error is None
 
 
+@pytest.mark.slow
 def test_batches_are_bounded_by_decoded_pixels(tmp_path: Path) -> None:
     paths = []
     for index in range(3):  # 7999 x 7999, about 250 KB each, 64 M pixels decoded

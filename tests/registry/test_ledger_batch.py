@@ -59,6 +59,7 @@ def _counts(session: Session) -> tuple[int, int]:
     )
 
 
+@pytest.mark.slow
 def test_two_writers_with_large_batches_interleave_gap_free(engine: Engine) -> None:
     sessions = sessionmaker(engine)
     signer = Signer.generate()

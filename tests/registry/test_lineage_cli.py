@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import psycopg
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -25,6 +26,7 @@ class _Plant:
         return (open, (str(self.path), "w"))
 
 
+@pytest.mark.slow
 def test_register_trace_and_verify_through_the_cli(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

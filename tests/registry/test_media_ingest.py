@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
 from detectors.testing.copy_fixtures import save_image, textured
@@ -24,6 +25,7 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_ingest_stores_originals_and_thumbnails(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -57,6 +59,7 @@ def test_thumbnail_only_policy_for_a_source(provreg_env: dict[str, str], tmp_pat
     assert read_media(settings, sha) is None and read_thumbnail(settings, sha) is not None
 
 
+@pytest.mark.slow
 def test_legal_deletion_is_audited_and_the_ledger_still_verifies(
     provreg_env: dict[str, str], tmp_path: Path
 ) -> None:

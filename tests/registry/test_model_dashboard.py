@@ -28,6 +28,7 @@ def seeded(
     yield settings, seed_registry(settings, tmp_path / "media")
 
 
+@pytest.mark.slow
 def test_asset_page_shows_model_lineage_and_watermark(seeded: tuple[Settings, Seeded]) -> None:
     settings, seed = seeded
     sha = seed.beta[1]

@@ -70,6 +70,7 @@ def _reference(verdict: Verdict, log_index: int) -> tuple[dict[str, Any], bytes]
 
 @settings(max_examples=600, deadline=None)
 @given(verdicts, st.integers(0, 2**40))
+@pytest.mark.slow
 def test_matches_reference_byte_for_byte(verdict: Verdict, log_index: int) -> None:
     try:
         record, expected = _reference(verdict, log_index)

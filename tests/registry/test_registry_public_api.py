@@ -98,6 +98,7 @@ def api_env(provreg_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.usefixtures("api_env")
+@pytest.mark.slow
 def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, object] = {}
     exec(compile(readme_example(), "README.md", "exec"), namespace)

@@ -149,6 +149,7 @@ def _matches(registry: Registry) -> list:  # type: ignore[type-arg]
         return bank_matches(session, "art")
 
 
+@pytest.mark.slow
 def test_issue_reproduction_through_the_cli(
     provreg_env: dict[str, str], tmp_path: Path, coffee: object
 ) -> None:

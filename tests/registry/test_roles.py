@@ -124,6 +124,7 @@ def test_reader_holding_the_old_advisory_lock_no_longer_stalls_the_writer(
         assert [e.log_index for e in entries] == [3, 4]
 
 
+@pytest.mark.slow
 def test_a_held_sequencer_gives_the_writer_a_clear_timeout(
     roles: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

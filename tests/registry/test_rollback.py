@@ -24,6 +24,8 @@ from registry.ledger.verify import verify_ledger
 from registry.ledger.writer import Ledger
 from registry.testing.ledger_helpers import seed, synthetic_verdicts
 
+pytestmark = pytest.mark.slow  # runs `provreg verify` end to end for each case
+
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "provreg.local/log"  # the settings' default origin
 

@@ -84,6 +84,7 @@ def test_untouched_ledger_verifies(seeded_engine: Engine) -> None:
 
 @pytest.mark.parametrize("index", [0, 1, 377, 998, 999])
 @pytest.mark.parametrize("offset", [0, 17, 60, -2, -1])
+@pytest.mark.slow
 def test_any_changed_byte_of_signed_bytes(attacker: Connection, index: int, offset: int) -> None:
     attacker.execute(
         text(
