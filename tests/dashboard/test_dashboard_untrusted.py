@@ -143,7 +143,7 @@ def test_browser_fetches_nothing_and_links_nothing_from_a_file(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.dashboard.test_dashboard_browser import CHROME_ARGS, dashboard_server
+    from tests.dashboard.test_dashboard_browser import CHROME_ARGS, _nav, dashboard_server
 
     env, files, port, hits = planted
     host = f"127.0.0.1:{port}"
@@ -156,6 +156,7 @@ def test_browser_fetches_nothing_and_links_nothing_from_a_file(
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("ivy (investigator)")).to_be_visible(timeout=60_000)
+        _nav(page, "Search")  # investigators land on "Recent positives"
         page.get_by_role("tab", name="By image").click()
         page.locator('input[type="file"]').set_input_files(str(files.named))
         expect(page.get_by_text("Exact match", exact=False)).to_be_visible(timeout=60_000)
