@@ -7,7 +7,7 @@ here and handed to ``Copy.write`` in large chunks. The format is PostgreSQL's
 (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format"): columns separated by
 tabs, rows by newlines, ``\\N`` for NULL, and backslash, tab, newline and carriage return
 escaped with a backslash; ``bytea`` in hex form (``\\x…``, its backslash escaped in turn).
-tests/registry/test_copy_text.py checks every type against ``write_row`` through a real server,
+tests/registry/test_pg_copy.py checks every type against ``write_row`` through a real server,
 including hostile strings.
 """
 
