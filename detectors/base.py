@@ -138,6 +138,10 @@ class Detector(ABC):
     version: ClassVar[str]
     media_types: ClassVar[frozenset[str]] = frozenset({"image/*"})
     resources: ClassVar[Resources] = Resources()
+    #: An option without which the detector has nothing to test (its keys, its references):
+    #: the registry leaves such a detector out of the default set while the option is empty,
+    #: rather than let it answer "not found" without having looked. Asked for by name, it runs.
+    required_option: ClassVar[str | None] = None
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Mapping[str, Any] = dict(options or {})

@@ -135,6 +135,7 @@ class ModelWatermarkDetector(_ModelDetector):
 
     name = "model.watermark"
     version = "1.0.0"
+    required_option = "keys"
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

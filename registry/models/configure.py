@@ -64,7 +64,8 @@ def default_names(
     classes: Mapping[str, type[Detector]],
     options: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
-    """Registered detectors minus learned ones without weights (each such one logged)."""
+    """Registered detectors minus learned ones without weights and those whose
+    ``required_option`` is empty (each such one logged)."""
     names = []
     for name, cls in classes.items():
         if issubclass(cls, LearnedDetector) and not options.get(name, {}).get("model"):
@@ -75,6 +76,10 @@ def default_names(
                 cls.model_kind,
                 cls.model_kind,
             )
+            continue
+        needed = cls.required_option
+        if needed is not None and not options.get(name, {}).get(needed):
+            log.info("detector %s left out: its option %r is empty", name, needed)
             continue
         names.append(name)
     return names

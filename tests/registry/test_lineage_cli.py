@@ -100,3 +100,16 @@ def test_register_trace_and_verify_through_the_cli(
     # `provreg` (registry.cli.root.run) prints a typed error as one line and exits 2.
     assert isinstance(again.exception, LineageError)
     assert "no model named 'digits-base'" in str(again.exception)
+
+
+def test_model_watermark_runs_by_default_only_once_keys_are_registered() -> None:
+    from detectors.plugins import available_detectors
+    from registry.models.configure import default_names
+
+    classes = available_detectors()
+    assert "model.watermark" in classes and "model.lineage" in classes
+    without = default_names(classes, {})
+    assert "model.watermark" not in without  # nothing to test: left out, not "not found"
+    assert "model.lineage" in without  # its tensor manifest needs no registered model
+    with_keys = default_names(classes, {"model.watermark": {"keys": [{"name": "k"}]}})
+    assert "model.watermark" in with_keys
