@@ -137,11 +137,16 @@ class Databases:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
     @contextmanager
-    def fresh(self, home: Path, batch_size: int) -> Iterator[Registry]:
+    def fresh(self, home: Path, batch_size: int, media_keep: str) -> Iterator[Registry]:
         """A registry on a new, empty, migrated database (dropped afterwards)."""
         name = self._create(self.template)
         registry = Registry.open(
-            Settings(home=home, database_url=self.url(name), batch_size=batch_size)
+            Settings(
+                home=home,
+                database_url=self.url(name),
+                batch_size=batch_size,
+                media={"keep": media_keep},
+            )
         )
         try:
             yield registry
@@ -188,6 +193,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--media-keep",
+        choices=["original", "thumbnail", "none"],
+        default="original",
+        help="the media store policy of the ledger runs (docs/media.md; default as shipped)",
+    )
     args = parser.parse_args()
     registered = registered_entry_points()
     names = [name for name in TRAINING_FREE if name in registered]
@@ -211,7 +222,7 @@ def main() -> None:
         ray.init(
             address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False
         )
-        with databases.fresh(home, args.batch_size) as registry:
+        with databases.fresh(home, args.batch_size, args.media_keep) as registry:
             judge = RayIngest(registry, create_detectors(names))  # waits for the actors
             on_ray(judge, paths[: args.batch_size * 4])  # first batches, imports warm
         startup = time.perf_counter() - started
@@ -225,9 +236,9 @@ def main() -> None:
                 times["plain_processes"].append(
                     plain_processes(pool, paths, settings, args.num_cpus)
                 )
-                with databases.fresh(home, args.batch_size) as registry:
+                with databases.fresh(home, args.batch_size, args.media_keep) as registry:
                     times["sequential_ledger"].append(sequential_ledger(registry, paths, names))
-                with databases.fresh(home, args.batch_size) as registry:
+                with databases.fresh(home, args.batch_size, args.media_keep) as registry:
                     times["ray_ledger"].append(ray_ledger(judge, registry, paths))
         judge.shutdown()
     databases.drop(databases.template)
@@ -236,6 +247,7 @@ def main() -> None:
     result = {
         "detectors": names,
         "images": args.count,
+        "media_keep": args.media_keep,
         "size": args.size,
         "num_cpus": args.num_cpus,
         "batch_size": args.batch_size,
