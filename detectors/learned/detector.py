@@ -41,6 +41,7 @@ class LearnedDetector(Detector, Generic[P]):
     model_kind: ClassVar[str]
     #: Half a GPU per actor when the cluster has GPUs, so both learned detectors share one.
     resources: ClassVar[Resources] = Resources(num_cpus=1.0, num_gpus=0.5, memory_mb=2048)
+    required_option: ClassVar[str | None] = "model"  # no weights in the store: nothing to run
 
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)

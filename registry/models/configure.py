@@ -64,22 +64,22 @@ def default_names(
     classes: Mapping[str, type[Detector]],
     options: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
-    """Registered detectors minus learned ones without weights and those whose
-    ``required_option`` is empty (each such one logged)."""
+    """Registered detectors minus those whose ``required_option`` is empty (learned detectors
+    without weights, ``model.watermark`` without keys), each such one logged."""
     names = []
     for name, cls in classes.items():
-        if issubclass(cls, LearnedDetector) and not options.get(name, {}).get("model"):
-            log.warning(
-                "detector %s left out: no %s model in the store (provreg models add "
-                "or provreg train %s)",
-                name,
-                cls.model_kind,
-                cls.model_kind,
-            )
-            continue
         needed = cls.required_option
         if needed is not None and not options.get(name, {}).get(needed):
-            log.info("detector %s left out: its option %r is empty", name, needed)
+            if issubclass(cls, LearnedDetector):
+                log.warning(
+                    "detector %s left out: no %s model in the store (provreg models add "
+                    "or provreg train %s)",
+                    name,
+                    cls.model_kind,
+                    cls.model_kind,
+                )
+            else:
+                log.info("detector %s left out: its option %r is empty", name, needed)
             continue
         names.append(name)
     return names
