@@ -1,11 +1,10 @@
 """TrustMark: the decoder architecture loaded from pinned state dicts, and TrustMark packets
 (BCH schemas) through the detector.
 
-No TrustMark weights are here (Adobe's come only from its CDN), and training a same-architecture
-decoder did not fit this machine (see docs/detectors/watermark.md). So the architecture tests use
+No TrustMark weights are here (Adobe's come only from its CDN). The architecture tests use
 seeded random weights (they check loading, preprocessing and refusal, not accuracy), and the
-packet round trip uses a toy spread-spectrum decoder, NOT TrustMark's network.
-"""
+packet round trip here uses a toy spread-spectrum decoder, NOT TrustMark's network. A decoder
+of TrustMark-C's architecture trained in the test is in ``test_trustmark_standin.py``."""
 
 from __future__ import annotations
 
