@@ -256,7 +256,8 @@ class HistogramBin:
 
 
 def score_histogram(session: Session, since: datetime, *, bins: int = 20) -> list[HistogramBin]:
-    """Per-detector score histograms (equal-width bins between each detector's min and max)."""
+    """Per-detector score histograms (equal-width bins between each detector's min and max;
+    a detector whose scores are all equal gets one narrow bin centred on that score)."""
     bounds = {
         det: (float(lo or 0.0), float(hi or 0.0))
         for det, lo, hi in session.execute(
@@ -267,7 +268,13 @@ def score_histogram(session: Session, since: datetime, *, bins: int = 20) -> lis
     }
     result: list[HistogramBin] = []
     for det, (lo, hi) in sorted(bounds.items()):
-        width = (hi - lo) / bins if hi > lo else 1.0
+        if hi > lo:
+            width = (hi - lo) / bins
+        else:
+            # Every score is the same: one bin as wide as a usual one, centred on that score
+            # (not [score, score + 1), which drew scores of 1 out to 2 on the axis).
+            width = (abs(lo) or 1.0) / bins
+            lo -= width / 2
         bucket = func.least(
             func.width_bucket(VerdictRow.score, lo, lo + width * bins, bins), bins
         ).label("bucket")

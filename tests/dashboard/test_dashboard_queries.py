@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,3 +88,18 @@ def test_facets_and_version_counts(seeded: Session) -> None:
     assert list(f.sources) == ["even", "odd"]
     [count] = version_counts(seeded)
     assert (count.detector, count.version, count.assets) == ("synthetic", "1.0", COUNT)
+
+
+def test_score_histogram_bins_span_the_scores_and_count_every_verdict(db_session: Session) -> None:
+    spread = synthetic_verdicts(30, detector="spread")
+    same = [replace(v, score=1.0) for v in synthetic_verdicts(5, start=30, detector="same")]
+    seed(db_session, Ledger(Signer.generate(), ORIGIN), spread + same)
+    bins = queries.score_histogram(db_session, datetime(2000, 1, 1, tzinfo=UTC), bins=10)
+    spread_bins = [b for b in bins if b.detector == "spread"]
+    assert sum(b.count for b in spread_bins) == 30
+    assert min(b.low for b in spread_bins) == 0.0
+    assert max(b.high for b in spread_bins) == pytest.approx(29 / 7, abs=1e-5)
+    # All scores equal (1.0): one bin around 1.0, not [1, 2).
+    (only,) = [b for b in bins if b.detector == "same"]
+    assert only.count == 5
+    assert only.low < 1.0 < only.high and only.high - only.low == pytest.approx(0.1)
