@@ -16,7 +16,6 @@ null set (the clean carriers as PNG and JPEG q90).
 from __future__ import annotations
 
 import argparse
-import io
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from detectors.evaluation.metrics import image_quality
 from detectors.testing.samples import sample_from_bytes
 from detectors.testing.trustmark_standin import (
     TRAINING_PHOTOS,
@@ -33,7 +33,7 @@ from detectors.testing.trustmark_standin import (
     cached_standin,
     held_out_carriers,
 )
-from detectors.testing.watermark_fixtures import natural_photos
+from detectors.testing.watermark_fixtures import encode, natural_photos
 from detectors.watermark import WatermarkDetector
 from detectors.watermark.ecc import TrustMarkCodec
 from detectors.watermark.files import sha256_file
@@ -44,47 +44,35 @@ FPR_TARGET = 1e-6
 Transform = Callable[[np.ndarray], bytes]
 
 
-def _save(rgb: np.ndarray, fmt: str = "PNG", **options: object) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
 def _jpeg(quality: int, subsampling: int) -> Transform:
-    return lambda rgb: _save(rgb, "JPEG", quality=quality, subsampling=subsampling)
+    return lambda rgb: encode(rgb, "JPEG", quality=quality, subsampling=subsampling)
 
 
 def _half(rgb: np.ndarray) -> bytes:
     height, width = rgb.shape[:2]
     small = Image.fromarray(rgb).resize((width // 2, height // 2), Image.Resampling.LANCZOS)
-    return _save(np.asarray(small))
+    return encode(np.asarray(small))
 
 
 def _crop10(rgb: np.ndarray) -> bytes:
     height, width = rgb.shape[:2]
     dy, dx = round(height * 0.05), round(width * 0.05)
-    return _save(rgb[dy : height - dy, dx : width - dx])
+    return encode(rgb[dy : height - dy, dx : width - dx])
 
 
 def _noise(rgb: np.ndarray) -> bytes:
     noise = np.random.default_rng(0).normal(0, 5, rgb.shape)
-    return _save(np.clip(np.rint(rgb + noise), 0, 255).astype(np.uint8))
+    return encode(np.clip(np.rint(rgb + noise), 0, 255).astype(np.uint8))
 
 
 TRANSFORMS: dict[str, Transform] = {
-    "png": _save,
+    "png": encode,
     **{f"jpeg 4:4:4 q{q}": _jpeg(q, 0) for q in (95, 90, 75, 50)},
     **{f"jpeg 4:2:0 q{q}": _jpeg(q, 2) for q in (95, 90, 75, 50)},
     "resize 0.5x": _half,
     "crop 10%": _crop10,
     "noise sigma=5": _noise,
 }
-
-
-def psnr(clean: np.ndarray, marked: np.ndarray) -> float:
-    """PSNR in dB on the 0-255 scale."""
-    mse = float(np.mean((clean.astype(np.float64) - marked.astype(np.float64)) ** 2))
-    return 10 * np.log10(255**2 / mse) if mse else float("inf")
 
 
 def detector_for(standin: StandIn, home: Path) -> WatermarkDetector:
@@ -143,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     packet = TrustMarkCodec().encode(tuple(int(c) for c in PAYLOAD61))
     carriers = held_out_carriers()
     marked = [standin.embed(rgb, packet) for _, rgb in carriers]
-    psnrs = [psnr(rgb, m) for (_, rgb), m in zip(carriers, marked, strict=True)]
+    quality = [image_quality(rgb, m)["psnr"] for (_, rgb), m in zip(carriers, marked, strict=True)]
+    psnrs = [value for value in quality if value is not None]
     print(
         f"held-out carriers: {len(carriers)}; embedding PSNR mean {np.mean(psnrs):.1f} dB "
         f"(min {min(psnrs):.1f})"
@@ -156,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, transform in TRANSFORMS.items():
             rows = _rows(detector, [transform(m) for m in marked])
             print(f"| {label} | {_cell(rows)} |", flush=True)
-        clean = [_save(rgb) for _, rgb in carriers] + [_jpeg(90, 0)(rgb) for _, rgb in carriers]
+        clean = [encode(rgb) for _, rgb in carriers] + [_jpeg(90, 0)(rgb) for _, rgb in carriers]
         rows = _rows(detector, clean)
         for statistic in ("hard", "soft"):
             ps = [float(str(r[f"p_value_{statistic}"])) for r in rows]

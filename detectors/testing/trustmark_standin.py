@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from detectors.testing.watermark_fixtures import crops, natural_photos, resized
 from detectors.watermark.trustmark_arch import SECRET_LEN, SecretDecoder, build_decoder
 
 PATTERN_SIZE = 256
@@ -283,8 +284,6 @@ def train_standin(
 
 def held_out_carriers(corners: bool = True) -> list[tuple[str, np.ndarray]]:
     """The photos the stand-in never saw: 512 x 512, plus their 300 x 300 corner crops."""
-    from detectors.testing.watermark_fixtures import crops, natural_photos, resized
-
     carriers: list[tuple[str, np.ndarray]] = []
     for name, rgb in natural_photos():
         if name in TRAINING_PHOTOS:
